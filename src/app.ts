@@ -1,0 +1,102 @@
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+import { ConsortError } from "./core/errors.js";
+import { createSignalEngine, type SignalEngine } from "./core/signals/signal-engine.js";
+import { createStore, type Store } from "./core/store.js";
+import { createLogger } from "./logger.js";
+import { createServerMetrics, type ServerMetrics } from "./metrics.js";
+import { createSignalService } from "./service/signal-service.js";
+import { unimplementedBindings } from "./service/unimplemented.js";
+import { SignalService } from "../gen/ts/consort/v1/signal_pb.js";
+import { startGrpcServer, type ServiceBinding } from "./transport/grpc.js";
+import { createCallObserver } from "./transport/observe.js";
+import { startWebServer } from "./transport/web.js";
+
+/** A running Consort server. */
+export interface App {
+  /** The bound native gRPC port. */
+  readonly grpcPort: number;
+  /** The bound HTTP/1.1 port. */
+  readonly httpPort: number;
+  readonly store: Store;
+  readonly signals: SignalEngine;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  /**
+   * Graceful shutdown: stop accepting, end open streams UNAVAILABLE (with each subscriber's resume point),
+   * let in-flight unary calls finish up to the grace period, then close. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startApp} beyond the configuration. */
+export interface AppOptions {
+  /** @default a pino logger at the configured level */
+  readonly logger?: Logger;
+  /** Export Node.js process metrics. @default true */
+  readonly processMetrics?: boolean;
+}
+
+/** The composition root: store → engines → services → transports. */
+export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const store = createStore({ idleTtlMs: config.limits.idleCoordinationTtlMs });
+  const metrics = createServerMetrics({ coordinations: () => store.size, processMetrics: options.processMetrics ?? true });
+  const signals = createSignalEngine({
+    store,
+    limits: config.limits,
+    hooks: {
+      onPublished: () => metrics.signalsPublished.inc(),
+      onDelivered: (count, times) => {
+        metrics.signalsDelivered.inc(count);
+        for (const ms of times) metrics.signalPropagation.observe(ms);
+      },
+      onSubscriptionsChanged: (delta) => metrics.activeSubscriptions.inc(delta),
+    },
+  });
+  const services: ServiceBinding[] = [
+    { service: SignalService, impl: createSignalService({ engine: signals }) },
+    ...unimplementedBindings,
+  ];
+  const observer = createCallObserver(logger, metrics);
+  const common = { host: config.host, services, observer, maxMessageBytes: config.limits.maxMessageBytes };
+  const grpc = await startGrpcServer({ ...common, port: config.grpcPort });
+  let web;
+  try {
+    web = await startWebServer({ ...common, port: config.httpPort, registry: metrics.registry, corsOrigins: config.corsOrigins });
+  } catch (e) {
+    await grpc.close(0);
+    throw e;
+  }
+  const sweeper = setInterval(() => {
+    const dropped = store.sweep();
+    if (dropped > 0) logger.info({ dropped }, "idle coordinations dropped");
+  }, Math.min(60_000, config.limits.idleCoordinationTtlMs));
+  sweeper.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    grpcPort: grpc.port,
+    httpPort: web.port,
+    store,
+    signals,
+    metrics,
+    logger,
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        grpc.drain();
+        web.drain();
+        signals.endAll(
+          (last) =>
+            new ConsortError("unavailable", `server is shutting down; resume with after_sequence=${last}`, {
+              reason: "SHUTTING_DOWN",
+              metadata: { last_delivered_sequence: String(last) },
+            }),
+        );
+        await Promise.all([grpc.close(config.shutdownGraceMs), web.close(config.shutdownGraceMs)]);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { parseArgs } from "node:util";
+import { defaultLimits, type Limits } from "./core/limits.js";
+
+/** The server's validated configuration. */
+export interface Config {
+  /** Address both ports bind. @default "127.0.0.1" */
+  readonly host: string;
+  /** Native gRPC port (0 picks a free one). @default 50051 */
+  readonly grpcPort: number;
+  /** HTTP/1.1 port: Connect, gRPC-Web, /metrics, /healthz (0 picks a free one). @default 8080 */
+  readonly httpPort: number;
+  /** pino level. @default "info" */
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Milliseconds in-flight calls get to finish on shutdown. @default 10000 */
+  readonly shutdownGraceMs: number;
+  /** Browser origins allowed by CORS on the HTTP port; `*` for any. @default [] */
+  readonly corsOrigins: readonly string[];
+  /** Every limit of DESIGN.md §4. */
+  readonly limits: Limits;
+}
+
+/** One configuration option: its flag, environment variable, default and rule. */
+interface OptionSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly help: string;
+  readonly default: string;
+  readonly apply: (value: string, into: Mutable) => void;
+}
+type Mutable = { -readonly [K in Exclude<keyof Config, "limits">]: Config[K] } & { limits: { -readonly [K in keyof Limits]: Limits[K] } };
+
+/** A bad option value: the message names the option and the rule. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+function int(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${name}: must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
+    return n;
+  };
+}
+const limit = (key: keyof Limits, flag: string, help: string, min: number, max: number): OptionSpec => ({
+  flag,
+  env: `CONSORT_${flag.toUpperCase().replaceAll("-", "_")}`,
+  help,
+  default: String(defaultLimits[key]),
+  apply: (v, c) => {
+    c.limits[key] = int(`--${flag}`, min, max)(v);
+  },
+});
+const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Every option, in the order `--help` and the README list them. */
+export const optionSpecs: readonly OptionSpec[] = [
+  { flag: "host", env: "CONSORT_HOST", help: "Address both ports bind", default: "127.0.0.1", apply: (v, c) => {
+      if (v.trim() === "") throw new ConfigError("--host: must not be empty");
+      c.host = v;
+    } },
+  { flag: "grpc-port", env: "CONSORT_GRPC_PORT", help: "Native gRPC port (0: any free port)", default: "50051", apply: (v, c) => {
+      c.grpcPort = int("--grpc-port", 0, 65535)(v);
+    } },
+  { flag: "http-port", env: "CONSORT_HTTP_PORT", help: "HTTP/1.1 port: Connect, gRPC-Web, /metrics, /healthz (0: any free port)", default: "8080", apply: (v, c) => {
+      c.httpPort = int("--http-port", 0, 65535)(v);
+    } },
+  { flag: "log-level", env: "CONSORT_LOG_LEVEL", help: `Log level: ${levels.join(", ")}`, default: "info", apply: (v, c) => {
+      if (!(levels as readonly string[]).includes(v)) throw new ConfigError(`--log-level: must be one of ${levels.join(", ")}, got ${JSON.stringify(v)}`);
+      c.logLevel = v as Config["logLevel"];
+    } },
+  { flag: "shutdown-grace-ms", env: "CONSORT_SHUTDOWN_GRACE_MS", help: "Milliseconds in-flight calls get on shutdown", default: "10000", apply: (v, c) => {
+      c.shutdownGraceMs = int("--shutdown-grace-ms", 0, 600_000)(v);
+    } },
+  { flag: "cors-origins", env: "CONSORT_CORS_ORIGINS", help: "Comma-separated browser origins allowed on the HTTP port (* for any)", default: "", apply: (v, c) => {
+      c.corsOrigins = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    } },
+  limit("maxHistory", "max-history", "Signals retained per coordination", 1, 10_000_000),
+  limit("maxPayloadBytes", "max-payload-bytes", "Bytes of a signal's data + metadata (as JSON)", 1, 64 * 1024 * 1024),
+  limit("maxMessageBytes", "max-message-bytes", "Bytes of one request or response message", 1024, 256 * 1024 * 1024),
+  limit("maxSubscriptions", "max-subscriptions", "Open subscriptions per server", 1, 10_000_000),
+  limit("subscriberBuffer", "subscriber-buffer", "Undelivered signals per subscription before it is cut", 1, 10_000_000),
+  limit("maxPendingWaits", "max-pending-waits", "Pending dependency waits per server", 1, 100_000_000),
+  limit("maxIdLength", "max-id-length", "Characters of any id", 1, 10_000),
+  limit("maxTaskNameLength", "max-task-name-length", "Characters of a task name", 1, 100_000),
+  limit("maxPageSize", "max-page-size", "Largest page of a List call", 1, 100_000),
+  limit("maxRecipients", "max-recipients", "Recipients of one signal", 1, 1_000_000),
+  limit("idleCoordinationTtlMs", "idle-coordination-ttl-ms", "Milliseconds before an idle coordination is dropped", 1000, 365 * 24 * 3600 * 1000),
+];
+
+/** The text of `--help`. */
+export function helpText(): string {
+  const rows = optionSpecs.map((o) => `  --${o.flag.padEnd(26)} ${o.env.padEnd(36)} ${o.help} (default ${o.default || "none"})`);
+  return `Usage: consort [options]\n\nEach option can also be set by its environment variable; a flag wins over the environment.\n\n${rows.join("\n")}\n`;
+}
+
+/**
+ * Builds the configuration from defaults, then the environment, then command-line flags (`--flag value` or
+ * `--flag=value`). Throws {@link ConfigError} naming the option on an unknown flag or a bad value.
+ * This is the only reader of `process.env`.
+ */
+export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
+  const c: Mutable = {
+    host: "",
+    grpcPort: 0,
+    httpPort: 0,
+    logLevel: "info",
+    shutdownGraceMs: 0,
+    corsOrigins: [],
+    limits: { ...defaultLimits },
+  };
+  for (const o of optionSpecs) o.apply(o.default, c);
+  for (const o of optionSpecs) {
+    const v = env[o.env];
+    if (v !== undefined && v !== "") {
+      try {
+        o.apply(v, c);
+      } catch (e) {
+        throw e instanceof ConfigError ? new ConfigError(`${o.env} (${e.message})`) : e;
+      }
+    }
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(optionSpecs.map((o) => [o.flag, { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message}; see --help`);
+  }
+  for (const o of optionSpecs) {
+    const v = (parsed.values as Record<string, string | undefined>)[o.flag];
+    if (v !== undefined) o.apply(v, c);
+  }
+  return c;
+}

@@ -1,0 +1,43 @@
+/** The limits every engine enforces (DESIGN.md §4). All are configurable through `src/config.ts`. */
+export interface Limits {
+  /** Signals retained per coordination; older ones are dropped. @default 10000 */
+  readonly maxHistory: number;
+  /** Bytes of a signal's `data` plus `metadata`, as JSON. @default 65536 */
+  readonly maxPayloadBytes: number;
+  /** Bytes of one request or response message. @default 4194304 */
+  readonly maxMessageBytes: number;
+  /** Open subscriptions per server. @default 10000 */
+  readonly maxSubscriptions: number;
+  /** Undelivered signals one subscription may hold before it is ended RESOURCE_EXHAUSTED. @default 1000 */
+  readonly subscriberBuffer: number;
+  /** Pending dependency waits per server. @default 100000 */
+  readonly maxPendingWaits: number;
+  /** Characters of any id (coordination, agent, policy, idempotency key…). @default 100 */
+  readonly maxIdLength: number;
+  /** Characters of a task name. @default 256 */
+  readonly maxTaskNameLength: number;
+  /** Largest page a List call returns. @default 1000 */
+  readonly maxPageSize: number;
+  /** Recipients of one signal. @default 1000 */
+  readonly maxRecipients: number;
+  /** Milliseconds after its last activity an idle coordination is dropped. @default 86400000 (24 h) */
+  readonly idleCoordinationTtlMs: number;
+}
+
+/** The defaults of {@link Limits}. */
+export const defaultLimits: Limits = Object.freeze({
+  maxHistory: 10_000,
+  maxPayloadBytes: 64 * 1024,
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxSubscriptions: 10_000,
+  subscriberBuffer: 1_000,
+  maxPendingWaits: 100_000,
+  maxIdLength: 100,
+  maxTaskNameLength: 256,
+  maxPageSize: 1_000,
+  maxRecipients: 1_000,
+  idleCoordinationTtlMs: 24 * 60 * 60 * 1000,
+});
+
+/** Page size used when a request gives 0. */
+export const defaultPageSize = 100;

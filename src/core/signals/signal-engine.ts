@@ -1,0 +1,375 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { ConsortError, invalidField } from "../errors.js";
+import { jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
+import { defaultLimits, type Limits } from "../limits.js";
+import { decodePageToken, encodePageToken } from "../page-token.js";
+import type { Coordination, Store } from "../store.js";
+import { optionalId, pageSize, requireId } from "../validate.js";
+import { createSignalLog, type SignalLog } from "./signal-log.js";
+import { createSubscription, type Subscription } from "./subscription.js";
+import {
+  signalTypes,
+  type PublishInput,
+  type PublishResult,
+  type SignalMetrics,
+  type SignalRecord,
+  type SignalType,
+} from "./types.js";
+
+/** The signal part of a coordination (its store slot). */
+interface SignalState {
+  readonly log: SignalLog;
+  /** idempotency key → sequence, for retained signals only. */
+  readonly idempotency: Map<string, number>;
+  readonly subscriptions: Set<LiveSubscription>;
+  sent: number;
+  received: number;
+  propagationSumMs: number;
+  propagationMaxMs: number;
+  byType: Map<SignalType, number>;
+}
+
+interface LiveSubscription {
+  readonly sub: Subscription;
+  readonly matches: (s: SignalRecord) => boolean;
+}
+
+/** What a subscriber asks for. */
+export interface SubscribeInput {
+  readonly coordinationId: string;
+  readonly agentId: string;
+  /** Type names; empty means all. */
+  readonly types?: readonly string[];
+  /** Senders; empty means all. */
+  readonly senderAgentIds?: readonly string[];
+  /** Replay retained signals after this sequence first; `undefined` means live only. */
+  readonly afterSequence?: number;
+}
+
+/** A registered subscription and the log position it started at. */
+export interface SubscribeResult {
+  readonly subscription: Subscription;
+  /** Head sequence at registration. */
+  readonly headSequence: number;
+  /** Oldest retained sequence at registration; 0 when the history is empty. */
+  readonly oldestSequence: number;
+}
+
+/** A history query. */
+export interface ListSignalsInput {
+  readonly coordinationId: string;
+  readonly types?: readonly string[];
+  readonly senderAgentId?: string;
+  readonly dataEquals?: JsonObject;
+  /** 0 means the default page size. */
+  readonly pageSize?: number;
+  readonly pageToken?: string;
+}
+
+/** A page of history, newest first. */
+export interface ListSignalsResult {
+  readonly signals: readonly SignalRecord[];
+  readonly nextPageToken: string;
+}
+
+/** Observers of the engine, for server metrics. All optional. */
+export interface SignalEngineHooks {
+  /** A signal was appended. */
+  readonly onPublished?: (signal: SignalRecord) => void;
+  /** `count` signals were handed to subscribers, with each one's propagation time. */
+  readonly onDelivered?: (count: number, propagationMs: readonly number[]) => void;
+  /** Open subscriptions changed by `delta`. */
+  readonly onSubscriptionsChanged?: (delta: number) => void;
+}
+
+/** Options of {@link createSignalEngine}. */
+export interface SignalEngineOptions {
+  /** @default a new store */
+  readonly store: Store;
+  /** @default defaultLimits */
+  readonly limits?: Limits;
+  readonly hooks?: SignalEngineHooks;
+  /** Clock in milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** The signal engine: per-coordination logs, subscriptions and fan-out (SPEC.md §1, DESIGN.md §2–§3). */
+export interface SignalEngine {
+  /** Validates and appends a signal, then offers it to every matching subscription without waiting. */
+  publish(input: PublishInput): PublishResult;
+  /** Registers a subscription; with `afterSequence`, it replays retained signals first. */
+  subscribe(input: SubscribeInput): SubscribeResult;
+  /** History, newest first, filtered and paginated. */
+  list(input: ListSignalsInput): ListSignalsResult;
+  /** Counters of a coordination; zeros when unknown. */
+  metrics(coordinationId: string): SignalMetrics;
+  /** Drops history and metrics; sequences continue. */
+  clear(coordinationId: string): { cleared: number; headSequence: number };
+  /** Ends every open subscription with `error` (shutdown). */
+  endAll(error: (lastDelivered: number) => ConsortError): void;
+  /** Open subscriptions on the server. */
+  readonly subscriptionCount: number;
+}
+
+const typeSet: ReadonlySet<string> = new Set(signalTypes);
+const SLOT = "signals";
+
+function parseTypes(field: string, types: readonly string[] | undefined): ReadonlySet<SignalType> {
+  const out = new Set<SignalType>();
+  (types ?? []).forEach((t, i) => {
+    if (!typeSet.has(t)) {
+      throw invalidField(`${field}[${i}]`, `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(t)}`);
+    }
+    out.add(t as SignalType);
+  });
+  return out;
+}
+
+/** Creates a {@link SignalEngine} over a shared store. */
+export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
+  const { store } = options;
+  const limits = options.limits ?? defaultLimits;
+  const hooks = options.hooks ?? {};
+  const now = options.now ?? Date.now;
+  let subscriptionCount = 0;
+  let nextSubscription = 1;
+
+  const stateOf = (c: Coordination): SignalState => {
+    let s = c.slots[SLOT] as SignalState | undefined;
+    if (s === undefined) {
+      s = {
+        log: createSignalLog(limits.maxHistory),
+        idempotency: new Map(),
+        subscriptions: new Set(),
+        sent: 0,
+        received: 0,
+        propagationSumMs: 0,
+        propagationMaxMs: 0,
+        byType: new Map(),
+      };
+      c.slots[SLOT] = s;
+    }
+    return s;
+  };
+  const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
+  const coordinationIdOf = (id: string) => requireId("coordination_id", id, limits.maxIdLength);
+
+  return {
+    get subscriptionCount() {
+      return subscriptionCount;
+    },
+
+    publish(input) {
+      coordinationIdOf(input.coordinationId);
+      if (input.type === "" || !typeSet.has(input.type)) {
+        throw invalidField("type", `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(input.type)}`);
+      }
+      const sender = optionalId("sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength) || "system";
+      const recipients = input.recipientAgentIds ?? [];
+      if (recipients.length > limits.maxRecipients) {
+        throw invalidField("recipient_agent_ids", `must hold at most ${limits.maxRecipients} ids, got ${recipients.length}`);
+      }
+      recipients.forEach((r, i) => requireId(`recipient_agent_ids[${i}]`, r, limits.maxIdLength));
+      const key = optionalId("idempotency_key", input.idempotencyKey ?? "", limits.maxIdLength);
+      const data = input.data ?? {};
+      const metadata = input.metadata ?? {};
+      const payloadBytes = jsonByteSize(data) + jsonByteSize(metadata);
+      if (payloadBytes > limits.maxPayloadBytes) {
+        throw invalidField(
+          "data",
+          `data and metadata must be at most ${limits.maxPayloadBytes} bytes together (as JSON), got ${payloadBytes}`,
+        );
+      }
+
+      const c = store.acquire(input.coordinationId);
+      const st = stateOf(c);
+      if (key !== "") {
+        const seq = st.idempotency.get(key);
+        const original = seq === undefined ? undefined : st.log.get(seq);
+        if (original !== undefined) return { signal: original, duplicate: true };
+      }
+      const signal: SignalRecord = {
+        signalId: randomUUID(),
+        coordinationId: input.coordinationId,
+        sequence: st.log.head + 1,
+        type: input.type as SignalType,
+        senderAgentId: sender,
+        recipientAgentIds: recipients.slice(),
+        createdAt: now(),
+        data,
+        metadata,
+        idempotencyKey: key,
+        sizeBytes: payloadBytes + 128 + sender.length + key.length + recipients.reduce((n, r) => n + r.length + 2, 0),
+        publishedAtHr: performance.now(),
+      };
+      const evicted = st.log.append(signal);
+      if (evicted !== undefined && evicted.idempotencyKey !== "" && st.idempotency.get(evicted.idempotencyKey) === evicted.sequence) {
+        st.idempotency.delete(evicted.idempotencyKey);
+      }
+      if (key !== "") st.idempotency.set(key, signal.sequence);
+      st.sent++;
+      st.byType.set(signal.type, (st.byType.get(signal.type) ?? 0) + 1);
+      hooks.onPublished?.(signal);
+      for (const live of st.subscriptions) {
+        if (live.matches(signal)) live.sub.offer(signal);
+      }
+      return { signal, duplicate: false };
+    },
+
+    subscribe(input) {
+      coordinationIdOf(input.coordinationId);
+      const agentId = requireId("agent_id", input.agentId, limits.maxIdLength);
+      const types = parseTypes("types", input.types);
+      const senders = new Set(input.senderAgentIds ?? []);
+      [...senders].forEach((s, i) => requireId(`sender_agent_ids[${i}]`, s, limits.maxIdLength));
+      const after = input.afterSequence;
+      if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) {
+        throw invalidField("after_sequence", `must be a non-negative integer, got ${after}`);
+      }
+      if (subscriptionCount >= limits.maxSubscriptions) {
+        throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} subscriptions`, {
+          reason: "TOO_MANY_SUBSCRIPTIONS",
+          metadata: { limit: String(limits.maxSubscriptions) },
+        });
+      }
+      const c = store.acquire(input.coordinationId);
+      const st = stateOf(c);
+      const { log } = st;
+      if (after !== undefined) {
+        if (after > log.head) {
+          throw new ConsortError(
+            "out_of_range",
+            `after_sequence ${after} is beyond the head sequence ${log.head} of coordination ${input.coordinationId}`,
+            { reason: "SEQUENCE_AHEAD", metadata: { head_sequence: String(log.head) } },
+          );
+        }
+        if (after + 1 < log.oldest && after < log.head) {
+          throw new ConsortError(
+            "out_of_range",
+            `after_sequence ${after} is older than the retained history; the oldest retained sequence is ${log.oldest}`,
+            { reason: "HISTORY_TRIMMED", metadata: { oldest_sequence: String(log.oldest), head_sequence: String(log.head) } },
+          );
+        }
+      }
+      const matches = (s: SignalRecord) =>
+        (types.size === 0 || types.has(s.type)) &&
+        (senders.size === 0 || senders.has(s.senderAgentId)) &&
+        (s.recipientAgentIds.length === 0 || s.recipientAgentIds.includes(agentId));
+      const onDeliver = (batch: readonly SignalRecord[]) => {
+        const t = performance.now();
+        const times = batch.map((s) => t - s.publishedAtHr);
+        st.received += batch.length;
+        for (const ms of times) {
+          st.propagationSumMs += ms;
+          if (ms > st.propagationMaxMs) st.propagationMaxMs = ms;
+        }
+        hooks.onDelivered?.(batch.length, times);
+      };
+      // Registration and the head snapshot happen in one synchronous step: every later publish is offered live,
+      // every earlier one is in the replay range, so nothing is missed or delivered twice.
+      const live: LiveSubscription = {
+        matches,
+        sub: createSubscription({
+          id: `sub-${nextSubscription++}`,
+          agentId,
+          log,
+          matches,
+          replayFrom: after === undefined ? log.head + 1 : after + 1,
+          replayTo: log.head,
+          bufferSize: limits.subscriberBuffer,
+          onDeliver,
+          onClose: () => {
+            st.subscriptions.delete(live);
+            c.pins--;
+            c.lastActivity = now();
+            subscriptionCount--;
+            hooks.onSubscriptionsChanged?.(-1);
+          },
+        }),
+      };
+      st.subscriptions.add(live);
+      c.pins++;
+      subscriptionCount++;
+      hooks.onSubscriptionsChanged?.(1);
+      return { subscription: live.sub, headSequence: log.head, oldestSequence: log.size > 0 ? log.oldest : 0 };
+    },
+
+    list(input) {
+      coordinationIdOf(input.coordinationId);
+      const types = parseTypes("types", input.types);
+      const sender = optionalId("sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength);
+      const size = pageSize(input.pageSize ?? 0, limits.maxPageSize);
+      const dataEquals = Object.entries(input.dataEquals ?? {});
+      const fingerprint = JSON.stringify([input.coordinationId, [...types].sort(), sender, dataEquals]);
+      const before = decodePageToken<number>(input.pageToken ?? "", fingerprint, "number");
+      const st = peekState(input.coordinationId);
+      if (st === undefined) return { signals: [], nextPageToken: "" };
+      const { log } = st;
+      const out: SignalRecord[] = [];
+      let seq = Math.min(before === undefined ? log.head : before - 1, log.head);
+      for (; seq >= log.oldest && out.length < size; seq--) {
+        const s = log.get(seq) as SignalRecord;
+        if (types.size > 0 && !types.has(s.type)) continue;
+        if (sender !== "" && s.senderAgentId !== sender) continue;
+        if (!dataEquals.every(([k, v]) => Object.hasOwn(s.data, k) && jsonEquals(s.data[k], v))) continue;
+        out.push(s);
+      }
+      // Another page exists only if an older retained signal is left to scan.
+      const last = out[out.length - 1];
+      const nextPageToken = out.length === size && last !== undefined && seq >= log.oldest ? encodePageToken(last.sequence, fingerprint) : "";
+      return { signals: out, nextPageToken };
+    },
+
+    metrics(coordinationId) {
+      coordinationIdOf(coordinationId);
+      const st = peekState(coordinationId);
+      if (st === undefined) {
+        return {
+          totalSignalsSent: 0,
+          totalSignalsReceived: 0,
+          averagePropagationMs: 0,
+          maxPropagationMs: 0,
+          signalsByType: {},
+          headSequence: 0,
+          oldestSequence: 0,
+          activeSubscriptions: 0,
+        };
+      }
+      return {
+        totalSignalsSent: st.sent,
+        totalSignalsReceived: st.received,
+        averagePropagationMs: st.received === 0 ? 0 : st.propagationSumMs / st.received,
+        maxPropagationMs: st.propagationMaxMs,
+        signalsByType: Object.fromEntries(st.byType),
+        headSequence: st.log.head,
+        oldestSequence: st.log.size > 0 ? st.log.oldest : 0,
+        activeSubscriptions: st.subscriptions.size,
+      };
+    },
+
+    clear(coordinationId) {
+      coordinationIdOf(coordinationId);
+      const c = store.peek(coordinationId);
+      const st = peekState(coordinationId);
+      if (c === undefined || st === undefined) return { cleared: 0, headSequence: 0 };
+      c.lastActivity = now();
+      const cleared = st.log.clear();
+      st.idempotency.clear();
+      st.sent = 0;
+      st.received = 0;
+      st.propagationSumMs = 0;
+      st.propagationMaxMs = 0;
+      st.byType = new Map();
+      return { cleared, headSequence: st.log.head };
+    },
+
+    endAll(error) {
+      for (const c of store.all()) {
+        const st = c.slots[SLOT] as SignalState | undefined;
+        if (st === undefined) continue;
+        for (const live of st.subscriptions) live.sub.end(error(live.sub.lastDelivered));
+      }
+    },
+  };
+}

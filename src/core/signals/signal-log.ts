@@ -1,0 +1,73 @@
+import type { SignalRecord } from "./types.js";
+
+/**
+ * A coordination's signal log: a ring of the newest `capacity` signals, addressed by sequence in O(1).
+ * Sequences are contiguous from `oldest` to `head`; appending past capacity drops the oldest.
+ */
+export interface SignalLog {
+  /** Newest sequence ever appended; 0 before the first. Survives {@link clear}. */
+  readonly head: number;
+  /** Oldest retained sequence; `head + 1` when empty. */
+  readonly oldest: number;
+  /** Number of retained signals. */
+  readonly size: number;
+  /** Appends a signal whose sequence must be `head + 1`; returns the evicted signal, if any. */
+  append(signal: SignalRecord): SignalRecord | undefined;
+  /** The retained signal with that sequence, or `undefined`. */
+  get(sequence: number): SignalRecord | undefined;
+  /** Drops every retained signal; numbering continues from `head`. Returns how many were dropped. */
+  clear(): number;
+}
+
+/** Creates an empty {@link SignalLog} retaining at most `capacity` (≥ 1) signals. */
+export function createSignalLog(capacity: number): SignalLog {
+  const ring: (SignalRecord | undefined)[] = new Array<SignalRecord | undefined>(Math.min(capacity, 1024));
+  let head = 0;
+  let oldest = 1;
+  const slot = (sequence: number) => sequence % ring.length;
+  // The ring grows by doubling up to `capacity`, so small coordinations stay small.
+  const grow = () => {
+    const size = head - oldest + 1;
+    if (size < ring.length || ring.length >= capacity) return;
+    const next = Math.min(ring.length * 2, capacity);
+    const copy = ring.slice();
+    ring.length = next;
+    ring.fill(undefined);
+    for (let s = oldest; s <= head; s++) ring[s % next] = copy[s % copy.length];
+  };
+  return {
+    get head() {
+      return head;
+    },
+    get oldest() {
+      return oldest;
+    },
+    get size() {
+      return head - oldest + 1;
+    },
+    append(signal) {
+      if (signal.sequence !== head + 1) throw new Error(`sequence ${signal.sequence} does not follow head ${head}`);
+      grow();
+      let evicted: SignalRecord | undefined;
+      if (head - oldest + 1 >= capacity) {
+        evicted = ring[slot(oldest)];
+        ring[slot(oldest)] = undefined;
+        oldest++;
+      }
+      head = signal.sequence;
+      ring[slot(head)] = signal;
+      return evicted;
+    },
+    get(sequence) {
+      if (sequence < oldest || sequence > head) return undefined;
+      return ring[slot(sequence)];
+    },
+    clear() {
+      const n = head - oldest + 1;
+      ring.length = Math.min(capacity, 1024);
+      ring.fill(undefined);
+      oldest = head + 1;
+      return n;
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import { ConsortError } from "../errors.js";
+import type { SignalLog } from "./signal-log.js";
+import type { SignalRecord } from "./types.js";
+
+/** Options of {@link createSubscription}. */
+export interface SubscriptionOptions {
+  readonly id: string;
+  readonly agentId: string;
+  /** The coordination's log, for the replay part. */
+  readonly log: SignalLog;
+  /** Whether a signal is for this subscription (used for the replay part; live signals are matched by the caller). */
+  readonly matches: (signal: SignalRecord) => boolean;
+  /** Replay retained signals with sequence in `[replayFrom, replayTo]`; none when `replayFrom > replayTo`. */
+  readonly replayFrom: number;
+  readonly replayTo: number;
+  /** Undelivered live signals held before the subscription is cut. */
+  readonly bufferSize: number;
+  /** Called with each batch handed to the transport (metrics). */
+  readonly onDeliver: (batch: readonly SignalRecord[]) => void;
+  /** Called once when the subscription closes, however it ends. */
+  readonly onClose: () => void;
+}
+
+/** Why a wait returned. */
+export type WaitResult = "ready" | "timeout" | "ended";
+
+/**
+ * One subscription: a replay cursor over the log, then a bounded FIFO of live signals. Publishing only appends
+ * to the FIFO (never waits); a subscription whose FIFO is full is ended `exhausted` with its last delivered
+ * sequence so that it can resume from history without loss.
+ */
+export interface Subscription {
+  readonly id: string;
+  readonly agentId: string;
+  /** Sequence of the last signal handed to the transport; the replay start minus one before any. */
+  readonly lastDelivered: number;
+  /** The error the subscription ended with, once ended. */
+  readonly endedWith: ConsortError | undefined;
+  /** Hands a live signal to the subscription; never blocks. */
+  offer(signal: SignalRecord): void;
+  /** Takes up to `maxCount` signals (and about `maxBytes`), replay first; [] when none is ready. */
+  take(maxCount: number, maxBytes: number): SignalRecord[];
+  /** Resolves when signals are ready, the subscription ends, `timeoutMs` passes or `abort` fires. */
+  wait(timeoutMs: number | undefined, abort: AbortSignal | undefined): Promise<WaitResult>;
+  /** Ends the subscription with `error` (the first end wins) and drops its buffer. */
+  end(error: ConsortError): void;
+  /** Unregisters; idempotent. */
+  close(): void;
+}
+
+/** Creates a {@link Subscription}. */
+export function createSubscription(o: SubscriptionOptions): Subscription {
+  let queue: SignalRecord[] = [];
+  let qHead = 0;
+  let replayNext = o.replayFrom;
+  let lastDelivered = o.replayFrom - 1;
+  let endedWith: ConsortError | undefined;
+  let closed = false;
+  let wake: ((r: WaitResult) => void) | undefined;
+
+  const pending = () => queue.length - qHead;
+  const notify = (r: WaitResult) => {
+    const w = wake;
+    wake = undefined;
+    w?.(r);
+  };
+  const lagging = () =>
+    new ConsortError(
+      "exhausted",
+      `subscriber fell more than ${o.bufferSize} signals behind; resume with after_sequence=${lastDelivered}`,
+      { reason: "SUBSCRIBER_LAGGING", metadata: { last_delivered_sequence: String(lastDelivered) } },
+    );
+
+  const sub: Subscription = {
+    id: o.id,
+    agentId: o.agentId,
+    get lastDelivered() {
+      return lastDelivered;
+    },
+    get endedWith() {
+      return endedWith;
+    },
+    offer(signal) {
+      if (endedWith !== undefined) return;
+      if (pending() >= o.bufferSize) {
+        sub.end(lagging());
+        return;
+      }
+      queue.push(signal);
+      notify("ready");
+    },
+    take(maxCount, maxBytes) {
+      const out: SignalRecord[] = [];
+      if (endedWith !== undefined) return out;
+      let bytes = 0;
+      while (replayNext <= o.replayTo && out.length < maxCount && (out.length === 0 || bytes < maxBytes)) {
+        if (replayNext < o.log.oldest) {
+          // The history moved past the replay cursor before it was delivered.
+          if (out.length > 0) break;
+          sub.end(lagging());
+          return out;
+        }
+        const s = o.log.get(replayNext++);
+        if (s !== undefined && o.matches(s)) {
+          out.push(s);
+          bytes += s.sizeBytes;
+        }
+      }
+      while (replayNext > o.replayTo && qHead < queue.length && out.length < maxCount && (out.length === 0 || bytes < maxBytes)) {
+        const s = queue[qHead++] as SignalRecord;
+        out.push(s);
+        bytes += s.sizeBytes;
+      }
+      if (qHead > 1024 && qHead * 2 > queue.length) {
+        queue = queue.slice(qHead);
+        qHead = 0;
+      } else if (qHead === queue.length && qHead > 0) {
+        queue = [];
+        qHead = 0;
+      }
+      const last = out[out.length - 1];
+      if (last !== undefined) {
+        lastDelivered = last.sequence;
+        o.onDeliver(out);
+      } else if (replayNext > o.replayTo && o.replayTo >= o.replayFrom) {
+        // The replay range held nothing for this subscriber: it has seen everything up to replayTo.
+        lastDelivered = Math.max(lastDelivered, o.replayTo);
+      }
+      return out;
+    },
+    wait(timeoutMs, abort) {
+      if (endedWith !== undefined) return Promise.resolve("ended");
+      if (replayNext <= o.replayTo || pending() > 0) return Promise.resolve("ready");
+      if (abort?.aborted) return Promise.resolve("ended");
+      return new Promise<WaitResult>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const onAbort = () => notify("ended");
+        wake = (r) => {
+          if (timer !== undefined) clearTimeout(timer);
+          abort?.removeEventListener("abort", onAbort);
+          resolve(r);
+        };
+        if (timeoutMs !== undefined) timer = setTimeout(() => notify("timeout"), timeoutMs);
+        abort?.addEventListener("abort", onAbort, { once: true });
+      });
+    },
+    end(error) {
+      if (endedWith !== undefined) return;
+      endedWith = error;
+      queue = [];
+      qHead = 0;
+      notify("ended");
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      if (endedWith === undefined) {
+        endedWith = new ConsortError("aborted", "subscription closed", { reason: "SUBSCRIPTION_CLOSED" });
+      }
+      queue = [];
+      notify("ended");
+      o.onClose();
+    },
+  };
+  return sub;
+}

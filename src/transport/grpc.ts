@@ -1,0 +1,198 @@
+import { fromBinary, toBinary, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import type { DescFile } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import { toGrpcStatus, toWireError } from "./errors.js";
+import { OK } from "./observe.js";
+import type { CallObserver } from "./observe.js";
+
+/** One service and its implementation, as both transports take them. */
+export interface ServiceBinding {
+  readonly service: DescService;
+  /** Handlers by method local name; a missing one answers UNIMPLEMENTED. */
+  readonly impl: object;
+}
+
+/** Options of {@link startGrpcServer}. */
+export interface GrpcServerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly services: readonly ServiceBinding[];
+  readonly observer: CallObserver;
+  /** Largest request and response message in bytes. */
+  readonly maxMessageBytes: number;
+}
+
+/** A running native gRPC server. */
+export interface GrpcServer {
+  /** The bound port. */
+  readonly port: number;
+  /** Marks every service NOT_SERVING (health) and stops accepting new calls. */
+  drain(): void;
+  /** Waits for in-flight calls up to `graceMs`, then cancels the rest and closes. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** The context handlers get from this transport: only what services use. */
+interface BridgeContext {
+  readonly signal: AbortSignal;
+}
+
+function serializer(desc: DescMessage) {
+  return (msg: unknown) => {
+    const bytes = toBinary(desc, msg as never);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+function deserializer(desc: DescMessage) {
+  return (buf: Buffer) => fromBinary(desc, buf);
+}
+
+/** Waits until the stream can take more data, or the call ends. */
+function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.on("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Bridges protobuf-es service descriptors to grpc-js: per method a path `/<service>/<method>`, binary
+ * (de)serialization, and a handler that calls the shared implementation with an AbortSignal that fires on
+ * client cancel and deadline. Server streams are written with flow control (write → wait for drain).
+ */
+function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, observer: CallObserver): void {
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const fn = (impl as Record<string, unknown>)[method.localName] as
+      | ((req: unknown, ctx: BridgeContext) => unknown)
+      | undefined;
+    const name = `${service.typeName}/${method.name}`;
+    definition[method.localName] = {
+      path: `/${name}`,
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: serializer(method.input),
+      requestDeserialize: deserializer(method.input),
+      responseSerialize: serializer(method.output),
+      responseDeserialize: deserializer(method.output),
+    };
+    if (method.methodKind === "unary") {
+      handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const obs = observer.start(name, "grpc", call.request);
+        const ac = new AbortController();
+        call.on("cancelled", () => ac.abort());
+        if (fn === undefined) {
+          obs.end({ code: Code.Unimplemented });
+          callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented yet` });
+          return;
+        }
+        Promise.resolve()
+          .then(() => fn(call.request, { signal: ac.signal }))
+          .then(
+            (res) => {
+              obs.end({ code: OK });
+              callback(null, res);
+            },
+            (err: unknown) => {
+              obs.end({ code: toWireError(err).code, error: toWireError(err) });
+              callback(toGrpcStatus(err));
+            },
+          );
+      };
+    } else if (method.methodKind === "server_streaming") {
+      handlers[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        const obs = observer.start(name, "grpc", call.request);
+        const ac = new AbortController();
+        call.on("cancelled", () => ac.abort());
+        if (fn === undefined) {
+          obs.end({ code: Code.Unimplemented });
+          call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented yet` });
+          return;
+        }
+        const it = (fn(call.request, { signal: ac.signal }) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const r = await it.next();
+            if (r.done === true || ac.signal.aborted) break;
+            if (!call.write(r.value)) await drained(call, ac.signal);
+          }
+          if (ac.signal.aborted) {
+            obs.end({ code: Code.Canceled });
+          } else {
+            obs.end({ code: OK });
+            call.end();
+          }
+        } catch (err) {
+          const w = toWireError(err);
+          obs.end({ code: ac.signal.aborted ? Code.Canceled : w.code, error: w });
+          if (!ac.signal.aborted) call.emit("error", toGrpcStatus(err));
+        } finally {
+          await it.return?.();
+        }
+      };
+    }
+  }
+  server.addService(definition as grpc.ServiceDefinition, handlers);
+}
+
+/** Every file a service needs, dependencies first, each once. */
+function filesOf(services: readonly DescService[]): DescFile[] {
+  const out: DescFile[] = [];
+  const seen = new Set<string>();
+  const visit = (f: DescFile) => {
+    if (seen.has(f.name)) return;
+    seen.add(f.name);
+    f.dependencies.forEach(visit);
+    out.push(f);
+  };
+  services.forEach((s) => visit(s.file));
+  return out;
+}
+
+/** Starts grpc-js with the services, server reflection (v1, v1alpha) and grpc.health.v1. */
+export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer> {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": o.maxMessageBytes,
+    "grpc.max_send_message_length": o.maxMessageBytes,
+  });
+  for (const b of o.services) addBinding(server, b, o.observer);
+
+  const protos: FileDescriptorProto[] = filesOf(o.services.map((b) => b.service)).map((f) => f.proto);
+  const fileDescriptorProtos = protos.map((p) => Buffer.from(toBinary(FileDescriptorProtoSchema, p)));
+  new ReflectionService({ consort: { fileDescriptorProtos } } as never).addToServer(server);
+
+  const health = new HealthImplementation({ "": "SERVING" });
+  for (const b of o.services) health.setStatus(b.service.typeName, "SERVING");
+  health.addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${o.host}:${o.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return {
+    port,
+    drain() {
+      health.setStatus("", "NOT_SERVING");
+      for (const b of o.services) health.setStatus(b.service.typeName, "NOT_SERVING");
+    },
+    close(graceMs) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import type { Logger } from "pino";
+import { Code } from "@connectrpc/connect";
+import type { ServerMetrics } from "../metrics.js";
+import type { WireError } from "./errors.js";
+
+/** How one call ended, for {@link CallObserver}. */
+export type CallOutcome = { readonly code: number; readonly error?: WireError };
+
+/** The status code of a successful call. */
+export const OK = 0;
+
+/** Logs and measures calls the same way for both transports: one child logger per call. */
+export interface CallObserver {
+  /** Starts observing a call; the returned function records its end. */
+  start(method: string, transport: "grpc" | "web", request: unknown): { readonly log: Logger; end(outcome: CallOutcome): void };
+}
+
+const codeName = (code: number) => (code === OK ? "OK" : (Code[code] ?? String(code)));
+// Client-side endings are routine: logged at debug, like etcd does.
+const quiet = new Set<number>([OK, Code.Canceled, Code.DeadlineExceeded, Code.OutOfRange]);
+
+/** Creates a {@link CallObserver} over a logger and the server metrics. */
+export function createCallObserver(logger: Logger, metrics: ServerMetrics): CallObserver {
+  return {
+    start(method, transport, request) {
+      const t0 = process.hrtime.bigint();
+      const coordination = (request as { coordinationId?: unknown } | undefined)?.coordinationId;
+      const log = logger.child({ method, transport, ...(typeof coordination === "string" && { coordination }) });
+      return {
+        log,
+        end({ code, error }) {
+          const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+          metrics.rpcDuration.observe({ method, code: codeName(code), transport }, seconds);
+          const fields = { code: codeName(code), durationMs: Math.round(seconds * 1e6) / 1e3 };
+          if (error?.unexpected) log.error({ ...fields, err: error.message }, "call failed");
+          else if (quiet.has(code)) log.debug(fields, "call finished");
+          else log.info({ ...fields, err: error?.message }, "call finished");
+        },
+      };
+    },
+  };
+}
