@@ -126,8 +126,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
           }
         }
       } finally {
-        // Ends (and so unregisters) the subscription even when the stream stops before its first pull.
-        await events.return(undefined);
+        // A generator never pulled runs no `finally`: close here too, so every ending unregisters (idempotent).
+        subscription.close();
       }
     },
 

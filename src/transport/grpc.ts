@@ -1,4 +1,4 @@
-import { fromBinary, toBinary, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import type { DescFile } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
@@ -43,8 +43,9 @@ interface BridgeContext {
 }
 
 function serializer(desc: DescMessage) {
+  // Plain objects are accepted too (clients built from this definition pass message inits).
   return (msg: unknown) => {
-    const bytes = toBinary(desc, msg as never);
+    const bytes = toBinary(desc, isMessage(msg, desc) ? msg : create(desc, msg as never));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
 }
@@ -65,21 +66,12 @@ function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: Abor
   });
 }
 
-/**
- * Bridges protobuf-es service descriptors to grpc-js: per method a path `/<service>/<method>`, binary
- * (de)serialization, and a handler that calls the shared implementation with an AbortSignal that fires on
- * client cancel and deadline. Server streams are written with flow control (write → wait for drain).
- */
-function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, observer: CallObserver): void {
+/** The grpc-js definition of a protobuf-es service: paths, stream flags and binary (de)serialization. */
+export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinition {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
-    const fn = (impl as Record<string, unknown>)[method.localName] as
-      | ((req: unknown, ctx: BridgeContext) => unknown)
-      | undefined;
-    const name = `${service.typeName}/${method.name}`;
     definition[method.localName] = {
-      path: `/${name}`,
+      path: `/${service.typeName}/${method.name}`,
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: serializer(method.input),
@@ -87,6 +79,22 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
       responseSerialize: serializer(method.output),
       responseDeserialize: deserializer(method.output),
     };
+  }
+  return definition as grpc.ServiceDefinition;
+}
+
+/**
+ * Bridges protobuf-es service descriptors to grpc-js: per method a path `/<service>/<method>`, binary
+ * (de)serialization, and a handler that calls the shared implementation with an AbortSignal that fires on
+ * client cancel and deadline. Server streams are written with flow control (write → wait for drain).
+ */
+function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, observer: CallObserver): void {
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const fn = (impl as Record<string, unknown>)[method.localName] as
+      | ((req: unknown, ctx: BridgeContext) => unknown)
+      | undefined;
+    const name = `${service.typeName}/${method.name}`;
     if (method.methodKind === "unary") {
       handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const obs = observer.start(name, "grpc", call.request);
@@ -143,7 +151,7 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
       };
     }
   }
-  server.addService(definition as grpc.ServiceDefinition, handlers);
+  server.addService(grpcServiceDefinition(service), handlers);
 }
 
 /** Every file a service needs, dependencies first, each once. */

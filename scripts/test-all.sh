@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The README's test command (after `npm ci`): builds the server, then runs every suite — TypeScript (vitest:
+# core units and API tests through grpc-js, Connect and gRPC-Web clients), Python (pytest, generated client,
+# venv in .venv), Go (go test, generated client) and the browser test (headless Chromium). Each suite installs
+# what it needs. Exits non-zero if any suite fails; the last line counts the suites.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+npm run build --silent || { echo "build failed"; exit 1; }
+
+passed=0
+failed=0
+names=()
+run() { # name command...
+  local name=$1
+  shift
+  echo
+  echo "=== $name ==="
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    names+=("$name: passed in $((SECONDS - t0))s")
+  else
+    failed=$((failed + 1))
+    names+=("$name: FAILED after $((SECONDS - t0))s")
+  fi
+}
+
+run typescript npx vitest run
+run python bash test/python/run.sh
+run go bash test/go/run.sh
+if [ -f test/browser/run.sh ]; then run browser bash test/browser/run.sh; fi
+
+echo
+printf '%s\n' "${names[@]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,82 @@
+import { fromBinary, type DescService } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
+import { startApp, type App } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+import { grpcServiceDefinition } from "../../src/transport/grpc.js";
+import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, type BadRequest, type ErrorInfo } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
+
+/** A server on free ports with a grpc-js client and Connect/gRPC-Web clients. */
+export interface TestServer {
+  readonly app: App;
+  readonly grpcAddress: string;
+  readonly baseUrl: string;
+  /** A grpc-js client of a service (callback API; see the promisified helpers). */
+  grpcClient(service: DescService): grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  readonly connect: { readonly signals: Client<typeof SignalService> };
+  readonly grpcWeb: { readonly signals: Client<typeof SignalService> };
+  close(): Promise<void>;
+}
+
+/** Starts Consort on 127.0.0.1 with ports 0; `args` are extra command-line options. */
+export async function startTestServer(args: readonly string[] = []): Promise<TestServer> {
+  const config = loadConfig(["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "2000", ...args], {});
+  const app = await startApp(config, { logger: pino({ level: "silent" }), processMetrics: false });
+  const grpcAddress = `127.0.0.1:${app.grpcPort}`;
+  const baseUrl = `http://127.0.0.1:${app.httpPort}`;
+  const clients: grpc.Client[] = [];
+  return {
+    app,
+    grpcAddress,
+    baseUrl,
+    grpcClient(service) {
+      const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(service), service.typeName);
+      const c = new Ctor(grpcAddress, grpc.credentials.createInsecure());
+      clients.push(c);
+      return c as never;
+    },
+    connect: { signals: createClient(SignalService, createConnectTransport({ baseUrl, httpVersion: "1.1" })) },
+    grpcWeb: { signals: createClient(SignalService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })) },
+    async close() {
+      clients.forEach((c) => c.close());
+      await app.close();
+    },
+  };
+}
+
+/** Calls a grpc-js unary method and resolves its response. */
+export function unary<Res>(client: Record<string, unknown>, method: string, req: unknown, deadlineMs = 5000): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const fn = client[method] as (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => void;
+    fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** The google.rpc details of a grpc-js error. */
+export function grpcErrorDetails(err: grpc.ServiceError): { info?: ErrorInfo; badRequest?: BadRequest } {
+  const bin = err.metadata?.get("grpc-status-details-bin")[0];
+  if (bin === undefined) return {};
+  const st = fromBinary(StatusSchema, bin as Buffer);
+  const out: { info?: ErrorInfo; badRequest?: BadRequest } = {};
+  for (const any of st.details) {
+    const info = anyUnpack(any, ErrorInfoSchema);
+    if (info) out.info = info;
+    const br = anyUnpack(any, BadRequestSchema);
+    if (br) out.badRequest = br;
+  }
+  return out;
+}
+
+/** Resolves when `predicate` holds, polling every 5 ms for at most `ms`. */
+export async function eventually(predicate: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
