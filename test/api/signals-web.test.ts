@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
+import { SignalType, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { eventually, startTestServer, type TestServer } from "./harness.js";
 
@@ -18,14 +18,12 @@ describe.each(["connect", "grpcWeb"] as const)("SignalService over HTTP/1.1 (%s 
     await client().publish({ coordinationId: c, type: SignalType.AGENT_INITIALIZED, data: { agent_id: "a" } });
     const ac = new AbortController();
     const stream = client().subscribe({ coordinationId: c, agentId: "b", afterSequence: 0n }, { signal: ac.signal, timeoutMs: 5000 });
-    const it = stream[Symbol.asyncIterator]();
-    const first = await it.next();
-    expect(first.value?.subscribed?.headSequence).toBe(1n);
-    const replayed = await it.next();
-    expect(replayed.value?.signals.map((s) => s.sequence)).toEqual([1n]);
+    const it: AsyncIterator<SubscribeResponse> = stream[Symbol.asyncIterator]();
+    const next = async () => (await it.next()).value as SubscribeResponse;
+    expect((await next()).subscribed?.headSequence).toBe(1n);
+    expect((await next()).signals.map((s) => s.sequence)).toEqual([1n]);
     await client().publish({ coordinationId: c, type: SignalType.AGENT_COMPLETED, data: { agent_id: "a", success: true } });
-    const live = await it.next();
-    expect(live.value?.signals.map((s) => [s.sequence, s.data])).toEqual([[2n, { agent_id: "a", success: true }]]);
+    expect((await next()).signals.map((s) => [s.sequence, s.data])).toEqual([[2n, { agent_id: "a", success: true }]]);
     ac.abort();
     await eventually(() => server.app.signals.subscriptionCount === 0);
     const list = await client().listSignals({ coordinationId: c });

@@ -1,0 +1,82 @@
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import * as hdr from "hdr-histogram-js";
+import { PublishRequestSchema, SignalService, SignalType, type SubscribeResponse } from "../gen/ts/consort/v1/signal_pb.js";
+import { grpcServiceDefinition } from "../src/transport/grpc.js";
+import type { ServerProcess } from "./server-process.js";
+
+/** Options of {@link measureLatency}. */
+export interface LatencyOptions {
+  /** Signals per second. @default 1000 */
+  readonly rate?: number;
+  /** Signals measured (after a warm-up of rate/2). @default 5000 */
+  readonly count?: number;
+}
+
+/** Percentiles in milliseconds. */
+export interface LatencyResult {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly count: number;
+}
+
+/**
+ * Publish → subscriber latency with a Node grpc-js client in a separate process from the server: one client
+ * process publishes at a fixed rate (~200-byte payload) and subscribes on another channel; each signal carries
+ * its send time (hrtime), and receipt time minus send time is recorded in an HDR histogram.
+ */
+export async function measureLatency(server: ServerProcess, options: LatencyOptions = {}): Promise<LatencyResult> {
+  const rate = options.rate ?? 1000;
+  const count = options.count ?? 5000;
+  const warmup = Math.floor(rate / 2);
+  const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(SignalService), "SignalService");
+  const addr = `127.0.0.1:${server.grpcPort}`;
+  const pub = new Ctor(addr, grpc.credentials.createInsecure()) as never as Record<string, Function>;
+  const sub = new Ctor(addr, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }) as never as Record<string, Function>;
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const coordinationId = `latency-${Date.now()}`;
+  const sentAt = new Map<number, bigint>();
+  let received = 0;
+  const total = warmup + count;
+
+  const stream = sub["subscribe"]!.call(sub, { coordinationId, agentId: "bench" }) as grpc.ClientReadableStream<SubscribeResponse>;
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on("data", (msg: SubscribeResponse) => {
+      const now = process.hrtime.bigint();
+      for (const s of msg.signals) {
+        const seq = Number(s.sequence);
+        const t = sentAt.get(seq);
+        sentAt.delete(seq);
+        if (t !== undefined && seq > warmup) histogram.recordValue(Number(now - t) / 1000);
+        if (++received === total) resolve();
+      }
+    });
+    stream.on("error", (e: grpc.ServiceError) => {
+      if (e.code !== grpc.status.CANCELLED) reject(e);
+    });
+  });
+  await new Promise<void>((resolve) => stream.once("data", () => resolve()));
+
+  const payload = { agent_id: "model-generator", result_summary: "Generated 5 Pydantic models", quality_score: 0.95, execution_time_ms: 1234.5, success: true };
+  const intervalNs = BigInt(Math.round(1e9 / rate));
+  const start = process.hrtime.bigint();
+  for (let i = 1; i <= total; i++) {
+    const due = start + BigInt(i - 1) * intervalNs;
+    while (process.hrtime.bigint() < due) {
+      const waitMs = Number(due - process.hrtime.bigint()) / 1e6;
+      await new Promise((r) => (waitMs > 1.5 ? setTimeout(r, waitMs - 1) : setImmediate(r)));
+    }
+    sentAt.set(i, process.hrtime.bigint());
+    pub["publish"]!.call(pub, create(PublishRequestSchema, { coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "bench", data: payload }), (err: Error | null) => {
+      if (err) throw err;
+    });
+  }
+  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error("timed out waiting for signals")), 30_000))]);
+  stream.cancel();
+  (pub as unknown as grpc.Client).close();
+  (sub as unknown as grpc.Client).close();
+  const ms = (p: number) => histogram.getValueAtPercentile(p) / 1000;
+  return { p50: ms(50), p90: ms(90), p99: ms(99), max: histogram.maxValue / 1000, count: histogram.totalCount };
+}
