@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+import { defaultLimits } from "../src/core/limits.js";
+
+describe("configuration", () => {
+  it("has the documented defaults", () => {
+    const c = loadConfig([], {});
+    expect(c).toMatchObject({ host: "127.0.0.1", grpcPort: 50051, httpPort: 8080, logLevel: "info", shutdownGraceMs: 10_000, corsOrigins: [] });
+    expect(c.limits).toEqual(defaultLimits);
+  });
+
+  it("reads the environment, and flags win over it", () => {
+    const env = { CONSORT_GRPC_PORT: "6000", CONSORT_MAX_HISTORY: "50", CONSORT_CORS_ORIGINS: "http://a, http://b" };
+    const c = loadConfig(["--grpc-port=7000", "--subscriber-buffer", "10"], env);
+    expect(c.grpcPort).toBe(7000);
+    expect(c.limits.maxHistory).toBe(50);
+    expect(c.limits.subscriberBuffer).toBe(10);
+    expect(c.corsOrigins).toEqual(["http://a", "http://b"]);
+  });
+
+  it("rejects bad values naming the option and the rule", () => {
+    expect(() => loadConfig(["--grpc-port", "70000"], {})).toThrow(new ConfigError('--grpc-port: must be an integer from 0 to 65535, got "70000"'));
+    expect(() => loadConfig(["--max-history", "0"], {})).toThrow(/--max-history: must be an integer from 1/);
+    expect(() => loadConfig(["--log-level", "loud"], {})).toThrow(/--log-level: must be one of/);
+    expect(() => loadConfig([], { CONSORT_HTTP_PORT: "x" })).toThrow(/^CONSORT_HTTP_PORT \(--http-port: must be an integer/);
+    expect(() => loadConfig(["--nope", "1"], {})).toThrow(ConfigError);
+  });
+});
