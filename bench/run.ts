@@ -1,3 +1,4 @@
+import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
 import { measurePublishCost } from "./publish-cost.js";
 import { startServerProcess } from "./server-process.js";
@@ -30,4 +31,23 @@ for (let r = 0; r < runs; r++) {
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 console.log(
   `Signals/latency median of ${runs}: p50 ${median(results.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(results.map((r) => r.p99)).toFixed(3)} ms`,
+);
+
+// The publisher runs flat out, so subscribers are given a buffer that holds the whole run: this measures
+// throughput, not the lag cut-off.
+const fan = [];
+for (let r = 0; r < runs; r++) {
+  const server = await startServerProcess(["--subscriber-buffer", "100000"]);
+  try {
+    const res = await measureFanout(server, { subscribers: 100, signals: 5000 });
+    fan.push(res);
+    console.log(
+      `Signals/fanout-100 run ${r + 1}: ${Math.round(res.deliveriesPerSecond)} deliveries/s, ${res.serverCpuMicrosPerDelivery.toFixed(2)} µs server CPU per delivery, ${res.messagesPerDelivery.toFixed(3)} stream messages per delivery (${res.seconds.toFixed(2)} s)`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+console.log(
+  `Signals/fanout-100 median of ${runs}: ${Math.round(median(fan.map((r) => r.deliveriesPerSecond)))} deliveries/s, ${median(fan.map((r) => r.serverCpuMicrosPerDelivery)).toFixed(2)} µs server CPU per delivery`,
 );

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidField } from "../core/errors.js";
 import type { SignalEngine } from "../core/signals/signal-engine.js";
@@ -16,6 +16,7 @@ import {
   ClearSignalsResponseSchema,
 } from "../../gen/ts/consort/v1/signal_pb.js";
 import { durationMs, sequenceOf, toTimestamp } from "./convert.js";
+import { attachEncoding, encodeRepeatedMessages } from "./pre-encoded.js";
 
 /** Options of {@link createSignalService}. */
 export interface SignalServiceOptions {
@@ -70,6 +71,24 @@ export function toSignalMessage(s: SignalRecord): Signal {
   return m;
 }
 
+// …and encoded once: `SubscribeResponse.signals` is field 1, so a batch's bytes are its signals' bytes, framed.
+const encodings = new WeakMap<SignalRecord, Uint8Array>();
+
+function encodedSignal(s: SignalRecord): Uint8Array {
+  let b = encodings.get(s);
+  if (b === undefined) {
+    b = toBinary(SignalSchema, toSignalMessage(s));
+    encodings.set(s, b);
+  }
+  return b;
+}
+
+/** A Subscribe response carrying `signals`, with its wire encoding attached (see pre-encoded.ts). */
+function signalsResponse(signals: readonly SignalRecord[]) {
+  const msg = create(SubscribeResponseSchema, { signals: signals.map(toSignalMessage) });
+  return attachEncoding(msg, encodeRepeatedMessages(1, signals.map(encodedSignal)));
+}
+
 /** SignalService: proto messages ⇄ the signal engine. Served by both transports. */
 export function createSignalService(options: SignalServiceOptions): ServiceImpl<typeof SignalService> {
   const { engine } = options;
@@ -117,7 +136,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         });
         for await (const ev of events) {
           if (ev.kind === "signals") {
-            yield create(SubscribeResponseSchema, { signals: ev.signals.map(toSignalMessage) });
+            yield signalsResponse(ev.signals);
           } else {
             const head = engine.metrics(req.coordinationId).headSequence;
             yield create(SubscribeResponseSchema, {

@@ -5,6 +5,7 @@ import { Code } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
+import { preEncoded, type PreEncoded } from "../service/pre-encoded.js";
 import { toGrpcStatus, toWireError } from "./errors.js";
 import { OK } from "./observe.js";
 import type { CallObserver } from "./observe.js";
@@ -43,9 +44,10 @@ interface BridgeContext {
 }
 
 function serializer(desc: DescMessage) {
-  // Plain objects are accepted too (clients built from this definition pass message inits).
+  // Plain objects are accepted too (clients built from this definition pass message inits), and a response
+  // that carries its own encoding is sent as is.
   return (msg: unknown) => {
-    const bytes = toBinary(desc, isMessage(msg, desc) ? msg : create(desc, msg as never));
+    const bytes = (msg as PreEncoded<object>)[preEncoded] ?? toBinary(desc, isMessage(msg, desc) ? msg : create(desc, msg as never));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
 }

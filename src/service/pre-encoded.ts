@@ -1,0 +1,49 @@
+/**
+ * A response may carry its own wire encoding under this symbol. The gRPC bridge sends those bytes instead of
+ * serializing the message again; other transports ignore the symbol and serialize the message. Subscribe uses it
+ * so that a signal fanned out to many subscribers is encoded once.
+ */
+export const preEncoded: unique symbol = Symbol("consort.preEncoded");
+
+/** A message with its wire encoding attached. */
+export type PreEncoded<T extends object> = T & { [preEncoded]?: Uint8Array };
+
+/** Attaches `bytes` (the exact binary encoding of `message`) to `message` and returns it. */
+export function attachEncoding<T extends object>(message: T, bytes: Uint8Array): PreEncoded<T> {
+  Object.defineProperty(message, preEncoded, { value: bytes, enumerable: false });
+  return message as PreEncoded<T>;
+}
+
+/** Encodes repeated message field `fieldNumber` from already encoded element bytes (length-delimited). */
+export function encodeRepeatedMessages(fieldNumber: number, elements: readonly Uint8Array[]): Uint8Array {
+  const tag = (fieldNumber << 3) | 2;
+  let size = 0;
+  for (const e of elements) size += varintSize(tag) + varintSize(e.length) + e.length;
+  const out = new Uint8Array(size);
+  let pos = 0;
+  for (const e of elements) {
+    pos = writeVarint(out, pos, tag);
+    pos = writeVarint(out, pos, e.length);
+    out.set(e, pos);
+    pos += e.length;
+  }
+  return out;
+}
+
+function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(buf: Uint8Array, pos: number, v: number): number {
+  while (v >= 0x80) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  buf[pos++] = v;
+  return pos;
+}
