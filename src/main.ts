@@ -27,7 +27,6 @@ async function main(): Promise<void> {
     process.stderr.write(`consort: ${what}: ${err.message} (gRPC ${config.host}:${config.grpcPort}, HTTP ${config.host}:${config.httpPort})\n`);
     process.exit(1);
   }
-  app.logger.info({ grpcPort: app.grpcPort, httpPort: app.httpPort, host: config.host }, "consort listening");
   const stop = (signal: string) => {
     app.logger.info({ signal }, "shutting down");
     app.close().then(
@@ -43,6 +42,8 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // Announced only once the signal handlers are in place, so a supervisor may stop the server right away.
+  app.logger.info({ grpcPort: app.grpcPort, httpPort: app.httpPort, host: config.host }, "consort listening");
 }
 
 await main();

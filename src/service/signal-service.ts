@@ -120,6 +120,10 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         senderAgentIds: req.senderAgentIds,
         ...(req.afterSequence !== undefined && { afterSequence: sequenceOf("after_sequence", req.afterSequence) }),
       });
+      // Where the transport supports it, a lag cut or shutdown ends the stream at once, even if the client's
+      // flow-control window is full.
+      const interrupt = (ctx as { interrupt?: (err: unknown) => void }).interrupt;
+      if (interrupt !== undefined) subscription.onEnd(interrupt);
       const events = streamSubscription(subscription, {
         signal: ctx.signal,
         ...(heartbeatMs !== undefined && heartbeatMs > 0 && { heartbeatMs }),

@@ -40,7 +40,10 @@ export interface GrpcServer {
 
 /** The context handlers get from this transport: only what services use. */
 interface BridgeContext {
+  /** Aborts on client cancel, deadline, and when the call ends. */
   readonly signal: AbortSignal;
+  /** Server streams: end the stream now with `err`, without waiting for the client to drain. */
+  readonly interrupt?: (err: unknown) => void;
 }
 
 function serializer(desc: DescMessage) {
@@ -130,12 +133,19 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
           call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented yet` });
           return;
         }
-        const it = (fn(call.request, { signal: ac.signal }) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        // A handler calls ctx.interrupt(err) to end the stream now, even while the client's flow-control window
+        // is full (a subscription cut for lagging, or shutdown): waiting for the client to read first could take
+        // forever.
+        let interrupt!: (err: unknown) => void;
+        const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
+        interrupted.catch(() => {});
+        const ctx: BridgeContext = { signal: ac.signal, interrupt };
+        const it = (fn(call.request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
         try {
           for (;;) {
             const r = await it.next();
             if (r.done === true || ac.signal.aborted) break;
-            if (!call.write(r.value)) await drained(call, ac.signal);
+            if (!call.write(r.value)) await Promise.race([drained(call, ac.signal), interrupted]);
           }
           if (ac.signal.aborted) {
             obs.end({ code: Code.Canceled });
@@ -148,6 +158,7 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
           obs.end({ code: ac.signal.aborted ? Code.Canceled : w.code, error: w });
           if (!ac.signal.aborted) call.emit("error", toGrpcStatus(err));
         } finally {
+          ac.abort();
           await it.return?.();
         }
       };

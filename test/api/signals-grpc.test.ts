@@ -214,6 +214,49 @@ describe("SignalService over native gRPC (grpc-js client)", () => {
   });
 });
 
+describe("a subscriber that stops reading", () => {
+  it("is cut RESOURCE_EXHAUSTED with its resume point while publishers carry on; resuming loses nothing", async () => {
+    const own = await startTestServer(["--subscriber-buffer", "50"]);
+    try {
+      const cl = own.grpcClient(SignalService);
+      const c = "slow-reader";
+      const fn = cl["subscribe"] as (r: unknown) => grpc.ClientReadableStream<SubscribeResponse>;
+      const s = fn.call(cl, { coordinationId: c, agentId: "slow" });
+      await new Promise((r) => s.once("data", r)); // subscribed
+      s.pause(); // stop reading: HTTP/2 flow control fills, then the subscription's buffer
+      const blob = "x".repeat(16_000);
+      const total = 1500; // ~24 MB: more than the client and HTTP/2 buffers hold
+      const t0 = Date.now();
+      for (let i = 0; i < total; i++) await unary(cl, "publish", { coordinationId: c, type: SignalType.INTER_AGENT_MESSAGE, data: { i, blob } });
+      const publishMs = Date.now() - t0;
+      await eventually(() => own.app.signals.subscriptionCount === 0);
+      const seqs: number[] = [];
+      s.on("data", (m: SubscribeResponse) => seqs.push(...m.signals.map((x) => Number(x.sequence))));
+      const ended = new Promise<grpc.ServiceError>((resolve) => s.on("error", resolve));
+      s.resume();
+      const err = await ended;
+      expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      const last = Number(grpcErrorDetails(err).info?.metadata["last_delivered_sequence"]);
+      expect(last).toBeGreaterThan(0);
+      expect(last).toBeLessThan(total);
+      // Everything delivered before the cut arrived in order, up to the resume point.
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+      expect(seqs.length).toBeLessThanOrEqual(last);
+      // Resuming from the last processed sequence replays the rest from history.
+      const r = fn.call(cl, { coordinationId: c, agentId: "slow", afterSequence: BigInt(seqs.length) });
+      const rest: number[] = [];
+      for await (const m of r as AsyncIterable<SubscribeResponse>) {
+        rest.push(...m.signals.map((x) => Number(x.sequence)));
+        if (rest.length >= total - seqs.length) break;
+      }
+      expect([...seqs, ...rest]).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      expect(publishMs).toBeLessThan(15_000);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe("shutdown", () => {
   it("ends open streams UNAVAILABLE with the resume point and refuses new calls", async () => {
     const own = await startTestServer();

@@ -44,6 +44,8 @@ export interface Subscription {
   wait(timeoutMs: number | undefined, abort: AbortSignal | undefined): Promise<WaitResult>;
   /** Ends the subscription with `error` (the first end wins) and drops its buffer. */
   end(error: ConsortError): void;
+  /** Calls `listener` once when the subscription ends with an error (lagging, shutdown); not on close. */
+  onEnd(listener: (error: ConsortError) => void): void;
   /** Unregisters; idempotent. */
   close(): void;
 }
@@ -57,6 +59,7 @@ export function createSubscription(o: SubscriptionOptions): Subscription {
   let endedWith: ConsortError | undefined;
   let closed = false;
   let wake: ((r: WaitResult) => void) | undefined;
+  let endListener: ((error: ConsortError) => void) | undefined;
 
   const pending = () => queue.length - qHead;
   const notify = (r: WaitResult) => {
@@ -150,6 +153,10 @@ export function createSubscription(o: SubscriptionOptions): Subscription {
       queue = [];
       qHead = 0;
       notify("ended");
+      endListener?.(error);
+    },
+    onEnd(listener) {
+      endListener = listener;
     },
     close() {
       if (closed) return;
