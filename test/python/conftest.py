@@ -1,0 +1,133 @@
+"""Pytest fixtures for Consort's Python end-to-end tests: one built server per session, reached over native gRPC."""
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import pathlib
+import queue
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Iterator
+
+import grpc
+import pytest
+
+from consort.v1 import signal_pb2_grpc
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MAIN_JS = REPO / "dist" / "src" / "main.js"
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Server:
+    channel: grpc.Channel
+    grpc_port: int
+    http_port: int
+    process: subprocess.Popen
+    output: collections.deque  # the server's recent stdout lines, for failure messages
+
+    def log_tail(self, n: int = 50) -> str:
+        return "".join(list(self.output)[-n:])
+
+
+def _drain(stream, output: collections.deque, lines: "queue.Queue[str | None]") -> None:
+    """Reads the server's stdout until EOF so the pipe never fills; hands each line to the starter too."""
+    for line in iter(stream.readline, ""):
+        output.append(line)
+        lines.put(line)
+    lines.put(None)
+
+
+@contextlib.contextmanager
+def start_server(*extra_args: str) -> Iterator[Server]:
+    """Starts `node dist/src/main.js` on free ports, waits for "consort listening", stops it with SIGTERM."""
+    if not MAIN_JS.exists():
+        pytest.fail(f"{MAIN_JS} is missing: run `npm run build` first")
+    proc = subprocess.Popen(
+        ["node", str(MAIN_JS), "--grpc-port", "0", "--http-port", "0", "--log-level", "info", *extra_args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    output: collections.deque = collections.deque(maxlen=2000)
+    lines: "queue.Queue[str | None]" = queue.Queue()
+    threading.Thread(target=_drain, args=(proc.stdout, output, lines), daemon=True).start()
+
+    ports = None
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while ports is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            break
+        if line is None:  # the server exited
+            break
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("msg") == "consort listening":
+            ports = (int(entry["grpcPort"]), int(entry["httpPort"]))
+    if ports is None:
+        stop_server(proc)
+        pytest.fail(
+            f"server did not report 'consort listening' within {START_TIMEOUT_S:.0f} s "
+            f"(exit code {proc.returncode}); output:\n{''.join(output)}"
+        )
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{ports[0]}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        yield Server(channel, ports[0], ports[1], proc, output)
+    finally:
+        channel.close()
+        stop_server(proc)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    """One server for the whole session; tests stay independent through their own coordination ids."""
+    with start_server() as srv:
+        yield srv
+
+
+@pytest.fixture
+def own_server() -> Iterator[Server]:
+    """A server of the test's own, for tests that stop it."""
+    with start_server() as srv:
+        yield srv
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the server has not exited within STOP_TIMEOUT_S."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+@pytest.fixture
+def stub(server: Server) -> signal_pb2_grpc.SignalServiceStub:
+    return signal_pb2_grpc.SignalServiceStub(server.channel)
+
+
+@pytest.fixture
+def coordination_id() -> str:
+    """A fresh coordination per test, so tests never see each other's signals."""
+    return f"py-{uuid.uuid4()}"
