@@ -191,6 +191,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
 
   const protos: FileDescriptorProto[] = filesOf(o.services.map((b) => b.service)).map((f) => f.proto);
   const fileDescriptorProtos = protos.map((p) => Buffer.from(toBinary(FileDescriptorProtoSchema, p)));
+  // Reflection describes Consort's services (grpc.health.v1 is served but not described: health clients such as
+  // grpc_health_probe carry its schema).
   new ReflectionService({ consort: { fileDescriptorProtos } } as never).addToServer(server);
 
   const health = new HealthImplementation({ "": "SERVING" });

@@ -391,8 +391,10 @@ type SubscribeRequest struct {
 	Types []SignalType `protobuf:"varint,3,rep,packed,name=types,proto3,enum=consort.v1.SignalType" json:"types,omitempty"`
 	// Only signals from these senders; empty means any sender.
 	SenderAgentIds []string `protobuf:"bytes,4,rep,name=sender_agent_ids,json=senderAgentIds,proto3" json:"sender_agent_ids,omitempty"`
-	// When set, replay retained matching signals with a greater sequence first, then continue live. 0 replays the
-	// whole retained history. Older than the retained history or beyond the head → OUT_OF_RANGE.
+	// When set, replay retained matching signals with a greater sequence first, then continue live. 0 means "from
+	// the first signal". If a signal after `after_sequence` is no longer retained (history bound or ClearSignals) the
+	// stream ends OUT_OF_RANGE with `oldest_sequence` in the error; passing `oldest_sequence - 1` then replays what
+	// is retained, knowingly skipping the rest. Beyond the head → OUT_OF_RANGE with `head_sequence`.
 	AfterSequence *uint64 `protobuf:"varint,5,opt,name=after_sequence,json=afterSequence,proto3,oneof" json:"after_sequence,omitempty"`
 	// How often to send a heartbeat while no signal is delivered; unset or zero means no heartbeats. Between 100 ms
 	// and 1 hour.

@@ -228,8 +228,10 @@ export type SubscribeRequest = Message<"consort.v1.SubscribeRequest"> & {
   senderAgentIds: string[];
 
   /**
-   * When set, replay retained matching signals with a greater sequence first, then continue live. 0 replays the
-   * whole retained history. Older than the retained history or beyond the head → OUT_OF_RANGE.
+   * When set, replay retained matching signals with a greater sequence first, then continue live. 0 means "from
+   * the first signal". If a signal after `after_sequence` is no longer retained (history bound or ClearSignals) the
+   * stream ends OUT_OF_RANGE with `oldest_sequence` in the error; passing `oldest_sequence - 1` then replays what
+   * is retained, knowingly skipping the rest. Beyond the head → OUT_OF_RANGE with `head_sequence`.
    *
    * @generated from field: optional uint64 after_sequence = 5;
    */
