@@ -7,8 +7,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { preEncoded, type PreEncoded } from "../service/pre-encoded.js";
 import { toGrpcStatus, toWireError } from "./errors.js";
-import { OK } from "./observe.js";
-import type { CallObserver } from "./observe.js";
+import { OK, type CallObserver, type CallOutcome } from "./observe.js";
 
 /** One service and its implementation, as both transports take them. */
 export interface ServiceBinding {
@@ -93,7 +92,7 @@ export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinit
  * (de)serialization, and a handler that calls the shared implementation with an AbortSignal that fires on
  * client cancel and deadline. Server streams are written with flow control (write → wait for drain).
  */
-function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, observer: CallObserver): void {
+function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, observer: CallObserver, calls: CallCounter): void {
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const fn = (impl as Record<string, unknown>)[method.localName] as
@@ -102,7 +101,7 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
     const name = `${service.typeName}/${method.name}`;
     if (method.methodKind === "unary") {
       handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const obs = observer.start(name, "grpc", call.request);
+        const obs = calls.track(observer.start(name, "grpc", call.request));
         const ac = new AbortController();
         call.on("cancelled", () => ac.abort());
         if (fn === undefined) {
@@ -125,7 +124,7 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
       };
     } else if (method.methodKind === "server_streaming") {
       handlers[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const obs = observer.start(name, "grpc", call.request);
+        const obs = calls.track(observer.start(name, "grpc", call.request));
         const ac = new AbortController();
         call.on("cancelled", () => ac.abort());
         if (fn === undefined) {
@@ -167,6 +166,36 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
   server.addService(grpcServiceDefinition(service), handlers);
 }
 
+/** Counts Consort calls in flight, so shutdown can close as soon as the last one ends. */
+interface CallCounter {
+  readonly active: number;
+  /** Counts the call until its observer's `end` is called. */
+  track<T extends { end(outcome: CallOutcome): void }>(obs: T): T;
+}
+
+function createCallCounter(): CallCounter {
+  let active = 0;
+  return {
+    get active() {
+      return active;
+    },
+    track(obs) {
+      active++;
+      let ended = false;
+      return {
+        ...obs,
+        end(outcome: CallOutcome) {
+          if (!ended) {
+            ended = true;
+            active--;
+          }
+          obs.end(outcome);
+        },
+      };
+    },
+  };
+}
+
 /** Every file a service needs, dependencies first, each once. */
 function filesOf(services: readonly DescService[]): DescFile[] {
   const out: DescFile[] = [];
@@ -187,7 +216,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     "grpc.max_receive_message_length": o.maxMessageBytes,
     "grpc.max_send_message_length": o.maxMessageBytes,
   });
-  for (const b of o.services) addBinding(server, b, o.observer);
+  const calls = createCallCounter();
+  for (const b of o.services) addBinding(server, b, o.observer, calls);
 
   const protos: FileDescriptorProto[] = filesOf(o.services.map((b) => b.service)).map((f) => f.proto);
   const fileDescriptorProtos = protos.map((p) => Buffer.from(toBinary(FileDescriptorProtoSchema, p)));
@@ -209,12 +239,27 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
       for (const b of o.services) health.setStatus(b.service.typeName, "NOT_SERVING");
     },
     close(graceMs) {
+      // grpc-js's tryShutdown can wait on a connection the client already closed; once every Consort call has
+      // ended (or the grace period is over) the remaining connections and health watches are cut.
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.forceShutdown(), graceMs);
-        server.tryShutdown(() => {
+        let done = false;
+        const finish = (force: boolean) => {
+          if (done) return;
+          done = true;
           clearTimeout(timer);
+          clearInterval(poll);
+          if (force) server.forceShutdown();
           resolve();
-        });
+        };
+        const timer = setTimeout(() => finish(true), graceMs);
+        // Idle for 100 ms: the last responses and trailers have had time to reach the socket.
+        let idleSince: number | undefined;
+        const poll = setInterval(() => {
+          if (calls.active > 0) idleSince = undefined;
+          else if (idleSince === undefined) idleSince = Date.now();
+          else if (Date.now() - idleSince >= 100) finish(true);
+        }, 10);
+        server.tryShutdown(() => finish(false));
       });
     },
   };
