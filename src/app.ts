@@ -1,12 +1,15 @@
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { ConsortError } from "./core/errors.js";
+import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
 import { createSignalEngine, type SignalEngine } from "./core/signals/signal-engine.js";
 import { createStore, type Store } from "./core/store.js";
 import { createLogger } from "./logger.js";
 import { createServerMetrics, type ServerMetrics } from "./metrics.js";
+import { createRoutingService } from "./service/routing-service.js";
 import { createSignalService } from "./service/signal-service.js";
 import { unimplementedBindings } from "./service/unimplemented.js";
+import { RoutingService } from "../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../gen/ts/consort/v1/signal_pb.js";
 import { startGrpcServer, type ServiceBinding } from "./transport/grpc.js";
 import { createCallObserver } from "./transport/observe.js";
@@ -20,6 +23,7 @@ export interface App {
   readonly httpPort: number;
   readonly store: Store;
   readonly signals: SignalEngine;
+  readonly routing: RoutingEngine;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
   /**
@@ -54,8 +58,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       onSubscriptionsChanged: (delta) => metrics.activeSubscriptions.inc(delta),
     },
   });
+  const routing = createRoutingEngine({
+    limits: config.limits,
+    onRouterError: (policyId, strategy, err) => logger.warn({ policyId, strategy, err: (err as Error).message }, "router failed and was skipped"),
+    onRouted: (record) => metrics.routingDecisionTime.observe(record.routingTimeMs),
+  });
   const services: ServiceBinding[] = [
     { service: SignalService, impl: createSignalService({ engine: signals }) },
+    { service: RoutingService, impl: createRoutingService(routing) },
     ...unimplementedBindings,
   ];
   const observer = createCallObserver(logger, metrics);
@@ -80,6 +90,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     httpPort: web.port,
     store,
     signals,
+    routing,
     metrics,
     logger,
     close() {

@@ -86,6 +86,8 @@ export const optionSpecs: readonly OptionSpec[] = [
   limit("maxTaskNameLength", "max-task-name-length", "Characters of a task name", 1, 100_000),
   limit("maxPageSize", "max-page-size", "Largest page of a List call", 1, 100_000),
   limit("maxRecipients", "max-recipients", "Recipients of one signal", 1, 1_000_000),
+  limit("maxRoutingHistory", "max-routing-history", "Routing results retained per policy", 1, 10_000_000),
+  limit("maxRoutingPolicies", "max-routing-policies", "Stored routing policies per server", 1, 10_000_000),
   limit("idleCoordinationTtlMs", "idle-coordination-ttl-ms", "Milliseconds before an idle coordination is dropped", 1000, 365 * 24 * 3600 * 1000),
 ];
 

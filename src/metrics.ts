@@ -10,6 +10,8 @@ export interface ServerMetrics {
   readonly activeSubscriptions: Gauge;
   /** The original system's metric: publish → hand-off to a subscriber's stream, in milliseconds. */
   readonly signalPropagation: Histogram;
+  /** The original system's metric: in-core routing evaluation time, in milliseconds. */
+  readonly routingDecisionTime: Histogram;
 }
 
 /** Options of {@link createServerMetrics}. */
@@ -53,6 +55,12 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
       name: "signal_propagation_time_ms",
       help: "Milliseconds from publish to the hand-off of the signal to a subscriber's stream.",
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 50, 100, 1000],
+      registers,
+    }),
+    routingDecisionTime: new Histogram({
+      name: "routing_decision_time_ms",
+      help: "Milliseconds of in-core routing evaluation per Route call.",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
       registers,
     }),
   };

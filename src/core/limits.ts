@@ -20,6 +20,10 @@ export interface Limits {
   readonly maxPageSize: number;
   /** Recipients of one signal. @default 1000 */
   readonly maxRecipients: number;
+  /** Routing results retained per policy id. @default 1000 */
+  readonly maxRoutingHistory: number;
+  /** Stored routing policies per server. @default 10000 */
+  readonly maxRoutingPolicies: number;
   /** Milliseconds after its last activity an idle coordination is dropped. @default 86400000 (24 h) */
   readonly idleCoordinationTtlMs: number;
 }
@@ -36,6 +40,8 @@ export const defaultLimits: Limits = Object.freeze({
   maxTaskNameLength: 256,
   maxPageSize: 1_000,
   maxRecipients: 1_000,
+  maxRoutingHistory: 1_000,
+  maxRoutingPolicies: 10_000,
   idleCoordinationTtlMs: 24 * 60 * 60 * 1000,
 });
 

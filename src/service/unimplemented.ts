@@ -1,6 +1,5 @@
 import { ContextService } from "../../gen/ts/consort/v1/context_pb.js";
 import { DependencyService } from "../../gen/ts/consort/v1/dependency_pb.js";
-import { RoutingService } from "../../gen/ts/consort/v1/routing_pb.js";
 import type { ServiceBinding } from "../transport/grpc.js";
 
 /**
@@ -9,7 +8,6 @@ import type { ServiceBinding } from "../transport/grpc.js";
  * lists and describes them.
  */
 export const unimplementedBindings: readonly ServiceBinding[] = [
-  { service: RoutingService, impl: {} },
   { service: ContextService, impl: {} },
   { service: DependencyService, impl: {} },
 ];

@@ -6,7 +6,7 @@ import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken } from "../page-token.js";
 import type { Coordination, Store } from "../store.js";
 import { optionalId, pageSize, requireId } from "../validate.js";
-import { createSignalLog, type SignalLog } from "./signal-log.js";
+import { createSequenceLog, type SequenceLog } from "../sequence-log.js";
 import { createSubscription, type Subscription } from "./subscription.js";
 import {
   signalTypes,
@@ -19,7 +19,7 @@ import {
 
 /** The signal part of a coordination (its store slot). */
 interface SignalState {
-  readonly log: SignalLog;
+  readonly log: SequenceLog<SignalRecord>;
   /** idempotency key → sequence, for retained signals only. */
   readonly idempotency: Map<string, number>;
   readonly subscriptions: Set<LiveSubscription>;
@@ -139,7 +139,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
     let s = c.slots[SLOT] as SignalState | undefined;
     if (s === undefined) {
       s = {
-        log: createSignalLog(limits.maxHistory),
+        log: createSequenceLog<SignalRecord>(limits.maxHistory),
         idempotency: new Map(),
         subscriptions: new Set(),
         sent: 0,

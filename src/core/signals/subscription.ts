@@ -1,5 +1,5 @@
 import { ConsortError } from "../errors.js";
-import type { SignalLog } from "./signal-log.js";
+import type { SequenceLog } from "../sequence-log.js";
 import type { SignalRecord } from "./types.js";
 
 /** Options of {@link createSubscription}. */
@@ -7,7 +7,7 @@ export interface SubscriptionOptions {
   readonly id: string;
   readonly agentId: string;
   /** The coordination's log, for the replay part. */
-  readonly log: SignalLog;
+  readonly log: SequenceLog<SignalRecord>;
   /** Whether a signal is for this subscription (used for the replay part; live signals are matched by the caller). */
   readonly matches: (signal: SignalRecord) => boolean;
   /** Replay retained signals with sequence in `[replayFrom, replayTo]`; none when `replayFrom > replayTo`. */

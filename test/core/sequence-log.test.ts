@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { createSignalLog } from "../../src/core/signals/signal-log.js";
+import { createSequenceLog } from "../../src/core/sequence-log.js";
 import type { SignalRecord } from "../../src/core/signals/types.js";
 
 const rec = (sequence: number) => ({ sequence }) as SignalRecord;
 
-describe("signal log", () => {
+describe("sequence log", () => {
   it("addresses retained signals by sequence and drops the oldest beyond capacity", () => {
-    const log = createSignalLog(5);
+    const log = createSequenceLog<SignalRecord>(5);
     for (let s = 1; s <= 10; s++) log.append(rec(s));
     expect(log.head).toBe(10);
     expect(log.oldest).toBe(6);
@@ -17,14 +17,14 @@ describe("signal log", () => {
   });
 
   it("returns the evicted signal", () => {
-    const log = createSignalLog(2);
+    const log = createSequenceLog<SignalRecord>(2);
     expect(log.append(rec(1))).toBeUndefined();
     expect(log.append(rec(2))).toBeUndefined();
     expect(log.append(rec(3))?.sequence).toBe(1);
   });
 
   it("grows its ring past the initial size without losing order", () => {
-    const log = createSignalLog(5000);
+    const log = createSequenceLog<SignalRecord>(5000);
     for (let s = 1; s <= 4999; s++) log.append(rec(s));
     for (const s of [1, 1023, 1024, 1025, 2048, 4999]) expect(log.get(s)?.sequence).toBe(s);
     for (let s = 5000; s <= 7000; s++) log.append(rec(s));
@@ -33,7 +33,7 @@ describe("signal log", () => {
   });
 
   it("keeps numbering after clear", () => {
-    const log = createSignalLog(10);
+    const log = createSequenceLog<SignalRecord>(10);
     for (let s = 1; s <= 3; s++) log.append(rec(s));
     expect(log.clear()).toBe(3);
     expect(log.size).toBe(0);

@@ -1,27 +1,26 @@
-import type { SignalRecord } from "./types.js";
-
 /**
- * A coordination's signal log: a ring of the newest `capacity` signals, addressed by sequence in O(1).
- * Sequences are contiguous from `oldest` to `head`; appending past capacity drops the oldest.
+ * A bounded log of numbered entries (a coordination's signals, a policy's routing history): a ring of the newest
+ * `capacity` entries, addressed by sequence in O(1). Sequences are contiguous from `oldest` to `head`; appending
+ * past capacity drops the oldest.
  */
-export interface SignalLog {
+export interface SequenceLog<T extends { readonly sequence: number }> {
   /** Newest sequence ever appended; 0 before the first. Survives {@link clear}. */
   readonly head: number;
   /** Oldest retained sequence; `head + 1` when empty. */
   readonly oldest: number;
-  /** Number of retained signals. */
+  /** Number of retained entries. */
   readonly size: number;
-  /** Appends a signal whose sequence must be `head + 1`; returns the evicted signal, if any. */
-  append(signal: SignalRecord): SignalRecord | undefined;
-  /** The retained signal with that sequence, or `undefined`. */
-  get(sequence: number): SignalRecord | undefined;
-  /** Drops every retained signal; numbering continues from `head`. Returns how many were dropped. */
+  /** Appends an entry whose sequence must be `head + 1`; returns the evicted entry, if any. */
+  append(signal: T): T | undefined;
+  /** The retained entry with that sequence, or `undefined`. */
+  get(sequence: number): T | undefined;
+  /** Drops every retained entry; numbering continues from `head`. Returns how many were dropped. */
   clear(): number;
 }
 
-/** Creates an empty {@link SignalLog} retaining at most `capacity` (≥ 1) signals. */
-export function createSignalLog(capacity: number): SignalLog {
-  const ring: (SignalRecord | undefined)[] = new Array<SignalRecord | undefined>(Math.min(capacity, 1024));
+/** Creates an empty {@link SequenceLog} retaining at most `capacity` (≥ 1) entries. */
+export function createSequenceLog<T extends { readonly sequence: number }>(capacity: number): SequenceLog<T> {
+  const ring: (T | undefined)[] = new Array<T | undefined>(Math.min(capacity, 1024));
   let head = 0;
   let oldest = 1;
   const slot = (sequence: number) => sequence % ring.length;
@@ -48,7 +47,7 @@ export function createSignalLog(capacity: number): SignalLog {
     append(signal) {
       if (signal.sequence !== head + 1) throw new Error(`sequence ${signal.sequence} does not follow head ${head}`);
       grow();
-      let evicted: SignalRecord | undefined;
+      let evicted: T | undefined;
       if (head - oldest + 1 >= capacity) {
         evicted = ring[slot(oldest)];
         ring[slot(oldest)] = undefined;

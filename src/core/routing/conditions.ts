@@ -1,0 +1,62 @@
+import { jsonEquals, type JsonValue } from "../json.js";
+import type { ConditionOperator } from "./types.js";
+
+type Kind = "number" | "string" | "boolean" | "list" | "object" | "null";
+
+function kindOf(v: JsonValue): Kind {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "list";
+  return typeof v as Kind;
+}
+
+/** `needle in haystack` as the original evaluated it; `undefined` when the types make it meaningless. */
+function membership(needle: JsonValue, haystack: JsonValue): boolean | undefined {
+  if (Array.isArray(haystack)) return haystack.some((x) => jsonEquals(x, needle));
+  if (typeof haystack === "string") return typeof needle === "string" ? haystack.includes(needle) : undefined;
+  if (haystack !== null && typeof haystack === "object") return typeof needle === "string" ? Object.hasOwn(haystack, needle) : undefined;
+  return undefined;
+}
+
+/**
+ * Whether `stateValue <operator> ruleValue` holds. A missing (`undefined`) or null state value never matches;
+ * values of types the operator cannot compare never match (also for the negated operators). Never throws.
+ *
+ * - `==`, `!=`: same JSON type, deep equality.
+ * - `>`, `<`, `>=`, `<=`: two numbers, or two strings (code-point order).
+ * - `in` / `not_in`: the state value is / is not an element of the rule's list, a substring of its string, or a
+ *   key of its object.
+ * - `contains` / `not_contains`: the rule's value is / is not an element of the state's list, a substring of its
+ *   string, or a key of its object.
+ */
+export function evaluateCondition(operator: ConditionOperator, stateValue: JsonValue | undefined, ruleValue: JsonValue): boolean {
+  if (stateValue === undefined || stateValue === null) return false;
+  switch (operator) {
+    case "==":
+    case "!=": {
+      if (kindOf(stateValue) !== kindOf(ruleValue)) return false;
+      return jsonEquals(stateValue, ruleValue) === (operator === "==");
+    }
+    case ">":
+    case "<":
+    case ">=":
+    case "<=": {
+      const comparable =
+        (typeof stateValue === "number" && typeof ruleValue === "number") ||
+        (typeof stateValue === "string" && typeof ruleValue === "string");
+      if (!comparable) return false;
+      const a = stateValue as number | string;
+      const b = ruleValue as number | string;
+      return operator === ">" ? a > b : operator === "<" ? a < b : operator === ">=" ? a >= b : a <= b;
+    }
+    case "in":
+    case "not_in": {
+      const r = membership(stateValue, ruleValue);
+      return r === undefined ? false : r === (operator === "in");
+    }
+    case "contains":
+    case "not_contains": {
+      const r = membership(ruleValue, stateValue);
+      return r === undefined ? false : r === (operator === "contains");
+    }
+  }
+}
