@@ -16,8 +16,8 @@ export interface TestServer {
   readonly app: App;
   readonly grpcAddress: string;
   readonly baseUrl: string;
-  /** A grpc-js client of a service (callback API; see the promisified helpers). */
-  grpcClient(service: DescService): grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  /** A grpc-js client of a service (callback API; see the promisified helpers). `separate` gives it its own connection. */
+  grpcClient(service: DescService, separate?: boolean): grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   readonly connect: { readonly signals: Client<typeof SignalService> };
   readonly grpcWeb: { readonly signals: Client<typeof SignalService> };
   close(): Promise<void>;
@@ -34,9 +34,9 @@ export async function startTestServer(args: readonly string[] = []): Promise<Tes
     app,
     grpcAddress,
     baseUrl,
-    grpcClient(service) {
+    grpcClient(service, separate = false) {
       const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(service), service.typeName);
-      const c = new Ctor(grpcAddress, grpc.credentials.createInsecure());
+      const c = new Ctor(grpcAddress, grpc.credentials.createInsecure(), separate ? { "grpc.use_local_subchannel_pool": 1 } : {});
       clients.push(c);
       return c as never;
     },
