@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { createStore } from "../../src/core/store.js";
+
+describe("store", () => {
+  it("creates coordinations on first use and drops unpinned ones idle past the TTL", () => {
+    let t = 1_000;
+    const store = createStore({ idleTtlMs: 100, now: () => t });
+    const a = store.acquire("a");
+    const b = store.acquire("b");
+    expect(store.acquire("a")).toBe(a);
+    expect(store.size).toBe(2);
+    b.pins++; // an open stream keeps it alive
+    t += 50;
+    store.acquire("a"); // activity resets idleness
+    t += 60;
+    expect(store.sweep()).toBe(0); // a was active 60 ms ago, b is pinned
+    t += 50;
+    expect(store.sweep()).toBe(1);
+    expect(store.peek("a")).toBeUndefined();
+    expect(store.peek("b")).toBe(b);
+    b.pins--;
+    expect(store.sweep()).toBe(1);
+    expect(store.size).toBe(0);
+  });
+});
