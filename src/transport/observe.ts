@@ -24,17 +24,29 @@ export function createCallObserver(logger: Logger, metrics: ServerMetrics): Call
   return {
     start(method, transport, request) {
       const t0 = process.hrtime.bigint();
-      const coordination = (request as { coordinationId?: unknown } | undefined)?.coordinationId;
-      const log = logger.child({ method, transport, ...(typeof coordination === "string" && { coordination }) });
+      // The child logger is made only when the call logs something: most calls end quietly, and a child per call
+      // would cost more than the call on hot paths (Route, Publish).
+      let child: Logger | undefined;
+      const log = () => {
+        if (child === undefined) {
+          const coordination = (request as { coordinationId?: unknown } | undefined)?.coordinationId;
+          child = logger.child({ method, transport, ...(typeof coordination === "string" && { coordination }) });
+        }
+        return child;
+      };
       return {
-        log,
+        get log() {
+          return log();
+        },
         end({ code, error }) {
           const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
           metrics.rpcDuration.observe({ method, code: codeName(code), transport }, seconds);
+          const quietCall = quiet.has(code) && !error?.unexpected;
+          if (quietCall && !logger.isLevelEnabled("debug")) return;
           const fields = { code: codeName(code), durationMs: Math.round(seconds * 1e6) / 1e3 };
-          if (error?.unexpected) log.error({ ...fields, err: error.message }, "call failed");
-          else if (quiet.has(code)) log.debug(fields, "call finished");
-          else log.info({ ...fields, err: error?.message }, "call finished");
+          if (error?.unexpected) log().error({ ...fields, err: error.message }, "call failed");
+          else if (quietCall) log().debug(fields, "call finished");
+          else log().info({ ...fields, err: error?.message }, "call finished");
         },
       };
     },

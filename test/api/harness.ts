@@ -3,7 +3,7 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { grpcServiceDefinition } from "../../src/transport/grpc.js";
@@ -24,9 +24,9 @@ export interface TestServer {
 }
 
 /** Starts Consort on 127.0.0.1 with ports 0; `args` are extra command-line options. */
-export async function startTestServer(args: readonly string[] = []): Promise<TestServer> {
+export async function startTestServer(args: readonly string[] = [], logger: Logger = pino({ level: "silent" })): Promise<TestServer> {
   const config = loadConfig(["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "2000", ...args], {});
-  const app = await startApp(config, { logger: pino({ level: "silent" }), processMetrics: false });
+  const app = await startApp(config, { logger, processMetrics: false });
   const grpcAddress = `127.0.0.1:${app.grpcPort}`;
   const baseUrl = `http://127.0.0.1:${app.httpPort}`;
   const clients: grpc.Client[] = [];
