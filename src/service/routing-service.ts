@@ -1,5 +1,6 @@
 import { create, fromJson, toJson } from "@bufbuild/protobuf";
-import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
+import { invalidField } from "../core/errors.js";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { JsonValue } from "../core/json.js";
 import type { RouterInput } from "../core/routing/policy.js";
@@ -37,18 +38,28 @@ import { toTimestamp } from "./convert.js";
 const nameOf = <T extends string>(names: readonly T[], v: number): T | "" => (v >= 1 && v <= names.length ? (names[v - 1] as T) : "");
 const valueOf = (names: readonly string[], name: string): number => names.indexOf(name) + 1;
 
-/** A proto router as the core's (unvalidated) router input. */
-function routerInput(r: Router): RouterInput {
+/** A Value as JSON; `invalid` naming `field` for what JSON cannot hold (NaN, ±Infinity). */
+function jsonValue(field: string, v: Value | undefined): JsonValue {
+  if (v === undefined) return null;
+  try {
+    return toJson(ValueSchema, v) as JsonValue;
+  } catch {
+    throw invalidField(field, "must be a JSON value (NaN and Infinity are not)");
+  }
+}
+
+/** A proto router (at `field`) as the core's (unvalidated) router input. */
+function routerInput(r: Router, field: string): RouterInput {
   switch (r.kind.case) {
     case "conditional":
       return {
         strategy: "conditional",
-        rules: r.kind.value.rules.map((rule) => ({
+        rules: r.kind.value.rules.map((rule, j) => ({
           ruleId: rule.ruleId,
           name: rule.name,
           conditionKey: rule.conditionKey,
           operator: nameOf(conditionOperators, rule.operator),
-          conditionValue: rule.conditionValue === undefined ? null : (toJson(ValueSchema, rule.conditionValue) as JsonValue),
+          conditionValue: jsonValue(`${field}.conditional.rules[${j}].condition_value`, rule.conditionValue),
           decision: nameOf(routingDecisions, rule.decision),
           nextTask: rule.nextTask,
           ...(rule.priority !== undefined && { priority: rule.priority }),
@@ -156,7 +167,7 @@ const counts = (m: Readonly<Record<string, number>>) => Object.fromEntries(Objec
 export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof RoutingService> {
   return {
     async putRoutingPolicy(req) {
-      const { policy, created } = engine.putPolicy(req.policy?.policyId ?? "", (req.policy?.routers ?? []).map(routerInput));
+      const { policy, created } = engine.putPolicy(req.policy?.policyId ?? "", (req.policy?.routers ?? []).map((r, i) => routerInput(r, `policy.routers[${i}]`)));
       return create(PutRoutingPolicyResponseSchema, { policy: policyMessage(policy), created });
     },
     async getRoutingPolicy(req) {
@@ -173,7 +184,7 @@ export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof 
       const src = req.policySource;
       const record = engine.route({
         ...(src.case === "policyId" && { policyId: src.value }),
-        ...(src.case === "policy" && { inline: { policyId: src.value.policyId, routers: src.value.routers.map(routerInput) } }),
+        ...(src.case === "policy" && { inline: { policyId: src.value.policyId, routers: src.value.routers.map((r, i) => routerInput(r, `policy.routers[${i}]`)) } }),
         currentTask: req.currentTask,
         ...(req.state !== undefined && { state: req.state }),
         executionTimeMs: req.executionTimeMs,
