@@ -1,53 +1,63 @@
 import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
 import { measurePublishCost } from "./publish-cost.js";
+import { runRoutingBench } from "./routing.js";
 import { startServerProcess } from "./server-process.js";
 
 /**
- * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N]`. Each latency run uses a fresh
- * server process; the median over runs is printed last.
+ * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing]`. Each
+ * RPC run uses a fresh server process; the median over runs is printed last.
  */
-const runsArg = process.argv.indexOf("--runs");
-const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
-
-const cost = measurePublishCost();
-console.log(
-  `Signals/publish-cost: ${cost.earlyUs.toFixed(2)} µs/signal at signals 1..10, ${cost.fullUs.toFixed(2)} µs/signal at a full 10,000 history (ratio ${cost.ratio.toFixed(2)})`,
-);
-
-const results = [];
-for (let r = 0; r < runs; r++) {
-  const server = await startServerProcess();
-  try {
-    const res = await measureLatency(server, { rate: 1000, count: 5000 });
-    results.push(res);
-    console.log(
-      `Signals/latency run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, Node grpc-js client)`,
-    );
-  } finally {
-    await server.stop();
-  }
-}
+const arg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const runs = Number(arg("--runs") ?? 3);
+const only = arg("--only");
+const selected = (area: string) => only === undefined || area.startsWith(only);
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-console.log(
-  `Signals/latency median of ${runs}: p50 ${median(results.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(results.map((r) => r.p99)).toFixed(3)} ms`,
-);
 
-// The publisher runs flat out, so subscribers are given a buffer that holds the whole run: this measures
-// throughput, not the lag cut-off.
-const fan = [];
-for (let r = 0; r < runs; r++) {
-  const server = await startServerProcess(["--subscriber-buffer", "100000"]);
-  try {
-    const res = await measureFanout(server, { subscribers: 100, signals: 5000 });
-    fan.push(res);
-    console.log(
-      `Signals/fanout-100 run ${r + 1}: ${Math.round(res.deliveriesPerSecond)} deliveries/s, ${res.serverCpuMicrosPerDelivery.toFixed(2)} µs server CPU per delivery, ${res.messagesPerDelivery.toFixed(3)} stream messages per delivery (${res.seconds.toFixed(2)} s)`,
-    );
-  } finally {
-    await server.stop();
+if (selected("Signals")) {
+  const cost = measurePublishCost();
+  console.log(
+    `Signals/publish-cost: ${cost.earlyUs.toFixed(2)} µs/signal at signals 1..10, ${cost.fullUs.toFixed(2)} µs/signal at a full 10,000 history (ratio ${cost.ratio.toFixed(2)})`,
+  );
+
+  const results = [];
+  for (let r = 0; r < runs; r++) {
+    const server = await startServerProcess();
+    try {
+      const res = await measureLatency(server, { rate: 1000, count: 5000 });
+      results.push(res);
+      console.log(
+        `Signals/latency run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, Node grpc-js client)`,
+      );
+    } finally {
+      await server.stop();
+    }
   }
+  console.log(
+    `Signals/latency median of ${runs}: p50 ${median(results.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(results.map((r) => r.p99)).toFixed(3)} ms`,
+  );
+
+  // The publisher runs flat out, so subscribers are given a buffer that holds the whole run: this measures
+  // throughput, not the lag cut-off.
+  const fan = [];
+  for (let r = 0; r < runs; r++) {
+    const server = await startServerProcess(["--subscriber-buffer", "100000"]);
+    try {
+      const res = await measureFanout(server, { subscribers: 100, signals: 5000 });
+      fan.push(res);
+      console.log(
+        `Signals/fanout-100 run ${r + 1}: ${Math.round(res.deliveriesPerSecond)} deliveries/s, ${res.serverCpuMicrosPerDelivery.toFixed(2)} µs server CPU per delivery, ${res.messagesPerDelivery.toFixed(3)} stream messages per delivery (${res.seconds.toFixed(2)} s)`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  console.log(
+    `Signals/fanout-100 median of ${runs}: ${Math.round(median(fan.map((r) => r.deliveriesPerSecond)))} deliveries/s, ${median(fan.map((r) => r.serverCpuMicrosPerDelivery)).toFixed(2)} µs server CPU per delivery`,
+  );
 }
-console.log(
-  `Signals/fanout-100 median of ${runs}: ${Math.round(median(fan.map((r) => r.deliveriesPerSecond)))} deliveries/s, ${median(fan.map((r) => r.serverCpuMicrosPerDelivery)).toFixed(2)} µs server CPU per delivery`,
-);
+
+if (selected("Routing")) await runRoutingBench(runs);
