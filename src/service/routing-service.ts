@@ -183,13 +183,13 @@ export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof 
     async route(req) {
       const src = req.policySource;
       const record = engine.route({
-        ...(src.case === "policyId" && { policyId: src.value }),
-        ...(src.case === "policy" && { inline: { policyId: src.value.policyId, routers: src.value.routers.map((r, i) => routerInput(r, `policy.routers[${i}]`)) } }),
+        policyId: src.case === "policyId" ? src.value : undefined,
+        inline: src.case === "policy" ? { policyId: src.value.policyId, routers: src.value.routers.map((r, i) => routerInput(r, `policy.routers[${i}]`)) } : undefined,
         currentTask: req.currentTask,
-        ...(req.state !== undefined && { state: req.state }),
+        state: req.state,
         executionTimeMs: req.executionTimeMs,
         retryCount: req.retryCount,
-        ...(req.customData !== undefined && { customData: req.customData }),
+        customData: req.customData,
         correlationId: req.correlationId,
       });
       return create(RouteResponseSchema, { result: routingResultMessage(record) });

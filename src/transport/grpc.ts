@@ -102,25 +102,42 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
     if (method.methodKind === "unary") {
       handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const obs = calls.track(observer.start(name, "grpc", call.request));
-        const ac = new AbortController();
-        call.on("cancelled", () => ac.abort());
         if (fn === undefined) {
           obs.end({ code: Code.Unimplemented });
           callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented yet` });
           return;
         }
-        Promise.resolve()
-          .then(() => fn(call.request, { signal: ac.signal }))
-          .then(
-            (res) => {
-              obs.end({ code: OK });
-              callback(null, res);
-            },
-            (err: unknown) => {
-              obs.end({ code: toWireError(err).code, error: toWireError(err) });
-              callback(toGrpcStatus(err));
-            },
-          );
+        // Most unary handlers never look at the signal: it is made on first use (Route is the hottest call).
+        let ac: AbortController | undefined;
+        const ctx: BridgeContext = {
+          get signal() {
+            if (ac === undefined) {
+              const controller = (ac = new AbortController());
+              if (call.cancelled) controller.abort();
+              else call.on("cancelled", () => controller.abort());
+            }
+            return ac.signal;
+          },
+        };
+        const fail = (err: unknown) => {
+          const w = toWireError(err);
+          obs.end({ code: w.code, error: w });
+          callback(toGrpcStatus(err));
+        };
+        const succeed = (res: unknown) => {
+          obs.end({ code: OK });
+          callback(null, res);
+        };
+        // Called directly: a handler that throws synchronously fails the call the same way as a rejection.
+        let out: unknown;
+        try {
+          out = fn(call.request, ctx);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        if (out instanceof Promise) out.then(succeed, fail);
+        else succeed(out);
       };
     } else if (method.methodKind === "server_streaming") {
       handlers[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
@@ -169,7 +186,7 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
 /** Counts Consort calls in flight, so shutdown can close as soon as the last one ends. */
 interface CallCounter {
   readonly active: number;
-  /** Counts the call until its observer's `end` is called. */
+  /** Counts the call until its observer's `end` is called (wraps `end` in place). */
   track<T extends { end(outcome: CallOutcome): void }>(obs: T): T;
 }
 
@@ -182,16 +199,16 @@ function createCallCounter(): CallCounter {
     track(obs) {
       active++;
       let ended = false;
-      return {
-        ...obs,
-        end(outcome: CallOutcome) {
-          if (!ended) {
-            ended = true;
-            active--;
-          }
-          obs.end(outcome);
-        },
+      // Wraps only `end` (no spread: that would read the observer's lazy logger).
+      const end = obs.end.bind(obs);
+      obs.end = (outcome: CallOutcome) => {
+        if (!ended) {
+          ended = true;
+          active--;
+        }
+        end(outcome);
       };
+      return obs;
     },
   };
 }

@@ -131,24 +131,25 @@ export function complexityMetrics(state: JsonObject) {
 /** Errors → the error decision (0.95); incomplete data → skip (0.8); too complex → branch (0.85); else continue (0.9). */
 export function stateAnalysisRouter(config: StateAnalysisConfig): (ctx: RoutingContext) => RouterResult {
   const max = config.maxComplexityScore;
+  // Results are object literals with every field in one order (no spreads): Route is the hottest call.
+  const result = (decision: RouterResult["decision"], confidence: number, reasoning: string, metadata: JsonObject): RouterResult => ({
+    decision,
+    confidence,
+    reasoning,
+    strategy: "state_analysis",
+    nextTask: "",
+    metadata,
+  });
   return (ctx) => {
     const m = complexityMetrics(ctx.state);
-    const base = { strategy: "state_analysis" as const, nextTask: "", metadata: { complexity_metrics: m } };
-    if (m.has_errors) {
-      return { ...base, decision: config.errorHandlingDecision, confidence: 0.95, reasoning: `State contains errors (key_count=${m.key_count}, complexity=${pyFixed2(m.complexity_score)})` };
-    }
-    if (m.has_incomplete_data) {
-      return { ...base, decision: "skip", confidence: 0.8, reasoning: "State has incomplete data, skipping task" };
-    }
+    const metadata = { complexity_metrics: m };
+    const score = pyFixed2(m.complexity_score);
+    if (m.has_errors) return result(config.errorHandlingDecision, 0.95, `State contains errors (key_count=${m.key_count}, complexity=${score})`, metadata);
+    if (m.has_incomplete_data) return result("skip", 0.8, "State has incomplete data, skipping task", metadata);
     if (m.complexity_score > max) {
-      return {
-        ...base,
-        decision: "branch",
-        confidence: 0.85,
-        reasoning: `State complexity (${pyFixed2(m.complexity_score)}) exceeds threshold (${pyFixed2(max)}), branching to handle complexity`,
-      };
+      return result("branch", 0.85, `State complexity (${score}) exceeds threshold (${pyFixed2(max)}), branching to handle complexity`, metadata);
     }
-    return { ...base, decision: "continue", confidence: 0.9, reasoning: `State complexity (${pyFixed2(m.complexity_score)}) within normal range` };
+    return result("continue", 0.9, `State complexity (${score}) within normal range`, metadata);
   };
 }
 
@@ -162,6 +163,14 @@ export class NonNumericPriorityError extends Error {
  * decision (0.95), ≤ low → low decision (0.85), else default (0.8). A non-numeric priority throws.
  */
 export function priorityRouter(config: PriorityConfig): (ctx: RoutingContext) => RouterResult {
+  const result = (decision: RouterResult["decision"], confidence: number, reasoning: string, metadata: JsonObject): RouterResult => ({
+    decision,
+    confidence,
+    reasoning,
+    strategy: "priority",
+    nextTask: "",
+    metadata,
+  });
   return (ctx) => {
     const raw = Object.hasOwn(ctx.customData, "priority")
       ? ctx.customData["priority"]
@@ -171,9 +180,8 @@ export function priorityRouter(config: PriorityConfig): (ctx: RoutingContext) =>
     if (typeof raw !== "number" || Number.isNaN(raw)) throw new NonNumericPriorityError(`priority is not a number: ${pyRepr(raw)}`);
     const p = pyNumber(raw);
     const metadata = { priority: raw, high_threshold: config.highThreshold, low_threshold: config.lowThreshold };
-    const base = { strategy: "priority" as const, nextTask: "", metadata };
-    if (raw >= config.highThreshold) return { ...base, decision: config.highPriorityDecision, confidence: 0.95, reasoning: `High-priority task (priority=${p})` };
-    if (raw <= config.lowThreshold) return { ...base, decision: config.lowPriorityDecision, confidence: 0.85, reasoning: `Low-priority task (priority=${p})` };
-    return { ...base, decision: config.defaultDecision, confidence: 0.8, reasoning: `Medium-priority task (priority=${p})` };
+    if (raw >= config.highThreshold) return result(config.highPriorityDecision, 0.95, `High-priority task (priority=${p})`, metadata);
+    if (raw <= config.lowThreshold) return result(config.lowPriorityDecision, 0.85, `Low-priority task (priority=${p})`, metadata);
+    return result(config.defaultDecision, 0.8, `Medium-priority task (priority=${p})`, metadata);
   };
 }

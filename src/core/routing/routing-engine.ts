@@ -11,14 +11,19 @@ import type { RoutingContext, RoutingPolicy, RoutingRecord, RoutingStats } from 
 
 /** A Route call: a stored policy by id, or an inline policy (recorded under its own id). */
 export interface RouteInput {
-  readonly policyId?: string;
-  readonly inline?: { readonly policyId: string; readonly routers: readonly RouterInput[] };
+  readonly policyId?: string | undefined;
+  readonly inline?: { readonly policyId: string; readonly routers: readonly RouterInput[] } | undefined;
   readonly currentTask: string;
-  readonly state?: RoutingContext["state"];
-  readonly executionTimeMs?: number;
-  readonly retryCount?: number;
-  readonly customData?: RoutingContext["customData"];
-  readonly correlationId?: string;
+  /** @default {} */
+  readonly state?: RoutingContext["state"] | undefined;
+  /** @default 0 */
+  readonly executionTimeMs?: number | undefined;
+  /** @default 0 */
+  readonly retryCount?: number | undefined;
+  /** @default {} */
+  readonly customData?: RoutingContext["customData"] | undefined;
+  /** @default "" */
+  readonly correlationId?: string | undefined;
 }
 
 /** Options of {@link createRoutingEngine}. */
@@ -63,6 +68,7 @@ type HistoryEntry = RoutingRecord & { readonly sequence: number };
 export function createRoutingEngine(options: RoutingEngineOptions = {}): RoutingEngine {
   const limits = options.limits ?? defaultLimits;
   const now = options.now ?? Date.now;
+  const onRouterError = options.onRouterError;
   const policies = new Map<string, StoredPolicy>();
   const histories = new Map<string, SequenceLog<HistoryEntry>>();
 
@@ -165,11 +171,17 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
         correlationId,
       };
       const t0 = process.hrtime.bigint();
-      const result = aggregate(routers, ctx, (router, error) => options.onRouterError?.(policyId, router.spec.strategy, error));
+      const result = aggregate(routers, ctx, onRouterError === undefined ? undefined : (router, error) => onRouterError(policyId, router.spec.strategy, error));
       const ns = Number(process.hrtime.bigint() - t0);
       const history = historyOf(policyId);
+      // A literal with every field (no spread of the result): this is the hot path.
       const record: HistoryEntry = {
-        ...result,
+        decision: result.decision,
+        confidence: result.confidence,
+        reasoning: result.reasoning,
+        strategy: result.strategy,
+        nextTask: result.nextTask,
+        metadata: result.metadata,
         sequence: history.head + 1,
         routingId: randomUUID(),
         policyId,
