@@ -6,6 +6,7 @@ import { createSignalEngine, type SignalEngine } from "./core/signals/signal-eng
 import { createStore, type Store } from "./core/store.js";
 import { createLogger } from "./logger.js";
 import { createServerMetrics, type ServerMetrics } from "./metrics.js";
+import { decodeRouteRequest } from "./service/route-codec.js";
 import { createRoutingService } from "./service/routing-service.js";
 import { createSignalService } from "./service/signal-service.js";
 import { unimplementedBindings } from "./service/unimplemented.js";
@@ -65,7 +66,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   const services: ServiceBinding[] = [
     { service: SignalService, impl: createSignalService({ engine: signals }) },
-    { service: RoutingService, impl: createRoutingService(routing) },
+    { service: RoutingService, impl: createRoutingService(routing), decoders: { route: decodeRouteRequest } },
     ...unimplementedBindings,
   ];
   const observer = createCallObserver(logger, metrics);

@@ -33,6 +33,8 @@ import {
   ConditionOperator,
 } from "../../gen/ts/consort/v1/routing_pb.js";
 import { toTimestamp } from "./convert.js";
+import { attachEncoding } from "./pre-encoded.js";
+import { encodeRouteResponse } from "./route-codec.js";
 
 // The proto enums list the core's names in the same order, starting at 1 (0 is UNSPECIFIED → "").
 const nameOf = <T extends string>(names: readonly T[], v: number): T | "" => (v >= 1 && v <= names.length ? (names[v - 1] as T) : "");
@@ -192,7 +194,8 @@ export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof 
         customData: req.customData,
         correlationId: req.correlationId,
       });
-      return create(RouteResponseSchema, { result: routingResultMessage(record) });
+      const result = routingResultMessage(record);
+      return attachEncoding(create(RouteResponseSchema, { result }), encodeRouteResponse(result, record.metadata));
     },
     async listRoutingHistory(req) {
       const page = engine.listHistory({ policyId: req.policyId, currentTask: req.currentTask, pageSize: req.pageSize, pageToken: req.pageToken });

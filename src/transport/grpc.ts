@@ -14,6 +14,8 @@ export interface ServiceBinding {
   readonly service: DescService;
   /** Handlers by method local name; a missing one answers UNIMPLEMENTED. */
   readonly impl: object;
+  /** Hand-written request decoders by method local name, for hot calls; others use `fromBinary`. */
+  readonly decoders?: Readonly<Record<string, (bytes: Uint8Array) => unknown>>;
 }
 
 /** Options of {@link startGrpcServer}. */
@@ -71,15 +73,16 @@ function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: Abor
 }
 
 /** The grpc-js definition of a protobuf-es service: paths, stream flags and binary (de)serialization. */
-export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinition {
+export function grpcServiceDefinition(service: DescService, decoders: ServiceBinding["decoders"] = {}): grpc.ServiceDefinition {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const method of service.methods) {
+    const decode = decoders[method.localName];
     definition[method.localName] = {
       path: `/${service.typeName}/${method.name}`,
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: serializer(method.input),
-      requestDeserialize: deserializer(method.input),
+      requestDeserialize: decode ?? deserializer(method.input),
       responseSerialize: serializer(method.output),
       responseDeserialize: deserializer(method.output),
     };
@@ -92,7 +95,7 @@ export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinit
  * (de)serialization, and a handler that calls the shared implementation with an AbortSignal that fires on
  * client cancel and deadline. Server streams are written with flow control (write → wait for drain).
  */
-function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, observer: CallObserver, calls: CallCounter): void {
+function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBinding, observer: CallObserver, calls: CallCounter): void {
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const fn = (impl as Record<string, unknown>)[method.localName] as
@@ -180,7 +183,7 @@ function addBinding(server: grpc.Server, { service, impl }: ServiceBinding, obse
       };
     }
   }
-  server.addService(grpcServiceDefinition(service), handlers);
+  server.addService(grpcServiceDefinition(service, decoders), handlers);
 }
 
 /** Counts Consort calls in flight, so shutdown can close as soon as the last one ends. */
