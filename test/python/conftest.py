@@ -16,6 +16,7 @@ from typing import Iterator
 
 import grpc
 import pytest
+from grpc_status import rpc_status
 
 from consort.v1 import signal_pb2_grpc
 
@@ -131,3 +132,16 @@ def stub(server: Server) -> signal_pb2_grpc.SignalServiceStub:
 def coordination_id() -> str:
     """A fresh coordination per test, so tests never see each other's signals."""
     return f"py-{uuid.uuid4()}"
+
+
+def status_detail(error: grpc.RpcError, message_type):
+    """The first detail of `message_type` in the call's google.rpc.Status (grpc-status-details-bin)."""
+    status = rpc_status.from_call(error)
+    assert status is not None, f"no grpc-status-details-bin on {error.code()} {error.details()}"
+    assert status.code == error.code().value[0]
+    for detail in status.details:
+        if detail.Is(message_type.DESCRIPTOR):
+            message = message_type()
+            detail.Unpack(message)
+            return message
+    pytest.fail(f"no {message_type.DESCRIPTOR.full_name} in the details: {status.details}")

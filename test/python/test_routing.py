@@ -11,10 +11,9 @@ import uuid
 
 import grpc
 import pytest
-from conftest import start_server
+from conftest import start_server, status_detail
 from google.protobuf import json_format, struct_pb2
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from consort.v1 import routing_pb2 as pb
 from consort.v1 import routing_pb2_grpc
@@ -136,19 +135,6 @@ def rpc_error(call, request) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as raised:
         call(request, timeout=CALL_TIMEOUT)
     return raised.value
-
-
-def status_detail(error: grpc.RpcError, message_type):
-    """The first detail of `message_type` in the call's google.rpc.Status (grpc-status-details-bin)."""
-    status = rpc_status.from_call(error)
-    assert status is not None, f"no grpc-status-details-bin on {error.code()} {error.details()}"
-    assert status.code == error.code().value[0]
-    for detail in status.details:
-        if detail.Is(message_type.DESCRIPTOR):
-            message = message_type()
-            detail.Unpack(message)
-            return message
-    pytest.fail(f"no {message_type.DESCRIPTOR.full_name} in the details: {status.details}")
 
 
 def invalid_argument(call, request, field: str) -> grpc.RpcError:

@@ -12,6 +12,7 @@ from typing import Iterable
 
 import grpc
 import pytest
+from conftest import status_detail
 from google.protobuf import duration_pb2, struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -130,19 +131,6 @@ def subscribe(stub):
 
 def sequences(signals: Iterable[pb.Signal]) -> list[int]:
     return [s.sequence for s in signals]
-
-
-def status_detail(error: grpc.RpcError, message_type):
-    """The first detail of `message_type` in the call's google.rpc.Status (grpc-status-details-bin)."""
-    status = rpc_status.from_call(error)
-    assert status is not None, f"no grpc-status-details-bin on {error.code()} {error.details()}"
-    assert status.code == error.code().value[0]
-    for detail in status.details:
-        if detail.Is(message_type.DESCRIPTOR):
-            message = message_type()
-            detail.Unpack(message)
-            return message
-    pytest.fail(f"no {message_type.DESCRIPTOR.full_name} in the details: {status.details}")
 
 
 def list_all(stub, coordination_id: str) -> list[pb.Signal]:
