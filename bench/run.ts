@@ -1,5 +1,6 @@
 import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
+import { measureLatencyGo } from "./latency-go.js";
 import { measurePublishCost } from "./publish-cost.js";
 import { runRoutingBench } from "./routing.js";
 import { startServerProcess } from "./server-process.js";
@@ -38,6 +39,23 @@ if (selected("Signals")) {
   }
   console.log(
     `Signals/latency median of ${runs}: p50 ${median(results.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(results.map((r) => r.p99)).toFixed(3)} ms`,
+  );
+
+  const goResults = [];
+  for (let r = 0; r < runs; r++) {
+    const server = await startServerProcess();
+    try {
+      const res = measureLatencyGo(server, { rate: 1000, count: 5000 });
+      goResults.push(res);
+      console.log(
+        `Signals/latency-go run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, Go client)`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  console.log(
+    `Signals/latency-go median of ${runs}: p50 ${median(goResults.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(goResults.map((r) => r.p99)).toFixed(3)} ms`,
   );
 
   // The publisher runs flat out, so subscribers are given a buffer that holds the whole run: this measures

@@ -1,0 +1,27 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { LatencyResult } from "./latency.js";
+import type { ServerProcess } from "./server-process.js";
+
+const goDir = fileURLToPath(new URL("../../bench/go", import.meta.url));
+let binary: string | undefined;
+
+/**
+ * Publish → subscriber latency with the Go client (bench/go, built once per benchmark run with `go build`):
+ * same shape as the Node measurement — 1,000 signals/s, ~200-byte payload, separate connections for publisher
+ * and subscriber in one client process.
+ */
+export function measureLatencyGo(server: ServerProcess, options: { rate?: number; count?: number } = {}): LatencyResult {
+  if (binary === undefined) {
+    binary = join(mkdtempSync(join(tmpdir(), "consort-bench-")), "latency");
+    execFileSync("go", ["build", "-o", binary, "."], { cwd: goDir, stdio: "inherit" });
+  }
+  const out = execFileSync(binary, ["-addr", `127.0.0.1:${server.grpcPort}`, "-rate", String(options.rate ?? 1000), "-count", String(options.count ?? 5000)], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return JSON.parse(out) as LatencyResult;
+}
