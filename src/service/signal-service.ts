@@ -142,7 +142,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
           if (ev.kind === "signals") {
             yield signalsResponse(ev.signals);
           } else {
-            const head = engine.metrics(req.coordinationId).headSequence;
+            const head = engine.headSequence(req.coordinationId);
             yield create(SubscribeResponseSchema, {
               heartbeat: { headSequence: BigInt(head), sentAt: toTimestamp(Date.now()) },
             });

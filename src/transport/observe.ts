@@ -12,7 +12,7 @@ export const OK = 0;
 /** Logs and measures calls the same way for both transports: one child logger per call. */
 export interface CallObserver {
   /** Starts observing a call; the returned function records its end. */
-  start(method: string, transport: "grpc" | "web", request: unknown): { readonly log: Logger; end(outcome: CallOutcome): void };
+  start(method: string, transport: "grpc" | "web", request: unknown): { end(outcome: CallOutcome): void };
 }
 
 const codeName = (code: number) => (code === OK ? "OK" : (Code[code] ?? String(code)));
@@ -46,9 +46,6 @@ export function createCallObserver(logger: Logger, metrics: ServerMetrics): Call
         return child;
       };
       return {
-        get log() {
-          return log();
-        },
         end({ code, error }) {
           const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
           durationOf(method, code, transport).observe(seconds);

@@ -104,6 +104,8 @@ export interface SignalEngine {
   list(input: ListSignalsInput): ListSignalsResult;
   /** Counters of a coordination; zeros when unknown. */
   metrics(coordinationId: string): SignalMetrics;
+  /** The coordination's newest sequence; 0 when unknown or nothing was published. */
+  headSequence(coordinationId: string): number;
   /** Drops history and metrics; sequences continue. */
   clear(coordinationId: string): { cleared: number; headSequence: number };
   /** Ends every open subscription with `error` (shutdown). */
@@ -346,6 +348,10 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         oldestSequence: st.log.size > 0 ? st.log.oldest : 0,
         activeSubscriptions: st.subscriptions.size,
       };
+    },
+
+    headSequence(coordinationId) {
+      return peekState(coordinationId)?.log.head ?? 0;
     },
 
     clear(coordinationId) {
