@@ -2,7 +2,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { JsonObject } from "../core/json.js";
 import { RouteRequestSchema, RoutingPolicySchema, type RouteRequest, type RoutingResult } from "../../gen/ts/consort/v1/routing_pb.js";
-import { readStruct, writeStruct } from "./struct-codec.js";
+import { structAt, writeStruct } from "./struct-codec.js";
 
 /**
  * Hand-written wire codecs for Route, the hottest unary call: the request's Structs are decoded straight to JSON
@@ -35,7 +35,7 @@ export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
         init.currentTask = r.string();
         break;
       case 4:
-        init.state = readStruct(r.bytes());
+        init.state = structAt(r, r.uint32() + r.pos);
         break;
       case 5:
         init.executionTimeMs = r.double();
@@ -44,7 +44,7 @@ export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
         init.retryCount = r.int32();
         break;
       case 7:
-        init.customData = readStruct(r.bytes());
+        init.customData = structAt(r, r.uint32() + r.pos);
         break;
       case 8:
         init.correlationId = r.string();

@@ -9,35 +9,36 @@ import type { JsonObject, JsonValue } from "../core/json.js";
  * ListValue{repeated Value values = 1}.
  */
 
-/** Decodes the bytes of a Struct into a JSON object. */
-export function readStruct(bytes: Uint8Array): JsonObject {
-  const r = new BinaryReader(bytes);
+/**
+ * The Struct between the reader's position and `end`. One reader walks the whole tree (nested messages are
+ * bounded by their end offsets): a reader per nested message would allocate a DataView each.
+ */
+export function structAt(r: BinaryReader, end: number): JsonObject {
   const out: JsonObject = {};
-  while (r.pos < r.len) {
+  while (r.pos < end) {
     const [no, wt] = r.tag();
     if (no !== 1 || wt !== WireType.LengthDelimited) {
       r.skip(wt, no);
       continue;
     }
-    const entry = new BinaryReader(r.bytes());
+    const entryEnd = r.uint32() + r.pos;
     let key = "";
     let value: JsonValue = null;
-    while (entry.pos < entry.len) {
-      const [eno, ewt] = entry.tag();
-      if (eno === 1 && ewt === WireType.LengthDelimited) key = entry.string();
-      else if (eno === 2 && ewt === WireType.LengthDelimited) value = readValue(entry.bytes());
-      else entry.skip(ewt, eno);
+    while (r.pos < entryEnd) {
+      const [eno, ewt] = r.tag();
+      if (eno === 1 && ewt === WireType.LengthDelimited) key = r.string();
+      else if (eno === 2 && ewt === WireType.LengthDelimited) value = valueAt(r, r.uint32() + r.pos);
+      else r.skip(ewt, eno);
     }
     out[key] = value;
   }
   return out;
 }
 
-/** Decodes the bytes of a Value; a Value with no kind set is null. */
-export function readValue(bytes: Uint8Array): JsonValue {
-  const r = new BinaryReader(bytes);
+/** The Value between the reader's position and `end`; a Value with no kind set is null. */
+function valueAt(r: BinaryReader, end: number): JsonValue {
   let value: JsonValue = null;
-  while (r.pos < r.len) {
+  while (r.pos < end) {
     const [no, wt] = r.tag();
     switch (no) {
       case 1:
@@ -54,15 +55,15 @@ export function readValue(bytes: Uint8Array): JsonValue {
         value = r.bool();
         break;
       case 5:
-        value = readStruct(r.bytes());
+        value = structAt(r, r.uint32() + r.pos);
         break;
       case 6: {
-        const list = new BinaryReader(r.bytes());
+        const listEnd = r.uint32() + r.pos;
         const items: JsonValue[] = [];
-        while (list.pos < list.len) {
-          const [lno, lwt] = list.tag();
-          if (lno === 1 && lwt === WireType.LengthDelimited) items.push(readValue(list.bytes()));
-          else list.skip(lwt, lno);
+        while (r.pos < listEnd) {
+          const [lno, lwt] = r.tag();
+          if (lno === 1 && lwt === WireType.LengthDelimited) items.push(valueAt(r, r.uint32() + r.pos));
+          else r.skip(lwt, lno);
         }
         value = items;
         break;
