@@ -1,4 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
+import type { DescService } from "@bufbuild/protobuf";
+import { grpcServiceDefinition } from "../src/transport/grpc.js";
 
 const passthrough = (b: Buffer) => b;
 
@@ -22,4 +24,13 @@ export function rawUnaryClient(address: string, path: string): RawUnaryClient {
       client.close();
     },
   };
+}
+
+/** A grpc-js client of a Consort service, methods by local name (callback API), on its own connection. */
+export type ServiceClient = grpc.Client & Record<string, Function>;
+
+/** A {@link ServiceClient} of `service` at `address` (host:port); `options` are grpc-js channel options. */
+export function serviceClient(service: DescService, address: string, options: grpc.ChannelOptions = {}): ServiceClient {
+  const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(service), service.typeName);
+  return new Ctor(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, ...options }) as ServiceClient;
 }

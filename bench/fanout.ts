@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { PublishRequestSchema, SignalService, SignalType, type SubscribeResponse } from "../gen/ts/consort/v1/signal_pb.js";
-import { grpcServiceDefinition } from "../src/transport/grpc.js";
+import { serviceClient } from "./clients.js";
 import type { ServerProcess } from "./server-process.js";
 
 /** Options of {@link measureFanout}. */
@@ -31,10 +31,9 @@ export async function measureFanout(server: ServerProcess, options: FanoutOption
   const n = options.subscribers ?? 100;
   const total = options.signals ?? 5000;
   const window = options.window ?? 32;
-  const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(SignalService), "SignalService");
   const addr = `127.0.0.1:${server.grpcPort}`;
-  const channels = Array.from({ length: 4 }, (_, i) => new Ctor(addr, grpc.credentials.createInsecure(), { "grpc.channel_id": i, "grpc.use_local_subchannel_pool": 1 }) as never as Record<string, Function>);
-  const pub = new Ctor(addr, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }) as never as Record<string, Function>;
+  const channels = Array.from({ length: 4 }, (_, i) => serviceClient(SignalService, addr, { "grpc.channel_id": i }));
+  const pub = serviceClient(SignalService, addr);
   const coordinationId = `fanout-${Date.now()}`;
   let messages = 0;
   let deliveries = 0;
@@ -84,6 +83,6 @@ export async function measureFanout(server: ServerProcess, options: FanoutOption
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = server.cpuMicros() - cpu0;
   streams.forEach((s) => s.cancel());
-  [...channels, pub].forEach((c) => (c as unknown as grpc.Client).close());
+  [...channels, pub].forEach((c) => c.close());
   return { deliveriesPerSecond: deliveries / seconds, serverCpuMicrosPerDelivery: cpu / deliveries, messagesPerDelivery: messages / deliveries, seconds };
 }

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as hdr from "hdr-histogram-js";
 import { PublishRequestSchema, SignalService, SignalType, type SubscribeResponse } from "../gen/ts/consort/v1/signal_pb.js";
-import { grpcServiceDefinition } from "../src/transport/grpc.js";
+import { serviceClient } from "./clients.js";
 import type { ServerProcess } from "./server-process.js";
 
 /** Options of {@link measureLatency}. */
@@ -31,10 +31,9 @@ export async function measureLatency(server: ServerProcess, options: LatencyOpti
   const rate = options.rate ?? 1000;
   const count = options.count ?? 5000;
   const warmup = Math.floor(rate / 2);
-  const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(SignalService), "SignalService");
   const addr = `127.0.0.1:${server.grpcPort}`;
-  const pub = new Ctor(addr, grpc.credentials.createInsecure()) as never as Record<string, Function>;
-  const sub = new Ctor(addr, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }) as never as Record<string, Function>;
+  const pub = serviceClient(SignalService, addr);
+  const sub = serviceClient(SignalService, addr);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const coordinationId = `latency-${Date.now()}`;
   const sentAt = new Map<number, bigint>();
@@ -75,8 +74,8 @@ export async function measureLatency(server: ServerProcess, options: LatencyOpti
   }
   await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error("timed out waiting for signals")), 30_000))]);
   stream.cancel();
-  (pub as unknown as grpc.Client).close();
-  (sub as unknown as grpc.Client).close();
+  pub.close();
+  sub.close();
   const ms = (p: number) => histogram.getValueAtPercentile(p) / 1000;
   return { p50: ms(50), p90: ms(90), p99: ms(99), max: histogram.maxValue / 1000, count: histogram.totalCount };
 }

@@ -18,8 +18,7 @@ import { validateRouters, type RouterInput } from "../src/core/routing/policy.js
 import { compileRouter } from "../src/core/routing/routers.js";
 import { createRoutingEngine } from "../src/core/routing/routing-engine.js";
 import { conditionOperators, routingDecisions, type RoutingContext } from "../src/core/routing/types.js";
-import { grpcServiceDefinition } from "../src/transport/grpc.js";
-import { rawUnaryClient, type RawUnaryClient } from "./clients.js";
+import { rawUnaryClient, serviceClient, type RawUnaryClient } from "./clients.js";
 import { echoPath, startEchoProcess, type EchoProcess } from "./echo-server.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
@@ -263,13 +262,12 @@ export async function measureRouteRpc(server: ServerProcess, echo: EchoProcess, 
   const consortAddr = `127.0.0.1:${server.grpcPort}`;
 
   // Store the policy through the ordinary generated-descriptor client.
-  const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(RoutingService), "RoutingService");
-  const admin = new Ctor(consortAddr, grpc.credentials.createInsecure()) as never as Record<string, Function>;
+  const admin = serviceClient(RoutingService, consortAddr);
   const policyId = "bench-rpc";
   await new Promise<void>((resolve, reject) =>
     admin["putRoutingPolicy"]!.call(admin, { policy: create(RoutingPolicySchema, policyInit(policyId)) }, (err: Error | null) => (err ? reject(err) : resolve())),
   );
-  (admin as unknown as grpc.Client).close();
+  admin.close();
 
   const request = Buffer.from(
     toBinary(

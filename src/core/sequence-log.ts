@@ -1,3 +1,5 @@
+import { decodePageToken, encodePageToken } from "./page-token.js";
+
 /**
  * A bounded log of numbered entries (a coordination's signals, a policy's routing history): a ring of the newest
  * `capacity` entries, addressed by sequence in O(1). Sequences are contiguous from `oldest` to `head`; appending
@@ -69,4 +71,33 @@ export function createSequenceLog<T extends { readonly sequence: number }>(capac
       return n;
     },
   };
+}
+
+/** A page of a {@link SequenceLog}, newest first. */
+export interface LogPage<T> {
+  readonly items: T[];
+  readonly nextPageToken: string;
+}
+
+/**
+ * One page of `log` (possibly absent: an empty page), newest first, keeping entries that `matches`. The page
+ * token holds the sequence to continue below and is valid only with the same `fingerprint` (the query's filters);
+ * a malformed or foreign token is `invalid` naming `page_token`. The last page has an empty token.
+ */
+export function pageNewestFirst<T extends { readonly sequence: number }>(
+  log: SequenceLog<T> | undefined,
+  options: { readonly size: number; readonly pageToken: string; readonly fingerprint: string; readonly matches: (entry: T) => boolean },
+): LogPage<T> {
+  const before = decodePageToken<number>(options.pageToken, options.fingerprint, "number");
+  if (log === undefined) return { items: [], nextPageToken: "" };
+  const items: T[] = [];
+  let seq = Math.min(before === undefined ? log.head : before - 1, log.head);
+  for (; seq >= log.oldest && items.length < options.size; seq--) {
+    const entry = log.get(seq) as T;
+    if (options.matches(entry)) items.push(entry);
+  }
+  // Another page exists only if an older retained entry is left to scan.
+  const last = items[items.length - 1];
+  const more = items.length === options.size && last !== undefined && seq >= log.oldest;
+  return { items, nextPageToken: more ? encodePageToken(last.sequence, options.fingerprint) : "" };
 }

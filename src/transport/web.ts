@@ -55,8 +55,8 @@ function observing(observer: CallObserver): Interceptor {
           yield* source;
           obs.end({ code: OK });
         } catch (err) {
-          const w = req.signal.aborted ? { code: Code.Canceled } : { code: toWireError(err).code, error: toWireError(err) };
-          obs.end(w);
+          const w = toWireError(err);
+          obs.end(req.signal.aborted ? { code: Code.Canceled } : { code: w.code, error: w });
           throw toConnectError(err);
         }
       })(),

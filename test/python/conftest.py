@@ -16,6 +16,7 @@ from typing import Iterator
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 from grpc_status import rpc_status
 
 from consort.v1 import signal_pb2_grpc
@@ -145,3 +146,12 @@ def status_detail(error: grpc.RpcError, message_type):
             detail.Unpack(message)
             return message
     pytest.fail(f"no {message_type.DESCRIPTOR.full_name} in the details: {status.details}")
+
+
+def struct(values: dict | None) -> struct_pb2.Struct | None:
+    """A google.protobuf.Struct of `values`; None stays None (the field is left unset)."""
+    if values is None:
+        return None
+    s = struct_pb2.Struct()
+    s.update(values)
+    return s

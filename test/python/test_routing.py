@@ -11,7 +11,7 @@ import uuid
 
 import grpc
 import pytest
-from conftest import start_server, status_detail
+from conftest import start_server, status_detail, struct
 from google.protobuf import json_format, struct_pb2
 from google.rpc import error_details_pb2
 
@@ -53,14 +53,6 @@ def policy_id() -> str:
 
 def new_policy_id() -> str:
     return f"py-policy-{uuid.uuid4()}"
-
-
-def struct(values: dict | None) -> struct_pb2.Struct | None:
-    if values is None:
-        return None
-    s = struct_pb2.Struct()
-    s.update(values)
-    return s
 
 
 def value(v) -> struct_pb2.Value:

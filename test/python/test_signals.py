@@ -12,8 +12,8 @@ from typing import Iterable
 
 import grpc
 import pytest
-from conftest import status_detail
-from google.protobuf import duration_pb2, struct_pb2
+from conftest import status_detail, struct
+from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -27,14 +27,6 @@ WAIT = 10  # seconds, longest wait for one expected stream message
 COMPLETED = pb.SIGNAL_TYPE_AGENT_COMPLETED
 STAGE = pb.SIGNAL_TYPE_STAGE_COMPLETED
 MESSAGE = pb.SIGNAL_TYPE_INTER_AGENT_MESSAGE
-
-
-def struct(values: dict | None) -> struct_pb2.Struct | None:
-    if values is None:
-        return None
-    s = struct_pb2.Struct()
-    s.update(values)
-    return s
 
 
 def publish(stub, coordination_id: str, type_=COMPLETED, data: dict | None = None, **fields) -> pb.PublishResponse:

@@ -3,6 +3,21 @@ import { evaluateCondition } from "./conditions.js";
 import { pyFixed2, pyNumber, pyRepr, pyStr } from "./python-format.js";
 import type { ConditionalRule, ParallelHint, PriorityConfig, RouterResult, RouterSpec, RoutingContext, StateAnalysisConfig } from "./types.js";
 
+/**
+ * A router result as a literal with every field in one order (no spreads: Route is the hottest call, and
+ * same-shaped objects keep it monomorphic).
+ */
+function routerResult(
+  strategy: RouterResult["strategy"],
+  decision: RouterResult["decision"],
+  confidence: number,
+  reasoning: string,
+  metadata: JsonObject,
+  nextTask = "",
+): RouterResult {
+  return { decision, confidence, reasoning, strategy, nextTask, metadata };
+}
+
 /** A router ready to evaluate: its tables are built once, when the policy is stored. */
 export interface CompiledRouter {
   readonly spec: RouterSpec;
@@ -35,23 +50,18 @@ export function conditionalRouter(rules: readonly ConditionalRule[]): (ctx: Rout
     .sort((a, b) => b.rule.priority - a.rule.priority || a.index - b.index)
     .map(({ rule }) => ({
       rule,
-      result: {
-        decision: rule.decision,
-        confidence: 1.0,
-        reasoning: `Conditional rule '${rule.name}' matched: ${rule.conditionKey} ${rule.operator} ${pyStr(rule.conditionValue)}`,
-        strategy: "conditional",
-        nextTask: rule.nextTask,
-        metadata: { rule_id: rule.ruleId, rule_name: rule.name, rule_priority: rule.priority },
-      } satisfies RouterResult,
+      result: routerResult(
+        "conditional",
+        rule.decision,
+        1.0,
+        `Conditional rule '${rule.name}' matched: ${rule.conditionKey} ${rule.operator} ${pyStr(rule.conditionValue)}`,
+        { rule_id: rule.ruleId, rule_name: rule.name, rule_priority: rule.priority },
+        rule.nextTask,
+      ),
     }));
-  const noMatch: RouterResult = {
-    decision: "continue",
-    confidence: 0.5,
-    reasoning: "No conditional rules matched, continuing with default behavior",
-    strategy: "conditional",
-    nextTask: "",
-    metadata: { rules_evaluated: rules.length },
-  };
+  const noMatch = routerResult("conditional", "continue", 0.5, "No conditional rules matched, continuing with default behavior", {
+    rules_evaluated: rules.length,
+  });
   return (ctx) => {
     const state = ctx.state;
     for (const { rule, result } of ordered) {
@@ -67,14 +77,7 @@ export function conditionalRouter(rules: readonly ConditionalRule[]): (ctx: Rout
  * gives the group's other, not yet completed members: parallel, 0.9. None: continue, 0.7.
  */
 export function parallelRouter(hints: readonly ParallelHint[]): (ctx: RoutingContext) => RouterResult {
-  const noMatch: RouterResult = {
-    decision: "continue",
-    confidence: 0.7,
-    reasoning: "No parallel execution opportunities identified",
-    strategy: "parallel",
-    nextTask: "",
-    metadata: { hints_checked: hints.length },
-  };
+  const noMatch = routerResult("parallel", "continue", 0.7, "No parallel execution opportunities identified", { hints_checked: hints.length });
   return (ctx) => {
     const completedValue = ctx.state["completed_tasks"];
     const completed = Array.isArray(completedValue) ? completedValue : [];
@@ -83,14 +86,11 @@ export function parallelRouter(hints: readonly ParallelHint[]): (ctx: RoutingCon
       if (!hint.dependencies.every((d) => completed.includes(d))) continue;
       const parallel = hint.taskGroup.filter((t) => t !== ctx.currentTask && !completed.includes(t));
       if (parallel.length === 0) continue;
-      return {
-        decision: "parallel",
-        confidence: 0.9,
-        reasoning: `Task '${ctx.currentTask}' can be parallelized with ${pyRepr(parallel)}`,
-        strategy: "parallel",
-        nextTask: "",
-        metadata: { parallel_tasks: parallel, dependencies: [...hint.dependencies], estimated_duration_ms: hint.estimatedDurationMs },
-      };
+      return routerResult("parallel", "parallel", 0.9, `Task '${ctx.currentTask}' can be parallelized with ${pyRepr(parallel)}`, {
+        parallel_tasks: parallel,
+        dependencies: [...hint.dependencies],
+        estimated_duration_ms: hint.estimatedDurationMs,
+      });
     }
     return noMatch;
   };
@@ -131,15 +131,8 @@ export function complexityMetrics(state: JsonObject) {
 /** Errors → the error decision (0.95); incomplete data → skip (0.8); too complex → branch (0.85); else continue (0.9). */
 export function stateAnalysisRouter(config: StateAnalysisConfig): (ctx: RoutingContext) => RouterResult {
   const max = config.maxComplexityScore;
-  // Results are object literals with every field in one order (no spreads): Route is the hottest call.
-  const result = (decision: RouterResult["decision"], confidence: number, reasoning: string, metadata: JsonObject): RouterResult => ({
-    decision,
-    confidence,
-    reasoning,
-    strategy: "state_analysis",
-    nextTask: "",
-    metadata,
-  });
+  const result = (decision: RouterResult["decision"], confidence: number, reasoning: string, metadata: JsonObject) =>
+    routerResult("state_analysis", decision, confidence, reasoning, metadata);
   return (ctx) => {
     const m = complexityMetrics(ctx.state);
     const metadata = { complexity_metrics: m };
@@ -163,14 +156,8 @@ export class NonNumericPriorityError extends Error {
  * decision (0.95), ≤ low → low decision (0.85), else default (0.8). A non-numeric priority throws.
  */
 export function priorityRouter(config: PriorityConfig): (ctx: RoutingContext) => RouterResult {
-  const result = (decision: RouterResult["decision"], confidence: number, reasoning: string, metadata: JsonObject): RouterResult => ({
-    decision,
-    confidence,
-    reasoning,
-    strategy: "priority",
-    nextTask: "",
-    metadata,
-  });
+  const result = (decision: RouterResult["decision"], confidence: number, reasoning: string, metadata: JsonObject) =>
+    routerResult("priority", decision, confidence, reasoning, metadata);
   return (ctx) => {
     const raw = Object.hasOwn(ctx.customData, "priority")
       ? ctx.customData["priority"]

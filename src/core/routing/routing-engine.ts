@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ConsortError, invalidField } from "../errors.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken } from "../page-token.js";
-import { createSequenceLog, type SequenceLog } from "../sequence-log.js";
+import { createSequenceLog, pageNewestFirst, type SequenceLog } from "../sequence-log.js";
 import { optionalId, pageSize, requireId } from "../validate.js";
 import { aggregate } from "./aggregate.js";
 import { validateRouters, type RouterInput } from "./policy.js";
@@ -202,17 +202,13 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       const task = input.currentTask ?? "";
       const size = pageSize(input.pageSize ?? 0, limits.maxPageSize);
       const fingerprint = JSON.stringify(["history", input.policyId, task]);
-      const before = decodePageToken<number>(input.pageToken ?? "", fingerprint, "number");
-      const h = histories.get(input.policyId);
-      if (h === undefined) return { records: [], nextPageToken: "" };
-      const out: RoutingRecord[] = [];
-      let seq = Math.min(before === undefined ? h.head : before - 1, h.head);
-      for (; seq >= h.oldest && out.length < size; seq--) {
-        const r = h.get(seq) as HistoryEntry;
-        if (task === "" || r.currentTask === task) out.push(r);
-      }
-      const last = out[out.length - 1] as HistoryEntry | undefined;
-      return { records: out, nextPageToken: out.length === size && last !== undefined && seq >= h.oldest ? encodePageToken(last.sequence, fingerprint) : "" };
+      const page = pageNewestFirst(histories.get(input.policyId), {
+        size,
+        pageToken: input.pageToken ?? "",
+        fingerprint,
+        matches: (r) => task === "" || r.currentTask === task,
+      });
+      return { records: page.items, nextPageToken: page.nextPageToken };
     },
 
     stats(policyId) {

@@ -3,10 +3,9 @@ import { performance } from "node:perf_hooks";
 import { ConsortError, invalidField } from "../errors.js";
 import { jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
-import { decodePageToken, encodePageToken } from "../page-token.js";
 import type { Coordination, Store } from "../store.js";
 import { optionalId, pageSize, requireId } from "../validate.js";
-import { createSequenceLog, type SequenceLog } from "../sequence-log.js";
+import { createSequenceLog, pageNewestFirst, type SequenceLog } from "../sequence-log.js";
 import { createSubscription, type Subscription } from "./subscription.js";
 import {
   signalTypes,
@@ -304,23 +303,16 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const size = pageSize(input.pageSize ?? 0, limits.maxPageSize);
       const dataEquals = Object.entries(input.dataEquals ?? {});
       const fingerprint = JSON.stringify([input.coordinationId, [...types].sort(), sender, dataEquals]);
-      const before = decodePageToken<number>(input.pageToken ?? "", fingerprint, "number");
-      const st = peekState(input.coordinationId);
-      if (st === undefined) return { signals: [], nextPageToken: "" };
-      const { log } = st;
-      const out: SignalRecord[] = [];
-      let seq = Math.min(before === undefined ? log.head : before - 1, log.head);
-      for (; seq >= log.oldest && out.length < size; seq--) {
-        const s = log.get(seq) as SignalRecord;
-        if (types.size > 0 && !types.has(s.type)) continue;
-        if (sender !== "" && s.senderAgentId !== sender) continue;
-        if (!dataEquals.every(([k, v]) => Object.hasOwn(s.data, k) && jsonEquals(s.data[k], v))) continue;
-        out.push(s);
-      }
-      // Another page exists only if an older retained signal is left to scan.
-      const last = out[out.length - 1];
-      const nextPageToken = out.length === size && last !== undefined && seq >= log.oldest ? encodePageToken(last.sequence, fingerprint) : "";
-      return { signals: out, nextPageToken };
+      const page = pageNewestFirst(peekState(input.coordinationId)?.log, {
+        size,
+        pageToken: input.pageToken ?? "",
+        fingerprint,
+        matches: (s) =>
+          (types.size === 0 || types.has(s.type)) &&
+          (sender === "" || s.senderAgentId === sender) &&
+          dataEquals.every(([k, v]) => Object.hasOwn(s.data, k) && jsonEquals(s.data[k], v)),
+      });
+      return { signals: page.items, nextPageToken: page.nextPageToken };
     },
 
     metrics(coordinationId) {

@@ -66,14 +66,6 @@ export interface PublishResult {
   readonly duplicate: boolean;
 }
 
-/** Which signals a subscription or a history query wants. */
-export interface SignalFilter {
-  /** Types; empty means all. */
-  readonly types: ReadonlySet<SignalType>;
-  /** Senders; empty means all. */
-  readonly senders: ReadonlySet<string>;
-}
-
 /** Counters of one coordination (SPEC.md §1 metrics). */
 export interface SignalMetrics {
   readonly totalSignalsSent: number;
