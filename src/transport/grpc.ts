@@ -59,6 +59,27 @@ function deserializer(desc: DescMessage) {
   return (buf: Buffer) => fromBinary(desc, buf);
 }
 
+/**
+ * The context of one unary call. Most unary handlers never look at the signal, so its AbortController is made on
+ * first use (Route is the hottest call). A class, not an object literal with a getter: a literal's getter is a new
+ * closure per call held by a new hidden class, which kept every finished call reachable until the next full GC.
+ */
+class UnaryContext implements BridgeContext {
+  #ac: AbortController | undefined;
+  readonly #call: grpc.ServerUnaryCall<unknown, unknown>;
+  constructor(call: grpc.ServerUnaryCall<unknown, unknown>) {
+    this.#call = call;
+  }
+  get signal(): AbortSignal {
+    if (this.#ac === undefined) {
+      const controller = (this.#ac = new AbortController());
+      if (this.#call.cancelled) controller.abort();
+      else this.#call.on("cancelled", () => controller.abort());
+    }
+    return this.#ac.signal;
+  }
+}
+
 /** Waits until the stream can take more data, or the call ends. */
 function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -110,18 +131,7 @@ function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBin
           callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented yet` });
           return;
         }
-        // Most unary handlers never look at the signal: it is made on first use (Route is the hottest call).
-        let ac: AbortController | undefined;
-        const ctx: BridgeContext = {
-          get signal() {
-            if (ac === undefined) {
-              const controller = (ac = new AbortController());
-              if (call.cancelled) controller.abort();
-              else call.on("cancelled", () => controller.abort());
-            }
-            return ac.signal;
-          },
-        };
+        const ctx = new UnaryContext(call);
         const fail = (err: unknown) => {
           const w = toWireError(err);
           obs.end({ code: w.code, error: w });
