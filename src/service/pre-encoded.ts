@@ -30,7 +30,8 @@ export function encodeRepeatedMessages(fieldNumber: number, elements: readonly U
   return out;
 }
 
-function varintSize(v: number): number {
+/** Bytes of `v` (a non-negative integer up to 2^53) as a varint. */
+export function varintSize(v: number): number {
   let n = 1;
   while (v >= 0x80) {
     v = Math.floor(v / 128);
@@ -39,7 +40,8 @@ function varintSize(v: number): number {
   return n;
 }
 
-function writeVarint(buf: Uint8Array, pos: number, v: number): number {
+/** Writes `v` (a non-negative integer up to 2^53) as a varint at `pos`; returns the position after it. */
+export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
   while (v >= 0x80) {
     buf[pos++] = (v & 0x7f) | 0x80;
     v = Math.floor(v / 128);

@@ -1,95 +1,162 @@
-import { create, fromBinary } from "@bufbuild/protobuf";
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { fromBinary } from "@bufbuild/protobuf";
 import type { JsonObject } from "../core/json.js";
-import { RouteRequestSchema, RoutingPolicySchema, type RouteRequest, type RoutingResult } from "../../gen/ts/consort/v1/routing_pb.js";
-import { structAt, writeStruct } from "./struct-codec.js";
+import { routingDecisions, routingStrategies, type RouterResult, type RoutingRecord } from "../core/routing/types.js";
+import { RoutingPolicySchema, type RouteRequest } from "../../gen/ts/consort/v1/routing_pb.js";
+import { varintSize, writeVarint } from "./pre-encoded.js";
+import { structAt, tagOf, WIRE_BIT64, WIRE_LEN, WIRE_VARINT, wireReader, wireWriter, writeStruct } from "./struct-codec.js";
 
 /**
- * Hand-written wire codecs for Route, the hottest unary call: the request's Structs are decoded straight to JSON
- * and the response is encoded without building Struct messages. Both are pinned to protobuf-es's own codec by
- * tests (test/service/route-codec.test.ts); any field this decoder does not know is skipped, as protobuf does.
+ * Hand-written wire codecs for Route, the hottest unary call: the request's Structs are decoded straight to JSON,
+ * and the response is encoded straight from the core's record, without building messages. Both are pinned to
+ * protobuf-es's own codec by tests (test/service/route-codec.test.ts); any field the decoder does not know is
+ * skipped, as protobuf does.
  */
 
-/** Decodes RouteRequest bytes (equivalent to `fromBinary(RouteRequestSchema, bytes)`). */
+/**
+ * Decodes RouteRequest bytes into a RouteRequest equal to `fromBinary(RouteRequestSchema, bytes)`. The result is a
+ * plain object of the message's shape (every field set, Structs as JSON), not built through `create`.
+ */
 export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
-  const r = new BinaryReader(bytes);
-  const init: {
-    policySource?: RouteRequest["policySource"];
-    currentTask?: string;
-    state?: JsonObject;
-    executionTimeMs?: number;
-    retryCount?: number;
-    customData?: JsonObject;
-    correlationId?: string;
-  } = {};
+  const r = wireReader(bytes);
+  let policySource: RouteRequest["policySource"] = { case: undefined };
+  let currentTask = "";
+  let state: JsonObject | undefined;
+  let executionTimeMs = 0;
+  let retryCount = 0;
+  let customData: JsonObject | undefined;
+  let correlationId = "";
   while (r.pos < r.len) {
-    const [no, wt] = r.tag();
-    switch (no) {
-      case 1:
-        init.policySource = { case: "policyId", value: r.string() };
+    const tag = r.uint32();
+    switch (tag) {
+      case 10: // 1 policy_id
+        policySource = { case: "policyId", value: r.string() };
         break;
-      case 2:
-        init.policySource = { case: "policy", value: fromBinary(RoutingPolicySchema, r.bytes()) };
+      case 18: // 2 policy (cold: inline policies are compiled per call anyway)
+        policySource = { case: "policy", value: fromBinary(RoutingPolicySchema, r.bytes()) };
         break;
-      case 3:
-        init.currentTask = r.string();
+      case 26: // 3 current_task
+        currentTask = r.string();
         break;
-      case 4:
-        init.state = structAt(r, r.uint32() + r.pos);
+      case 34: // 4 state
+        state = structAt(r, r.uint32() + r.pos);
         break;
-      case 5:
-        init.executionTimeMs = r.double();
+      case 41: // 5 execution_time_ms
+        executionTimeMs = r.double();
         break;
-      case 6:
-        init.retryCount = r.int32();
+      case 48: // 6 retry_count
+        retryCount = r.int32();
         break;
-      case 7:
-        init.customData = structAt(r, r.uint32() + r.pos);
+      case 58: // 7 custom_data
+        customData = structAt(r, r.uint32() + r.pos);
         break;
-      case 8:
-        init.correlationId = r.string();
+      case 66: // 8 correlation_id
+        correlationId = r.string();
         break;
       default:
-        r.skip(wt, no);
+        r.skipType(tag & 7);
     }
   }
-  return create(RouteRequestSchema, init);
+  const req = { $typeName: "consort.v1.RouteRequest", policySource, currentTask, executionTimeMs, retryCount, correlationId } as RouteRequest;
+  if (state !== undefined) req.state = state;
+  if (customData !== undefined) req.customData = customData;
+  return req;
 }
 
-// A rule's metadata object is the same for every match: its Struct bytes are encoded once.
-const metadataBytes = new WeakMap<JsonObject, Uint8Array>();
-
-function structBytes(obj: JsonObject): Uint8Array {
-  let b = metadataBytes.get(obj);
-  if (b === undefined) {
-    b = writeStruct(new BinaryWriter(), obj).finish();
-    metadataBytes.set(obj, b);
-  }
-  return b;
+/** The encoding of RoutingResult fields 2–7 (decision … metadata) of one router result, and what it encodes. */
+interface ResultBlock {
+  readonly result: Omit<RouterResult, "metadata">;
+  readonly bytes: Uint8Array;
 }
 
-/** Encodes RouteResponse{result} (equivalent to `toBinary(RouteResponseSchema, …)`); fields in number order. */
-export function encodeRouteResponse(result: RoutingResult, metadata: JsonObject): Uint8Array {
-  const w = new BinaryWriter();
-  w.tag(1, WireType.LengthDelimited).fork();
-  if (result.routingId !== "") w.tag(1, WireType.LengthDelimited).string(result.routingId);
-  if (result.decision !== 0) w.tag(2, WireType.Varint).int32(result.decision);
-  if (result.confidence !== 0) w.tag(3, WireType.Bit64).double(result.confidence);
-  if (result.reasoning !== "") w.tag(4, WireType.LengthDelimited).string(result.reasoning);
-  if (result.strategy !== 0) w.tag(5, WireType.Varint).int32(result.strategy);
-  if (result.nextTask !== "") w.tag(6, WireType.LengthDelimited).string(result.nextTask);
-  w.tag(7, WireType.LengthDelimited).bytes(structBytes(metadata));
-  if (result.routingTimeMs !== 0) w.tag(8, WireType.Bit64).double(result.routingTimeMs);
-  if (result.routersEvaluated !== 0) w.tag(9, WireType.Varint).int32(result.routersEvaluated);
-  if (result.currentTask !== "") w.tag(10, WireType.LengthDelimited).string(result.currentTask);
-  if (result.correlationId !== "") w.tag(11, WireType.LengthDelimited).string(result.correlationId);
-  const t = result.createdAt;
-  if (t !== undefined) {
-    w.tag(12, WireType.LengthDelimited).fork();
-    if (t.seconds !== 0n) w.tag(1, WireType.Varint).int64(t.seconds);
-    if (t.nanos !== 0) w.tag(2, WireType.Varint).int32(t.nanos);
-    w.join();
+// The routers' fixed results (a conditional rule's match, every "no match") are frozen and shared by every call
+// they win, so their part of the response is encoded once, keyed by their frozen metadata object.
+const blocks = new WeakMap<JsonObject, ResultBlock>();
+
+const sameResult = (a: Omit<RouterResult, "metadata">, b: RouterResult) =>
+  a.decision === b.decision && a.confidence === b.confidence && a.reasoning === b.reasoning && a.strategy === b.strategy && a.nextTask === b.nextTask;
+
+/** RoutingResult fields 2–7 of `r`: decision, confidence, reasoning, strategy, next_task, metadata (always set). */
+function resultBlock(r: RouterResult): Uint8Array {
+  const frozen = Object.isFrozen(r.metadata);
+  if (frozen) {
+    const cached = blocks.get(r.metadata);
+    if (cached !== undefined && sameResult(cached.result, r)) return cached.bytes;
   }
-  w.join();
-  return w.finish();
+  const w = wireWriter();
+  const decision = routingDecisions.indexOf(r.decision) + 1;
+  const strategy = routingStrategies.indexOf(r.strategy) + 1;
+  if (decision !== 0) w.uint32(tagOf(2, WIRE_VARINT)).int32(decision);
+  if (r.confidence !== 0) w.uint32(tagOf(3, WIRE_BIT64)).double(r.confidence);
+  if (r.reasoning !== "") w.uint32(tagOf(4, WIRE_LEN)).string(r.reasoning);
+  if (strategy !== 0) w.uint32(tagOf(5, WIRE_VARINT)).int32(strategy);
+  if (r.nextTask !== "") w.uint32(tagOf(6, WIRE_LEN)).string(r.nextTask);
+  w.uint32(tagOf(7, WIRE_LEN)).fork();
+  writeStruct(w, r.metadata);
+  w.ldelim();
+  const bytes = w.finish();
+  if (frozen) {
+    blocks.set(r.metadata, { result: { decision: r.decision, confidence: r.confidence, reasoning: r.reasoning, strategy: r.strategy, nextTask: r.nextTask }, bytes });
+  }
+  return bytes;
+}
+
+/** Bytes of a length-delimited string field: tag, length, UTF-8. 0 for "" (proto3 leaves it out). */
+const stringFieldSize = (s: string, bytes: number) => (s === "" ? 0 : 1 + varintSize(bytes) + bytes);
+
+function writeStringField(out: Buffer, pos: number, tag: number, s: string, bytes: number): number {
+  if (s === "") return pos;
+  out[pos++] = tag;
+  pos = writeVarint(out, pos, bytes);
+  return pos + out.write(s, pos, bytes, "utf8");
+}
+
+/**
+ * Encodes RouteResponse{result: record} into a Buffer, byte for byte what `toBinary(RouteResponseSchema, …)`
+ * gives for the same result (fields in number order, proto3 defaults left out, metadata always present).
+ */
+export function encodeRouteResponse(record: RoutingRecord): Buffer {
+  const block = resultBlock(record);
+  const idBytes = Buffer.byteLength(record.routingId);
+  const taskBytes = Buffer.byteLength(record.currentTask);
+  const correlationBytes = Buffer.byteLength(record.correlationId);
+  const seconds = Math.floor(record.createdAt / 1000);
+  const nanos = (record.createdAt - seconds * 1000) * 1_000_000;
+  const timestampSize = (seconds !== 0 ? 1 + varintSize(seconds) : 0) + (nanos !== 0 ? 1 + varintSize(nanos) : 0);
+  const resultSize =
+    stringFieldSize(record.routingId, idBytes) +
+    block.length +
+    (record.routingTimeMs !== 0 ? 9 : 0) +
+    (record.routersEvaluated !== 0 ? 1 + varintSize(record.routersEvaluated) : 0) +
+    stringFieldSize(record.currentTask, taskBytes) +
+    stringFieldSize(record.correlationId, correlationBytes) +
+    1 + varintSize(timestampSize) + timestampSize;
+  const out = Buffer.allocUnsafe(1 + varintSize(resultSize) + resultSize);
+  let pos = 0;
+  out[pos++] = tagOf(1, WIRE_LEN);
+  pos = writeVarint(out, pos, resultSize);
+  pos = writeStringField(out, pos, tagOf(1, WIRE_LEN), record.routingId, idBytes);
+  out.set(block, pos);
+  pos += block.length;
+  if (record.routingTimeMs !== 0) {
+    out[pos++] = tagOf(8, WIRE_BIT64);
+    pos = out.writeDoubleLE(record.routingTimeMs, pos);
+  }
+  if (record.routersEvaluated !== 0) {
+    out[pos++] = tagOf(9, WIRE_VARINT);
+    pos = writeVarint(out, pos, record.routersEvaluated);
+  }
+  pos = writeStringField(out, pos, tagOf(10, WIRE_LEN), record.currentTask, taskBytes);
+  pos = writeStringField(out, pos, tagOf(11, WIRE_LEN), record.correlationId, correlationBytes);
+  out[pos++] = tagOf(12, WIRE_LEN);
+  pos = writeVarint(out, pos, timestampSize);
+  if (seconds !== 0) {
+    out[pos++] = tagOf(1, WIRE_VARINT);
+    pos = writeVarint(out, pos, seconds);
+  }
+  if (nanos !== 0) {
+    out[pos++] = tagOf(2, WIRE_VARINT);
+    pos = writeVarint(out, pos, nanos);
+  }
+  if (pos !== out.length) throw new Error(`RouteResponse encoder wrote ${pos} of ${out.length} bytes`);
+  return out;
 }

@@ -21,7 +21,6 @@ import {
   ListRoutingHistoryResponseSchema,
   ListRoutingPoliciesResponseSchema,
   PutRoutingPolicyResponseSchema,
-  RouteResponseSchema,
   RoutingPolicySchema,
   RoutingResultSchema,
   type Router,
@@ -33,7 +32,7 @@ import {
   ConditionOperator,
 } from "../../gen/ts/consort/v1/routing_pb.js";
 import { toTimestamp } from "./convert.js";
-import { attachEncoding } from "./pre-encoded.js";
+import { preEncoded } from "./pre-encoded.js";
 import { encodeRouteResponse } from "./route-codec.js";
 
 // The proto enums list the core's names in the same order, starting at 1 (0 is UNSPECIFIED → "").
@@ -165,6 +164,23 @@ export function routingResultMessage(r: RoutingRecord): RoutingResult {
 
 const counts = (m: Readonly<Record<string, number>>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, BigInt(v)]));
 
+/**
+ * A RouteResponse init that carries its wire encoding, made straight from the record; the message is built only
+ * if a transport reads `result` (Connect and gRPC-Web serialize the message; the gRPC bridge sends the bytes).
+ * A class: an object literal with a getter would make a new hidden class per call.
+ */
+class EncodedRouteResponse {
+  readonly [preEncoded]: Uint8Array;
+  readonly #record: RoutingRecord;
+  constructor(record: RoutingRecord) {
+    this.#record = record;
+    this[preEncoded] = encodeRouteResponse(record);
+  }
+  get result(): RoutingResult {
+    return routingResultMessage(this.#record);
+  }
+}
+
 /** RoutingService: proto messages ⇄ the routing engine. */
 export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof RoutingService> {
   return {
@@ -182,7 +198,8 @@ export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof 
     async deleteRoutingPolicy(req) {
       return create(DeleteRoutingPolicyResponseSchema, { clearedRecords: BigInt(engine.deletePolicy(req.policyId)) });
     },
-    async route(req) {
+    // Synchronous: the gRPC bridge answers without a promise hop.
+    route(req) {
       const src = req.policySource;
       const record = engine.route({
         policyId: src.case === "policyId" ? src.value : undefined,
@@ -194,8 +211,7 @@ export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof 
         customData: req.customData,
         correlationId: req.correlationId,
       });
-      const result = routingResultMessage(record);
-      return attachEncoding(create(RouteResponseSchema, { result }), encodeRouteResponse(result, record.metadata));
+      return new EncodedRouteResponse(record);
     },
     async listRoutingHistory(req) {
       const page = engine.listHistory({ policyId: req.policyId, currentTask: req.currentTask, pageSize: req.pageSize, pageToken: req.pageToken });

@@ -1,34 +1,54 @@
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import protobuf from "protobufjs/minimal.js";
 import type { JsonObject, JsonValue } from "../core/json.js";
 
 /**
  * google.protobuf.Struct straight from and to wire bytes as plain JSON, for the hot calls (Route). protobuf-es
- * decodes a Struct into messages and then converts them to JSON; going directly saves most of that work.
+ * decodes a Struct into messages and then converts them to JSON; going directly saves most of that work. The
+ * wire primitives are protobufjs's Reader and Writer: tags are plain numbers (no array per tag) and short strings
+ * are read and written without a native call.
  * Field numbers: Struct{map<string, Value> fields = 1}, map entry {key = 1, value = 2}, Value{null_value = 1,
  * number_value = 2, string_value = 3, bool_value = 4, struct_value = 5, list_value = 6},
  * ListValue{repeated Value values = 1}.
  */
 
+/** protobufjs's wire reader. */
+export type WireReader = protobuf.Reader;
+/** protobufjs's wire writer. */
+export type WireWriter = protobuf.Writer;
+
+/** A reader over `bytes` (protobufjs picks its Buffer reader on Node). */
+export const wireReader = (bytes: Uint8Array): WireReader => protobuf.Reader.create(bytes);
+/** A new writer (protobufjs's Buffer writer on Node: `finish()` returns a Buffer). */
+export const wireWriter = (): WireWriter => protobuf.Writer.create();
+
+/** Wire types used here. */
+export const WIRE_VARINT = 0;
+export const WIRE_BIT64 = 1;
+export const WIRE_LEN = 2;
+
+/** The tag varint of field `no` with wire type `wt` (the readers below compare tags as literals: 10 is field 1, length-delimited). */
+export const tagOf = (no: number, wt: number): number => ((no << 3) | wt) >>> 0;
+
 /**
  * The Struct between the reader's position and `end`. One reader walks the whole tree (nested messages are
- * bounded by their end offsets): a reader per nested message would allocate a DataView each.
+ * bounded by their end offsets).
  */
-export function structAt(r: BinaryReader, end: number): JsonObject {
+export function structAt(r: WireReader, end: number): JsonObject {
   const out: JsonObject = {};
   while (r.pos < end) {
-    const [no, wt] = r.tag();
-    if (no !== 1 || wt !== WireType.LengthDelimited) {
-      r.skip(wt, no);
+    const tag = r.uint32();
+    if (tag !== 10) {
+      r.skipType(tag & 7);
       continue;
     }
     const entryEnd = r.uint32() + r.pos;
     let key = "";
     let value: JsonValue = null;
     while (r.pos < entryEnd) {
-      const [eno, ewt] = r.tag();
-      if (eno === 1 && ewt === WireType.LengthDelimited) key = r.string();
-      else if (eno === 2 && ewt === WireType.LengthDelimited) value = valueAt(r, r.uint32() + r.pos);
-      else r.skip(ewt, eno);
+      const etag = r.uint32();
+      if (etag === 10) key = r.string();
+      else if (etag === 18) value = valueAt(r, r.uint32() + r.pos);
+      else r.skipType(etag & 7);
     }
     out[key] = value;
   }
@@ -36,74 +56,74 @@ export function structAt(r: BinaryReader, end: number): JsonObject {
 }
 
 /** The Value between the reader's position and `end`; a Value with no kind set is null. */
-function valueAt(r: BinaryReader, end: number): JsonValue {
+function valueAt(r: WireReader, end: number): JsonValue {
   let value: JsonValue = null;
   while (r.pos < end) {
-    const [no, wt] = r.tag();
-    switch (no) {
-      case 1:
+    const tag = r.uint32();
+    switch (tag) {
+      case 8: // null_value
         r.int32();
         value = null;
         break;
-      case 2:
+      case 17: // number_value
         value = r.double();
         break;
-      case 3:
+      case 26: // string_value
         value = r.string();
         break;
-      case 4:
+      case 32: // bool_value
         value = r.bool();
         break;
-      case 5:
+      case 42: // struct_value
         value = structAt(r, r.uint32() + r.pos);
         break;
-      case 6: {
+      case 50: { // list_value
         const listEnd = r.uint32() + r.pos;
         const items: JsonValue[] = [];
         while (r.pos < listEnd) {
-          const [lno, lwt] = r.tag();
-          if (lno === 1 && lwt === WireType.LengthDelimited) items.push(valueAt(r, r.uint32() + r.pos));
-          else r.skip(lwt, lno);
+          const ltag = r.uint32();
+          if (ltag === 10) items.push(valueAt(r, r.uint32() + r.pos));
+          else r.skipType(ltag & 7);
         }
         value = items;
         break;
       }
       default:
-        r.skip(wt, no);
+        r.skipType(tag & 7);
     }
   }
   return value;
 }
 
 /** Writes a JSON object as the bytes of a Struct into `w` (the caller frames it). */
-export function writeStruct(w: BinaryWriter, obj: JsonObject): BinaryWriter {
+export function writeStruct(w: WireWriter, obj: JsonObject): WireWriter {
   for (const key in obj) {
-    w.tag(1, WireType.LengthDelimited).fork();
-    w.tag(1, WireType.LengthDelimited).string(key);
-    w.tag(2, WireType.LengthDelimited).fork();
+    w.uint32(tagOf(1, WIRE_LEN)).fork();
+    w.uint32(tagOf(1, WIRE_LEN)).string(key);
+    w.uint32(tagOf(2, WIRE_LEN)).fork();
     writeValue(w, obj[key] as JsonValue);
-    w.join();
-    w.join();
+    w.ldelim();
+    w.ldelim();
   }
   return w;
 }
 
-function writeValue(w: BinaryWriter, v: JsonValue): void {
-  if (v === null) w.tag(1, WireType.Varint).int32(0);
-  else if (typeof v === "number") w.tag(2, WireType.Bit64).double(v);
-  else if (typeof v === "string") w.tag(3, WireType.LengthDelimited).string(v);
-  else if (typeof v === "boolean") w.tag(4, WireType.Varint).bool(v);
+function writeValue(w: WireWriter, v: JsonValue): void {
+  if (v === null) w.uint32(tagOf(1, WIRE_VARINT)).int32(0);
+  else if (typeof v === "number") w.uint32(tagOf(2, WIRE_BIT64)).double(v);
+  else if (typeof v === "string") w.uint32(tagOf(3, WIRE_LEN)).string(v);
+  else if (typeof v === "boolean") w.uint32(tagOf(4, WIRE_VARINT)).bool(v);
   else if (Array.isArray(v)) {
-    w.tag(6, WireType.LengthDelimited).fork();
+    w.uint32(tagOf(6, WIRE_LEN)).fork();
     for (const item of v) {
-      w.tag(1, WireType.LengthDelimited).fork();
+      w.uint32(tagOf(1, WIRE_LEN)).fork();
       writeValue(w, item);
-      w.join();
+      w.ldelim();
     }
-    w.join();
+    w.ldelim();
   } else {
-    w.tag(5, WireType.LengthDelimited).fork();
+    w.uint32(tagOf(5, WIRE_LEN)).fork();
     writeStruct(w, v);
-    w.join();
+    w.ldelim();
   }
 }

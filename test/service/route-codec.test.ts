@@ -1,16 +1,16 @@
 import { create, fromBinary, fromJson, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import {
   RouteRequestSchema,
   RouteResponseSchema,
   RoutingDecision,
-  RoutingResultSchema,
-  RoutingStrategy,
   ConditionOperator,
 } from "../../gen/ts/consort/v1/routing_pb.js";
 import type { JsonObject } from "../../src/core/json.js";
+import type { RoutingRecord } from "../../src/core/routing/types.js";
 import { decodeRouteRequest, encodeRouteResponse } from "../../src/service/route-codec.js";
+import { routingResultMessage } from "../../src/service/routing-service.js";
 
 const rich: JsonObject = {
   error_count: 0,
@@ -50,26 +50,39 @@ describe("Route's hand-written codecs agree with protobuf-es", () => {
     expect(decodeRouteRequest(withUnknown).currentTask).toBe("t");
   });
 
+  const record = (over: Partial<RoutingRecord>): RoutingRecord => ({
+    routingId: "5d0c1f6e-2b7a-4e4c-9d51-0a3f2c9e8b11",
+    decision: "retry",
+    confidence: 0.95,
+    reasoning: "State contains errors (key_count=1, complexity=0.03)",
+    strategy: "state_analysis",
+    nextTask: "",
+    metadata: {},
+    policyId: "p",
+    routingTimeMs: 0.0031,
+    routersEvaluated: 4,
+    currentTask: "générer ✓",
+    correlationId: "",
+    createdAt: 1_795_600_000_123,
+    ...over,
+  });
+  const protobufEs = (r: RoutingRecord) => toBinary(RouteResponseSchema, create(RouteResponseSchema, { result: routingResultMessage(r) }));
+
   it.each([
-    ["rich metadata", rich],
-    ["empty metadata", {}],
-  ])("encodes a RouteResponse: %s", (_name, metadata) => {
-    const result = create(RoutingResultSchema, {
-      routingId: "id",
-      decision: RoutingDecision.RETRY,
-      confidence: 0.95,
-      reasoning: "State contains errors (key_count=1, complexity=0.03)",
-      strategy: RoutingStrategy.STATE_ANALYSIS,
-      nextTask: "",
-      metadata,
-      routingTimeMs: 0.0031,
-      routersEvaluated: 4,
-      currentTask: "t",
-      correlationId: "",
-      createdAt: timestampFromMs(1_795_600_000_123),
-    });
-    const mine = encodeRouteResponse(result, metadata);
-    expect(fromBinary(RouteResponseSchema, mine)).toEqual(create(RouteResponseSchema, { result }));
-    expect(mine).toEqual(toBinary(RouteResponseSchema, create(RouteResponseSchema, { result })));
+    ["rich metadata", record({ metadata: rich })],
+    ["empty metadata, whole-second timestamp", record({ createdAt: 1_795_600_000_000 })],
+    ["every optional field set", record({ nextTask: "fix", correlationId: "wf-42", decision: "branch", strategy: "conditional" })],
+    ["a long reasoning (multi-byte length)", record({ reasoning: "x".repeat(300), metadata: { parallel_tasks: ["a", "b"] } })],
+  ])("encodes a RouteResponse byte for byte as protobuf-es does: %s", (_name, r) => {
+    expect(encodeRouteResponse(r)).toEqual(Buffer.from(protobufEs(r)));
+  });
+
+  it("reuses a frozen result's encoding only while the result it encodes is the same", () => {
+    const metadata = Object.freeze({ rule_id: "r1" });
+    const first = record({ metadata, decision: "end", reasoning: "Conditional rule 'r1' matched: k == v" });
+    expect(encodeRouteResponse(first)).toEqual(Buffer.from(protobufEs(first)));
+    expect(encodeRouteResponse({ ...first, routingId: "other" })).toEqual(Buffer.from(protobufEs({ ...first, routingId: "other" })));
+    const changed = { ...first, reasoning: "another reasoning", confidence: 0.5 };
+    expect(encodeRouteResponse(changed)).toEqual(Buffer.from(protobufEs(changed)));
   });
 });

@@ -8,7 +8,7 @@ export const defaultRouterResult: RouterResult = Object.freeze({
   reasoning: "No routers available, using default decision",
   strategy: "priority",
   nextTask: "",
-  metadata: {},
+  metadata: Object.freeze({}),
 });
 
 /**

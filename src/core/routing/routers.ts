@@ -18,6 +18,15 @@ function routerResult(
   return { decision, confidence, reasoning, strategy, nextTask, metadata };
 }
 
+/**
+ * A result shared by every call it answers (a rule's match, a "no match"), frozen with its metadata: callers may
+ * keep and reuse it (the Route encoder caches its encoding), so nobody may change it.
+ */
+function sharedResult(result: RouterResult): RouterResult {
+  Object.freeze(result.metadata);
+  return Object.freeze(result);
+}
+
 /** A router ready to evaluate: its tables are built once, when the policy is stored. */
 export interface CompiledRouter {
   readonly spec: RouterSpec;
@@ -50,18 +59,20 @@ export function conditionalRouter(rules: readonly ConditionalRule[]): (ctx: Rout
     .sort((a, b) => b.rule.priority - a.rule.priority || a.index - b.index)
     .map(({ rule }) => ({
       rule,
-      result: routerResult(
-        "conditional",
-        rule.decision,
-        1.0,
-        `Conditional rule '${rule.name}' matched: ${rule.conditionKey} ${rule.operator} ${pyStr(rule.conditionValue)}`,
-        { rule_id: rule.ruleId, rule_name: rule.name, rule_priority: rule.priority },
-        rule.nextTask,
+      result: sharedResult(
+        routerResult(
+          "conditional",
+          rule.decision,
+          1.0,
+          `Conditional rule '${rule.name}' matched: ${rule.conditionKey} ${rule.operator} ${pyStr(rule.conditionValue)}`,
+          { rule_id: rule.ruleId, rule_name: rule.name, rule_priority: rule.priority },
+          rule.nextTask,
+        ),
       ),
     }));
-  const noMatch = routerResult("conditional", "continue", 0.5, "No conditional rules matched, continuing with default behavior", {
-    rules_evaluated: rules.length,
-  });
+  const noMatch = sharedResult(
+    routerResult("conditional", "continue", 0.5, "No conditional rules matched, continuing with default behavior", { rules_evaluated: rules.length }),
+  );
   return (ctx) => {
     const state = ctx.state;
     for (const { rule, result } of ordered) {
@@ -77,7 +88,7 @@ export function conditionalRouter(rules: readonly ConditionalRule[]): (ctx: Rout
  * gives the group's other, not yet completed members: parallel, 0.9. None: continue, 0.7.
  */
 export function parallelRouter(hints: readonly ParallelHint[]): (ctx: RoutingContext) => RouterResult {
-  const noMatch = routerResult("parallel", "continue", 0.7, "No parallel execution opportunities identified", { hints_checked: hints.length });
+  const noMatch = sharedResult(routerResult("parallel", "continue", 0.7, "No parallel execution opportunities identified", { hints_checked: hints.length }));
   return (ctx) => {
     const completedValue = ctx.state["completed_tasks"];
     const completed = Array.isArray(completedValue) ? completedValue : [];
