@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -15,9 +15,12 @@ export interface ServerProcess {
 
 const mainJs = fileURLToPath(new URL("../src/main.js", import.meta.url));
 
-/** Starts `dist/src/main.js` on free ports and waits for its "consort listening" line. */
-export async function startServerProcess(args: readonly string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [mainJs, "--grpc-port", "0", "--http-port", "0", ...args], {
+/**
+ * Starts `dist/src/main.js` on free ports and waits for its "consort listening" line. `nodeFlags` go to node
+ * itself (e.g. `--cpu-prof` to profile the server under a benchmark's load).
+ */
+export async function startServerProcess(args: readonly string[] = [], nodeFlags: readonly string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, mainJs, "--grpc-port", "0", "--http-port", "0", ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! });
@@ -31,8 +34,9 @@ export async function startServerProcess(args: readonly string[] = []): Promise<
       }
     });
   });
-  // Keep reading so the pipe never fills.
-  lines.on("line", () => {});
+  // Keep reading so the pipe never fills (CONSORT_BENCH_SERVER_LOG names a file to keep the lines in).
+  const logFile = process.env["CONSORT_BENCH_SERVER_LOG"];
+  lines.on("line", logFile === undefined ? () => {} : (line) => appendFileSync(logFile, `${line}\n`));
   const ticks = 100; // USER_HZ on Linux
   return {
     ...ready,
