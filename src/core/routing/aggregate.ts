@@ -1,4 +1,4 @@
-import type { CompiledRouter } from "./routers.js";
+import { settled, type CompiledRouter } from "./routers.js";
 import { strategyWeights, type RouterResult, type RoutingContext } from "./types.js";
 
 /** The result when no router decided (none configured, or every one failed). */
@@ -14,7 +14,7 @@ export const defaultRouterResult: RouterResult = Object.freeze({
 /**
  * Winner-takes-all: every router is evaluated in order; a router that throws is skipped (reported through
  * `onRouterError`); each result scores confidence × its strategy's weight; the highest score wins and its result
- * is returned unchanged; ties go to the earlier router.
+ * is returned as plain data (only its description is ever written); ties go to the earlier router.
  */
 export function aggregate(
   routers: readonly CompiledRouter[],
@@ -37,5 +37,5 @@ export function aggregate(
       bestScore = score;
     }
   }
-  return best ?? defaultRouterResult;
+  return best === undefined ? defaultRouterResult : settled(best);
 }

@@ -27,10 +27,59 @@ function sharedResult(result: RouterResult): RouterResult {
   return Object.freeze(result);
 }
 
+/** How a result reads: its reasoning and metadata. */
+interface Description {
+  readonly reasoning: string;
+  readonly metadata: JsonObject;
+}
+
+/**
+ * A result whose reasoning and metadata are written on first read. Every router is evaluated on every call but
+ * only the winner's description is used (the aggregation ranks by confidence and strategy), so the others never
+ * format theirs. A class: an object literal with getters would make a new hidden class per call.
+ */
+class DescribedOnRead implements RouterResult {
+  readonly nextTask = "";
+  #describe: (() => Description) | undefined;
+  #description: Description | undefined;
+  constructor(
+    readonly strategy: RouterResult["strategy"],
+    readonly decision: RouterResult["decision"],
+    readonly confidence: number,
+    describe: () => Description,
+  ) {
+    this.#describe = describe;
+  }
+  get reasoning(): string {
+    return this.#read().reasoning;
+  }
+  get metadata(): JsonObject {
+    return this.#read().metadata;
+  }
+  #read(): Description {
+    if (this.#description === undefined) {
+      this.#description = (this.#describe as () => Description)();
+      this.#describe = undefined;
+    }
+    return this.#description;
+  }
+}
+
+/**
+ * `r` as plain data: a result described on read gets its description written now (the aggregation returns only
+ * settled results, so callers may spread or serialize them).
+ */
+export function settled(r: RouterResult): RouterResult {
+  return r instanceof DescribedOnRead ? routerResult(r.strategy, r.decision, r.confidence, r.reasoning, r.metadata, r.nextTask) : r;
+}
+
 /** A router ready to evaluate: its tables are built once, when the policy is stored. */
 export interface CompiledRouter {
   readonly spec: RouterSpec;
-  /** Decides for one context; may throw (the aggregation then skips the router). */
+  /**
+   * Decides for one context; may throw (the aggregation then skips the router). The reasoning and metadata of the
+   * result may be written only when read: {@link settled} makes it plain data.
+   */
   evaluate(ctx: RoutingContext): RouterResult;
 }
 
@@ -97,11 +146,11 @@ export function parallelRouter(hints: readonly ParallelHint[]): (ctx: RoutingCon
       if (!hint.dependencies.every((d) => completed.includes(d))) continue;
       const parallel = hint.taskGroup.filter((t) => t !== ctx.currentTask && !completed.includes(t));
       if (parallel.length === 0) continue;
-      return routerResult("parallel", "parallel", 0.9, `Task '${ctx.currentTask}' can be parallelized with ${pyRepr(parallel)}`, {
-        parallel_tasks: parallel,
-        dependencies: [...hint.dependencies],
-        estimated_duration_ms: hint.estimatedDurationMs,
-      });
+      const task = ctx.currentTask;
+      return new DescribedOnRead("parallel", "parallel", 0.9, () => ({
+        reasoning: `Task '${task}' can be parallelized with ${pyRepr(parallel)}`,
+        metadata: { parallel_tasks: parallel, dependencies: [...hint.dependencies], estimated_duration_ms: hint.estimatedDurationMs },
+      }));
     }
     return noMatch;
   };
@@ -128,32 +177,42 @@ export function nestedDepth(v: JsonValue): number {
   return any ? max + 1 : 0;
 }
 
+/** Whether `state[key]` is present and truthy (Python). */
+const truthyAt = (state: JsonObject, key: string) => Object.hasOwn(state, key) && truthy(state[key]);
+/** Whether `state[key]` is present and falsy (Python). */
+const falsyAt = (state: JsonObject, key: string) => Object.hasOwn(state, key) && !truthy(state[key]);
+
 /** The complexity measures of a state (SPEC.md §2). */
 export function complexityMetrics(state: JsonObject) {
-  const keyCount = Object.keys(state).length;
-  const depth = nestedDepth(state);
+  // Keys and depth in one pass over the top level (nestedDepth of the state, without a second walk).
+  let keyCount = 0;
+  let childDepth = 0;
+  for (const k in state) {
+    keyCount++;
+    const d = nestedDepth(state[k] as JsonValue);
+    if (d > childDepth) childDepth = d;
+  }
+  const depth = keyCount > 0 ? childDepth + 1 : 0;
   const sizeBytes = Buffer.byteLength(JSON.stringify(state), "utf8");
   const score = Math.min(1, (keyCount / 100) * 0.4 + (depth / 10) * 0.3 + (sizeBytes / 1_000_000) * 0.3);
-  const hasErrors = ["error", "errors", "error_count", "failed"].some((k) => Object.hasOwn(state, k) && truthy(state[k]));
-  const hasIncompleteData = ["required_data", "mandatory_fields"].some((k) => Object.hasOwn(state, k) && !truthy(state[k]));
+  const hasErrors = truthyAt(state, "error") || truthyAt(state, "errors") || truthyAt(state, "error_count") || truthyAt(state, "failed");
+  const hasIncompleteData = falsyAt(state, "required_data") || falsyAt(state, "mandatory_fields");
   return { key_count: keyCount, nested_depth: depth, state_size_bytes: sizeBytes, complexity_score: score, has_errors: hasErrors, has_incomplete_data: hasIncompleteData };
 }
 
 /** Errors → the error decision (0.95); incomplete data → skip (0.8); too complex → branch (0.85); else continue (0.9). */
 export function stateAnalysisRouter(config: StateAnalysisConfig): (ctx: RoutingContext) => RouterResult {
   const max = config.maxComplexityScore;
-  const result = (decision: RouterResult["decision"], confidence: number, reasoning: string, metadata: JsonObject) =>
-    routerResult("state_analysis", decision, confidence, reasoning, metadata);
+  const result = (decision: RouterResult["decision"], confidence: number, m: ReturnType<typeof complexityMetrics>, reasoning: (score: string) => string) =>
+    new DescribedOnRead("state_analysis", decision, confidence, () => ({ reasoning: reasoning(pyFixed2(m.complexity_score)), metadata: { complexity_metrics: m } }));
   return (ctx) => {
     const m = complexityMetrics(ctx.state);
-    const metadata = { complexity_metrics: m };
-    const score = pyFixed2(m.complexity_score);
-    if (m.has_errors) return result(config.errorHandlingDecision, 0.95, `State contains errors (key_count=${m.key_count}, complexity=${score})`, metadata);
-    if (m.has_incomplete_data) return result("skip", 0.8, "State has incomplete data, skipping task", metadata);
+    if (m.has_errors) return result(config.errorHandlingDecision, 0.95, m, (score) => `State contains errors (key_count=${m.key_count}, complexity=${score})`);
+    if (m.has_incomplete_data) return result("skip", 0.8, m, () => "State has incomplete data, skipping task");
     if (m.complexity_score > max) {
-      return result("branch", 0.85, `State complexity (${score}) exceeds threshold (${pyFixed2(max)}), branching to handle complexity`, metadata);
+      return result("branch", 0.85, m, (score) => `State complexity (${score}) exceeds threshold (${pyFixed2(max)}), branching to handle complexity`);
     }
-    return result("continue", 0.9, `State complexity (${score}) within normal range`, metadata);
+    return result("continue", 0.9, m, (score) => `State complexity (${score}) within normal range`);
   };
 }
 
@@ -167,8 +226,11 @@ export class NonNumericPriorityError extends Error {
  * decision (0.95), ≤ low → low decision (0.85), else default (0.8). A non-numeric priority throws.
  */
 export function priorityRouter(config: PriorityConfig): (ctx: RoutingContext) => RouterResult {
-  const result = (decision: RouterResult["decision"], confidence: number, reasoning: string, metadata: JsonObject) =>
-    routerResult("priority", decision, confidence, reasoning, metadata);
+  const result = (decision: RouterResult["decision"], confidence: number, level: string, priority: number) =>
+    new DescribedOnRead("priority", decision, confidence, () => ({
+      reasoning: `${level}-priority task (priority=${pyNumber(priority)})`,
+      metadata: { priority, high_threshold: config.highThreshold, low_threshold: config.lowThreshold },
+    }));
   return (ctx) => {
     const raw = Object.hasOwn(ctx.customData, "priority")
       ? ctx.customData["priority"]
@@ -176,10 +238,8 @@ export function priorityRouter(config: PriorityConfig): (ctx: RoutingContext) =>
         ? ctx.state["task_priority"]
         : 50;
     if (typeof raw !== "number" || Number.isNaN(raw)) throw new NonNumericPriorityError(`priority is not a number: ${pyRepr(raw)}`);
-    const p = pyNumber(raw);
-    const metadata = { priority: raw, high_threshold: config.highThreshold, low_threshold: config.lowThreshold };
-    if (raw >= config.highThreshold) return result(config.highPriorityDecision, 0.95, `High-priority task (priority=${p})`, metadata);
-    if (raw <= config.lowThreshold) return result(config.lowPriorityDecision, 0.85, `Low-priority task (priority=${p})`, metadata);
-    return result(config.defaultDecision, 0.8, `Medium-priority task (priority=${p})`, metadata);
+    if (raw >= config.highThreshold) return result(config.highPriorityDecision, 0.95, "High", raw);
+    if (raw <= config.lowThreshold) return result(config.lowPriorityDecision, 0.85, "Low", raw);
+    return result(config.defaultDecision, 0.8, "Medium", raw);
   };
 }

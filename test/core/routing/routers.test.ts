@@ -3,7 +3,7 @@ import type { JsonObject } from "../../../src/core/json.js";
 import { defaultLimits } from "../../../src/core/limits.js";
 import { aggregate, defaultRouterResult } from "../../../src/core/routing/aggregate.js";
 import { validateRouters, type RouterInput } from "../../../src/core/routing/policy.js";
-import { compileRouter, nestedDepth, type CompiledRouter } from "../../../src/core/routing/routers.js";
+import { compileRouter, nestedDepth, settled, type CompiledRouter } from "../../../src/core/routing/routers.js";
 import type { RouterResult, RoutingContext, RoutingStrategy } from "../../../src/core/routing/types.js";
 
 const ctx = (state: JsonObject = {}, currentTask = "t", customData: JsonObject = {}): RoutingContext => ({
@@ -15,7 +15,7 @@ const ctx = (state: JsonObject = {}, currentTask = "t", customData: JsonObject =
   correlationId: "",
 });
 const compile = (...routers: RouterInput[]) => validateRouters("routers", routers, defaultLimits).map(compileRouter);
-const one = (r: RouterInput, c: RoutingContext) => (compile(r)[0] as CompiledRouter).evaluate(c);
+const one = (r: RouterInput, c: RoutingContext) => settled((compile(r)[0] as CompiledRouter).evaluate(c));
 const rule = (ruleId: string, key: string, operator: string, value: JsonObject[string], decision: string, priority?: number, extra: object = {}) => ({
   ruleId,
   name: `Rule ${ruleId}`,
@@ -183,6 +183,19 @@ describe("weighted winner", () => {
       strategy: "priority",
       nextTask: "",
       metadata: {},
+    });
+  });
+
+  it("returns the winner as plain data, its description written (a spread or a serializer sees every field)", () => {
+    const routers = compile({ strategy: "state_analysis" }, { strategy: "priority" });
+    const won = { ...aggregate(routers, ctx({ error: "boom" })) };
+    expect(won).toEqual({
+      decision: "retry",
+      confidence: 0.95,
+      reasoning: "State contains errors (key_count=1, complexity=0.03)",
+      strategy: "state_analysis",
+      nextTask: "",
+      metadata: { complexity_metrics: { key_count: 1, nested_depth: 1, state_size_bytes: 16, complexity_score: 0.0340048, has_errors: true, has_incomplete_data: false } },
     });
   });
 
