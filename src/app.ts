@@ -54,7 +54,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       onPublished: () => metrics.signalsPublished.inc(),
       onDelivered: (count, times) => {
         metrics.signalsDelivered.inc(count);
-        for (const ms of times) metrics.signalPropagation.observe(ms);
+        for (const ms of times) metrics.observeLater(metrics.signalPropagation, ms);
       },
       onSubscriptionsChanged: (delta) => metrics.activeSubscriptions.inc(delta),
     },
@@ -62,7 +62,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const routing = createRoutingEngine({
     limits: config.limits,
     onRouterError: (policyId, strategy, err) => logger.warn({ policyId, strategy, err: (err as Error).message }, "router failed and was skipped"),
-    onRouted: (record) => metrics.routingDecisionTime.observe(record.routingTimeMs),
+    onRouted: (record) => metrics.observeLater(metrics.routingDecisionTime, record.routingTimeMs),
   });
   const services: ServiceBinding[] = [
     { service: SignalService, impl: createSignalService({ engine: signals }) },

@@ -7,7 +7,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { preEncoded, type PreEncoded } from "../service/pre-encoded.js";
 import { toGrpcStatus, toWireError } from "./errors.js";
-import { OK, type CallObserver, type CallOutcome } from "./observe.js";
+import { OK, type CallObservation, type CallObserver, type CallOutcome } from "./observe.js";
 
 /** One service and its implementation, as both transports take them. */
 export interface ServiceBinding {
@@ -125,21 +125,22 @@ function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBin
     const name = `${service.typeName}/${method.name}`;
     if (method.methodKind === "unary") {
       handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const obs = calls.track(observer.start(name, "grpc", call.request));
+        const obs = calls.start(observer, name, call.request);
         if (fn === undefined) {
           obs.end({ code: Code.Unimplemented });
           callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented yet` });
           return;
         }
         const ctx = new UnaryContext(call);
+        // The response is handed to grpc-js first; the observation (metrics, a log line) comes after it.
         const fail = (err: unknown) => {
+          callback(toGrpcStatus(err));
           const w = toWireError(err);
           obs.end({ code: w.code, error: w });
-          callback(toGrpcStatus(err));
         };
         const succeed = (res: unknown) => {
-          obs.end({ code: OK });
           callback(null, res);
+          obs.end({ code: OK });
         };
         // Called directly: a handler that throws synchronously fails the call the same way as a rejection.
         let out: unknown;
@@ -154,7 +155,7 @@ function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBin
       };
     } else if (method.methodKind === "server_streaming") {
       handlers[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const obs = calls.track(observer.start(name, "grpc", call.request));
+        const obs = calls.start(observer, name, call.request);
         const ac = new AbortController();
         call.on("cancelled", () => ac.abort());
         if (fn === undefined) {
@@ -199,29 +200,35 @@ function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBin
 /** Counts Consort calls in flight, so shutdown can close as soon as the last one ends. */
 interface CallCounter {
   readonly active: number;
-  /** Counts the call until its observer's `end` is called (wraps `end` in place). */
-  track<T extends { end(outcome: CallOutcome): void }>(obs: T): T;
+  /** Starts observing a call and counts it until the observation's first `end`. */
+  start(observer: CallObserver, method: string, request: unknown): CallObservation;
+}
+
+/** An observation that also counts its call in flight (a class: no closure per call). */
+class CountedCall implements CallObservation {
+  #ended = false;
+  constructor(
+    private readonly inner: CallObservation,
+    private readonly counter: { active: number },
+  ) {}
+  end(outcome: CallOutcome): void {
+    if (!this.#ended) {
+      this.#ended = true;
+      this.counter.active--;
+    }
+    this.inner.end(outcome);
+  }
 }
 
 function createCallCounter(): CallCounter {
-  let active = 0;
+  const counter = { active: 0 };
   return {
     get active() {
-      return active;
+      return counter.active;
     },
-    track(obs) {
-      active++;
-      let ended = false;
-      // Wraps only `end` (no spread: that would read the observer's lazy logger).
-      const end = obs.end.bind(obs);
-      obs.end = (outcome: CallOutcome) => {
-        if (!ended) {
-          ended = true;
-          active--;
-        }
-        end(outcome);
-      };
-      return obs;
+    start(observer, method, request) {
+      counter.active++;
+      return new CountedCall(observer.start(method, "grpc", request), counter);
     },
   };
 }
