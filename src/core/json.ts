@@ -5,9 +5,69 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObj
 /** A JSON object. */
 export type JsonObject = { [key: string]: JsonValue };
 
-/** The UTF-8 byte size of `value` serialized as JSON; 0 for `undefined`. */
+/**
+ * The UTF-8 byte size of `value` serialized as JSON, exactly `Buffer.byteLength(JSON.stringify(value))`; 0 for
+ * `undefined`. Counted by walking the value, without building the string: Route measures every state this way
+ * (the state-analysis router's size), and Publish every payload.
+ */
 export function jsonByteSize(value: JsonValue | undefined): number {
-  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value), "utf8");
+  return value === undefined ? 0 : sizeOf(value);
+}
+
+function sizeOf(v: JsonValue): number {
+  if (v === null) return 4;
+  switch (typeof v) {
+    case "string":
+      return stringSize(v);
+    case "number":
+      return numberSize(v);
+    case "boolean":
+      return v ? 4 : 5;
+  }
+  if (Array.isArray(v)) {
+    let n = v.length > 0 ? v.length + 1 : 2; // brackets and commas
+    for (const item of v) n += sizeOf(item);
+    return n;
+  }
+  let n = 2; // braces
+  let count = 0;
+  for (const k in v) {
+    count++;
+    n += stringSize(k) + 1 + sizeOf(v[k] as JsonValue); // "key":value
+  }
+  return count > 1 ? n + count - 1 : n;
+}
+
+/** JSON's form of a number: its shortest round-trip digits (what `String` gives); `null` when not finite. */
+function numberSize(v: number): number {
+  if (!Number.isFinite(v)) return 4;
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) {
+    // Integers below 1e21 print as plain digits; counting them avoids making a string.
+    let digits = v < 0 ? 2 : 1;
+    for (let a = Math.abs(v); a >= 10; a = Math.floor(a / 10)) digits++;
+    return Object.is(v, -0) ? 1 : digits;
+  }
+  return String(v).length;
+}
+
+/** Bytes of a string as a JSON string literal in UTF-8: quotes, escapes, multi-byte characters. */
+function stringSize(s: string): number {
+  let n = 2;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c < 0x7f) n += c === 0x22 || c === 0x5c ? 2 : 1; // '"' and '\\' are escaped
+    else if (c < 0x20) n += c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6; // \b \t \n \f \r, else \u00XX
+    else if (c < 0x800) n += c === 0x7f ? 1 : 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        n += 4; // a surrogate pair: one 4-byte character
+        i++;
+      } else n += 6; // a lone surrogate is escaped (\uD8XX)
+    } else if (c >= 0xdc00 && c <= 0xdfff) n += 6;
+    else n += 3;
+  }
+  return n;
 }
 
 /** Deep structural equality of two JSON values (object key order does not matter). */

@@ -3,7 +3,7 @@ import type { JsonObject } from "../core/json.js";
 import { routingDecisions, routingStrategies, type RouterResult, type RoutingRecord } from "../core/routing/types.js";
 import { RoutingPolicySchema, type RouteRequest } from "../../gen/ts/consort/v1/routing_pb.js";
 import { varintSize, writeVarint } from "./pre-encoded.js";
-import { structAt, tagOf, WIRE_BIT64, WIRE_LEN, WIRE_VARINT, wireReader, wireWriter, writeStruct } from "./struct-codec.js";
+import { readString, structAt, tagOf, WIRE_BIT64, WIRE_LEN, WIRE_VARINT, wireReader, wireWriter, writeStruct } from "./struct-codec.js";
 
 /**
  * Hand-written wire codecs for Route, the hottest unary call: the request's Structs are decoded straight to JSON,
@@ -29,13 +29,13 @@ export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
     const tag = r.uint32();
     switch (tag) {
       case 10: // 1 policy_id
-        policySource = { case: "policyId", value: r.string() };
+        policySource = { case: "policyId", value: readString(r) };
         break;
       case 18: // 2 policy (cold: inline policies are compiled per call anyway)
         policySource = { case: "policy", value: fromBinary(RoutingPolicySchema, r.bytes()) };
         break;
       case 26: // 3 current_task
-        currentTask = r.string();
+        currentTask = readString(r);
         break;
       case 34: // 4 state
         state = structAt(r, r.uint32() + r.pos);
@@ -50,7 +50,7 @@ export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
         customData = structAt(r, r.uint32() + r.pos);
         break;
       case 66: // 8 correlation_id
-        correlationId = r.string();
+        correlationId = readString(r);
         break;
       default:
         r.skipType(tag & 7);

@@ -16,8 +16,9 @@ export type WireReader = protobuf.Reader;
 /** protobufjs's wire writer. */
 export type WireWriter = protobuf.Writer;
 
-/** A reader over `bytes` (protobufjs picks its Buffer reader on Node). */
-export const wireReader = (bytes: Uint8Array): WireReader => protobuf.Reader.create(bytes);
+/** A reader over `bytes`, viewed as a Buffer (protobufjs then picks its Buffer reader; {@link readString} needs it). */
+export const wireReader = (bytes: Uint8Array): WireReader =>
+  protobuf.Reader.create(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 /** A new writer (protobufjs's Buffer writer on Node: `finish()` returns a Buffer). */
 export const wireWriter = (): WireWriter => protobuf.Writer.create();
 
@@ -28,6 +29,45 @@ export const WIRE_LEN = 2;
 
 /** The tag varint of field `no` with wire type `wt` (the readers below compare tags as literals: 10 is field 1, length-delimited). */
 export const tagOf = (no: number, wt: number): number => ((no << 3) | wt) >>> 0;
+
+// Short ASCII strings recur in every request of a workload (keys, statuses, task names): they come from a
+// bounded cache of recent strings (1,024 slots of at most 32 characters), matched by their bytes, instead of a
+// new string each time. Property stores with a cached key also skip re-interning it.
+const cacheSlots = 1024;
+const cachedMaxBytes = 32;
+const cache: (string | undefined)[] = new Array<string | undefined>(cacheSlots).fill(undefined);
+
+/** Reads a length-delimited UTF-8 string (throws RangeError past the end, as the other reads do). */
+export function readString(r: WireReader): string {
+  const len = r.uint32();
+  const start = r.pos;
+  const end = start + len;
+  if (end > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
+  const buf = r.buf as Buffer;
+  r.pos = end;
+  if (len > cachedMaxBytes) return buf.toString("utf8", start, end);
+  let h = len;
+  for (let i = start; i < end; i++) {
+    const b = buf[i] as number;
+    if (b >= 0x80) return buf.toString("utf8", start, end);
+    h = Math.imul(h ^ b, 0x01000193);
+  }
+  const slot = (h >>> 0) & (cacheSlots - 1);
+  const cached = cache[slot];
+  if (cached !== undefined && cached.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (cached.charCodeAt(i) !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cached;
+  }
+  const s = buf.toString("latin1", start, end); // ASCII: latin1 decodes it as UTF-8 would
+  cache[slot] = s;
+  return s;
+}
 
 /**
  * The Struct between the reader's position and `end`. One reader walks the whole tree (nested messages are
@@ -46,11 +86,13 @@ export function structAt(r: WireReader, end: number): JsonObject {
     let value: JsonValue = null;
     while (r.pos < entryEnd) {
       const etag = r.uint32();
-      if (etag === 10) key = r.string();
+      if (etag === 10) key = readString(r);
       else if (etag === 18) value = valueAt(r, r.uint32() + r.pos);
       else r.skipType(etag & 7);
     }
-    out[key] = value;
+    // "__proto__" is an ordinary key in JSON; assigning it would set the object's prototype instead.
+    if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
   }
   return out;
 }
@@ -69,7 +111,7 @@ function valueAt(r: WireReader, end: number): JsonValue {
         value = r.double();
         break;
       case 26: // string_value
-        value = r.string();
+        value = readString(r);
         break;
       case 32: // bool_value
         value = r.bool();

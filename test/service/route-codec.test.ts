@@ -44,6 +44,15 @@ describe("Route's hand-written codecs agree with protobuf-es", () => {
     expect(decodeRouteRequest(bytes)).toEqual(fromBinary(RouteRequestSchema, bytes));
   });
 
+  it('keeps a "__proto__" key as an ordinary key', () => {
+    const state = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as JsonObject;
+    const bytes = toBinary(RouteRequestSchema, create(RouteRequestSchema, { currentTask: "t", state }));
+    const decoded = decodeRouteRequest(bytes).state as JsonObject;
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(Object.keys(decoded)).toEqual(["__proto__", "a"]);
+    expect(Object.getOwnPropertyDescriptor(decoded, "__proto__")?.value).toEqual({ polluted: true });
+  });
+
   it("skips fields it does not know", () => {
     const bytes = toBinary(RouteRequestSchema, create(RouteRequestSchema, { currentTask: "t" }));
     const withUnknown = new Uint8Array([...bytes, 0xa0, 0x06, 0x01]); // field 100, varint 1

@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue } from "../json.js";
+import { jsonByteSize, type JsonObject, type JsonValue } from "../json.js";
 import { evaluateCondition } from "./conditions.js";
 import { pyFixed2, pyNumber, pyRepr, pyStr } from "./python-format.js";
 import type { ConditionalRule, ParallelHint, PriorityConfig, RouterResult, RouterSpec, RoutingContext, StateAnalysisConfig } from "./types.js";
@@ -193,7 +193,7 @@ export function complexityMetrics(state: JsonObject) {
     if (d > childDepth) childDepth = d;
   }
   const depth = keyCount > 0 ? childDepth + 1 : 0;
-  const sizeBytes = Buffer.byteLength(JSON.stringify(state), "utf8");
+  const sizeBytes = jsonByteSize(state);
   const score = Math.min(1, (keyCount / 100) * 0.4 + (depth / 10) * 0.3 + (sizeBytes / 1_000_000) * 0.3);
   const hasErrors = truthyAt(state, "error") || truthyAt(state, "errors") || truthyAt(state, "error_count") || truthyAt(state, "failed");
   const hasIncompleteData = falsyAt(state, "required_data") || falsyAt(state, "mandatory_fields");
