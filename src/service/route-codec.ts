@@ -103,11 +103,21 @@ function resultBlock(r: RouterResult): Uint8Array {
 /** Bytes of a length-delimited string field: tag, length, UTF-8. 0 for "" (proto3 leaves it out). */
 const stringFieldSize = (s: string, bytes: number) => (s === "" ? 0 : 1 + varintSize(bytes) + bytes);
 
+/** UTF-8 bytes of `s`; short ASCII strings are counted in JS (a native call costs more than the loop). */
+function utf8Length(s: string): number {
+  if (s.length > 64) return Buffer.byteLength(s);
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s);
+  return s.length;
+}
+
 function writeStringField(out: Buffer, pos: number, tag: number, s: string, bytes: number): number {
   if (s === "") return pos;
   out[pos++] = tag;
   pos = writeVarint(out, pos, bytes);
-  return pos + out.write(s, pos, bytes, "utf8");
+  if (bytes !== s.length) return pos + out.write(s, pos, bytes, "utf8");
+  // As many bytes as UTF-16 units: all ASCII.
+  for (let i = 0; i < bytes; i++) out[pos + i] = s.charCodeAt(i);
+  return pos + bytes;
 }
 
 /**
@@ -116,9 +126,9 @@ function writeStringField(out: Buffer, pos: number, tag: number, s: string, byte
  */
 export function encodeRouteResponse(record: RoutingRecord): Buffer {
   const block = resultBlock(record);
-  const idBytes = Buffer.byteLength(record.routingId);
-  const taskBytes = Buffer.byteLength(record.currentTask);
-  const correlationBytes = Buffer.byteLength(record.correlationId);
+  const idBytes = utf8Length(record.routingId);
+  const taskBytes = utf8Length(record.currentTask);
+  const correlationBytes = utf8Length(record.correlationId);
   const seconds = Math.floor(record.createdAt / 1000);
   const nanos = (record.createdAt - seconds * 1000) * 1_000_000;
   const timestampSize = (seconds !== 0 ? 1 + varintSize(seconds) : 0) + (nanos !== 0 ? 1 + varintSize(nanos) : 0);

@@ -60,3 +60,58 @@ export function evaluateCondition(operator: ConditionOperator, stateValue: JsonV
     }
   }
 }
+
+/** A condition compiled for one rule: whether a state value satisfies it. */
+export type CompiledCondition = (stateValue: JsonValue | undefined) => boolean;
+
+const never: CompiledCondition = () => false;
+const isPrimitive = (v: JsonValue): v is string | number | boolean => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+
+/**
+ * `operator` and `ruleValue` compiled once, when the policy is stored: exactly {@link evaluateCondition} with the
+ * rule's side fixed, specialized for the common shapes (a primitive to compare with, a list of primitives to look
+ * in) so that Route does not dispatch on the operator and the rule value's type for every rule on every call.
+ */
+export function compileCondition(operator: ConditionOperator, ruleValue: JsonValue): CompiledCondition {
+  switch (operator) {
+    case "==":
+      if (ruleValue === null) return never; // a null state value never matches, any other is of another type
+      if (isPrimitive(ruleValue)) return (v) => v === ruleValue;
+      break;
+    case "!=":
+      if (ruleValue === null) return never;
+      if (isPrimitive(ruleValue)) {
+        const type = typeof ruleValue;
+        return (v) => typeof v === type && v !== ruleValue;
+      }
+      break;
+    case ">":
+    case "<":
+    case ">=":
+    case "<=": {
+      if (typeof ruleValue !== "number" && typeof ruleValue !== "string") return never;
+      const type = typeof ruleValue;
+      const b = ruleValue;
+      if (operator === ">") return (v) => typeof v === type && (v as typeof b) > b;
+      if (operator === "<") return (v) => typeof v === type && (v as typeof b) < b;
+      if (operator === ">=") return (v) => typeof v === type && (v as typeof b) >= b;
+      return (v) => typeof v === type && (v as typeof b) <= b;
+    }
+    case "in":
+    case "not_in": {
+      const wanted = operator === "in";
+      // A list of primitives: JSON equality with a primitive is identity (rule values hold no NaN).
+      if (Array.isArray(ruleValue) && ruleValue.every(isPrimitive)) {
+        const members = new Set<JsonValue>(ruleValue);
+        return (v) => v !== undefined && v !== null && members.has(v) === wanted;
+      }
+      if (typeof ruleValue === "string") return (v) => typeof v === "string" && ruleValue.includes(v) === wanted;
+      if (ruleValue === null || typeof ruleValue !== "object") return never; // a number or boolean holds nothing
+      break;
+    }
+    case "contains":
+    case "not_contains":
+      break; // the state value is the container: nothing to fix in advance
+  }
+  return (v) => evaluateCondition(operator, v, ruleValue);
+}

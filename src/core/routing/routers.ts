@@ -1,5 +1,5 @@
 import { jsonByteSize, type JsonObject, type JsonValue } from "../json.js";
-import { evaluateCondition } from "./conditions.js";
+import { compileCondition } from "./conditions.js";
 import { pyFixed2, pyNumber, pyRepr, pyStr } from "./python-format.js";
 import type { ConditionalRule, ParallelHint, PriorityConfig, RouterResult, RouterSpec, RoutingContext, StateAnalysisConfig } from "./types.js";
 
@@ -102,12 +102,13 @@ export function compileRouter(spec: RouterSpec): CompiledRouter {
  * `Conditional rule '<name>' matched: <key> <op> <value>`. No match: continue, 0.5.
  */
 export function conditionalRouter(rules: readonly ConditionalRule[]): (ctx: RoutingContext) => RouterResult {
-  // Sorted once; each rule's reasoning and metadata are fixed, so they are built once too.
+  // Sorted and compiled once; each rule's reasoning and metadata are fixed, so they are built once too.
   const ordered = rules
     .map((rule, index) => ({ rule, index }))
     .sort((a, b) => b.rule.priority - a.rule.priority || a.index - b.index)
     .map(({ rule }) => ({
-      rule,
+      key: rule.conditionKey,
+      test: compileCondition(rule.operator, rule.conditionValue),
       result: sharedResult(
         routerResult(
           "conditional",
@@ -124,9 +125,8 @@ export function conditionalRouter(rules: readonly ConditionalRule[]): (ctx: Rout
   );
   return (ctx) => {
     const state = ctx.state;
-    for (const { rule, result } of ordered) {
-      const v = Object.hasOwn(state, rule.conditionKey) ? state[rule.conditionKey] : undefined;
-      if (evaluateCondition(rule.operator, v, rule.conditionValue)) return result;
+    for (const { key, test, result } of ordered) {
+      if (test(Object.hasOwn(state, key) ? state[key] : undefined)) return result;
     }
     return noMatch;
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { JsonValue } from "../../../src/core/json.js";
-import { evaluateCondition } from "../../../src/core/routing/conditions.js";
+import { compileCondition, evaluateCondition } from "../../../src/core/routing/conditions.js";
 import { conditionOperators, type ConditionOperator } from "../../../src/core/routing/types.js";
 
 // [operator, state value, rule value, expected]
@@ -33,5 +33,29 @@ const table: [ConditionOperator, JsonValue | undefined, JsonValue, boolean][] = 
 describe("conditions", () => {
   it.each(table)("%s: %j vs %j → %s", (op, stateValue, ruleValue, expected) => {
     expect(evaluateCondition(op, stateValue, ruleValue)).toBe(expected);
+  });
+});
+
+describe("compiled conditions", () => {
+  it.each(table)("%s: %j vs %j → %s", (op, stateValue, ruleValue, expected) => {
+    expect(compileCondition(op, ruleValue)(stateValue)).toBe(expected);
+  });
+
+  // Every operator × rule value × state value from a sample of each JSON shape: the compiled form agrees with
+  // evaluateCondition everywhere, including the shapes it specializes (primitives, lists of primitives, strings).
+  const ruleValues: JsonValue[] = [null, true, false, 0, 1, 2, 3, -1, 0.5, "", "a", "b", "ell", "hello", "k", "1", [], [1], [1, 2, 3], ["a", "b"], [true, 0, ""], [[1], [2]], [{ a: 1 }], { k: 1 }, { a: 1 }, {}];
+  const stateValues: (JsonValue | undefined)[] = [undefined, NaN, -0, ...ruleValues, [1, 2], ["hello", "k"], { k: 1, a: 1 }];
+  it("agrees with evaluateCondition on every operator × rule value × state value", () => {
+    let checked = 0;
+    for (const op of conditionOperators) {
+      for (const rv of ruleValues) {
+        const compiled = compileCondition(op, rv);
+        for (const sv of stateValues) {
+          expect(compiled(sv), `${op} ${JSON.stringify(sv)} vs ${JSON.stringify(rv)}`).toBe(evaluateCondition(op, sv, rv));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(conditionOperators.length * ruleValues.length * stateValues.length);
   });
 });
