@@ -52,7 +52,7 @@ function serializer(desc: DescMessage) {
   // that carries its own encoding is sent as is.
   return (msg: unknown) => {
     const bytes = (msg as PreEncoded<object>)[preEncoded] ?? toBinary(desc, isMessage(msg, desc) ? msg : create(desc, msg as never));
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
 }
 function deserializer(desc: DescMessage) {
@@ -78,6 +78,20 @@ class UnaryContext implements BridgeContext {
     }
     return this.#ac.signal;
   }
+}
+
+// A unary call's ending: the response is handed to grpc-js first; the observation (metrics, a log line) after it.
+const succeeded: CallOutcome = { code: OK };
+
+function answerUnary(callback: grpc.sendUnaryData<unknown>, obs: CallObservation, res: unknown): void {
+  callback(null, res);
+  obs.end(succeeded);
+}
+
+function failUnary(callback: grpc.sendUnaryData<unknown>, obs: CallObservation, err: unknown): void {
+  callback(toGrpcStatus(err));
+  const w = toWireError(err);
+  obs.end({ code: w.code, error: w });
 }
 
 /** Waits until the stream can take more data, or the call ends. */
@@ -131,27 +145,21 @@ function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBin
           callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented yet` });
           return;
         }
-        const ctx = new UnaryContext(call);
-        // The response is handed to grpc-js first; the observation (metrics, a log line) comes after it.
-        const fail = (err: unknown) => {
-          callback(toGrpcStatus(err));
-          const w = toWireError(err);
-          obs.end({ code: w.code, error: w });
-        };
-        const succeed = (res: unknown) => {
-          callback(null, res);
-          obs.end({ code: OK });
-        };
-        // Called directly: a handler that throws synchronously fails the call the same way as a rejection.
+        // Called directly: a handler that throws synchronously fails the call the same way as a rejection, and a
+        // synchronous result (Route) is answered without a promise or a closure.
         let out: unknown;
         try {
-          out = fn(call.request, ctx);
+          out = fn(call.request, new UnaryContext(call));
         } catch (err) {
-          fail(err);
+          failUnary(callback, obs, err);
           return;
         }
-        if (out instanceof Promise) out.then(succeed, fail);
-        else succeed(out);
+        if (out instanceof Promise) {
+          out.then(
+            (res: unknown) => answerUnary(callback, obs, res),
+            (err: unknown) => failUnary(callback, obs, err),
+          );
+        } else answerUnary(callback, obs, out);
       };
     } else if (method.methodKind === "server_streaming") {
       handlers[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
