@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { ConsortError, invalidField } from "../errors.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken } from "../page-token.js";
@@ -8,6 +7,7 @@ import { aggregate } from "./aggregate.js";
 import { validateRouters, type RouterInput } from "./policy.js";
 import { compileRouter, type CompiledRouter } from "./routers.js";
 import type { RoutingContext, RoutingPolicy, RoutingRecord, RoutingStats } from "./types.js";
+import { createUuidSource } from "../uuid.js";
 
 /** A Route call: a stored policy by id, or an inline policy (recorded under its own id). */
 export interface RouteInput {
@@ -67,6 +67,7 @@ type HistoryEntry = RoutingRecord & { readonly sequence: number };
 /** Creates a {@link RoutingEngine}. Policies and histories are server-wide, keyed by policy id. */
 export function createRoutingEngine(options: RoutingEngineOptions = {}): RoutingEngine {
   const limits = options.limits ?? defaultLimits;
+  const nextId = createUuidSource();
   const now = options.now ?? Date.now;
   const onRouterError = options.onRouterError;
   const policies = new Map<string, StoredPolicy>();
@@ -183,7 +184,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
         nextTask: result.nextTask,
         metadata: result.metadata,
         sequence: history.head + 1,
-        routingId: randomUUID(),
+        routingId: nextId(),
         policyId,
         // A real decision always takes time: at least 1 ns (the high-resolution clock's unit) is reported.
         routingTimeMs: Math.max(ms, 1e-6),

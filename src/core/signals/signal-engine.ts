@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { ConsortError, invalidField } from "../errors.js";
 import { jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
@@ -7,6 +6,7 @@ import type { Coordination, Store } from "../store.js";
 import { optionalId, pageSize, requireId } from "../validate.js";
 import { createSequenceLog, pageNewestFirst, type SequenceLog } from "../sequence-log.js";
 import { createSubscription, type Subscription } from "./subscription.js";
+import { createUuidSource } from "../uuid.js";
 import {
   signalTypes,
   type PublishInput,
@@ -131,6 +131,7 @@ function parseTypes(field: string, types: readonly string[] | undefined): Readon
 export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
   const { store } = options;
   const limits = options.limits ?? defaultLimits;
+  const nextId = createUuidSource();
   const hooks = options.hooks ?? {};
   const now = options.now ?? Date.now;
   let subscriptionCount = 0;
@@ -191,7 +192,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         if (original !== undefined) return { signal: original, duplicate: true };
       }
       const signal: SignalRecord = {
-        signalId: randomUUID(),
+        signalId: nextId(),
         coordinationId: input.coordinationId,
         sequence: st.log.head + 1,
         type: input.type as SignalType,
