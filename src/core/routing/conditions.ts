@@ -11,7 +11,10 @@ function kindOf(v: JsonValue): Kind {
 
 /** `needle in haystack` as the original evaluated it; `undefined` when the types make it meaningless. */
 function membership(needle: JsonValue, haystack: JsonValue): boolean | undefined {
-  if (Array.isArray(haystack)) return haystack.some((x) => jsonEquals(x, needle));
+  if (Array.isArray(haystack)) {
+    for (const x of haystack) if (jsonEquals(x, needle)) return true;
+    return false;
+  }
   if (typeof haystack === "string") return typeof needle === "string" ? haystack.includes(needle) : undefined;
   if (haystack !== null && typeof haystack === "object") return typeof needle === "string" ? Object.hasOwn(haystack, needle) : undefined;
   return undefined;

@@ -140,20 +140,29 @@ export function parallelRouter(hints: readonly ParallelHint[]): (ctx: RoutingCon
   const noMatch = sharedResult(routerResult("parallel", "continue", 0.7, "No parallel execution opportunities identified", { hints_checked: hints.length }));
   return (ctx) => {
     const completedValue = ctx.state["completed_tasks"];
-    const completed = Array.isArray(completedValue) ? completedValue : [];
+    const completed: readonly JsonValue[] = Array.isArray(completedValue) ? completedValue : noTasks;
+    const task = ctx.currentTask;
     for (const hint of hints) {
-      if (!hint.taskGroup.includes(ctx.currentTask)) continue;
-      if (!hint.dependencies.every((d) => completed.includes(d))) continue;
-      const parallel = hint.taskGroup.filter((t) => t !== ctx.currentTask && !completed.includes(t));
-      if (parallel.length === 0) continue;
-      const task = ctx.currentTask;
+      if (!hint.taskGroup.includes(task) || !includesAll(completed, hint.dependencies)) continue;
+      let parallel: string[] | undefined;
+      for (const t of hint.taskGroup) if (t !== task && !completed.includes(t)) (parallel ??= []).push(t);
+      if (parallel === undefined) continue;
+      const tasks = parallel;
       return new DescribedOnRead("parallel", "parallel", 0.9, () => ({
-        reasoning: `Task '${task}' can be parallelized with ${pyRepr(parallel)}`,
-        metadata: { parallel_tasks: parallel, dependencies: [...hint.dependencies], estimated_duration_ms: hint.estimatedDurationMs },
+        reasoning: `Task '${task}' can be parallelized with ${pyRepr(tasks)}`,
+        metadata: { parallel_tasks: tasks, dependencies: [...hint.dependencies], estimated_duration_ms: hint.estimatedDurationMs },
       }));
     }
     return noMatch;
   };
+}
+
+const noTasks: readonly JsonValue[] = Object.freeze([]);
+
+/** Whether every one of `wanted` is in `list`. */
+function includesAll(list: readonly JsonValue[], wanted: readonly string[]): boolean {
+  for (const w of wanted) if (!list.includes(w)) return false;
+  return true;
 }
 
 /** Python truthiness of a JSON value. */
