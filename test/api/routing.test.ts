@@ -146,6 +146,12 @@ describe("RoutingService over gRPC", () => {
       state: { stage: "b" },
     });
     expect(res.result?.reasoning).toBe("Conditional rule 'r' matched: stage in ['a', 'b']");
+    // The message Connect serializes is built from the same record as the gRPC bridge's bytes: every field is there.
+    expect(res.result?.routingId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(res.result?.metadata).toEqual({ rule_id: "r", rule_name: "r", rule_priority: 50 });
+    expect([res.result?.decision, res.result?.confidence, res.result?.routersEvaluated, res.result?.currentTask]).toEqual([RoutingDecision.SKIP, 1, 1, "t"]);
+    expect(res.result?.routingTimeMs).toBeGreaterThan(0);
+    expect(res.result?.createdAt?.seconds).toBeGreaterThan(0n);
     const err = await client.getRoutingPolicy({ policyId: "inline-web" }).then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(err?.code).toBe(Code.NotFound);
   });
