@@ -4,8 +4,8 @@ import type { JsonObject, JsonValue } from "../core/json.js";
 /**
  * google.protobuf.Struct straight from and to wire bytes as plain JSON, for the hot calls (Route). protobuf-es
  * decodes a Struct into messages and then converts them to JSON; going directly saves most of that work. The
- * wire primitives are protobufjs's Reader and Writer: tags are plain numbers (no array per tag) and short strings
- * are read and written without a native call.
+ * wire primitives are protobufjs's Reader and Writer (tags are plain numbers, no array per tag); strings are read
+ * by {@link readString}.
  * Field numbers: Struct{map<string, Value> fields = 1}, map entry {key = 1, value = 2}, Value{null_value = 1,
  * number_value = 2, string_value = 3, bool_value = 4, struct_value = 5, list_value = 6},
  * ListValue{repeated Value values = 1}.
@@ -22,9 +22,11 @@ export const wireReader = (bytes: Uint8Array): WireReader =>
 /** A new writer (protobufjs's Buffer writer on Node: `finish()` returns a Buffer). */
 export const wireWriter = (): WireWriter => protobuf.Writer.create();
 
-/** Wire types used here. */
+/** Wire type of varints (int32, bool, enum). */
 export const WIRE_VARINT = 0;
+/** Wire type of 64-bit fixed values (double). */
 export const WIRE_BIT64 = 1;
+/** Wire type of length-delimited values (string, bytes, messages). */
 export const WIRE_LEN = 2;
 
 /** The tag varint of field `no` with wire type `wt` (the readers below compare tags as literals: 10 is field 1, length-delimited). */
