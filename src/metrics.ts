@@ -44,12 +44,16 @@ function createDeferredObservations() {
   let scheduled = false;
   const flush = () => {
     scheduled = false;
-    try {
-      for (let i = 0; i < targets.length; i++) (targets[i] as Observable).observe(values[i] as number);
-    } finally {
-      targets.length = 0;
-      values.length = 0;
+    for (let i = 0; i < targets.length; i++) {
+      try {
+        (targets[i] as Observable).observe(values[i] as number);
+      } catch {
+        // prom-client refuses a value that is not finite; that observation is dropped, never the process (this
+        // runs outside any call, where a throw would be an uncaught exception).
+      }
     }
+    targets.length = 0;
+    values.length = 0;
   };
   return {
     flush,

@@ -33,4 +33,13 @@ describe("deferred observations", () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(seen.at(-1)).toBe(-1);
   });
+
+  it("drop a value prom-client refuses without losing the others or throwing", async () => {
+    const metrics = createServerMetrics({ coordinations: () => 0, processMetrics: false });
+    metrics.observeLater(metrics.routingDecisionTime, Number.NaN);
+    metrics.observeLater(metrics.routingDecisionTime, 0.5);
+    await new Promise((resolve) => setImmediate(resolve));
+    const histogram = await metrics.routingDecisionTime.get();
+    expect(histogram.values.find((v) => v.metricName === "routing_decision_time_ms_count")?.value).toBe(1);
+  });
 });
