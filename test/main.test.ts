@@ -60,4 +60,28 @@ describe("the server process", () => {
     expect(listening.grpcPort).toBeGreaterThan(0);
     expect(r.out).toMatch(/"msg":"stopped"/);
   });
+
+  it("still stops on SIGTERM when whoever read its output has gone (a closed stdout pipe)", async () => {
+    if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing: run 'npm run build' (npm test does) first`);
+    const child = spawn(process.execPath, [mainJs, "--grpc-port", "0", "--http-port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error("the server did not exit within 10 s of SIGTERM with its stdout closed"));
+      }, 10_000);
+      child.on("exit", (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (!out.includes('"consort listening"')) return;
+        // Like `consort | head -1`: the reader goes away, then the server is asked to stop and logs as it stops.
+        child.stdout.destroy();
+        setTimeout(() => child.kill("SIGTERM"), 200);
+      });
+    });
+    expect(code).toBe(0);
+  });
 });
