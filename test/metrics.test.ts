@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createServerMetrics, maxPendingObservations } from "../src/metrics.js";
 
 describe("deferred observations", () => {
-  it("are recorded after the current I/O callbacks", async () => {
+  it("are recorded before a scrape reads the histogram", async () => {
     const metrics = createServerMetrics({ coordinations: () => 0, processMetrics: false });
     metrics.observeLater(metrics.routingDecisionTime, 0.004);
     metrics.observeLater(metrics.routingDecisionTime, 0.02);

@@ -130,7 +130,7 @@ export function grpcServiceDefinition(service: DescService, decoders: ServiceBin
  * (de)serialization, and a handler that calls the shared implementation with an AbortSignal that fires on
  * client cancel and deadline. Server streams are written with flow control (write → wait for drain).
  */
-function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBinding, observer: CallObserver, calls: CallCounter): void {
+function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBinding, calls: CallCounter): void {
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const fn = (impl as Record<string, unknown>)[method.localName] as
@@ -139,7 +139,7 @@ function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBin
     const name = `${service.typeName}/${method.name}`;
     if (method.methodKind === "unary") {
       handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const obs = calls.start(observer, name, call.request);
+        const obs = calls.start(name, call.request);
         if (fn === undefined) {
           obs.end({ code: Code.Unimplemented });
           callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented yet` });
@@ -163,7 +163,7 @@ function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBin
       };
     } else if (method.methodKind === "server_streaming") {
       handlers[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const obs = calls.start(observer, name, call.request);
+        const obs = calls.start(name, call.request);
         const ac = new AbortController();
         call.on("cancelled", () => ac.abort());
         if (fn === undefined) {
@@ -208,8 +208,8 @@ function addBinding(server: grpc.Server, { service, impl, decoders }: ServiceBin
 /** Counts Consort calls in flight, so shutdown can close as soon as the last one ends. */
 interface CallCounter {
   readonly active: number;
-  /** Starts observing a call and counts it until the observation's first `end`. */
-  start(observer: CallObserver, method: string, request: unknown): CallObservation;
+  /** Starts observing a gRPC call and counts it until the observation's first `end`. */
+  start(method: string, request: unknown): CallObservation;
 }
 
 /** An observation that also counts its call in flight (a class: no closure per call). */
@@ -228,13 +228,14 @@ class CountedCall implements CallObservation {
   }
 }
 
-function createCallCounter(): CallCounter {
+/** A {@link CallCounter} whose calls are observed by `observer`. */
+function createCallCounter(observer: CallObserver): CallCounter {
   const counter = { active: 0 };
   return {
     get active() {
       return counter.active;
     },
-    start(observer, method, request) {
+    start(method, request) {
       counter.active++;
       return new CountedCall(observer.start(method, "grpc", request), counter);
     },
@@ -261,8 +262,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     "grpc.max_receive_message_length": o.maxMessageBytes,
     "grpc.max_send_message_length": o.maxMessageBytes,
   });
-  const calls = createCallCounter();
-  for (const b of o.services) addBinding(server, b, o.observer, calls);
+  const calls = createCallCounter(o.observer);
+  for (const b of o.services) addBinding(server, b, calls);
 
   const protos: FileDescriptorProto[] = filesOf(o.services.map((b) => b.service)).map((f) => f.proto);
   const fileDescriptorProtos = protos.map((p) => Buffer.from(toBinary(FileDescriptorProtoSchema, p)));
