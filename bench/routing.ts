@@ -11,6 +11,7 @@ import {
   type ConditionOperator,
   type RoutingDecision,
 } from "../gen/ts/consort/v1/routing_pb.js";
+import { Violations } from "../src/core/errors.js";
 import type { JsonObject } from "../src/core/json.js";
 import { defaultLimits } from "../src/core/limits.js";
 import { aggregate } from "../src/core/routing/aggregate.js";
@@ -158,7 +159,7 @@ export function measureRoutingCore(options: RoutingCoreOptions = {}): RoutingCor
     return Number(process.hrtime.bigint() - t0);
   };
 
-  const compiled = validateRouters("policy.routers", benchRouters, defaultLimits).map(compileRouter);
+  const compiled = validateRouters(new Violations(), "policy.routers", benchRouters, defaultLimits).map(compileRouter);
   const ctx: RoutingContext = { currentTask: benchTask, state: benchState, executionTimeMs: 1234.5, retryCount: 0, customData: benchCustomData, correlationId: "wf-42" };
   const timeAggregate = (n: number) => {
     const t0 = process.hrtime.bigint();

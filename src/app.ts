@@ -1,18 +1,20 @@
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
-import { ConsortError } from "./core/errors.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
 import { createSignalEngine, type SignalEngine } from "./core/signals/signal-engine.js";
 import { createStore, type Store } from "./core/store.js";
 import { createLogger } from "./logger.js";
 import { createServerMetrics, type ServerMetrics } from "./metrics.js";
+import { ServerShutdown } from "./binding/call-context.js";
+import type { ServiceBinding } from "./binding/service-binding.js";
 import { decodeRouteRequest } from "./service/route-codec.js";
 import { createRoutingService } from "./service/routing-service.js";
 import { createSignalService } from "./service/signal-service.js";
+import { structSize } from "./service/struct-codec.js";
 import { unimplementedBindings } from "./service/unimplemented.js";
 import { RoutingService } from "../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../gen/ts/consort/v1/signal_pb.js";
-import { startGrpcServer, type ServiceBinding } from "./transport/grpc.js";
+import { startGrpcServer } from "./transport/grpc.js";
 import { createCallObserver } from "./transport/observe.js";
 import { startWebServer } from "./transport/web.js";
 
@@ -50,6 +52,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const signals = createSignalEngine({
     store,
     limits: config.limits,
+    // Payloads are measured as they travel: the protobuf encoding of the data and metadata Structs.
+    payloadBytes: structSize,
     hooks: {
       onPublished: () => metrics.signalsPublished.inc(),
       onDelivered: (count, times) => {
@@ -64,13 +68,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     onRouterError: (policyId, strategy, err) => logger.warn({ policyId, strategy, err: (err as Error).message }, "router failed and was skipped"),
     onRouted: (record) => metrics.observeLater(metrics.routingDecisionTime, record.routingTimeMs),
   });
+  const { maxMessageBytes } = config.limits;
   const services: ServiceBinding[] = [
-    { service: SignalService, impl: createSignalService({ engine: signals }) },
-    { service: RoutingService, impl: createRoutingService(routing), decoders: { route: decodeRouteRequest } },
+    { service: SignalService, impl: createSignalService({ engine: signals, maxMessageBytes }) },
+    { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },
     ...unimplementedBindings,
   ];
   const observer = createCallObserver(logger, metrics);
-  const common = { host: config.host, services, observer, maxMessageBytes: config.limits.maxMessageBytes };
+  // One shutdown signal for every call on both ports: each handler's context signal aborts with ServerShutdown.
+  const shutdown = new AbortController();
+  const common = { host: config.host, services, observer, maxMessageBytes, shutdownSignal: shutdown.signal };
   const grpc = await startGrpcServer({ ...common, port: config.grpcPort });
   let web;
   try {
@@ -99,13 +106,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         clearInterval(sweeper);
         grpc.drain();
         web.drain();
-        signals.endAll(
-          (last) =>
-            new ConsortError("unavailable", `server is shutting down; resume with after_sequence=${last}`, {
-              reason: "SHUTTING_DOWN",
-              metadata: { last_delivered_sequence: String(last) },
-            }),
-        );
+        shutdown.abort(new ServerShutdown());
         await Promise.all([grpc.close(config.shutdownGraceMs), web.close(config.shutdownGraceMs)]);
       })();
       return closing;

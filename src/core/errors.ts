@@ -12,11 +12,12 @@ export type ErrorKind =
   | "failed_precondition"
   | "unavailable"
   | "aborted"
+  | "unimplemented"
   | "internal";
 
 /** One invalid field of a request and the rule its value broke. */
 export interface FieldViolation {
-  /** The field's path in the request, e.g. `coordination_id`. */
+  /** The field's path in the request, e.g. `coordination_id` or `policy.routers[0].conditional.rules[2].operator`. */
   readonly field: string;
   /** The rule, e.g. `must be 1 to 100 characters`. */
   readonly description: string;
@@ -24,12 +25,17 @@ export interface FieldViolation {
 
 /** Options of {@link ConsortError}. */
 export interface ConsortErrorOptions {
-  /** A stable UPPER_SNAKE_CASE reason, e.g. `HISTORY_TRIMMED`. @default derived from the kind */
-  readonly reason?: string;
+  /**
+   * A stable UPPER_SNAKE_CASE reason naming the condition a client switches on (`HISTORY_TRIMMED`,
+   * `SUBSCRIBER_LAGGING`, `FIELD_INVALID`…), never the status code again (AIP-193).
+   */
+  readonly reason: string;
   /** Named values clients act on, e.g. `{ oldest_sequence: "5" }`. @default {} */
   readonly metadata?: Readonly<Record<string, string>>;
-  /** Invalid fields (kind `invalid`). @default [] */
+  /** Invalid fields (kind `invalid`), every one of them. @default [] */
   readonly violations?: readonly FieldViolation[];
+  /** The underlying error, for the server's log (never sent to clients). */
+  readonly cause?: unknown;
 }
 
 /** The one error type of the domain core. */
@@ -44,27 +50,73 @@ export class ConsortError extends Error {
   /** Invalid fields, for kind `invalid`. */
   readonly violations: readonly FieldViolation[];
 
-  constructor(kind: ErrorKind, message: string, options: ConsortErrorOptions = {}) {
-    super(message);
+  constructor(kind: ErrorKind, message: string, options: ConsortErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
-    this.reason = options.reason ?? kind.toUpperCase();
+    this.reason = options.reason;
     this.metadata = options.metadata ?? {};
     this.violations = options.violations ?? [];
   }
 }
 
+/** The reason of every `invalid` error: a request field broke a rule (the fields are in `violations`). */
+export const fieldInvalid = "FIELD_INVALID";
+
 /**
- * An `invalid` error for one field: the message reads `<field>: <rule>` so that the field is named even where
- * a transport carries no details.
+ * An `invalid` error for every violation (at least one): the message reads `<field>: <rule>` for the first, so the
+ * field is named even where a transport carries no details, and says how many more there are.
  */
-export function invalidField(field: string, rule: string): ConsortError {
-  return new ConsortError("invalid", `${field}: ${rule}`, {
-    reason: "INVALID_ARGUMENT",
-    violations: [{ field, description: rule }],
-  });
+export function invalidFields(violations: readonly FieldViolation[]): ConsortError {
+  const [first] = violations;
+  if (first === undefined) throw new Error("invalidFields needs at least one violation");
+  const more = violations.length > 1 ? ` (and ${violations.length - 1} more invalid field${violations.length > 2 ? "s" : ""})` : "";
+  return new ConsortError("invalid", `${first.field}: ${first.description}${more}`, { reason: fieldInvalid, violations });
 }
 
-/** True when `e` is a {@link ConsortError} (also across module copies). */
+/** An `invalid` error for one field. */
+export function invalidField(field: string, rule: string): ConsortError {
+  return invalidFields([{ field, description: rule }]);
+}
+
+/**
+ * Collects every broken rule of a request before anything is done with it, so that one error lists them all:
+ * `check` records, `throwIfAny` throws them together.
+ */
+export class Violations {
+  readonly #list: FieldViolation[];
+
+  /** Starts with `found`: violations the caller found while decoding the request (e.g. an unknown enum number). */
+  constructor(found: readonly FieldViolation[] = []) {
+    this.#list = [...found];
+  }
+
+  /** Records that `field` broke `rule`. A field already recorded keeps its first rule. */
+  add(field: string, rule: string): void {
+    if (!this.#list.some((v) => v.field === field)) this.#list.push({ field, description: rule });
+  }
+
+  /** Every violation recorded so far. */
+  get list(): readonly FieldViolation[] {
+    return this.#list;
+  }
+
+  /** True when nothing was recorded. */
+  get empty(): boolean {
+    return this.#list.length === 0;
+  }
+
+  /** One `invalid` error listing every recorded violation (at least one must be recorded). */
+  toError(): ConsortError {
+    return invalidFields(this.#list);
+  }
+
+  /** Throws {@link toError} if any violation was recorded. */
+  throwIfAny(): void {
+    if (this.#list.length > 0) throw this.toError();
+  }
+}
+
+/** True when `e` is a {@link ConsortError}. */
 export function isConsortError(e: unknown): e is ConsortError {
   return e instanceof ConsortError;
 }

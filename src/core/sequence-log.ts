@@ -1,4 +1,4 @@
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { encodePageToken } from "./page-token.js";
 
 /**
  * A bounded log of numbered entries (a coordination's signals, a policy's routing history): a ring of the newest
@@ -80,24 +80,53 @@ export interface LogPage<T> {
 }
 
 /**
- * One page of `log` (possibly absent: an empty page), newest first, keeping entries that `matches`. The page
- * token holds the sequence to continue below and is valid only with the same `fingerprint` (the query's filters);
- * a malformed or foreign token is `invalid` naming `page_token`. The last page has an empty token.
+ * A bound on the bytes of a page: each entry costs `sizeOf(entry)` (what it adds to the response as sent), and the
+ * page ends before the entry that would take it past `maxBytes`. The first entry is always taken, so a page makes
+ * progress; the caller guarantees that one entry fits.
  */
-export function pageNewestFirst<T extends { readonly sequence: number }>(
-  log: SequenceLog<T> | undefined,
-  options: { readonly size: number; readonly pageToken: string; readonly fingerprint: string; readonly matches: (entry: T) => boolean },
-): LogPage<T> {
-  const before = decodePageToken<number>(options.pageToken, options.fingerprint, "number");
+export interface PageBudget<T> {
+  readonly maxBytes: number;
+  readonly sizeOf: (entry: T) => number;
+}
+
+/** Options of {@link pageNewestFirst}. */
+export interface PageOptions<T> {
+  /** Most entries per page. */
+  readonly size: number;
+  /** Continue below this sequence (the decoded page token); `undefined` for the first page. */
+  readonly before: number | undefined;
+  /** The query's fingerprint, written into the next page token. */
+  readonly fingerprint: string;
+  readonly matches: (entry: T) => boolean;
+  /** @default no byte bound */
+  readonly budget?: PageBudget<T>;
+}
+
+/**
+ * One page of `log` (possibly absent: an empty page), newest first, keeping entries that `matches`, at most
+ * `size` of them and, with a budget, no more bytes than it allows: a page cut short by either bound has a next page
+ * token (which holds the sequence to continue below), the last page an empty one.
+ */
+export function pageNewestFirst<T extends { readonly sequence: number }>(log: SequenceLog<T> | undefined, o: PageOptions<T>): LogPage<T> {
   if (log === undefined) return { items: [], nextPageToken: "" };
   const items: T[] = [];
-  let seq = Math.min(before === undefined ? log.head : before - 1, log.head);
-  for (; seq >= log.oldest && items.length < options.size; seq--) {
+  let bytes = 0;
+  let cut = false;
+  let seq = Math.min(o.before === undefined ? log.head : o.before - 1, log.head);
+  for (; seq >= log.oldest && items.length < o.size; seq--) {
     const entry = log.get(seq) as T;
-    if (options.matches(entry)) items.push(entry);
+    if (!o.matches(entry)) continue;
+    if (o.budget !== undefined) {
+      bytes += o.budget.sizeOf(entry);
+      if (bytes > o.budget.maxBytes && items.length > 0) {
+        cut = true;
+        break;
+      }
+    }
+    items.push(entry);
   }
-  // Another page exists only if an older retained entry is left to scan.
+  // Another page exists if the page was cut by bytes, or if an older retained entry is left to scan.
   const last = items[items.length - 1];
-  const more = items.length === options.size && last !== undefined && seq >= log.oldest;
-  return { items, nextPageToken: more ? encodePageToken(last.sequence, options.fingerprint) : "" };
+  const more = last !== undefined && (cut || (items.length === o.size && seq >= log.oldest));
+  return { items, nextPageToken: more ? encodePageToken(last.sequence, o.fingerprint) : "" };
 }

@@ -1,23 +1,21 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { JsonObject } from "../core/json.js";
 import { routingDecisions, routingStrategies, type RouterResult, type RoutingRecord } from "../core/routing/types.js";
-import { RoutingPolicySchema, type RouteRequest } from "../../gen/ts/consort/v1/routing_pb.js";
-import { varintSize, writeVarint } from "./pre-encoded.js";
-import { readString, structAt, tagOf, WIRE_BIT64, WIRE_LEN, WIRE_VARINT, wireReader, wireWriter, writeStruct } from "./struct-codec.js";
+import { RouteRequestSchema, type RouteRequest } from "../../gen/ts/consort/v1/routing_pb.js";
+import { varintSize, writeVarint } from "../binding/pre-encoded.js";
+import { NotCanonical, readEnd, readString, readTag, structAt, tagOf, utf8Length, WireReader, writeStruct } from "./struct-codec.js";
 
 /**
  * Hand-written wire codecs for Route, the hottest unary call: the request's Structs are decoded straight to JSON,
- * and the response is encoded straight from the core's record, without building messages. Both are pinned to
- * protobuf-es's own codec by tests (test/service/route-codec.test.ts); any field the decoder does not know is
- * skipped, as protobuf does.
+ * and the response is encoded straight from the core's record, without building messages. Both give exactly what
+ * protobuf-es gives — the decoder the result or the error of `fromBinary`, the encoder the bytes of `toBinary` —
+ * pinned by property-based differential tests (test/service/route-codec.test.ts).
  */
 
-/**
- * Decodes RouteRequest bytes into a RouteRequest equal to `fromBinary(RouteRequestSchema, bytes)`. The result is a
- * plain object of the message's shape (every field set, Structs as JSON), not built through `create`.
- */
-export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
-  const r = wireReader(bytes);
+/** The canonical-form fast path of {@link decodeRouteRequest}; throws {@link NotCanonical} on anything else. */
+function decodeCanonical(bytes: Uint8Array): RouteRequest {
+  const r = new WireReader(bytes);
   let policySource: RouteRequest["policySource"] = { case: undefined };
   let currentTask = "";
   let state: JsonObject | undefined;
@@ -26,19 +24,16 @@ export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
   let customData: JsonObject | undefined;
   let correlationId = "";
   while (r.pos < r.len) {
-    const tag = r.uint32();
-    switch (tag) {
+    switch (readTag(r)) {
       case 10: // 1 policy_id
         policySource = { case: "policyId", value: readString(r) };
-        break;
-      case 18: // 2 policy (cold: inline policies are compiled per call anyway)
-        policySource = { case: "policy", value: fromBinary(RoutingPolicySchema, r.bytes()) };
         break;
       case 26: // 3 current_task
         currentTask = readString(r);
         break;
-      case 34: // 4 state
-        state = structAt(r, r.uint32() + r.pos);
+      case 34: // 4 state (a second one would merge into the first: fromBinary's job)
+        if (state !== undefined) throw new NotCanonical("state repeated");
+        state = structAt(r, readEnd(r), 2);
         break;
       case 41: // 5 execution_time_ms
         executionTimeMs = r.double();
@@ -47,19 +42,34 @@ export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
         retryCount = r.int32();
         break;
       case 58: // 7 custom_data
-        customData = structAt(r, r.uint32() + r.pos);
+        if (customData !== undefined) throw new NotCanonical("custom_data repeated");
+        customData = structAt(r, readEnd(r), 2);
         break;
       case 66: // 8 correlation_id
         correlationId = readString(r);
         break;
-      default:
-        r.skipType(tag & 7);
+      default: // 2 policy (an inline policy is compiled per call anyway), unknown fields, wrong wire types
+        throw new NotCanonical("field");
     }
   }
+  if (r.pos !== r.len) throw new NotCanonical("end");
   const req = { $typeName: "consort.v1.RouteRequest", policySource, currentTask, executionTimeMs, retryCount, correlationId } as RouteRequest;
   if (state !== undefined) req.state = state;
   if (customData !== undefined) req.customData = customData;
   return req;
+}
+
+/**
+ * Decodes RouteRequest bytes into exactly what `fromBinary(RouteRequestSchema, bytes)` gives, or throws what it
+ * throws: canonical requests (what every protobuf encoder writes) on the fast path, anything else through
+ * `fromBinary` itself. The fast result is a plain object of the message's shape (Structs as JSON).
+ */
+export function decodeRouteRequest(bytes: Uint8Array): RouteRequest {
+  try {
+    return decodeCanonical(bytes);
+  } catch {
+    return fromBinary(RouteRequestSchema, bytes);
+  }
 }
 
 /** The encoding of RoutingResult fields 2–7 (decision … metadata) of one router result, and what it encodes. */
@@ -82,17 +92,17 @@ function resultBlock(r: RouterResult): Uint8Array {
     const cached = blocks.get(r.metadata);
     if (cached !== undefined && sameResult(cached.result, r)) return cached.bytes;
   }
-  const w = wireWriter();
+  const w = new BinaryWriter();
   const decision = routingDecisions.indexOf(r.decision) + 1;
   const strategy = routingStrategies.indexOf(r.strategy) + 1;
-  if (decision !== 0) w.uint32(tagOf(2, WIRE_VARINT)).int32(decision);
-  if (r.confidence !== 0) w.uint32(tagOf(3, WIRE_BIT64)).double(r.confidence);
-  if (r.reasoning !== "") w.uint32(tagOf(4, WIRE_LEN)).string(r.reasoning);
-  if (strategy !== 0) w.uint32(tagOf(5, WIRE_VARINT)).int32(strategy);
-  if (r.nextTask !== "") w.uint32(tagOf(6, WIRE_LEN)).string(r.nextTask);
-  w.uint32(tagOf(7, WIRE_LEN)).fork();
+  if (decision !== 0) w.tag(2, WireType.Varint).int32(decision);
+  if (r.confidence !== 0) w.tag(3, WireType.Bit64).double(r.confidence);
+  if (r.reasoning !== "") w.tag(4, WireType.LengthDelimited).string(r.reasoning);
+  if (strategy !== 0) w.tag(5, WireType.Varint).int32(strategy);
+  if (r.nextTask !== "") w.tag(6, WireType.LengthDelimited).string(r.nextTask);
+  w.tag(7, WireType.LengthDelimited).fork();
   writeStruct(w, r.metadata);
-  w.ldelim();
+  w.join();
   const bytes = w.finish();
   if (frozen) {
     blocks.set(r.metadata, { result: { decision: r.decision, confidence: r.confidence, reasoning: r.reasoning, strategy: r.strategy, nextTask: r.nextTask }, bytes });
@@ -102,13 +112,6 @@ function resultBlock(r: RouterResult): Uint8Array {
 
 /** Bytes of a length-delimited string field: tag, length, UTF-8. 0 for "" (proto3 leaves it out). */
 const stringFieldSize = (s: string, bytes: number) => (s === "" ? 0 : 1 + varintSize(bytes) + bytes);
-
-/** UTF-8 bytes of `s`; short ASCII strings are counted in JS (a native call costs more than the loop). */
-function utf8Length(s: string): number {
-  if (s.length > 64) return Buffer.byteLength(s);
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s);
-  return s.length;
-}
 
 function writeStringField(out: Buffer, pos: number, tag: number, s: string, bytes: number): number {
   if (s === "") return pos;
@@ -142,29 +145,29 @@ export function encodeRouteResponse(record: RoutingRecord): Buffer {
     1 + varintSize(timestampSize) + timestampSize;
   const out = Buffer.allocUnsafe(1 + varintSize(resultSize) + resultSize);
   let pos = 0;
-  out[pos++] = tagOf(1, WIRE_LEN);
+  out[pos++] = tagOf(1, WireType.LengthDelimited);
   pos = writeVarint(out, pos, resultSize);
-  pos = writeStringField(out, pos, tagOf(1, WIRE_LEN), record.routingId, idBytes);
+  pos = writeStringField(out, pos, tagOf(1, WireType.LengthDelimited), record.routingId, idBytes);
   out.set(block, pos);
   pos += block.length;
   if (record.routingTimeMs !== 0) {
-    out[pos++] = tagOf(8, WIRE_BIT64);
+    out[pos++] = tagOf(8, WireType.Bit64);
     pos = out.writeDoubleLE(record.routingTimeMs, pos);
   }
   if (record.routersEvaluated !== 0) {
-    out[pos++] = tagOf(9, WIRE_VARINT);
+    out[pos++] = tagOf(9, WireType.Varint);
     pos = writeVarint(out, pos, record.routersEvaluated);
   }
-  pos = writeStringField(out, pos, tagOf(10, WIRE_LEN), record.currentTask, taskBytes);
-  pos = writeStringField(out, pos, tagOf(11, WIRE_LEN), record.correlationId, correlationBytes);
-  out[pos++] = tagOf(12, WIRE_LEN);
+  pos = writeStringField(out, pos, tagOf(10, WireType.LengthDelimited), record.currentTask, taskBytes);
+  pos = writeStringField(out, pos, tagOf(11, WireType.LengthDelimited), record.correlationId, correlationBytes);
+  out[pos++] = tagOf(12, WireType.LengthDelimited);
   pos = writeVarint(out, pos, timestampSize);
   if (seconds !== 0) {
-    out[pos++] = tagOf(1, WIRE_VARINT);
+    out[pos++] = tagOf(1, WireType.Varint);
     pos = writeVarint(out, pos, seconds);
   }
   if (nanos !== 0) {
-    out[pos++] = tagOf(2, WIRE_VARINT);
+    out[pos++] = tagOf(2, WireType.Varint);
     pos = writeVarint(out, pos, nanos);
   }
   if (pos !== out.length) throw new Error(`RouteResponse encoder wrote ${pos} of ${out.length} bytes`);

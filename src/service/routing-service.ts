@@ -1,7 +1,8 @@
 import { create, fromJson, toJson } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
-import { invalidField } from "../core/errors.js";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { wireFormatOf } from "../binding/call-context.js";
+import { Violations, type FieldViolation } from "../core/errors.js";
 import type { JsonValue } from "../core/json.js";
 import type { RouterInput } from "../core/routing/policy.js";
 import type { RoutingEngine } from "../core/routing/routing-engine.js";
@@ -28,43 +29,47 @@ import {
   type RoutingResult,
   type RoutingService,
   RoutingDecision,
+  RoutingDecisionSchema,
   RoutingStrategy,
   ConditionOperator,
+  ConditionOperatorSchema,
 } from "../../gen/ts/consort/v1/routing_pb.js";
-import { toTimestamp } from "./convert.js";
-import { preEncoded } from "./pre-encoded.js";
+import { checkedEnum, enumValue, toTimestamp } from "./convert.js";
+import { preEncoded } from "../binding/pre-encoded.js";
+import { elementSize, responseReserveBytes } from "./encoded-size.js";
 import { encodeRouteResponse } from "./route-codec.js";
 
-// The proto enums list the core's names in the same order, starting at 1 (0 is UNSPECIFIED → "").
-const nameOf = <T extends string>(names: readonly T[], v: number): T | "" => (v >= 1 && v <= names.length ? (names[v - 1] as T) : "");
-const valueOf = (names: readonly string[], name: string): number => names.indexOf(name) + 1;
-
-/** A Value as JSON; `invalid` naming `field` for what JSON cannot hold (NaN, ±Infinity). */
-function jsonValue(field: string, v: Value | undefined): JsonValue {
-  if (v === undefined) return null;
+/** A Value as JSON, or a violation of `field` for what JSON cannot hold (NaN, ±Infinity). */
+function jsonValue(v: Violations, field: string, value: Value | undefined): JsonValue {
+  if (value === undefined) return null;
   try {
-    return toJson(ValueSchema, v) as JsonValue;
+    return toJson(ValueSchema, value) as JsonValue;
   } catch {
-    throw invalidField(field, "must be a JSON value (NaN and Infinity are not)");
+    v.add(field, "must be a JSON value (NaN and Infinity are not)");
+    return null;
   }
 }
 
-/** A proto router (at `field`) as the core's (unvalidated) router input. */
-function routerInput(r: Router, field: string): RouterInput {
+/** A proto router (at `field`) as the core's (unvalidated) router input; bad enum numbers are recorded in `v`. */
+function routerInput(v: Violations, r: Router, field: string): RouterInput {
+  const decision = (f: string, d: number, required: boolean) => checkedEnum(v, f, RoutingDecisionSchema, routingDecisions, d, required);
   switch (r.kind.case) {
     case "conditional":
       return {
         strategy: "conditional",
-        rules: r.kind.value.rules.map((rule, j) => ({
-          ruleId: rule.ruleId,
-          name: rule.name,
-          conditionKey: rule.conditionKey,
-          operator: nameOf(conditionOperators, rule.operator),
-          conditionValue: jsonValue(`${field}.conditional.rules[${j}].condition_value`, rule.conditionValue),
-          decision: nameOf(routingDecisions, rule.decision),
-          nextTask: rule.nextTask,
-          ...(rule.priority !== undefined && { priority: rule.priority }),
-        })),
+        rules: r.kind.value.rules.map((rule, j) => {
+          const rf = `${field}.conditional.rules[${j}]`;
+          return {
+            ruleId: rule.ruleId,
+            name: rule.name,
+            conditionKey: rule.conditionKey,
+            operator: checkedEnum(v, `${rf}.operator`, ConditionOperatorSchema, conditionOperators, rule.operator, true),
+            conditionValue: jsonValue(v, `${rf}.condition_value`, rule.conditionValue),
+            decision: decision(`${rf}.decision`, rule.decision, true),
+            nextTask: rule.nextTask,
+            ...(rule.priority !== undefined && { priority: rule.priority }),
+          };
+        }),
       };
     case "parallel":
       return { strategy: "parallel", hints: r.kind.value.hints };
@@ -73,18 +78,19 @@ function routerInput(r: Router, field: string): RouterInput {
       return {
         strategy: "state_analysis",
         ...(c?.maxComplexityScore !== undefined && { maxComplexityScore: c.maxComplexityScore }),
-        errorHandlingDecision: nameOf(routingDecisions, c?.errorHandlingDecision ?? 0),
+        errorHandlingDecision: decision(`${field}.state_analysis.config.error_handling_decision`, c?.errorHandlingDecision ?? 0, false),
       };
     }
     case "priority": {
       const c = r.kind.value.config;
+      const cf = `${field}.priority.config`;
       return {
         strategy: "priority",
         ...(c?.highThreshold !== undefined && { highThreshold: c.highThreshold }),
         ...(c?.lowThreshold !== undefined && { lowThreshold: c.lowThreshold }),
-        highPriorityDecision: nameOf(routingDecisions, c?.highPriorityDecision ?? 0),
-        lowPriorityDecision: nameOf(routingDecisions, c?.lowPriorityDecision ?? 0),
-        defaultDecision: nameOf(routingDecisions, c?.defaultDecision ?? 0),
+        highPriorityDecision: decision(`${cf}.high_priority_decision`, c?.highPriorityDecision ?? 0, false),
+        lowPriorityDecision: decision(`${cf}.low_priority_decision`, c?.lowPriorityDecision ?? 0, false),
+        defaultDecision: decision(`${cf}.default_decision`, c?.defaultDecision ?? 0, false),
       };
     }
     default:
@@ -92,9 +98,16 @@ function routerInput(r: Router, field: string): RouterInput {
   }
 }
 
+/** A policy's proto routers as the core's inputs, with the violations found in them. */
+function routerInputs(routers: readonly Router[]): { inputs: RouterInput[]; found: readonly FieldViolation[] } {
+  const v = new Violations();
+  const inputs = routers.map((r, i) => routerInput(v, r, `policy.routers[${i}]`));
+  return { inputs, found: v.list };
+}
+
 /** A stored router as its proto message, with every default filled in. */
 function routerMessage(spec: RouterSpec): Router["kind"] {
-  const decision = (d: string) => valueOf(routingDecisions, d) as RoutingDecision;
+  const decision = (d: string) => enumValue(routingDecisions, d) as RoutingDecision;
   switch (spec.strategy) {
     case "conditional":
       return {
@@ -104,7 +117,7 @@ function routerMessage(spec: RouterSpec): Router["kind"] {
             ruleId: r.ruleId,
             name: r.name,
             conditionKey: r.conditionKey,
-            operator: valueOf(conditionOperators, r.operator) as ConditionOperator,
+            operator: enumValue(conditionOperators, r.operator) as ConditionOperator,
             conditionValue: fromJson(ValueSchema, r.conditionValue),
             decision: decision(r.decision),
             nextTask: r.nextTask,
@@ -148,10 +161,10 @@ function policyMessage(p: CorePolicy): RoutingPolicy {
 export function routingResultMessage(r: RoutingRecord): RoutingResult {
   return create(RoutingResultSchema, {
     routingId: r.routingId,
-    decision: valueOf(routingDecisions, r.decision) as RoutingDecision,
+    decision: enumValue(routingDecisions, r.decision) as RoutingDecision,
     confidence: r.confidence,
     reasoning: r.reasoning,
-    strategy: valueOf(routingStrategies, r.strategy) as RoutingStrategy,
+    strategy: enumValue(routingStrategies, r.strategy) as RoutingStrategy,
     nextTask: r.nextTask,
     metadata: r.metadata,
     routingTimeMs: r.routingTimeMs,
@@ -181,19 +194,35 @@ class EncodedRouteResponse {
   }
 }
 
+/** Options of {@link createRoutingService}. */
+export interface RoutingServiceOptions {
+  readonly engine: RoutingEngine;
+  /** Largest response message in bytes: pages are cut to fit it, as encoded. */
+  readonly maxMessageBytes: number;
+}
+
 /** RoutingService: proto messages ⇄ the routing engine. */
-export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof RoutingService> {
+export function createRoutingService(options: RoutingServiceOptions): ServiceImpl<typeof RoutingService> {
+  const { engine } = options;
+  const maxBytes = options.maxMessageBytes - responseReserveBytes;
   return {
     async putRoutingPolicy(req) {
-      const { policy, created } = engine.putPolicy(req.policy?.policyId ?? "", (req.policy?.routers ?? []).map((r, i) => routerInput(r, `policy.routers[${i}]`)));
+      const { inputs, found } = routerInputs(req.policy?.routers ?? []);
+      const { policy, created } = engine.putPolicy(req.policy?.policyId ?? "", inputs, found);
       return create(PutRoutingPolicyResponseSchema, { policy: policyMessage(policy), created });
     },
     async getRoutingPolicy(req) {
       return create(GetRoutingPolicyResponseSchema, { policy: policyMessage(engine.getPolicy(req.policyId)) });
     },
-    async listRoutingPolicies(req) {
-      const page = engine.listPolicies({ pageSize: req.pageSize, pageToken: req.pageToken });
-      return create(ListRoutingPoliciesResponseSchema, { policies: page.policies.map(policyMessage), nextPageToken: page.nextPageToken });
+    async listRoutingPolicies(req, ctx) {
+      const format = wireFormatOf(ctx);
+      const built = new Map<CorePolicy, RoutingPolicy>();
+      const page = engine.listPolicies({
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+        budget: { maxBytes, sizeOf: (p) => elementSize(RoutingPolicySchema, cached(built, p, policyMessage), format) },
+      });
+      return create(ListRoutingPoliciesResponseSchema, { policies: page.policies.map((p) => cached(built, p, policyMessage)), nextPageToken: page.nextPageToken });
     },
     async deleteRoutingPolicy(req) {
       return create(DeleteRoutingPolicyResponseSchema, { clearedRecords: BigInt(engine.deletePolicy(req.policyId)) });
@@ -201,21 +230,33 @@ export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof 
     // Synchronous: the gRPC bridge answers without a promise hop.
     route(req) {
       const src = req.policySource;
-      const record = engine.route({
-        policyId: src.case === "policyId" ? src.value : undefined,
-        inline: src.case === "policy" ? { policyId: src.value.policyId, routers: src.value.routers.map((r, i) => routerInput(r, `policy.routers[${i}]`)) } : undefined,
-        currentTask: req.currentTask,
-        state: req.state,
-        executionTimeMs: req.executionTimeMs,
-        retryCount: req.retryCount,
-        customData: req.customData,
-        correlationId: req.correlationId,
-      });
+      const inline = src.case === "policy" ? routerInputs(src.value.routers) : undefined;
+      const record = engine.route(
+        {
+          policyId: src.case === "policyId" ? src.value : undefined,
+          inline: src.case === "policy" && inline !== undefined ? { policyId: src.value.policyId, routers: inline.inputs } : undefined,
+          currentTask: req.currentTask,
+          state: req.state,
+          executionTimeMs: req.executionTimeMs,
+          retryCount: req.retryCount,
+          customData: req.customData,
+          correlationId: req.correlationId,
+        },
+        inline?.found,
+      );
       return new EncodedRouteResponse(record);
     },
-    async listRoutingHistory(req) {
-      const page = engine.listHistory({ policyId: req.policyId, currentTask: req.currentTask, pageSize: req.pageSize, pageToken: req.pageToken });
-      return create(ListRoutingHistoryResponseSchema, { results: page.records.map(routingResultMessage), nextPageToken: page.nextPageToken });
+    async listRoutingHistory(req, ctx) {
+      const format = wireFormatOf(ctx);
+      const built = new Map<RoutingRecord, RoutingResult>();
+      const page = engine.listHistory({
+        policyId: req.policyId,
+        currentTask: req.currentTask,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+        budget: { maxBytes, sizeOf: (r) => elementSize(RoutingResultSchema, cached(built, r, routingResultMessage), format) },
+      });
+      return create(ListRoutingHistoryResponseSchema, { results: page.records.map((r) => cached(built, r, routingResultMessage)), nextPageToken: page.nextPageToken });
     },
     async getRoutingStats(req) {
       const s = engine.stats(req.policyId);
@@ -234,4 +275,11 @@ export function createRoutingService(engine: RoutingEngine): ServiceImpl<typeof 
       return create(ClearRoutingHistoryResponseSchema, { clearedRecords: BigInt(engine.clearHistory(req.policyId)) });
     },
   };
+}
+
+/** `make(key)`, built once per key in `built` (a page's messages are measured, then sent). */
+function cached<K, V>(built: Map<K, V>, key: K, make: (key: K) => V): V {
+  let v = built.get(key);
+  if (v === undefined) built.set(key, (v = make(key)));
+  return v;
 }

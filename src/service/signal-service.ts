@@ -1,6 +1,8 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { invalidField } from "../core/errors.js";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { abortedByShutdown, interruptKey, wireFormatOf, type WireFormat } from "../binding/call-context.js";
+import { attachEncoding, encodeRepeatedMessages } from "../binding/pre-encoded.js";
+import { ConsortError, Violations } from "../core/errors.js";
 import type { SignalEngine } from "../core/signals/signal-engine.js";
 import { streamSubscription } from "../core/signals/subscription-stream.js";
 import { signalTypes, type SignalRecord } from "../core/signals/types.js";
@@ -9,42 +11,25 @@ import {
   SignalSchema,
   type SignalService,
   SignalType,
+  SignalTypeSchema,
   SubscribeResponseSchema,
   PublishResponseSchema,
   ListSignalsResponseSchema,
   GetSignalMetricsResponseSchema,
   ClearSignalsResponseSchema,
 } from "../../gen/ts/consort/v1/signal_pb.js";
-import { durationMs, sequenceOf, toTimestamp } from "./convert.js";
-import { attachEncoding, encodeRepeatedMessages } from "./pre-encoded.js";
+import { checkedEnum, durationMs, enumValue, sequenceOf, toTimestamp } from "./convert.js";
+import { binaryElementSize, jsonBytes, jsonElementSize, responseReserveBytes } from "./encoded-size.js";
 
 /** Options of {@link createSignalService}. */
 export interface SignalServiceOptions {
   readonly engine: SignalEngine;
+  /** Largest response message in bytes: batches and pages are cut to fit it, as encoded. */
+  readonly maxMessageBytes: number;
   /** Signals per Subscribe response. @default 256 */
   readonly maxBatch?: number;
-  /** Approximate bytes per Subscribe response. @default 1048576 */
+  /** Bytes per Subscribe response while catching up (encoded; at most the message limit). @default 1048576 */
   readonly maxBatchBytes?: number;
-}
-
-/** Type name of an enum value (SIGNAL_TYPE_AGENT_COMPLETED → agent_completed); "" for unspecified or unknown. */
-export function signalTypeName(t: SignalType): string {
-  return t >= 1 && t <= signalTypes.length ? (signalTypes[t - 1] as string) : "";
-}
-
-/** The enum value of a type name. */
-export function signalTypeValue(name: string): SignalType {
-  return (signalTypes.indexOf(name as (typeof signalTypes)[number]) + 1) as SignalType;
-}
-
-const specifiedTypes = signalTypes.map((_, i) => SignalType[i + 1]).join(", ");
-
-function typeNames(field: string, types: readonly SignalType[]): string[] {
-  return types.map((t, i) => {
-    const name = signalTypeName(t);
-    if (name === "") throw invalidField(`${field}[${i}]`, `must be a specified signal type (${specifiedTypes}), got ${SignalType[t] ?? t}`);
-    return name;
-  });
 }
 
 // A signal is converted to its message once, however many subscribers receive it.
@@ -58,7 +43,7 @@ export function toSignalMessage(s: SignalRecord): Signal {
       signalId: s.signalId,
       coordinationId: s.coordinationId,
       sequence: BigInt(s.sequence),
-      type: signalTypeValue(s.type),
+      type: enumValue(signalTypes, s.type) as SignalType,
       senderAgentId: s.senderAgentId,
       recipientAgentIds: s.recipientAgentIds as string[],
       createdAt: toTimestamp(s.createdAt),
@@ -71,7 +56,8 @@ export function toSignalMessage(s: SignalRecord): Signal {
   return m;
 }
 
-// …and encoded once: `SubscribeResponse.signals` is field 1, so a batch's bytes are its signals' bytes, framed.
+// …encoded once (`SubscribeResponse.signals` and `ListSignalsResponse.signals` are field 1, so a batch's bytes
+// are its signals' bytes, framed)…
 const encodings = new WeakMap<SignalRecord, Uint8Array>();
 
 function encodedSignal(s: SignalRecord): Uint8Array {
@@ -83,52 +69,91 @@ function encodedSignal(s: SignalRecord): Uint8Array {
   return b;
 }
 
+// …and measured once as JSON, for Connect JSON clients.
+const jsonSizes = new WeakMap<SignalRecord, number>();
+
+/** What a signal adds to a response's `signals` in `format`, framing included. */
+function signalSize(format: WireFormat): (s: SignalRecord) => number {
+  if (format === "binary") return (s) => binaryElementSize(encodedSignal(s).byteLength);
+  return (s) => {
+    let n = jsonSizes.get(s);
+    if (n === undefined) jsonSizes.set(s, (n = jsonBytes(SignalSchema, toSignalMessage(s))));
+    return jsonElementSize(n);
+  };
+}
+const binarySize = signalSize("binary");
+const jsonSize = signalSize("json");
+
 /** A Subscribe response carrying `signals`, with its wire encoding attached (see pre-encoded.ts). */
 function signalsResponse(signals: readonly SignalRecord[]) {
   const msg = create(SubscribeResponseSchema, { signals: signals.map(toSignalMessage) });
   return attachEncoding(msg, encodeRepeatedMessages(1, signals.map(encodedSignal)));
 }
 
+/** The stream's end on server shutdown: UNAVAILABLE with the point to resume after. */
+function shuttingDown(lastDelivered: number): ConsortError {
+  return new ConsortError("unavailable", `server is shutting down; resume with after_sequence=${lastDelivered}`, {
+    reason: "SHUTTING_DOWN",
+    metadata: { last_delivered_sequence: String(lastDelivered) },
+  });
+}
+
 /** SignalService: proto messages ⇄ the signal engine. Served by both transports. */
 export function createSignalService(options: SignalServiceOptions): ServiceImpl<typeof SignalService> {
   const { engine } = options;
+  const pageBytes = options.maxMessageBytes - responseReserveBytes;
+  const batchBytes = Math.min(options.maxBatchBytes ?? 1024 * 1024, pageBytes);
+  const sizeFor = (ctx: HandlerContext) => (wireFormatOf(ctx) === "json" ? jsonSize : binarySize);
+  const typesOf = (v: Violations, field: string, types: readonly SignalType[]) =>
+    types.map((t, i) => checkedEnum(v, `${field}[${i}]`, SignalTypeSchema, signalTypes, t, true));
+
   return {
     async publish(req) {
-      const type = signalTypeName(req.type);
-      if (type === "") throw invalidField("type", `must be a specified signal type (${specifiedTypes}), got ${SignalType[req.type] ?? req.type}`);
-      const { signal, duplicate } = engine.publish({
-        coordinationId: req.coordinationId,
-        type,
-        senderAgentId: req.senderAgentId,
-        recipientAgentIds: req.recipientAgentIds,
-        ...(req.data !== undefined && { data: req.data }),
-        ...(req.metadata !== undefined && { metadata: req.metadata }),
-        idempotencyKey: req.idempotencyKey,
-      });
+      const v = new Violations();
+      const type = checkedEnum(v, "type", SignalTypeSchema, signalTypes, req.type, true);
+      const { signal, duplicate } = engine.publish(
+        {
+          coordinationId: req.coordinationId,
+          type,
+          senderAgentId: req.senderAgentId,
+          recipientAgentIds: req.recipientAgentIds,
+          ...(req.data !== undefined && { data: req.data }),
+          ...(req.metadata !== undefined && { metadata: req.metadata }),
+          idempotencyKey: req.idempotencyKey,
+        },
+        v.list,
+      );
       return create(PublishResponseSchema, { signal: toSignalMessage(signal), duplicate });
     },
 
     async *subscribe(req, ctx) {
-      const heartbeatMs = durationMs("heartbeat_interval", req.heartbeatInterval);
+      const v = new Violations();
+      const heartbeatMs = durationMs(v, "heartbeat_interval", req.heartbeatInterval);
       if (heartbeatMs !== undefined && heartbeatMs !== 0 && (heartbeatMs < 100 || heartbeatMs > 3_600_000)) {
-        throw invalidField("heartbeat_interval", `must be between 100ms and 1h (or unset), got ${heartbeatMs}ms`);
+        v.add("heartbeat_interval", `must be between 100ms and 1h (or unset), got ${heartbeatMs}ms`);
       }
-      const { subscription, headSequence, oldestSequence } = engine.subscribe({
-        coordinationId: req.coordinationId,
-        agentId: req.agentId,
-        types: typeNames("types", req.types),
-        senderAgentIds: req.senderAgentIds,
-        ...(req.afterSequence !== undefined && { afterSequence: sequenceOf("after_sequence", req.afterSequence) }),
-      });
-      // Where the transport supports it, a lag cut or shutdown ends the stream at once, even if the client's
-      // flow-control window is full.
-      const interrupt = (ctx as { interrupt?: (err: unknown) => void }).interrupt;
+      const types = typesOf(v, "types", req.types);
+      const afterSequence = req.afterSequence === undefined ? undefined : sequenceOf(v, "after_sequence", req.afterSequence);
+      const { subscription, headSequence, oldestSequence } = engine.subscribe(
+        {
+          coordinationId: req.coordinationId,
+          agentId: req.agentId,
+          types,
+          senderAgentIds: req.senderAgentIds,
+          ...(afterSequence !== undefined && { afterSequence }),
+        },
+        v.list,
+      );
+      // Where the transport supports it, a lag cut ends the stream at once, even if the client's flow-control
+      // window is full.
+      const interrupt = ctx.values.get(interruptKey);
       if (interrupt !== undefined) subscription.onEnd(interrupt);
       const events = streamSubscription(subscription, {
         signal: ctx.signal,
         ...(heartbeatMs !== undefined && heartbeatMs > 0 && { heartbeatMs }),
         ...(options.maxBatch !== undefined && { maxBatch: options.maxBatch }),
-        ...(options.maxBatchBytes !== undefined && { maxBatchBytes: options.maxBatchBytes }),
+        maxBatchBytes: batchBytes,
+        sizeOf: sizeFor(ctx),
       });
       try {
         yield create(SubscribeResponseSchema, {
@@ -148,21 +173,30 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
             });
           }
         }
+        // The stream ended because the call's signal aborted: a client cancel or deadline ends it quietly, the
+        // server's shutdown with UNAVAILABLE and the resume point.
+        if (abortedByShutdown(ctx.signal)) throw shuttingDown(subscription.lastDelivered);
       } finally {
         // A generator never pulled runs no `finally`: close here too, so every ending unregisters (idempotent).
         subscription.close();
       }
     },
 
-    async listSignals(req) {
-      const page = engine.list({
-        coordinationId: req.coordinationId,
-        types: typeNames("types", req.types),
-        senderAgentId: req.senderAgentId,
-        ...(req.dataEquals !== undefined && { dataEquals: req.dataEquals }),
-        pageSize: req.pageSize,
-        pageToken: req.pageToken,
-      });
+    async listSignals(req, ctx) {
+      const v = new Violations();
+      const types = typesOf(v, "types", req.types);
+      const page = engine.list(
+        {
+          coordinationId: req.coordinationId,
+          types,
+          senderAgentId: req.senderAgentId,
+          ...(req.dataEquals !== undefined && { dataEquals: req.dataEquals }),
+          pageSize: req.pageSize,
+          pageToken: req.pageToken,
+          budget: { maxBytes: pageBytes, sizeOf: sizeFor(ctx) },
+        },
+        v.list,
+      );
       return create(ListSignalsResponseSchema, {
         signals: page.signals.map(toSignalMessage),
         nextPageToken: page.nextPageToken,
@@ -176,7 +210,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         totalSignalsReceived: BigInt(m.totalSignalsReceived),
         averagePropagationMs: m.averagePropagationMs,
         maxPropagationMs: m.maxPropagationMs,
-        signalsByType: Object.fromEntries(Object.entries(m.signalsByType).map(([k, v]) => [k, BigInt(v)])),
+        signalsByType: Object.fromEntries(Object.entries(m.signalsByType).map(([k, n]) => [k, BigInt(n)])),
         headSequence: BigInt(m.headSequence),
         oldestSequence: BigInt(m.oldestSequence),
         activeSubscriptions: m.activeSubscriptions,

@@ -55,7 +55,8 @@ class Observation implements CallObservation {
     const coordination = (this.request as { coordinationId?: unknown } | undefined)?.coordinationId;
     const log = logger.child({ method: this.method, transport: this.transport, ...(typeof coordination === "string" && { coordination }) });
     const fields = { code: codeName(code), durationMs: Math.round(ms * 1e3) / 1e3 };
-    if (error?.unexpected) log.error({ ...fields, err: error.message }, "call failed");
+    // An unexpected error is logged whole (message, stack, cause); the client only got a bare INTERNAL.
+    if (error?.unexpected) log.error({ ...fields, err: error.cause ?? error.message }, "call failed");
     else if (quietCall) log.debug(fields, "call finished");
     else log.info({ ...fields, err: error?.message }, "call finished");
   }

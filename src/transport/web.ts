@@ -1,11 +1,14 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { Code, cors as connectCors, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError, cors as connectCors, createConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
-import type { ServiceBinding } from "./grpc.js";
+import { handlerOf, type ServiceBinding } from "../binding/service-binding.js";
 import { toConnectError, toWireError } from "./errors.js";
 import { OK, type CallObserver } from "./observe.js";
+import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./web-grpc-web-text.js";
+import { withErrorDetails } from "./web-status-details.js";
 
 /** Options of {@link startWebServer}. */
 export interface WebServerOptions {
@@ -19,6 +22,8 @@ export interface WebServerOptions {
   readonly registry: Registry;
   /** Origins allowed to call from a browser (CORS); `*` allows any. @default [] (same origin only) */
   readonly corsOrigins?: readonly string[];
+  /** Aborted when the server shuts down: every call's context signal aborts with its reason. */
+  readonly shutdownSignal: AbortSignal;
 }
 
 /** A running HTTP/1.1 server for browsers and operators. */
@@ -30,7 +35,16 @@ export interface WebServer {
   close(graceMs: number): Promise<void>;
 }
 
-/** Maps domain errors to Connect errors and logs/measures each call, like the gRPC bridge does. */
+/** How a call the interceptor saw ended without an error: OK, or how the client went away (cancel, deadline). */
+function endCode(signal: AbortSignal): number {
+  return signal.aborted ? ConnectError.from(signal.reason ?? new ConnectError("the client went away", Code.Canceled)).code : OK;
+}
+
+/**
+ * Maps domain errors to Connect errors (with their ErrorInfo) and logs and measures each call, like the gRPC
+ * bridge does. A stream the client cancelled is recorded as `canceled`, not OK: the request's signal has aborted
+ * before the stream ended (after a normal end it aborts only later).
+ */
 function observing(observer: CallObserver): Interceptor {
   return (next) => async (req) => {
     const name = `${req.service.typeName}/${req.method.name}`;
@@ -53,10 +67,10 @@ function observing(observer: CallObserver): Interceptor {
       message: (async function* () {
         try {
           yield* source;
-          obs.end({ code: OK });
+          obs.end({ code: endCode(req.signal) });
         } catch (err) {
           const w = toWireError(err);
-          obs.end(req.signal.aborted ? { code: Code.Canceled } : { code: w.code, error: w });
+          obs.end(req.signal.aborted ? { code: endCode(req.signal) } : { code: w.code, error: w });
           throw toConnectError(err);
         }
       })(),
@@ -65,24 +79,40 @@ function observing(observer: CallObserver): Interceptor {
 }
 
 /**
- * Starts the HTTP/1.1 server: Connect and gRPC-Web for browsers (the same service implementations as native
- * gRPC), `GET /metrics` (Prometheus) and `GET /healthz`.
+ * Starts the HTTP/1.1 server: Connect and gRPC-Web (binary and text) for browsers, from the same service
+ * implementations as native gRPC; `GET /metrics` (Prometheus) and `GET /healthz`. Every error carries an
+ * ErrorInfo, also those connect raises on its own (web-status-details.ts). Responses are not compressed
+ * (browsers' Connect and gRPC-Web clients do not ask for it).
  */
 export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   let draining = false;
-  const handler = connectNodeAdapter({
+  const router = createConnectRouter({
     grpc: false,
     grpcWeb: true,
     connect: true,
     readMaxBytes: o.maxMessageBytes,
     writeMaxBytes: o.maxMessageBytes,
+    acceptCompression: [],
+    shutdownSignal: o.shutdownSignal,
     interceptors: [observing(o.observer)],
-    routes(router) {
-      for (const b of o.services) {
-        router.service(b.service, b.impl as never);
-      }
-    },
   });
+  for (const b of o.services) {
+    // Every method gets a handler; one without an implementation answers METHOD_NOT_IMPLEMENTED, as over gRPC.
+    const impl = Object.fromEntries(b.service.methods.map((m) => [m.localName, handlerOf(b, m).bind(b.impl)]));
+    router.service(b.service, impl as never);
+  }
+  const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const transportError = (path: string) => (w: ReturnType<typeof toWireError>) => o.observer.start(path.slice(1), "web", undefined).end({ code: w.code, error: w });
+
+  const serveRpc = async (h: UniversalHandler, req: http.IncomingMessage, res: http.ServerResponse) => {
+    let uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    const text = isGrpcWebText(uReq);
+    if (text) uReq = textRequestToBinary(uReq);
+    let uRes = withErrorDetails(await h(uReq), transportError(h.requestPath));
+    if (text) uRes = binaryResponseToText(uRes);
+    await universalResponseToNodeResponse(uRes, res);
+  };
+
   const origins = new Set(o.corsOrigins ?? []);
   const server = http.createServer((req, res) => {
     const origin = req.headers.origin;
@@ -99,6 +129,15 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
         res.end();
         return;
       }
+    }
+    const path = (req.url ?? "").split("?", 1)[0] ?? "";
+    const h = handlers.get(path);
+    if (h !== undefined) {
+      serveRpc(h, req, res).catch(() => {
+        // The response could not be written (the client went away): nothing is left to answer.
+        res.destroy();
+      });
+      return;
     }
     if (req.method === "GET" && req.url === "/metrics") {
       o.registry.metrics().then(
@@ -118,7 +157,8 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       res.end(draining ? "draining\n" : "ok\n");
       return;
     }
-    handler(req, res);
+    res.writeHead(404);
+    res.end();
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -144,4 +184,3 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     },
   };
 }
-

@@ -66,7 +66,8 @@ describe("SignalService over native gRPC (grpc-js client)", () => {
     const c = cid();
     const err = await failure(publish({ coordinationId: c, type: SignalType.UNSPECIFIED }));
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(err.details).toMatch(/^type: must be a specified signal type/);
+    expect(err.details).toMatch(/^type: must be one of SIGNAL_TYPE_AGENT_INITIALIZED, .*; got SIGNAL_TYPE_UNSPECIFIED$/);
+    expect(grpcErrorDetails(err).info?.reason).toBe("FIELD_INVALID");
     expect(grpcErrorDetails(err).badRequest?.fieldViolations[0]?.field).toBe("type");
     const list = await unary<ListSignalsResponse>(client, "listSignals", { coordinationId: c });
     expect(list.signals).toHaveLength(0);

@@ -2,13 +2,19 @@ import { describe, expect, it } from "vitest";
 import { ConsortError } from "../../src/core/errors.js";
 import { defaultLimits } from "../../src/core/limits.js";
 import { createSignalEngine } from "../../src/core/signals/signal-engine.js";
-import { streamSubscription, type SubscriptionEvent } from "../../src/core/signals/subscription-stream.js";
+import { jsonByteSize } from "../../src/core/json.js";
+import type { Subscription } from "../../src/core/signals/subscription.js";
+import { streamSubscription, type StreamOptions, type SubscriptionEvent } from "../../src/core/signals/subscription-stream.js";
 import { createStore } from "../../src/core/store.js";
 
 function engine(limits: Partial<typeof defaultLimits> = {}) {
   const store = createStore();
   return { store, engine: createSignalEngine({ store, limits: { ...defaultLimits, ...limits } }) };
 }
+
+/** A subscription as a stream; batches measured by their data's JSON size (1 MiB each) unless told otherwise. */
+const stream = (sub: Subscription, o: Partial<StreamOptions> = {}) =>
+  streamSubscription(sub, { maxBatchBytes: 1 << 20, sizeOf: (s) => jsonByteSize(s.data), ...o });
 
 const seqs = (events: SubscriptionEvent[]) =>
   events.flatMap((e) => (e.kind === "signals" ? e.signals.map((s) => s.sequence) : []));
@@ -62,6 +68,37 @@ describe("publish", () => {
     expect(e.metrics("c").totalSignalsSent).toBe(0);
   });
 
+  it("lists every violated field in one error, and stores nothing", () => {
+    const { engine: e } = engine();
+    const err = expectError(
+      () => e.publish({ coordinationId: "", type: "bogus", senderAgentId: "s".repeat(101), recipientAgentIds: [""] }),
+      "invalid",
+      /^coordination_id: must not be empty .*\(and 3 more invalid fields\)$/,
+    );
+    expect(err.reason).toBe("FIELD_INVALID");
+    expect(err.violations.map((v) => v.field)).toEqual(["coordination_id", "type", "sender_agent_id", "recipient_agent_ids[0]"]);
+    expect(e.metrics("c").totalSignalsSent).toBe(0);
+  });
+
+  it("reports violations the caller found with its own, the caller's first", () => {
+    const { engine: e } = engine();
+    const err = expectError(() => e.publish({ coordinationId: "", type: "" }, [{ field: "type", description: "must be one of SIGNAL_TYPE_…" }]), "invalid", /^type: must be one of SIGNAL_TYPE_/);
+    expect(err.violations).toEqual([
+      { field: "type", description: "must be one of SIGNAL_TYPE_…" },
+      { field: "coordination_id", description: "must not be empty (1 to 100 characters)" },
+    ]);
+  });
+
+  it("measures the payload with the configured measure; an unset field counts nothing", () => {
+    const store = createStore();
+    const e = createSignalEngine({ store, limits: { ...defaultLimits, maxPayloadBytes: 10 }, payloadBytes: (p) => Object.keys(p).length * 5 });
+    expect(e.publish({ coordinationId: "c", type: "agent_completed", data: { a: 1, b: 2 } }).signal.sequence).toBe(1); // exactly the limit
+    expect(e.publish({ coordinationId: "c", type: "agent_completed", data: { a: 1 }, metadata: { b: 2 } }).signal.sequence).toBe(2);
+    const err = expectError(() => e.publish({ coordinationId: "c", type: "agent_completed", data: { a: 1 }, metadata: { b: 2, c: 3 } }), "invalid", /at most 10 bytes together \(encoded\), got 15/);
+    expect(err.violations[0]?.field).toBe("data");
+    expectError(() => e.publish({ coordinationId: "c", type: "agent_completed", metadata: { a: 1, b: 2, c: 3 } }), "invalid", /^metadata: /);
+  });
+
   it("returns the original signal for a repeated idempotency key and appends nothing", () => {
     const { engine: e } = engine();
     const first = e.publish({ coordinationId: "c", type: "agent_completed", idempotencyKey: "k1" });
@@ -113,17 +150,41 @@ describe("history", () => {
     const exact = e.list({ coordinationId: "c", pageSize: 7 });
     expect(exact.nextPageToken).toBe("");
     expectError(() => e.list({ coordinationId: "c", pageSize: 3, pageToken: "%%%" }), "invalid", /^page_token: is malformed/);
-    expectError(() => e.list({ coordinationId: "c", types: ["agent_completed"], pageToken: p1.nextPageToken }), "invalid", /^page_token: was issued for different filters/);
+    expectError(() => e.list({ coordinationId: "c", types: ["agent_completed"], pageToken: p1.nextPageToken }), "invalid", /^page_token: was issued for a different query/);
     expectError(() => e.list({ coordinationId: "c", pageSize: 1001 }), "invalid", /^page_size: must be between 1 and 1000/);
     expectError(() => e.list({ coordinationId: "c", pageSize: -1 }), "invalid", /^page_size/);
+  });
+
+  it("accepts a page token with the same data filter whatever the order of its keys", () => {
+    const { engine: e } = engine();
+    for (let i = 0; i < 4; i++) e.publish({ coordinationId: "c", type: "agent_completed", data: { a: 1, b: { x: 2, y: 3 } } });
+    const p1 = e.list({ coordinationId: "c", pageSize: 2, dataEquals: { a: 1, b: { x: 2, y: 3 } } });
+    const p2 = e.list({ coordinationId: "c", pageSize: 2, dataEquals: { b: { y: 3, x: 2 }, a: 1 }, pageToken: p1.nextPageToken });
+    expect(p2.signals.map((s) => s.sequence)).toEqual([2, 1]);
+    expectError(() => e.list({ coordinationId: "c", pageSize: 2, dataEquals: { a: 2 }, pageToken: p1.nextPageToken }), "invalid", /^page_token: was issued for a different query/);
+  });
+
+  it("cuts a page short, never fails it, when the next signal would pass the byte budget", () => {
+    const { engine: e } = engine();
+    for (let i = 0; i < 5; i++) e.publish({ coordinationId: "c", type: "agent_completed", data: { n: i } });
+    const budget = { maxBytes: 25, sizeOf: () => 10 };
+    const p1 = e.list({ coordinationId: "c", pageSize: 100, budget });
+    expect(p1.signals.map((s) => s.sequence)).toEqual([5, 4]);
+    const p2 = e.list({ coordinationId: "c", pageSize: 100, budget, pageToken: p1.nextPageToken });
+    const p3 = e.list({ coordinationId: "c", pageSize: 100, budget, pageToken: p2.nextPageToken });
+    expect([p2.signals.map((s) => s.sequence), p3.signals.map((s) => s.sequence), p3.nextPageToken]).toEqual([[3, 2], [1], ""]);
+    // One signal larger than the budget still makes a page of one: progress, never an empty page with a token.
+    const one = e.list({ coordinationId: "c", pageSize: 100, budget: { maxBytes: 5, sizeOf: () => 10 } });
+    expect(one.signals).toHaveLength(1);
+    expect(one.nextPageToken).not.toBe("");
   });
 });
 
 describe("subscriptions", () => {
   it("delivers only subscribed types, addressed signals only to their recipients, broadcasts to all (SPEC cases 5–7)", async () => {
     const { engine: e } = engine();
-    const s1 = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "agent-1", types: ["agent_completed"] }).subscription);
-    const s2 = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "agent-2" }).subscription);
+    const s1 = stream(e.subscribe({ coordinationId: "c", agentId: "agent-1", types: ["agent_completed"] }).subscription);
+    const s2 = stream(e.subscribe({ coordinationId: "c", agentId: "agent-2" }).subscription);
     e.publish({ coordinationId: "c", type: "agent_initialized" }); // 1: only s2
     e.publish({ coordinationId: "c", type: "agent_completed", recipientAgentIds: ["agent-1"] }); // 2: only s1
     e.publish({ coordinationId: "c", type: "agent_completed" }); // 3: both
@@ -136,7 +197,7 @@ describe("subscriptions", () => {
 
   it("filters by sender and delivers a sender's own broadcasts", async () => {
     const { engine: e } = engine();
-    const sub = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a", senderAgentIds: ["a"] }).subscription);
+    const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a", senderAgentIds: ["a"] }).subscription);
     e.publish({ coordinationId: "c", type: "agent_completed", senderAgentId: "b" });
     e.publish({ coordinationId: "c", type: "agent_completed", senderAgentId: "a" });
     expect(await collect(sub, 1)).toEqual([2]);
@@ -148,7 +209,7 @@ describe("subscriptions", () => {
     for (let i = 0; i < 5; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
     const r = e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 2 });
     expect([r.headSequence, r.oldestSequence]).toEqual([5, 1]);
-    const sub = streamSubscription(r.subscription);
+    const sub = stream(r.subscription);
     e.publish({ coordinationId: "c", type: "agent_completed" });
     expect(await collect(sub, 4)).toEqual([3, 4, 5, 6]);
     e.publish({ coordinationId: "c", type: "agent_completed" });
@@ -186,7 +247,7 @@ describe("subscriptions", () => {
 
   it("cuts a lagging subscriber with its last delivered sequence and never blocks the publisher", async () => {
     const { engine: e } = engine({ subscriberBuffer: 3 });
-    const sub = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription);
+    const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription);
     e.publish({ coordinationId: "c", type: "agent_completed" });
     expect(await collect(sub, 1)).toEqual([1]);
     for (let i = 0; i < 10; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
@@ -202,7 +263,7 @@ describe("subscriptions", () => {
   it("cuts a replaying subscriber whose replay range left the history", async () => {
     const { engine: e } = engine({ maxHistory: 5, subscriberBuffer: 1000 });
     for (let i = 0; i < 5; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
-    const sub = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 0 }).subscription, { maxBatch: 2 });
+    const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 0 }).subscription, { maxBatch: 2 });
     expect(await collect(sub, 2)).toEqual([1, 2]);
     for (let i = 0; i < 5; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
     const end = await sub.next().catch((x: unknown) => x);
@@ -212,7 +273,7 @@ describe("subscriptions", () => {
 
   it("batches a backlog in sequence order, bounded in count", async () => {
     const { engine: e } = engine();
-    const sub = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { maxBatch: 4 });
+    const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { maxBatch: 4 });
     for (let i = 0; i < 10; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
     const sizes: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -223,19 +284,32 @@ describe("subscriptions", () => {
     await sub.return(undefined);
   });
 
-  it("bounds batches in bytes", async () => {
+  it("bounds batches by the bytes they will take, as measured by the caller; a batch never exceeds them", async () => {
     const { engine: e } = engine();
-    const sub = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { maxBatchBytes: 20_000 });
-    for (let i = 0; i < 5; i++) e.publish({ coordinationId: "c", type: "agent_completed", data: { blob: "x".repeat(10_000) } });
-    const r = await sub.next();
-    expect(r.value?.kind === "signals" && r.value.signals.length).toBe(2);
+    const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 0 }).subscription, { maxBatchBytes: 25, sizeOf: () => 10 });
+    for (let i = 0; i < 5; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
+    const sizes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await sub.next();
+      if (r.value?.kind === "signals") sizes.push(r.value.signals.length);
+    }
+    expect(sizes).toEqual([2, 2, 1]);
+    await sub.return(undefined);
+  });
+
+  it("delivers a signal larger than the batch bound alone rather than never", async () => {
+    const { engine: e } = engine();
+    const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { maxBatchBytes: 5, sizeOf: () => 10 });
+    e.publish({ coordinationId: "c", type: "agent_completed" });
+    e.publish({ coordinationId: "c", type: "agent_completed" });
+    expect(await collect(sub, 2)).toEqual([1, 2]);
     await sub.return(undefined);
   });
 
   it("keeps two subscriptions of one agent independent", async () => {
     const { engine: e } = engine();
-    const a = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "x" }).subscription);
-    const b = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "x" }).subscription);
+    const a = stream(e.subscribe({ coordinationId: "c", agentId: "x" }).subscription);
+    const b = stream(e.subscribe({ coordinationId: "c", agentId: "x" }).subscription);
     for (let i = 0; i < 3; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
     expect(await collect(a, 3)).toEqual([1, 2, 3]);
     expect(await collect(b, 3)).toEqual([1, 2, 3]);
@@ -245,17 +319,17 @@ describe("subscriptions", () => {
 
   it("sends heartbeats while idle", async () => {
     const { engine: e } = engine();
-    const sub = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { heartbeatMs: 20 });
+    const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { heartbeatMs: 20 });
     const r = await sub.next();
     expect(r.value).toEqual({ kind: "heartbeat" });
     await sub.return(undefined);
   });
 
-  it("unregisters on every way a stream ends: return, abort, lag, endAll", async () => {
+  it("unregisters on every way a stream ends: return, abort (cancel, deadline, shutdown), lag", async () => {
     const { engine: e, store } = engine({ subscriberBuffer: 1 });
     const count = () => e.subscriptionCount;
     // return() after a pull, and an explicit close() (idempotent)
-    const s1 = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { heartbeatMs: 5 });
+    const s1 = stream(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { heartbeatMs: 5 });
     await s1.next();
     await s1.return(undefined);
     expect(count()).toBe(0);
@@ -265,22 +339,16 @@ describe("subscriptions", () => {
     expect(count()).toBe(0);
     // abort while waiting
     const ac = new AbortController();
-    const s2 = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { signal: ac.signal });
+    const s2 = stream(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription, { signal: ac.signal });
     const pending = s2.next();
     ac.abort();
     expect((await pending).done).toBe(true);
     // lag
-    const s3 = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription);
+    const s3 = stream(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription);
     const p3 = s3.next().catch((x: unknown) => x);
     e.publish({ coordinationId: "c", type: "agent_completed" });
     e.publish({ coordinationId: "c", type: "agent_completed" });
     await p3;
-    // endAll (shutdown)
-    const s4 = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription);
-    const p4 = s4.next().catch((x: unknown) => x);
-    e.endAll((last) => new ConsortError("unavailable", "bye", { metadata: { last_delivered_sequence: String(last) } }));
-    const end4 = await p4;
-    expect((end4 as ConsortError).kind).toBe("unavailable");
     expect(count()).toBe(0);
     expect(e.metrics("c").activeSubscriptions).toBe(0);
     expect(store.peek("c")?.pins).toBe(0);
@@ -303,7 +371,7 @@ describe("subscriptions", () => {
 describe("metrics", () => {
   it("counts sent by type and received per delivery (SPEC case 8)", async () => {
     const { engine: e } = engine();
-    const sub = streamSubscription(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription);
+    const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a" }).subscription);
     e.publish({ coordinationId: "c", type: "agent_completed" });
     e.publish({ coordinationId: "c", type: "agent_completed" });
     e.publish({ coordinationId: "c", type: "agent_initialized" });
@@ -316,5 +384,33 @@ describe("metrics", () => {
     expect(m.averagePropagationMs).toBeLessThanOrEqual(m.maxPropagationMs);
     await sub.return(undefined);
     expect(e.metrics("nobody")).toMatchObject({ totalSignalsSent: 0, totalSignalsReceived: 0, headSequence: 0 });
+  });
+
+  it("times live deliveries only: a replay minutes later does not count as propagation", async () => {
+    let clock = 0;
+    const hr = performance.now;
+    const times: number[][] = [];
+    const store = createStore();
+    const e = createSignalEngine({ store, limits: defaultLimits, hooks: { onDelivered: (_, t) => times.push([...t]) } });
+    e.publish({ coordinationId: "c", type: "agent_completed" });
+    e.publish({ coordinationId: "c", type: "agent_completed" });
+    // The replayed signals were published "3 s" before the subscriber resumes.
+    performance.now = () => hr.call(performance) + clock;
+    clock = 3000;
+    try {
+      const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 0 }).subscription);
+      expect(await collect(sub, 2)).toEqual([1, 2]);
+      expect(e.metrics("c")).toMatchObject({ totalSignalsReceived: 2, averagePropagationMs: 0, maxPropagationMs: 0 });
+      e.publish({ coordinationId: "c", type: "agent_completed" });
+      expect(await collect(sub, 1)).toEqual([3]);
+      const m = e.metrics("c");
+      expect(m.totalSignalsReceived).toBe(3);
+      expect(m.averagePropagationMs).toBeGreaterThan(0);
+      expect(m.averagePropagationMs).toBeLessThan(1000);
+      expect(times.map((t) => t.length)).toEqual([0, 1]);
+      await sub.return(undefined);
+    } finally {
+      performance.now = hr;
+    }
   });
 });

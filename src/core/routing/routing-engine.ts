@@ -1,7 +1,7 @@
-import { ConsortError, invalidField } from "../errors.js";
+import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { defaultLimits, type Limits } from "../limits.js";
-import { decodePageToken, encodePageToken } from "../page-token.js";
-import { createSequenceLog, pageNewestFirst, type SequenceLog } from "../sequence-log.js";
+import { decodePageToken, encodePageToken, queryFingerprint } from "../page-token.js";
+import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
 import { optionalId, pageSize, requireId } from "../validate.js";
 import { aggregate } from "./aggregate.js";
 import { validateRouters, type RouterInput } from "./policy.js";
@@ -38,20 +38,32 @@ export interface RoutingEngineOptions {
   readonly now?: () => number;
 }
 
-/** The routing engine: stored policies, Route, bounded history per policy id, stats (SPEC.md §2). */
+/** A page request: `pageSize` 0 means the default; a budget bounds the page's bytes as sent. */
+export interface PageInput<T> {
+  readonly pageSize?: number;
+  readonly pageToken?: string;
+  /** @default no byte bound */
+  readonly budget?: PageBudget<T>;
+}
+
+/**
+ * The routing engine: stored policies, Route, bounded history per policy id, stats (SPEC.md §2). Calls that take
+ * `found` report those violations (found by the caller while decoding the request) with their own, in one
+ * `invalid` error, and do nothing then.
+ */
 export interface RoutingEngine {
   /** Creates or replaces a policy; returns it and whether it was created. */
-  putPolicy(policyId: string, routers: readonly RouterInput[]): { policy: RoutingPolicy; created: boolean };
+  putPolicy(policyId: string, routers: readonly RouterInput[], found?: readonly FieldViolation[]): { policy: RoutingPolicy; created: boolean };
   /** A stored policy; `not_found` when unknown. */
   getPolicy(policyId: string): RoutingPolicy;
   /** Stored policies by id, paginated. */
-  listPolicies(input: { pageSize?: number; pageToken?: string }): { policies: RoutingPolicy[]; nextPageToken: string };
+  listPolicies(input: PageInput<RoutingPolicy>): { policies: RoutingPolicy[]; nextPageToken: string };
   /** Deletes a policy and its history; `not_found` when unknown. Returns the history records dropped. */
   deletePolicy(policyId: string): number;
   /** Evaluates a policy for one context and records the result. */
-  route(input: RouteInput): RoutingRecord;
+  route(input: RouteInput, found?: readonly FieldViolation[]): RoutingRecord;
   /** A policy id's retained results, newest first, optionally for one task, paginated. */
-  listHistory(input: { policyId: string; currentTask?: string; pageSize?: number; pageToken?: string }): { records: RoutingRecord[]; nextPageToken: string };
+  listHistory(input: { policyId: string; currentTask?: string } & PageInput<RoutingRecord>): { records: RoutingRecord[]; nextPageToken: string };
   /** Statistics over a policy id's retained results (zeros when none). */
   stats(policyId: string): RoutingStats;
   /** Drops a policy id's results; returns how many. */
@@ -73,8 +85,18 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
   const policies = new Map<string, StoredPolicy>();
   const histories = new Map<string, SequenceLog<HistoryEntry>>();
 
-  const policyIdOf = (field: string, id: string) => requireId(field, id, limits.maxIdLength);
-  const compile = (field: string, routers: readonly RouterInput[]) => validateRouters(field, routers, limits).map(compileRouter);
+  /** Validates a policy id alone (calls with no other input). */
+  const checkPolicyId = (id: string) => {
+    const v = new Violations();
+    requireId(v, "policy_id", id, limits.maxIdLength);
+    v.throwIfAny();
+  };
+  /** Validates routers into `v`, then compiles them if nothing was recorded. */
+  const compile = (v: Violations, field: string, routers: readonly RouterInput[]) => {
+    const specs = validateRouters(v, field, routers, limits);
+    v.throwIfAny();
+    return specs.map(compileRouter);
+  };
   const historyOf = (id: string) => {
     let h = histories.get(id);
     if (h === undefined) {
@@ -95,9 +117,10 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
   const notFound = (id: string) => new ConsortError("not_found", `routing policy ${JSON.stringify(id)} does not exist`, { reason: "POLICY_NOT_FOUND", metadata: { policy_id: id } });
 
   return {
-    putPolicy(policyId, routerInputs) {
-      policyIdOf("policy.policy_id", policyId);
-      const routers = compile("policy.routers", routerInputs);
+    putPolicy(policyId, routerInputs, found) {
+      const v = new Violations(found);
+      requireId(v, "policy.policy_id", policyId, limits.maxIdLength);
+      const routers = compile(v, "policy.routers", routerInputs);
       const existing = policies.get(policyId);
       if (existing === undefined && policies.size >= limits.maxRoutingPolicies) {
         throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxRoutingPolicies} routing policies`, {
@@ -112,55 +135,71 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
     },
 
     getPolicy(policyId) {
-      policyIdOf("policy_id", policyId);
+      checkPolicyId(policyId);
       const p = policies.get(policyId);
       if (p === undefined) throw notFound(policyId);
       return p.policy;
     },
 
     listPolicies(input) {
-      const size = pageSize(input.pageSize ?? 0, limits.maxPageSize);
-      const after = decodePageToken<string>(input.pageToken ?? "", "policies", "string");
+      const v = new Violations();
+      const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
+      const fingerprint = queryFingerprint("policies");
+      const after = decodePageToken<string>(v, input.pageToken ?? "", fingerprint, "string");
+      v.throwIfAny();
       const ids = [...policies.keys()].filter((id) => after === undefined || id > after).sort();
-      const page = ids.slice(0, size);
+      const page: RoutingPolicy[] = [];
+      let bytes = 0;
+      for (const id of ids) {
+        if (page.length === size) break;
+        const p = (policies.get(id) as StoredPolicy).policy;
+        if (input.budget !== undefined) {
+          bytes += input.budget.sizeOf(p);
+          if (bytes > input.budget.maxBytes && page.length > 0) break;
+        }
+        page.push(p);
+      }
       const last = page[page.length - 1];
       return {
-        policies: page.map((id) => (policies.get(id) as StoredPolicy).policy),
-        nextPageToken: ids.length > size && last !== undefined ? encodePageToken(last, "policies") : "",
+        policies: page,
+        nextPageToken: page.length < ids.length && last !== undefined ? encodePageToken(last.policyId, fingerprint) : "",
       };
     },
 
     deletePolicy(policyId) {
-      policyIdOf("policy_id", policyId);
+      checkPolicyId(policyId);
       if (!policies.delete(policyId)) throw notFound(policyId);
       const n = histories.get(policyId)?.size ?? 0;
       histories.delete(policyId);
       return n;
     },
 
-    route(input) {
-      if (input.currentTask.length === 0) throw invalidField("current_task", `must not be empty (1 to ${limits.maxTaskNameLength} characters)`);
-      if (input.currentTask.length > limits.maxTaskNameLength) {
-        throw invalidField("current_task", `must be at most ${limits.maxTaskNameLength} characters, got ${input.currentTask.length}`);
+    route(input, found) {
+      const v = new Violations(found);
+      if (input.currentTask.length === 0) v.add("current_task", `must not be empty (1 to ${limits.maxTaskNameLength} characters)`);
+      else if (input.currentTask.length > limits.maxTaskNameLength) {
+        v.add("current_task", `must be at most ${limits.maxTaskNameLength} characters, got ${input.currentTask.length}`);
       }
       const executionTimeMs = input.executionTimeMs ?? 0;
-      if (!Number.isFinite(executionTimeMs) || executionTimeMs < 0) throw invalidField("execution_time_ms", `must be a finite number ≥ 0, got ${executionTimeMs}`);
+      if (!Number.isFinite(executionTimeMs) || executionTimeMs < 0) v.add("execution_time_ms", `must be a finite number ≥ 0, got ${executionTimeMs}`);
       const retryCount = input.retryCount ?? 0;
-      if (!Number.isInteger(retryCount) || retryCount < 0) throw invalidField("retry_count", `must be ≥ 0, got ${retryCount}`);
-      const correlationId = optionalId("correlation_id", input.correlationId ?? "", limits.maxIdLength);
+      if (!Number.isInteger(retryCount) || retryCount < 0) v.add("retry_count", `must be ≥ 0, got ${retryCount}`);
+      const correlationId = optionalId(v, "correlation_id", input.correlationId ?? "", limits.maxIdLength);
 
       let policyId: string;
       let routers: readonly CompiledRouter[];
       if (input.inline !== undefined) {
-        policyId = policyIdOf("policy.policy_id", input.inline.policyId);
-        routers = compile("policy.routers", input.inline.routers);
+        policyId = requireId(v, "policy.policy_id", input.inline.policyId, limits.maxIdLength);
+        routers = compile(v, "policy.routers", input.inline.routers);
       } else if (input.policyId !== undefined) {
-        policyId = policyIdOf("policy_id", input.policyId);
+        policyId = requireId(v, "policy_id", input.policyId, limits.maxIdLength);
+        v.throwIfAny();
         const stored = policies.get(policyId);
         if (stored === undefined) throw notFound(policyId);
         routers = stored.routers;
       } else {
-        throw invalidField("policy_source", "must set policy_id or policy");
+        v.add("policy_source", "must set policy_id or policy");
+        throw v.toError();
       }
 
       const ctx: RoutingContext = {
@@ -199,21 +238,25 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
     },
 
     listHistory(input) {
-      policyIdOf("policy_id", input.policyId);
+      const v = new Violations();
+      requireId(v, "policy_id", input.policyId, limits.maxIdLength);
       const task = input.currentTask ?? "";
-      const size = pageSize(input.pageSize ?? 0, limits.maxPageSize);
-      const fingerprint = JSON.stringify(["history", input.policyId, task]);
+      const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
+      const fingerprint = queryFingerprint(["history", input.policyId, task]);
+      const before = decodePageToken<number>(v, input.pageToken ?? "", fingerprint, "number");
+      v.throwIfAny();
       const page = pageNewestFirst(histories.get(input.policyId), {
         size,
-        pageToken: input.pageToken ?? "",
+        before,
         fingerprint,
         matches: (r) => task === "" || r.currentTask === task,
+        ...(input.budget !== undefined && { budget: input.budget }),
       });
       return { records: page.items, nextPageToken: page.nextPageToken };
     },
 
     stats(policyId) {
-      policyIdOf("policy_id", policyId);
+      checkPolicyId(policyId);
       const h = histories.get(policyId);
       let total = 0;
       let sum = 0;
@@ -236,7 +279,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
     },
 
     clearHistory(policyId) {
-      policyIdOf("policy_id", policyId);
+      checkPolicyId(policyId);
       return histories.get(policyId)?.clear() ?? 0;
     },
   };

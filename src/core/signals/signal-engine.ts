@@ -1,10 +1,11 @@
 import { performance } from "node:perf_hooks";
-import { ConsortError, invalidField } from "../errors.js";
+import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import type { Coordination, Store } from "../store.js";
 import { optionalId, pageSize, requireId } from "../validate.js";
-import { createSequenceLog, pageNewestFirst, type SequenceLog } from "../sequence-log.js";
+import { decodePageToken, queryFingerprint } from "../page-token.js";
+import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
 import { createSubscription, type Subscription } from "./subscription.js";
 import { createUuidSource } from "../uuid.js";
 import {
@@ -24,6 +25,8 @@ interface SignalState {
   readonly subscriptions: Set<LiveSubscription>;
   sent: number;
   received: number;
+  /** Deliveries of live signals (not replays): what the propagation figures average over. */
+  liveReceived: number;
   propagationSumMs: number;
   propagationMaxMs: number;
   byType: Map<SignalType, number>;
@@ -64,6 +67,8 @@ export interface ListSignalsInput {
   /** 0 means the default page size. */
   readonly pageSize?: number;
   readonly pageToken?: string;
+  /** A bound on the page's bytes as it will be sent. @default none */
+  readonly budget?: PageBudget<SignalRecord>;
 }
 
 /** A page of history, newest first. */
@@ -76,8 +81,11 @@ export interface ListSignalsResult {
 export interface SignalEngineHooks {
   /** A signal was appended. */
   readonly onPublished?: (signal: SignalRecord) => void;
-  /** `count` signals were handed to subscribers, with each one's propagation time. */
-  readonly onDelivered?: (count: number, propagationMs: readonly number[]) => void;
+  /**
+   * `count` signals were handed to subscribers, with the propagation time (publish → hand-off) of each live one;
+   * replayed signals are counted but not timed (a resume minutes later says nothing about propagation).
+   */
+  readonly onDelivered?: (count: number, livePropagationMs: readonly number[]) => void;
   /** Open subscriptions changed by `delta`. */
   readonly onSubscriptionsChanged?: (delta: number) => void;
 }
@@ -91,24 +99,31 @@ export interface SignalEngineOptions {
   readonly hooks?: SignalEngineHooks;
   /** Clock in milliseconds since the epoch. @default Date.now */
   readonly now?: () => number;
+  /**
+   * How a payload (`data`, `metadata`) is measured against `maxPayloadBytes`: the bytes it takes when sent. An
+   * unset field counts 0. @default its JSON size
+   */
+  readonly payloadBytes?: (payload: JsonObject) => number;
 }
 
 /** The signal engine: per-coordination logs, subscriptions and fan-out (SPEC.md §1, DESIGN.md §2–§3). */
 export interface SignalEngine {
-  /** Validates and appends a signal, then offers it to every matching subscription without waiting. */
-  publish(input: PublishInput): PublishResult;
+  /**
+   * Validates and appends a signal, then offers it to every matching subscription without waiting. Each call
+   * below takes `found`: violations the caller found while decoding the request, reported with the engine's own
+   * in one `invalid` error (nothing is done when there is any).
+   */
+  publish(input: PublishInput, found?: readonly FieldViolation[]): PublishResult;
   /** Registers a subscription; with `afterSequence`, it replays retained signals first. */
-  subscribe(input: SubscribeInput): SubscribeResult;
+  subscribe(input: SubscribeInput, found?: readonly FieldViolation[]): SubscribeResult;
   /** History, newest first, filtered and paginated. */
-  list(input: ListSignalsInput): ListSignalsResult;
+  list(input: ListSignalsInput, found?: readonly FieldViolation[]): ListSignalsResult;
   /** Counters of a coordination; zeros when unknown. */
   metrics(coordinationId: string): SignalMetrics;
   /** The coordination's newest sequence; 0 when unknown or nothing was published. */
   headSequence(coordinationId: string): number;
   /** Drops history and metrics; sequences continue. */
   clear(coordinationId: string): { cleared: number; headSequence: number };
-  /** Ends every open subscription with `error` (shutdown). */
-  endAll(error: (lastDelivered: number) => ConsortError): void;
   /** Open subscriptions on the server. */
   readonly subscriptionCount: number;
 }
@@ -116,13 +131,11 @@ export interface SignalEngine {
 const typeSet: ReadonlySet<string> = new Set(signalTypes);
 const SLOT = "signals";
 
-function parseTypes(field: string, types: readonly string[] | undefined): ReadonlySet<SignalType> {
+function parseTypes(v: Violations, field: string, types: readonly string[] | undefined): ReadonlySet<SignalType> {
   const out = new Set<SignalType>();
   (types ?? []).forEach((t, i) => {
-    if (!typeSet.has(t)) {
-      throw invalidField(`${field}[${i}]`, `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(t)}`);
-    }
-    out.add(t as SignalType);
+    if (typeSet.has(t)) out.add(t as SignalType);
+    else v.add(`${field}[${i}]`, `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(t)}`);
   });
   return out;
 }
@@ -134,6 +147,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
   const nextId = createUuidSource();
   const hooks = options.hooks ?? {};
   const now = options.now ?? Date.now;
+  const payloadBytes = options.payloadBytes ?? jsonByteSize;
   let subscriptionCount = 0;
   let nextSubscription = 1;
 
@@ -146,6 +160,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         subscriptions: new Set(),
         sent: 0,
         received: 0,
+        liveReceived: 0,
         propagationSumMs: 0,
         propagationMaxMs: 0,
         byType: new Map(),
@@ -155,34 +170,38 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
     return s;
   };
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
-  const coordinationIdOf = (id: string) => requireId("coordination_id", id, limits.maxIdLength);
+  const coordinationIdOf = (v: Violations, id: string) => requireId(v, "coordination_id", id, limits.maxIdLength);
+  /** Validates just the coordination id (calls with no other input). */
+  const checkCoordinationId = (id: string) => {
+    const v = new Violations();
+    coordinationIdOf(v, id);
+    v.throwIfAny();
+  };
 
   return {
     get subscriptionCount() {
       return subscriptionCount;
     },
 
-    publish(input) {
-      coordinationIdOf(input.coordinationId);
-      if (input.type === "" || !typeSet.has(input.type)) {
-        throw invalidField("type", `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(input.type)}`);
-      }
-      const sender = optionalId("sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength) || "system";
+    publish(input, found) {
+      const v = new Violations(found);
+      coordinationIdOf(v, input.coordinationId);
+      if (!typeSet.has(input.type)) v.add("type", `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(input.type)}`);
+      const sender = optionalId(v, "sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength) || "system";
       const recipients = input.recipientAgentIds ?? [];
       if (recipients.length > limits.maxRecipients) {
-        throw invalidField("recipient_agent_ids", `must hold at most ${limits.maxRecipients} ids, got ${recipients.length}`);
+        v.add("recipient_agent_ids", `must hold at most ${limits.maxRecipients} ids, got ${recipients.length}`);
+      } else {
+        recipients.forEach((r, i) => requireId(v, `recipient_agent_ids[${i}]`, r, limits.maxIdLength));
       }
-      recipients.forEach((r, i) => requireId(`recipient_agent_ids[${i}]`, r, limits.maxIdLength));
-      const key = optionalId("idempotency_key", input.idempotencyKey ?? "", limits.maxIdLength);
+      const key = optionalId(v, "idempotency_key", input.idempotencyKey ?? "", limits.maxIdLength);
+      const payload = (input.data === undefined ? 0 : payloadBytes(input.data)) + (input.metadata === undefined ? 0 : payloadBytes(input.metadata));
+      if (payload > limits.maxPayloadBytes) {
+        v.add(input.data === undefined ? "metadata" : "data", `data and metadata must be at most ${limits.maxPayloadBytes} bytes together (encoded), got ${payload}`);
+      }
+      v.throwIfAny();
       const data = input.data ?? {};
       const metadata = input.metadata ?? {};
-      const payloadBytes = jsonByteSize(data) + jsonByteSize(metadata);
-      if (payloadBytes > limits.maxPayloadBytes) {
-        throw invalidField(
-          "data",
-          `data and metadata must be at most ${limits.maxPayloadBytes} bytes together (as JSON), got ${payloadBytes}`,
-        );
-      }
 
       const c = store.acquire(input.coordinationId);
       const st = stateOf(c);
@@ -202,7 +221,6 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         data,
         metadata,
         idempotencyKey: key,
-        sizeBytes: payloadBytes + 128 + sender.length + key.length + recipients.reduce((n, r) => n + r.length + 2, 0),
         publishedAtHr: performance.now(),
       };
       const evicted = st.log.append(signal);
@@ -219,16 +237,16 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       return { signal, duplicate: false };
     },
 
-    subscribe(input) {
-      coordinationIdOf(input.coordinationId);
-      const agentId = requireId("agent_id", input.agentId, limits.maxIdLength);
-      const types = parseTypes("types", input.types);
+    subscribe(input, found) {
+      const v = new Violations(found);
+      coordinationIdOf(v, input.coordinationId);
+      const agentId = requireId(v, "agent_id", input.agentId, limits.maxIdLength);
+      const types = parseTypes(v, "types", input.types);
       const senders = new Set(input.senderAgentIds ?? []);
-      [...senders].forEach((s, i) => requireId(`sender_agent_ids[${i}]`, s, limits.maxIdLength));
+      (input.senderAgentIds ?? []).forEach((s, i) => requireId(v, `sender_agent_ids[${i}]`, s, limits.maxIdLength));
       const after = input.afterSequence;
-      if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) {
-        throw invalidField("after_sequence", `must be a non-negative integer, got ${after}`);
-      }
+      if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_sequence", `must be a non-negative integer, got ${after}`);
+      v.throwIfAny();
       if (subscriptionCount >= limits.maxSubscriptions) {
         throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} subscriptions`, {
           reason: "TOO_MANY_SUBSCRIPTIONS",
@@ -258,13 +276,18 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         (types.size === 0 || types.has(s.type)) &&
         (senders.size === 0 || senders.has(s.senderAgentId)) &&
         (s.recipientAgentIds.length === 0 || s.recipientAgentIds.includes(agentId));
-      const onDeliver = (batch: readonly SignalRecord[]) => {
-        const t = performance.now();
-        const times = batch.map((s) => t - s.publishedAtHr);
+      const onDeliver = (batch: readonly SignalRecord[], live: number) => {
         st.received += batch.length;
-        for (const ms of times) {
-          st.propagationSumMs += ms;
-          if (ms > st.propagationMaxMs) st.propagationMaxMs = ms;
+        st.liveReceived += live;
+        const times: number[] = [];
+        if (live > 0) {
+          const t = performance.now();
+          for (let i = batch.length - live; i < batch.length; i++) {
+            const ms = t - (batch[i] as SignalRecord).publishedAtHr;
+            times.push(ms);
+            st.propagationSumMs += ms;
+            if (ms > st.propagationMaxMs) st.propagationMaxMs = ms;
+          }
         }
         hooks.onDelivered?.(batch.length, times);
       };
@@ -297,27 +320,31 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       return { subscription: live.sub, headSequence: log.head, oldestSequence: log.size > 0 ? log.oldest : 0 };
     },
 
-    list(input) {
-      coordinationIdOf(input.coordinationId);
-      const types = parseTypes("types", input.types);
-      const sender = optionalId("sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength);
-      const size = pageSize(input.pageSize ?? 0, limits.maxPageSize);
+    list(input, found) {
+      const v = new Violations(found);
+      coordinationIdOf(v, input.coordinationId);
+      const types = parseTypes(v, "types", input.types);
+      const sender = optionalId(v, "sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength);
+      const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
       const dataEquals = Object.entries(input.dataEquals ?? {});
-      const fingerprint = JSON.stringify([input.coordinationId, [...types].sort(), sender, dataEquals]);
+      const fingerprint = queryFingerprint([input.coordinationId, [...types].sort(), sender, input.dataEquals ?? {}]);
+      const before = decodePageToken<number>(v, input.pageToken ?? "", fingerprint, "number");
+      v.throwIfAny();
       const page = pageNewestFirst(peekState(input.coordinationId)?.log, {
         size,
-        pageToken: input.pageToken ?? "",
+        before,
         fingerprint,
         matches: (s) =>
           (types.size === 0 || types.has(s.type)) &&
           (sender === "" || s.senderAgentId === sender) &&
-          dataEquals.every(([k, v]) => Object.hasOwn(s.data, k) && jsonEquals(s.data[k], v)),
+          dataEquals.every(([k, value]) => Object.hasOwn(s.data, k) && jsonEquals(s.data[k], value)),
+        ...(input.budget !== undefined && { budget: input.budget }),
       });
       return { signals: page.items, nextPageToken: page.nextPageToken };
     },
 
     metrics(coordinationId) {
-      coordinationIdOf(coordinationId);
+      checkCoordinationId(coordinationId);
       const st = peekState(coordinationId);
       if (st === undefined) {
         return {
@@ -334,7 +361,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       return {
         totalSignalsSent: st.sent,
         totalSignalsReceived: st.received,
-        averagePropagationMs: st.received === 0 ? 0 : st.propagationSumMs / st.received,
+        averagePropagationMs: st.liveReceived === 0 ? 0 : st.propagationSumMs / st.liveReceived,
         maxPropagationMs: st.propagationMaxMs,
         signalsByType: Object.fromEntries(st.byType),
         headSequence: st.log.head,
@@ -348,7 +375,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
     },
 
     clear(coordinationId) {
-      coordinationIdOf(coordinationId);
+      checkCoordinationId(coordinationId);
       const c = store.peek(coordinationId);
       const st = peekState(coordinationId);
       if (c === undefined || st === undefined) return { cleared: 0, headSequence: 0 };
@@ -357,18 +384,11 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       st.idempotency.clear();
       st.sent = 0;
       st.received = 0;
+      st.liveReceived = 0;
       st.propagationSumMs = 0;
       st.propagationMaxMs = 0;
       st.byType = new Map();
       return { cleared, headSequence: st.log.head };
-    },
-
-    endAll(error) {
-      for (const c of store.all()) {
-        const st = c.slots[SLOT] as SignalState | undefined;
-        if (st === undefined) continue;
-        for (const live of st.subscriptions) live.sub.end(error(live.sub.lastDelivered));
-      }
     },
   };
 }

@@ -14,22 +14,24 @@ export interface StreamOptions {
   readonly signal?: AbortSignal;
   /** Signals per batch. @default 256 */
   readonly maxBatch?: number;
-  /** Approximate bytes per batch. @default 1048576 */
-  readonly maxBatchBytes?: number;
+  /** Bytes per batch, as `sizeOf` measures them; a batch ends before the signal that would exceed it. */
+  readonly maxBatchBytes: number;
+  /** What a signal adds to a batch as sent (its encoded size with framing). */
+  readonly sizeOf: (signal: SignalRecord) => number;
 }
 
 /**
  * Turns a subscription into a pulled stream: batches as the consumer asks for them (so the transport's flow
- * control paces delivery), heartbeats when idle. Throws the subscription's end error (lagging, shutdown);
- * returns when `signal` aborts. Always closes the subscription — the one place a stream unregisters.
+ * control paces delivery), heartbeats when idle. Throws the subscription's end error (lagging); returns when
+ * `signal` aborts (client cancel, deadline or server shutdown: the caller tells them apart by the signal's
+ * reason). Always closes the subscription — the one place a stream unregisters.
  */
-export async function* streamSubscription(sub: Subscription, options: StreamOptions = {}): AsyncGenerator<SubscriptionEvent> {
+export async function* streamSubscription(sub: Subscription, options: StreamOptions): AsyncGenerator<SubscriptionEvent> {
   const maxBatch = options.maxBatch ?? 256;
-  const maxBytes = options.maxBatchBytes ?? 1024 * 1024;
   try {
     for (;;) {
       if (options.signal?.aborted) return;
-      const batch = sub.take(maxBatch, maxBytes);
+      const batch = sub.take(maxBatch, options.maxBatchBytes, options.sizeOf);
       if (batch.length > 0) {
         yield { kind: "signals", signals: batch };
         continue;

@@ -15,8 +15,8 @@ export interface SubscriptionOptions {
   readonly replayTo: number;
   /** Undelivered live signals held before the subscription is cut. */
   readonly bufferSize: number;
-  /** Called with each batch handed to the transport (metrics). */
-  readonly onDeliver: (batch: readonly SignalRecord[]) => void;
+  /** Called with each batch handed to the transport (metrics); its last `live` signals came live, the rest from replay. */
+  readonly onDeliver: (batch: readonly SignalRecord[], live: number) => void;
   /** Called once when the subscription closes, however it ends. */
   readonly onClose: () => void;
 }
@@ -38,8 +38,11 @@ export interface Subscription {
   readonly endedWith: ConsortError | undefined;
   /** Hands a live signal to the subscription; never blocks. */
   offer(signal: SignalRecord): void;
-  /** Takes up to `maxCount` signals (and about `maxBytes`), replay first; [] when none is ready. */
-  take(maxCount: number, maxBytes: number): SignalRecord[];
+  /**
+   * Takes up to `maxCount` signals, replay first, stopping before the signal that would take the batch past
+   * `maxBytes` as measured by `sizeOf` (the first signal is always taken); [] when none is ready.
+   */
+  take(maxCount: number, maxBytes: number, sizeOf: (signal: SignalRecord) => number): SignalRecord[];
   /** Resolves when signals are ready, the subscription ends, `timeoutMs` passes or `abort` fires. */
   wait(timeoutMs: number | undefined, abort: AbortSignal | undefined): Promise<WaitResult>;
   /** Ends the subscription with `error` (the first end wins) and drops its buffer. */
@@ -92,27 +95,34 @@ export function createSubscription(o: SubscriptionOptions): Subscription {
       queue.push(signal);
       notify("ready");
     },
-    take(maxCount, maxBytes) {
+    take(maxCount, maxBytes, sizeOf) {
       const out: SignalRecord[] = [];
       if (endedWith !== undefined) return out;
       let bytes = 0;
-      while (replayNext <= o.replayTo && out.length < maxCount && (out.length === 0 || bytes < maxBytes)) {
+      // Adds `s` unless it would overflow the batch (the first one always goes): false means the batch is full.
+      const fits = (s: SignalRecord) => {
+        const size = sizeOf(s);
+        if (out.length > 0 && bytes + size > maxBytes) return false;
+        bytes += size;
+        out.push(s);
+        return true;
+      };
+      let full = false;
+      while (!full && replayNext <= o.replayTo && out.length < maxCount) {
         if (replayNext < o.log.oldest) {
           // The history moved past the replay cursor before it was delivered.
           if (out.length > 0) break;
           sub.end(lagging());
           return out;
         }
-        const s = o.log.get(replayNext++);
-        if (s !== undefined && o.matches(s)) {
-          out.push(s);
-          bytes += s.sizeBytes;
-        }
+        const s = o.log.get(replayNext);
+        if (s !== undefined && o.matches(s) && !fits(s)) full = true;
+        else replayNext++;
       }
-      while (replayNext > o.replayTo && qHead < queue.length && out.length < maxCount && (out.length === 0 || bytes < maxBytes)) {
-        const s = queue[qHead++] as SignalRecord;
-        out.push(s);
-        bytes += s.sizeBytes;
+      const replayed = out.length;
+      while (!full && replayNext > o.replayTo && qHead < queue.length && out.length < maxCount) {
+        if (fits(queue[qHead] as SignalRecord)) qHead++;
+        else full = true;
       }
       if (qHead > 1024 && qHead * 2 > queue.length) {
         queue = queue.slice(qHead);
@@ -124,7 +134,7 @@ export function createSubscription(o: SubscriptionOptions): Subscription {
       const last = out[out.length - 1];
       if (last !== undefined) {
         lastDelivered = last.sequence;
-        o.onDeliver(out);
+        o.onDeliver(out, out.length - replayed);
       } else if (replayNext > o.replayTo && o.replayTo >= o.replayFrom) {
         // The replay range held nothing for this subscriber: it has seen everything up to replayTo.
         lastDelivered = Math.max(lastDelivered, o.replayTo);

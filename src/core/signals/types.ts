@@ -35,8 +35,6 @@ export interface SignalRecord {
   readonly metadata: JsonObject;
   /** The publisher's idempotency key, or "". */
   readonly idempotencyKey: string;
-  /** Approximate encoded size in bytes (payload JSON plus ids), used to bound batches. */
-  readonly sizeBytes: number;
   /** `performance.now()` at publish, for propagation time. */
   readonly publishedAtHr: number;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Violations } from "../../../src/core/errors.js";
 import type { JsonObject } from "../../../src/core/json.js";
 import { defaultLimits } from "../../../src/core/limits.js";
 import { aggregate, defaultRouterResult } from "../../../src/core/routing/aggregate.js";
@@ -14,7 +15,12 @@ const ctx = (state: JsonObject = {}, currentTask = "t", customData: JsonObject =
   customData,
   correlationId: "",
 });
-const compile = (...routers: RouterInput[]) => validateRouters("routers", routers, defaultLimits).map(compileRouter);
+const compile = (...routers: RouterInput[]) => {
+  const v = new Violations();
+  const specs = validateRouters(v, "routers", routers, defaultLimits);
+  v.throwIfAny();
+  return specs.map(compileRouter);
+};
 const one = (r: RouterInput, c: RoutingContext) => settled((compile(r)[0] as CompiledRouter).evaluate(c));
 const rule = (ruleId: string, key: string, operator: string, value: JsonObject[string], decision: string, priority?: number, extra: object = {}) => ({
   ruleId,

@@ -57,6 +57,28 @@ describe("routing engine", () => {
     expect(e.listPolicies({}).policies).toEqual([]);
   });
 
+  it("lists every invalid field of a policy in one error, and stores nothing", () => {
+    const e = createRoutingEngine();
+    const err = fails(() =>
+      e.putPolicy("", [
+        { strategy: "conditional", rules: [{ ruleId: "", conditionKey: "", operator: "", decision: "" }] },
+        { strategy: "priority", highThreshold: 120 },
+      ]),
+    );
+    expect(err.reason).toBe("FIELD_INVALID");
+    const rule = "policy.routers[0].conditional.rules[0]";
+    expect(err.violations.map((v) => v.field)).toEqual([
+      "policy.policy_id",
+      `${rule}.rule_id`,
+      `${rule}.condition_key`,
+      `${rule}.operator`,
+      `${rule}.decision`,
+      "policy.routers[1].priority.config.high_threshold",
+    ]);
+    expect(err.message).toMatch(/\(and 5 more invalid fields\)$/);
+    expect(e.listPolicies({}).policies).toEqual([]);
+  });
+
   it("validates the routing context", () => {
     const e = createRoutingEngine();
     e.putPolicy("p", []);

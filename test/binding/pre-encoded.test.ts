@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { SignalSchema, SubscribeResponseSchema } from "../../gen/ts/consort/v1/signal_pb.js";
-import { encodeRepeatedMessages } from "../../src/service/pre-encoded.js";
+import { encodeRepeatedMessages } from "../../src/binding/pre-encoded.js";
 
 describe("pre-encoded Subscribe responses", () => {
   it("frame signals exactly as protobuf encodes SubscribeResponse.signals", () => {

@@ -1,12 +1,18 @@
 /**
  * A response may carry its own wire encoding under this symbol. The gRPC bridge sends those bytes instead of
  * serializing the message again; other transports ignore the symbol and serialize the message. Subscribe uses it
- * so that a signal fanned out to many subscribers is encoded once.
+ * so that a signal fanned out to many subscribers is encoded once, Route so that its response is encoded straight
+ * from the routing record.
  */
 export const preEncoded: unique symbol = Symbol("consort.preEncoded");
 
 /** A message with its wire encoding attached. */
 export type PreEncoded<T extends object> = T & { [preEncoded]?: Uint8Array };
+
+/** The wire encoding attached to `message`, if any. */
+export function encodedOf(message: unknown): Uint8Array | undefined {
+  return typeof message === "object" && message !== null ? (message as PreEncoded<object>)[preEncoded] : undefined;
+}
 
 /** Attaches `bytes` (the exact binary encoding of `message`) to `message` and returns it. */
 export function attachEncoding<T extends object>(message: T, bytes: Uint8Array): PreEncoded<T> {

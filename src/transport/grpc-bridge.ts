@@ -1,0 +1,215 @@
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { encodedOf } from "../binding/pre-encoded.js";
+import { handlerOf, type ServiceBinding } from "../binding/service-binding.js";
+import { ConsortError } from "../core/errors.js";
+import { GrpcHandlerContext, type GrpcContextShared } from "./grpc-context.js";
+import { toGrpcStatus, toWireError } from "./errors.js";
+import { OK, type CallObservation, type CallOutcome } from "./observe.js";
+
+/**
+ * Serves a {@link ServiceBinding} on grpc-js: per method a path `/<service>/<method>`, the request decoded and the
+ * response encoded here (not by grpc-js), so that an undecodable request is INVALID_ARGUMENT and an oversized
+ * response RESOURCE_EXHAUSTED, both with an ErrorInfo, like every other error; a real handler context per call
+ * ({@link GrpcHandlerContext}); server streams written with flow control (write → wait for drain).
+ */
+
+/** Starts observing calls and counts them in flight (see grpc.ts). */
+export interface CallStarter {
+  start(method: string, request: unknown): CallObservation;
+}
+
+/** Options of {@link bridgeService}. */
+export interface BridgeOptions {
+  readonly shared: GrpcContextShared;
+  readonly calls: CallStarter;
+  /** Largest response message in bytes; a larger one fails RESOURCE_EXHAUSTED (RESPONSE_TOO_LARGE). */
+  readonly maxMessageBytes: number;
+}
+
+/** Bytes pass through grpc-js untouched: this bridge decodes and encodes. */
+const passBytes = (b: Buffer) => b;
+
+/** The request's message, or INVALID_ARGUMENT (MALFORMED_MESSAGE) naming what could not be decoded. */
+function decodeRequest(method: DescMethod, decode: ((bytes: Uint8Array) => unknown) | undefined, bytes: Buffer): unknown {
+  try {
+    return decode !== undefined ? decode(bytes) : fromBinary(method.input, bytes);
+  } catch (e) {
+    throw new ConsortError("invalid", `request: cannot be decoded as ${method.input.typeName}: ${(e as Error).message}`, {
+      reason: "MALFORMED_MESSAGE",
+      metadata: { message_type: method.input.typeName },
+      cause: e,
+    });
+  }
+}
+
+/** A response's wire bytes (its attached encoding, if it has one), or RESOURCE_EXHAUSTED past the limit. */
+function encodeResponse(desc: DescMessage, res: unknown, maxBytes: number): Buffer {
+  const bytes = encodedOf(res) ?? toBinary(desc, isMessage(res, desc) ? res : create(desc, res as never));
+  if (bytes.byteLength > maxBytes) {
+    throw new ConsortError("exhausted", `response of ${bytes.byteLength} bytes is larger than the message limit of ${maxBytes} bytes`, {
+      reason: "RESPONSE_TOO_LARGE",
+      metadata: { size_bytes: String(bytes.byteLength), limit_bytes: String(maxBytes) },
+    });
+  }
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Headers as grpc-js metadata (response headers and trailers a handler set on its context). */
+function metadataOf(headers: Headers): grpc.Metadata | undefined {
+  let md: grpc.Metadata | undefined;
+  headers.forEach((value, key) => {
+    md ??= new grpc.Metadata();
+    md.add(key, key.endsWith("-bin") ? Buffer.from(value, "base64") : value);
+  });
+  return md;
+}
+
+const succeeded: CallOutcome = { code: OK };
+
+/** The grpc-js side of one unary method: decode, call the handler, encode, answer; every throw becomes a status. */
+class UnaryMethod {
+  constructor(
+    private readonly binding: ServiceBinding,
+    private readonly method: DescMethod,
+    private readonly name: string,
+    private readonly o: BridgeOptions,
+  ) {}
+
+  readonly handle = (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void => {
+    let req: unknown;
+    try {
+      req = decodeRequest(this.method, this.binding.decoders?.[this.method.localName], call.request);
+    } catch (err) {
+      this.fail(callback, this.o.calls.start(this.name, undefined), undefined, err);
+      return;
+    }
+    const obs = this.o.calls.start(this.name, req);
+    const ctx = new GrpcHandlerContext(call, this.method, this.o.shared);
+    // Called directly: a handler that throws synchronously fails the call like a rejection does, and a synchronous
+    // result (Route) is answered without a promise.
+    let out: unknown;
+    try {
+      out = handlerOf(this.binding, this.method).call(this.binding.impl, req, ctx);
+    } catch (err) {
+      this.fail(callback, obs, ctx, err);
+      return;
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (res: unknown) => this.answer(call, callback, obs, ctx, res),
+        (err: unknown) => this.fail(callback, obs, ctx, err),
+      );
+    } else this.answer(call, callback, obs, ctx, out);
+  };
+
+  private answer(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>, obs: CallObservation, ctx: GrpcHandlerContext, res: unknown): void {
+    let bytes: Buffer;
+    try {
+      bytes = encodeResponse(this.method.output, res, this.o.maxMessageBytes);
+    } catch (err) {
+      this.fail(callback, obs, ctx, err);
+      return;
+    }
+    if (ctx.used) {
+      const header = metadataOf(ctx.responseHeader);
+      if (header !== undefined) call.sendMetadata(header);
+      callback(null, bytes, metadataOf(ctx.responseTrailer));
+      ctx.end();
+    } else callback(null, bytes);
+    obs.end(succeeded);
+  }
+
+  private fail(callback: grpc.sendUnaryData<Buffer>, obs: CallObservation, ctx: GrpcHandlerContext | undefined, err: unknown): void {
+    const w = toWireError(err);
+    callback(toGrpcStatus(w));
+    ctx?.end(err);
+    obs.end({ code: w.code, error: w });
+  }
+}
+
+/** Waits until the stream can take more data, or `signal` aborts. */
+function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.on("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** The grpc-js side of one server-streaming method. */
+function serverStreamingMethod(binding: ServiceBinding, method: DescMethod, name: string, o: BridgeOptions) {
+  return async (call: grpc.ServerWritableStream<Buffer, Buffer>): Promise<void> => {
+    let obs: CallObservation | undefined;
+    // A handler ends the stream now (lagging subscriber) through the context's interrupt, even while the client's
+    // flow-control window is full: waiting for the client to read first could take forever.
+    let interrupt!: (err: unknown) => void;
+    const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
+    interrupted.catch(() => {});
+    const ctx = new GrpcHandlerContext(call, method, o.shared, interrupt);
+    const signal = ctx.signal;
+    // The client is gone (cancel or deadline): nothing more can be sent.
+    const clientGone = () => call.cancelled;
+    let it: AsyncIterator<unknown> | undefined;
+    let headerSent = false;
+    try {
+      const req = decodeRequest(method, binding.decoders?.[method.localName], call.request);
+      obs = o.calls.start(name, req);
+      it = (handlerOf(binding, method).call(binding.impl, req, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true || clientGone()) break;
+        const bytes = encodeResponse(method.output, r.value, o.maxMessageBytes);
+        if (!headerSent) {
+          headerSent = true;
+          const header = metadataOf(ctx.responseHeader);
+          if (header !== undefined) call.sendMetadata(header);
+        }
+        if (!call.write(bytes)) await Promise.race([drained(call, signal), interrupted]);
+      }
+      if (clientGone()) {
+        obs.end({ code: ConnectError.from(signal.reason).code });
+      } else {
+        call.end(metadataOf(ctx.responseTrailer));
+        obs.end(succeeded);
+      }
+    } catch (err) {
+      const w = toWireError(err);
+      obs ??= o.calls.start(name, undefined);
+      if (clientGone()) obs.end({ code: Code.Canceled });
+      else {
+        obs.end({ code: w.code, error: w });
+        call.emit("error", toGrpcStatus(w));
+      }
+    } finally {
+      ctx.end();
+      await it?.return?.();
+    }
+  };
+}
+
+/** The grpc-js service definition and handlers of a binding. */
+export function bridgeService(binding: ServiceBinding, o: BridgeOptions): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
+  const definition: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const method of binding.service.methods) {
+    const name = `${binding.service.typeName}/${method.name}`;
+    definition[method.localName] = {
+      path: `/${name}`,
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: passBytes,
+      requestDeserialize: passBytes,
+      responseSerialize: passBytes,
+      responseDeserialize: passBytes,
+    };
+    if (method.methodKind === "unary") handlers[method.localName] = new UnaryMethod(binding, method, name, o).handle;
+    else if (method.methodKind === "server_streaming") handlers[method.localName] = serverStreamingMethod(binding, method, name, o);
+  }
+  return { definition: definition as grpc.ServiceDefinition, handlers };
+}

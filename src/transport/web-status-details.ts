@@ -1,0 +1,118 @@
+import { base64Decode, base64Encode } from "@bufbuild/protobuf/wire";
+import { Code } from "@connectrpc/connect";
+import {
+  encodeEnvelope,
+  readAllBytes,
+  transformSplitEnvelope,
+  type EnvelopedMessage,
+  type UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import { codeFromString, endStreamFlag } from "@connectrpc/connect/protocol-connect";
+import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
+import { anyHasErrorInfo, errorInfo, statusDetailsBin, transportCondition, type WireError } from "./errors.js";
+
+/**
+ * connect answers some calls itself, before or after Consort's interceptor sees them: an undecodable request, a
+ * request or response over the message limit, an unsupported compression, a missing request message. Their
+ * errors carry no details. This gives each of them an ErrorInfo (reason from {@link transportCondition}) in the
+ * form of its protocol — the Connect unary error body, the Connect end-of-stream message, the gRPC-Web trailer —
+ * so every error on the HTTP port carries one. Errors that already have one (all of Consort's) pass unchanged.
+ */
+
+/** Hears about each error connect raised on its own (the interceptor did not see it). */
+export type WebTransportErrorListener = (error: WireError) => void;
+
+/** A Connect JSON error with an ErrorInfo added, or `undefined` when it has one. */
+function connectErrorJson(error: { code?: unknown; message?: unknown; details?: unknown }, onError: WebTransportErrorListener): object | undefined {
+  const details = Array.isArray(error.details) ? (error.details as { type?: unknown }[]) : [];
+  if (details.some((d) => d.type === ErrorInfoSchema.typeName)) return undefined;
+  const code = (typeof error.code === "string" ? codeFromString(error.code) : undefined) ?? Code.Unknown;
+  const message = typeof error.message === "string" ? error.message : "";
+  const c = transportCondition(code, message);
+  const info = errorInfo(c.reason, c.metadata);
+  onError({ code, message, details: [info], unexpected: code === Code.Internal, cause: undefined });
+  return {
+    ...error,
+    details: [...details, { type: ErrorInfoSchema.typeName, value: base64Encode(toBinary(ErrorInfoSchema, info.value as never), "std_raw") }],
+  };
+}
+
+/** A gRPC-Web trailer with `grpc-status-details-bin` added to an error status that has no ErrorInfo. */
+function grpcWebTrailer(data: Uint8Array, onError: WebTransportErrorListener): Uint8Array {
+  const trailer = trailerParse(data);
+  const status = Number(trailer.get("grpc-status") ?? "0");
+  if (status === 0) return data;
+  const existing = trailer.get("grpc-status-details-bin");
+  if (existing !== null && anyHasErrorInfo(fromBinary(StatusSchema, base64Decode(existing)).details)) return data;
+  let message = trailer.get("grpc-message") ?? "";
+  try {
+    message = decodeURIComponent(message);
+  } catch {
+    // Not percent-encoded: kept as is.
+  }
+  const c = transportCondition(status as Code, message);
+  const w: WireError = { code: status as Code, message, details: [errorInfo(c.reason, c.metadata)], unexpected: status === Code.Internal, cause: undefined };
+  onError(w);
+  trailer.set("grpc-status-details-bin", statusDetailsBin(w).toString("base64").replace(/=+$/, ""));
+  return trailerSerialize(trailer);
+}
+
+/** The envelopes of a streamed body, each passed through `map`. */
+async function* mapEnvelopes(body: AsyncIterable<Uint8Array>, map: (e: EnvelopedMessage) => EnvelopedMessage): AsyncIterable<Uint8Array> {
+  for await (const e of transformSplitEnvelope(0x7fffffff)(body)) yield encodeEnvelope(e.flags, map(e).data);
+}
+
+async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+/**
+ * `res` with an ErrorInfo in every error it carries. Reads only what it must: a Connect unary error body, and the
+ * last message of a Connect or gRPC-Web stream.
+ */
+export function withErrorDetails(res: UniversalServerResponse, onError: WebTransportErrorListener): UniversalServerResponse {
+  const type = res.header?.get("content-type") ?? "";
+  const body = res.body;
+  if (body === undefined) return res;
+  const stream = body instanceof Uint8Array ? once(body) : body;
+  if (res.status !== 200 && type.startsWith("application/json")) {
+    // A Connect unary error: {"code": …, "message": …, "details": […]}.
+    const rewrite = async () => {
+      const bytes = await readAllBytes(stream, 0x7fffffff);
+      let json: unknown;
+      try {
+        json = JSON.parse(new TextDecoder().decode(bytes));
+      } catch {
+        return bytes;
+      }
+      const enriched = typeof json === "object" && json !== null ? connectErrorJson(json, onError) : undefined;
+      return enriched === undefined ? bytes : new TextEncoder().encode(JSON.stringify(enriched));
+    };
+    const header = new Headers(res.header);
+    header.delete("content-length");
+    return { ...res, header, body: (async function* () {
+      yield await rewrite();
+    })() };
+  }
+  if (type.startsWith("application/connect+")) {
+    return {
+      ...res,
+      body: mapEnvelopes(stream, (e) => {
+        if ((e.flags & endStreamFlag) !== endStreamFlag) return e;
+        const end = JSON.parse(new TextDecoder().decode(e.data)) as { error?: object };
+        const error = end.error === undefined ? undefined : connectErrorJson(end.error, onError);
+        return error === undefined ? e : { flags: e.flags, data: new TextEncoder().encode(JSON.stringify({ ...end, error })) };
+      }),
+    };
+  }
+  if (type.startsWith("application/grpc-web")) {
+    return {
+      ...res,
+      body: mapEnvelopes(stream, (e) => ((e.flags & trailerFlag) === trailerFlag ? { flags: e.flags, data: grpcWebTrailer(e.data, onError) } : e)),
+    };
+  }
+  return res;
+}
