@@ -13,8 +13,11 @@ import { NotCanonical, readEnd, readString, readTag, structAt, tagOf, utf8Length
  * pinned by property-based differential tests (test/service/route-codec.test.ts).
  */
 
-/** The canonical-form fast path of {@link decodeRouteRequest}; throws {@link NotCanonical} on anything else. */
-function decodeCanonical(bytes: Uint8Array): RouteRequest {
+/**
+ * The canonical-form fast path of {@link decodeRouteRequest}; throws (mostly {@link NotCanonical}) on anything
+ * else. Exported for tests, which check that it is the path canonical requests take.
+ */
+export function decodeCanonical(bytes: Uint8Array): RouteRequest {
   const r = new WireReader(bytes);
   let policySource: RouteRequest["policySource"] = { case: undefined };
   let currentTask = "";
@@ -96,7 +99,7 @@ function resultBlock(r: RouterResult): Uint8Array {
   const decision = routingDecisions.indexOf(r.decision) + 1;
   const strategy = routingStrategies.indexOf(r.strategy) + 1;
   if (decision !== 0) w.tag(2, WireType.Varint).int32(decision);
-  if (r.confidence !== 0) w.tag(3, WireType.Bit64).double(r.confidence);
+  if (!Object.is(r.confidence, 0)) w.tag(3, WireType.Bit64).double(r.confidence);
   if (r.reasoning !== "") w.tag(4, WireType.LengthDelimited).string(r.reasoning);
   if (strategy !== 0) w.tag(5, WireType.Varint).int32(strategy);
   if (r.nextTask !== "") w.tag(6, WireType.LengthDelimited).string(r.nextTask);
@@ -138,7 +141,7 @@ export function encodeRouteResponse(record: RoutingRecord): Buffer {
   const resultSize =
     stringFieldSize(record.routingId, idBytes) +
     block.length +
-    (record.routingTimeMs !== 0 ? 9 : 0) +
+    (Object.is(record.routingTimeMs, 0) ? 0 : 9) +
     (record.routersEvaluated !== 0 ? 1 + varintSize(record.routersEvaluated) : 0) +
     stringFieldSize(record.currentTask, taskBytes) +
     stringFieldSize(record.correlationId, correlationBytes) +
@@ -150,7 +153,7 @@ export function encodeRouteResponse(record: RoutingRecord): Buffer {
   pos = writeStringField(out, pos, tagOf(1, WireType.LengthDelimited), record.routingId, idBytes);
   out.set(block, pos);
   pos += block.length;
-  if (record.routingTimeMs !== 0) {
+  if (!Object.is(record.routingTimeMs, 0)) {
     out[pos++] = tagOf(8, WireType.Bit64);
     pos = out.writeDoubleLE(record.routingTimeMs, pos);
   }
