@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
 import { defaultLimits, type Limits } from "./core/limits.js";
+import { responseReserveBytes } from "./service/encoded-size.js";
+import { signalBytesBound } from "./service/signal-size-bound.js";
 
 /** The server's validated configuration. */
 export interface Config {
@@ -77,7 +79,7 @@ export const optionSpecs: readonly OptionSpec[] = [
       c.corsOrigins = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
     } },
   limit("maxHistory", "max-history", "Signals retained per coordination", 1, 10_000_000),
-  limit("maxPayloadBytes", "max-payload-bytes", "Bytes of a signal's data + metadata (as JSON)", 1, 64 * 1024 * 1024),
+  limit("maxPayloadBytes", "max-payload-bytes", "Bytes of a signal's data + metadata, protobuf-encoded (an unset field counts 0)", 1, 64 * 1024 * 1024),
   limit("maxMessageBytes", "max-message-bytes", "Bytes of one request or response message", 1024, 256 * 1024 * 1024),
   limit("maxSubscriptions", "max-subscriptions", "Open subscriptions per server", 1, 10_000_000),
   limit("subscriberBuffer", "subscriber-buffer", "Undelivered signals per subscription before it is cut", 1, 10_000_000),
@@ -138,5 +140,23 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     const v = (parsed.values as Record<string, string | undefined>)[o.flag];
     if (v !== undefined) o.apply(v, c);
   }
+  checkSignalsFit(c.limits);
   return c;
+}
+
+/**
+ * Refuses limits under which a signal the server accepts could not be sent in one message: a subscriber would be
+ * stuck on it for good. The largest signal is counted as JSON (a Connect JSON client reads it so), where escaped
+ * characters take up to 6 times their protobuf size.
+ */
+function checkSignalsFit(l: Limits): void {
+  const bound = signalBytesBound(l);
+  const need = Math.max(bound.binary, bound.json) + responseReserveBytes;
+  if (need > l.maxMessageBytes) {
+    throw new ConfigError(
+      `--max-message-bytes: ${l.maxMessageBytes} cannot hold the largest signal the other limits allow: up to ${need} bytes as JSON ` +
+        `(--max-payload-bytes ${l.maxPayloadBytes}, up to 6 times larger as JSON; --max-recipients ${l.maxRecipients} of ` +
+        `--max-id-length ${l.maxIdLength} characters); raise --max-message-bytes to at least ${need} or lower those limits`,
+    );
+  }
 }

@@ -26,3 +26,12 @@ describe("configuration", () => {
     expect(() => loadConfig(["--nope", "1"], {})).toThrow(ConfigError);
   });
 });
+
+describe("limits that cannot work together", () => {
+  it("refuses at start-up a payload limit whose largest signal could not be sent in one message", () => {
+    expect(() => loadConfig(["--max-payload-bytes", "4000000"], {})).toThrow(/^--max-message-bytes: 4194304 cannot hold the largest signal .* raise --max-message-bytes to at least \d+/);
+    expect(() => loadConfig(["--max-payload-bytes", "1048576", "--max-message-bytes", "4194304"], {})).toThrow(ConfigError);
+    expect(loadConfig(["--max-payload-bytes", "1048576", "--max-message-bytes", "8388608"], {}).limits.maxPayloadBytes).toBe(1048576);
+    expect(() => loadConfig(["--max-recipients", "100000"], {})).toThrow(/--max-recipients 100000/);
+  });
+});

@@ -1,7 +1,8 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import { interruptKey } from "../binding/call-context.js";
+import { clientGoneReason } from "./cancel-reason.js";
 
 /** A grpc-js server call, unary or streaming: what a handler context is made from. */
 export type GrpcCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
@@ -13,6 +14,7 @@ export interface GrpcContextShared {
 }
 
 type Controller = ReturnType<typeof createHandlerContext>;
+
 
 /** Milliseconds left until the call's deadline; `undefined` when it has none. */
 function timeoutOf(call: GrpcCall): number | undefined {
@@ -61,14 +63,9 @@ export class GrpcHandlerContext implements HandlerContext {
     const call = this.#call;
     const timeoutMs = timeoutOf(call);
     const requestAbort = new AbortController();
-    // grpc-js reports both a client cancel and its own deadline expiry as "cancelled"; the deadline is told apart
-    // by the clock, so that `signal.reason` says which one it was.
-    const cancelled = () =>
-      requestAbort.abort(
-        timeoutMs !== undefined && timeoutOf(call) === 0
-          ? new ConnectError("the operation timed out", Code.DeadlineExceeded)
-          : new ConnectError("the client cancelled the call", Code.Canceled),
-      );
+    // grpc-js reports both a client cancel and a deadline as "cancelled": `signal.reason` tells them apart.
+    const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    const cancelled = () => requestAbort.abort(clientGoneReason(deadlineAt));
     if (call.cancelled) cancelled();
     else call.once("cancelled", cancelled);
     const values = createContextValues();

@@ -1,14 +1,19 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, cors as connectCors, createConnectRouter, type Interceptor } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { wireFormatOf } from "../binding/call-context.js";
 import { handlerOf, type ServiceBinding } from "../binding/service-binding.js";
+import { invalidFields } from "../core/errors.js";
+import { clientGoneReason } from "./cancel-reason.js";
 import { toConnectError, toWireError } from "./errors.js";
 import { OK, type CallObserver } from "./observe.js";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./web-grpc-web-text.js";
 import { withErrorDetails } from "./web-status-details.js";
+import { illFormedStrings } from "./well-formed.js";
 
 /** Options of {@link startWebServer}. */
 export interface WebServerOptions {
@@ -40,18 +45,33 @@ function endCode(signal: AbortSignal): number {
   return signal.aborted ? ConnectError.from(signal.reason ?? new ConnectError("the client went away", Code.Canceled)).code : OK;
 }
 
+/** Throws INVALID_ARGUMENT listing every string of a JSON request that no binary client could read back. */
+function requireWellFormed(desc: DescMessage, msg: object): void {
+  const found = illFormedStrings(desc, msg);
+  if (found.length > 0) throw invalidFields(found);
+}
+
+async function* wellFormedEach<T extends object>(desc: DescMessage, messages: AsyncIterable<T>): AsyncIterable<T> {
+  for await (const m of messages) {
+    requireWellFormed(desc, m);
+    yield m;
+  }
+}
+
 /**
  * Maps domain errors to Connect errors (with their ErrorInfo) and logs and measures each call, like the gRPC
- * bridge does. A stream the client cancelled is recorded as `canceled`, not OK: the request's signal has aborted
+ * bridge does. Rejects a JSON request holding a string no binary client could read back (well-formed.ts). A stream the client cancelled is recorded as `canceled`, not OK: the request's signal has aborted
  * before the stream ended (after a normal end it aborts only later).
  */
 function observing(observer: CallObserver): Interceptor {
   return (next) => async (req) => {
     const name = `${req.service.typeName}/${req.method.name}`;
     const obs = observer.start(name, "web", req.stream ? undefined : req.message);
+    const json = wireFormatOf({ requestHeader: req.header }) === "json";
     let res;
     try {
-      res = await next(req);
+      if (json && !req.stream) requireWellFormed(req.method.input, req.message);
+      res = await next(json && req.stream ? { ...req, message: wellFormedEach(req.method.input, req.message) } : req);
     } catch (err) {
       const w = toWireError(err);
       obs.end({ code: w.code, error: w });
@@ -76,6 +96,28 @@ function observing(observer: CallObserver): Interceptor {
       })(),
     };
   };
+}
+
+/** The request's deadline (ms since the epoch) from its Connect or gRPC-Web timeout header, if any. */
+function deadlineOf(header: Headers): number | undefined {
+  const connect = header.get("connect-timeout-ms");
+  if (connect !== null) return /^\d{1,10}$/.test(connect) ? Date.now() + Number(connect) : undefined;
+  const grpcTimeout = header.get("grpc-timeout");
+  const m = grpcTimeout === null ? null : /^(\d{1,8})([HMSmun])$/.exec(grpcTimeout);
+  if (m === null) return undefined;
+  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as "H"];
+  return Date.now() + Number(m[1]) * unitMs;
+}
+
+/**
+ * The request with a signal whose reason, when the client goes away, says whether it was a cancel or the
+ * deadline (HTTP/1.1 tells neither), as the gRPC port does.
+ */
+function withClientGoneReason(req: UniversalServerRequest): UniversalServerRequest {
+  const deadlineAt = deadlineOf(req.header);
+  const ac = new AbortController();
+  req.signal.addEventListener("abort", () => ac.abort(clientGoneReason(deadlineAt)), { once: true });
+  return { ...req, signal: ac.signal };
 }
 
 /**
@@ -105,7 +147,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const transportError = (path: string) => (w: ReturnType<typeof toWireError>) => o.observer.start(path.slice(1), "web", undefined).end({ code: w.code, error: w });
 
   const serveRpc = async (h: UniversalHandler, req: http.IncomingMessage, res: http.ServerResponse) => {
-    let uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    let uReq = withClientGoneReason(universalRequestFromNodeRequest(req, res, undefined, undefined));
     const text = isGrpcWebText(uReq);
     if (text) uReq = textRequestToBinary(uReq);
     let uRes = withErrorDetails(await h(uReq), transportError(h.requestPath));

@@ -1,12 +1,13 @@
 import { fromBinary, type DescService } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { pino, type Logger } from "pino";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { grpcServiceDefinition } from "../../src/transport/grpc.js";
+import { RoutingService } from "../../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
 import { BadRequestSchema, ErrorInfoSchema, type BadRequest, type ErrorInfo } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
@@ -18,10 +19,15 @@ export interface TestServer {
   readonly baseUrl: string;
   /** A grpc-js client of a service (callback API; see the promisified helpers). `separate` gives it its own connection. */
   grpcClient(service: DescService, separate?: boolean): grpc.Client & Record<string, (...args: unknown[]) => unknown>;
-  readonly connect: { readonly signals: Client<typeof SignalService> };
-  readonly grpcWeb: { readonly signals: Client<typeof SignalService> };
+  /** Connect with protobuf binary bodies. */
+  readonly connect: { readonly signals: Client<typeof SignalService>; readonly routing: Client<typeof RoutingService> };
+  /** Connect with JSON bodies (what a browser sends by default). */
+  readonly connectJson: { readonly signals: Client<typeof SignalService>; readonly routing: Client<typeof RoutingService> };
+  readonly grpcWeb: { readonly signals: Client<typeof SignalService>; readonly routing: Client<typeof RoutingService> };
   close(): Promise<void>;
 }
+
+const clientsOf = (t: Transport) => ({ signals: createClient(SignalService, t), routing: createClient(RoutingService, t) });
 
 /** Starts Consort on 127.0.0.1 with ports 0; `args` are extra command-line options. */
 export async function startTestServer(args: readonly string[] = [], logger: Logger = pino({ level: "silent" })): Promise<TestServer> {
@@ -40,8 +46,9 @@ export async function startTestServer(args: readonly string[] = [], logger: Logg
       clients.push(c);
       return c as never;
     },
-    connect: { signals: createClient(SignalService, createConnectTransport({ baseUrl, httpVersion: "1.1" })) },
-    grpcWeb: { signals: createClient(SignalService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })) },
+    connect: clientsOf(createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true })),
+    connectJson: clientsOf(createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false })),
+    grpcWeb: clientsOf(createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
     async close() {
       clients.forEach((c) => c.close());
       await app.close();
