@@ -24,6 +24,8 @@ export const codeByKind: Readonly<Record<ErrorKind, Code>> = {
 
 /** The ErrorInfo of an error Consort did not raise itself: its reason and the values a client acts on. */
 export interface TransportCondition {
+  /** The status code to send: the library's own, except where it misnames the condition (see below). */
+  readonly code: Code;
   readonly reason: string;
   readonly metadata: Readonly<Record<string, string>>;
 }
@@ -35,8 +37,16 @@ export interface TransportCondition {
  * switch on.
  */
 export function transportCondition(code: Code, message: string): TransportCondition {
+  const c = condition(code, message);
+  return { code: c.code ?? code, reason: c.reason, metadata: c.metadata };
+}
+
+function condition(code: Code, message: string): Omit<TransportCondition, "code"> & { code?: Code } {
   const sizes = /(\d+)\D+?(\d+)/.exec(message);
   const limit = sizes?.[2] !== undefined ? { size_bytes: sizes[1] as string, limit_bytes: sizes[2] } : {};
+  // connect answers INTERNAL for a binary request it cannot decode (and INVALID_ARGUMENT for bad JSON): it is the
+  // client's malformed message either way, as on the gRPC port.
+  if (code === Code.Internal && message.startsWith("parse binary:")) return { code: Code.InvalidArgument, reason: "MALFORMED_MESSAGE", metadata: {} };
   switch (code) {
     case Code.ResourceExhausted:
       if (/received|readMaxBytes|read/i.test(message)) return { reason: "MESSAGE_TOO_LARGE", metadata: limit };
@@ -103,12 +113,13 @@ export function toWireError(err: unknown): WireError {
     return { code: codeByKind[err.kind], message: err.message, details, unexpected: err.kind === "internal", cause: err };
   }
   if (err instanceof ConnectError) {
+    if (hasErrorInfo(err)) return { code: err.code, message: err.rawMessage, details: [], unexpected: false, cause: err };
     const c = transportCondition(err.code, err.rawMessage);
     return {
-      code: err.code,
+      code: c.code,
       message: err.rawMessage,
-      details: hasErrorInfo(err) ? [] : [errorInfo(c.reason, c.metadata)],
-      unexpected: err.code === Code.Internal || err.code === Code.Unknown,
+      details: [errorInfo(c.reason, c.metadata)],
+      unexpected: c.code === Code.Internal || c.code === Code.Unknown,
       cause: err,
     };
   }
@@ -118,11 +129,14 @@ export function toWireError(err: unknown): WireError {
 /** The error as a ConnectError (Connect and gRPC-Web), ErrorInfo and BadRequest included. */
 export function toConnectError(err: unknown): ConnectError {
   const w = toWireError(err);
+  const details = w.details.map((d) => ({ desc: d.desc, value: d.value }) as never);
   if (err instanceof ConnectError) {
-    if (w.details.length > 0) err.details.push(...w.details.map((d) => ({ desc: d.desc, value: d.value }) as never));
-    return err;
+    if (w.details.length === 0) return err;
+    const merged = new ConnectError(w.message, w.code, err.metadata, details, err.cause);
+    merged.details.unshift(...err.details);
+    return merged;
   }
-  return new ConnectError(w.message, w.code, undefined, w.details.map((d) => ({ desc: d.desc, value: d.value }) as never), err);
+  return new ConnectError(w.message, w.code, undefined, details, err);
 }
 
 /** The bytes of the google.rpc.Status carrying `w`'s details (the `grpc-status-details-bin` value). */

@@ -33,10 +33,10 @@ function withDetails(stream: HookedStream, headers: Headers): Headers {
     // Not percent-encoded: kept as is.
   }
   const c = transportCondition(code, message);
-  const error: WireError = { code, message, details: [errorInfo(c.reason, c.metadata)], unexpected: false, cause: undefined };
+  const error: WireError = { code: c.code, message, details: [errorInfo(c.reason, c.metadata)], unexpected: false, cause: undefined };
   // A deadline or a cancel ends a call whose handler reports it.
   if (c.reason !== "DEADLINE_PASSED" && c.reason !== "CALL_CANCELED") stream[listener]?.(stream[path] ?? "", error);
-  return { ...headers, "grpc-status-details-bin": statusDetailsBin(error).toString("base64") };
+  return { ...headers, "grpc-status": c.code, "grpc-status-details-bin": statusDetailsBin(error).toString("base64") };
 }
 
 const listener = Symbol("consort.transportErrorListener");

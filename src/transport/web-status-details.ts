@@ -7,7 +7,7 @@ import {
   type EnvelopedMessage,
   type UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { codeFromString, endStreamFlag } from "@connectrpc/connect/protocol-connect";
+import { codeFromString, codeToHttpStatus, codeToString, endStreamFlag } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
@@ -25,17 +25,18 @@ import { anyHasErrorInfo, errorInfo, statusDetailsBin, transportCondition, type 
 /** Hears about each error connect raised on its own (the interceptor did not see it). */
 export type WebTransportErrorListener = (error: WireError) => void;
 
-/** A Connect JSON error with an ErrorInfo added, or `undefined` when it has one. */
-function connectErrorJson(error: { code?: unknown; message?: unknown; details?: unknown }, onError: WebTransportErrorListener): object | undefined {
+/** A Connect JSON error with an ErrorInfo added (and its code corrected), or `undefined` when it has one. */
+function connectErrorJson(error: { code?: unknown; message?: unknown; details?: unknown }, onError: WebTransportErrorListener): { code: string; [k: string]: unknown } | undefined {
   const details = Array.isArray(error.details) ? (error.details as { type?: unknown }[]) : [];
   if (details.some((d) => d.type === ErrorInfoSchema.typeName)) return undefined;
   const code = (typeof error.code === "string" ? codeFromString(error.code) : undefined) ?? Code.Unknown;
   const message = typeof error.message === "string" ? error.message : "";
   const c = transportCondition(code, message);
   const info = errorInfo(c.reason, c.metadata);
-  onError({ code, message, details: [info], unexpected: code === Code.Internal, cause: undefined });
+  onError({ code: c.code, message, details: [info], unexpected: c.code === Code.Internal, cause: undefined });
   return {
     ...error,
+    code: codeToString(c.code),
     details: [...details, { type: ErrorInfoSchema.typeName, value: base64Encode(toBinary(ErrorInfoSchema, info.value as never), "std_raw") }],
   };
 }
@@ -54,8 +55,9 @@ function grpcWebTrailer(data: Uint8Array, onError: WebTransportErrorListener): U
     // Not percent-encoded: kept as is.
   }
   const c = transportCondition(status as Code, message);
-  const w: WireError = { code: status as Code, message, details: [errorInfo(c.reason, c.metadata)], unexpected: status === Code.Internal, cause: undefined };
+  const w: WireError = { code: c.code, message, details: [errorInfo(c.reason, c.metadata)], unexpected: c.code === Code.Internal, cause: undefined };
   onError(w);
+  trailer.set("grpc-status", String(c.code));
   trailer.set("grpc-status-details-bin", statusDetailsBin(w).toString("base64").replace(/=+$/, ""));
   return trailerSerialize(trailer);
 }
@@ -69,34 +71,34 @@ async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   yield bytes;
 }
 
+/** A Connect unary error response with an ErrorInfo in its JSON body, and the HTTP status of its code. */
+async function connectUnaryError(res: UniversalServerResponse, body: AsyncIterable<Uint8Array>, onError: WebTransportErrorListener): Promise<UniversalServerResponse> {
+  const bytes = await readAllBytes(body, 0x7fffffff);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return { ...res, body: once(bytes) };
+  }
+  const enriched = typeof json === "object" && json !== null ? connectErrorJson(json, onError) : undefined;
+  if (enriched === undefined) return { ...res, body: once(bytes) };
+  const out = new TextEncoder().encode(JSON.stringify(enriched));
+  const header = new Headers(res.header);
+  header.set("content-length", String(out.byteLength));
+  return { ...res, status: codeToHttpStatus(codeFromString(enriched.code) ?? Code.Unknown), header, body: once(out) };
+}
+
 /**
- * `res` with an ErrorInfo in every error it carries. Reads only what it must: a Connect unary error body, and the
- * last message of a Connect or gRPC-Web stream.
+ * `res` with an ErrorInfo in every error it carries, and a code that names the client's mistake where connect
+ * calls it INTERNAL (an undecodable binary request). Reads only what it must: a Connect unary error body, and
+ * the envelopes of a Connect or gRPC-Web stream (whose last one holds the status).
  */
-export function withErrorDetails(res: UniversalServerResponse, onError: WebTransportErrorListener): UniversalServerResponse {
+export async function withErrorDetails(res: UniversalServerResponse, onError: WebTransportErrorListener): Promise<UniversalServerResponse> {
   const type = res.header?.get("content-type") ?? "";
   const body = res.body;
   if (body === undefined) return res;
   const stream = body instanceof Uint8Array ? once(body) : body;
-  if (res.status !== 200 && type.startsWith("application/json")) {
-    // A Connect unary error: {"code": …, "message": …, "details": […]}.
-    const rewrite = async () => {
-      const bytes = await readAllBytes(stream, 0x7fffffff);
-      let json: unknown;
-      try {
-        json = JSON.parse(new TextDecoder().decode(bytes));
-      } catch {
-        return bytes;
-      }
-      const enriched = typeof json === "object" && json !== null ? connectErrorJson(json, onError) : undefined;
-      return enriched === undefined ? bytes : new TextEncoder().encode(JSON.stringify(enriched));
-    };
-    const header = new Headers(res.header);
-    header.delete("content-length");
-    return { ...res, header, body: (async function* () {
-      yield await rewrite();
-    })() };
-  }
+  if (res.status !== 200 && type.startsWith("application/json")) return connectUnaryError(res, stream, onError);
   if (type.startsWith("application/connect+")) {
     return {
       ...res,

@@ -150,7 +150,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     let uReq = withClientGoneReason(universalRequestFromNodeRequest(req, res, undefined, undefined));
     const text = isGrpcWebText(uReq);
     if (text) uReq = textRequestToBinary(uReq);
-    let uRes = withErrorDetails(await h(uReq), transportError(h.requestPath));
+    let uRes = await withErrorDetails(await h(uReq), transportError(h.requestPath));
     if (text) uRes = binaryResponseToText(uRes);
     await universalResponseToNodeResponse(uRes, res);
   };

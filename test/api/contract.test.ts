@@ -1,3 +1,5 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -6,7 +8,8 @@ import { ContextService } from "../../gen/ts/consort/v1/context_pb.js";
 import { DependencyService } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
-import { startTestServer, unary, type TestServer } from "./harness.js";
+import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { grpcErrorDetails, startTestServer, unary, type TestServer } from "./harness.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -14,43 +17,148 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe("the published contract", () => {
-  it.each([ContextService, DependencyService])("$typeName answers UNIMPLEMENTED on both transports", async (service) => {
-    const unaryMethod = service.methods.find((m) => m.methodKind === "unary")!;
-    const err = await unary(server.grpcClient(service), unaryMethod.localName, {}).then(() => undefined, (e: unknown) => e as grpc.ServiceError);
-    expect(err?.code).toBe(grpc.status.UNIMPLEMENTED);
-    const client = createClient(service, createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }));
-    const call = (client as unknown as Record<string, (r: object) => Promise<unknown>>)[unaryMethod.localName]!;
-    const webErr = await call({}).then(() => undefined, (e: unknown) => ConnectError.from(e));
-    expect(webErr?.code).toBe(Code.Unimplemented);
+/** A unary call with raw bytes in and out, to any path. */
+function rawUnary(path: string, body: Buffer): Promise<grpc.ServiceError | Buffer> {
+  const client = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, body, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
+      client.close();
+      resolve(err ?? (res as Buffer));
+    });
+  });
+}
+
+/** A client of a grpc-js package definition loaded from a .proto shipped in a dependency. */
+async function protoClient<T>(file: string, path: string[]): Promise<T> {
+  const protoLoader = await import("@grpc/proto-loader");
+  const { createRequire } = await import("node:module");
+  const def = protoLoader.loadSync(createRequire(import.meta.url).resolve(file), { keepCase: true, enums: String });
+  let pkg = grpc.loadPackageDefinition(def) as unknown as Record<string, unknown>;
+  for (const p of path) pkg = pkg[p] as Record<string, unknown>;
+  return new (pkg as unknown as grpc.ServiceClientConstructor)(server.grpcAddress, grpc.credentials.createInsecure()) as T;
+}
+
+type ReflectionReply = { list_services_response?: { service: { name: string }[] }; file_descriptor_response?: { file_descriptor_proto: Buffer[] }; error_response?: { error_message: string } };
+
+/** One server-reflection (v1) request and its reply. */
+async function reflect(request: object): Promise<ReflectionReply> {
+  const client = await protoClient<grpc.Client & Record<string, () => grpc.ClientDuplexStream<object, ReflectionReply>>>(
+    "@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto",
+    ["grpc", "reflection", "v1", "ServerReflection"],
+  );
+  const call = client["ServerReflectionInfo"]!();
+  const reply = new Promise<ReflectionReply>((resolve, reject) => {
+    call.once("data", resolve);
+    call.once("error", reject);
+  });
+  call.write(request);
+  const r = await reply;
+  call.end();
+  client.close();
+  return r;
+}
+
+describe("services without an engine yet", () => {
+  it.each([ContextService, DependencyService])("$typeName answers UNIMPLEMENTED with reason METHOD_NOT_IMPLEMENTED on both transports", async (service) => {
+    for (const method of service.methods) {
+      if (method.methodKind === "unary") {
+        const err = await unary(server.grpcClient(service), method.localName, {}).then(() => undefined, (e: unknown) => e as grpc.ServiceError);
+        expect(err?.code).toBe(grpc.status.UNIMPLEMENTED);
+        expect(grpcErrorDetails(err as grpc.ServiceError).info).toMatchObject({ reason: "METHOD_NOT_IMPLEMENTED", domain: "consort.v1" });
+      }
+      const client = createClient(service, createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" })) as unknown as Record<string, (r: object) => unknown>;
+      const call = client[method.localName]!;
+      const webErr = await (method.methodKind === "unary"
+        ? (call({}) as Promise<unknown>)
+        : (async () => {
+            for await (const _ of call({}) as AsyncIterable<unknown>) void _;
+          })()
+      ).then(() => undefined, (e: unknown) => ConnectError.from(e));
+      expect(webErr?.code).toBe(Code.Unimplemented);
+      expect(webErr?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("METHOD_NOT_IMPLEMENTED");
+    }
   });
 
-  it("lists every service through server reflection and reports health", async () => {
-    const protoLoader = await import("@grpc/proto-loader");
-    const { createRequire } = await import("node:module");
-    const require = createRequire(import.meta.url);
-    const reflectionProto = require.resolve("@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto");
-    const def = protoLoader.loadSync(reflectionProto, { keepCase: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } } };
-    const client = new pkg.grpc.reflection.v1.ServerReflection(server.grpcAddress, grpc.credentials.createInsecure());
-    const call = client["ServerReflectionInfo"]!() as grpc.ClientDuplexStream<object, { list_services_response?: { service: { name: string }[] } }>;
-    const reply = new Promise<{ list_services_response?: { service: { name: string }[] } }>((resolve, reject) => {
-      call.once("data", resolve);
-      call.once("error", reject);
-    });
-    call.write({ list_services: "" });
-    const names = (await reply).list_services_response?.service.map((s) => s.name) ?? [];
-    call.end();
-    client.close();
-    for (const s of [SignalService, RoutingService, ContextService, DependencyService]) expect(names).toContain(s.typeName);
-
-    const healthDef = protoLoader.loadSync(require.resolve("grpc-health-check/proto/health/v1/health.proto"), { keepCase: true, enums: String });
-    const hp = grpc.loadPackageDefinition(healthDef) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
-    const health = new hp.grpc.health.v1.Health(server.grpcAddress, grpc.credentials.createInsecure());
-    const status = await new Promise<{ status: string }>((resolve, reject) =>
-      (health["Check"] as Function).call(health, { service: SignalService.typeName }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))),
-    );
+  it("are reported NOT_SERVING by grpc.health.v1; implemented services SERVING", async () => {
+    const health = await protoClient<grpc.Client & Record<string, Function>>("grpc-health-check/proto/health/v1/health.proto", ["grpc", "health", "v1", "Health"]);
+    const check = (service: string) =>
+      new Promise<{ status: string }>((resolve, reject) => health["Check"]!.call(health, { service }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
+    expect((await check(SignalService.typeName)).status).toBe("SERVING");
+    expect((await check(RoutingService.typeName)).status).toBe("SERVING");
+    expect((await check(ContextService.typeName)).status).toBe("NOT_SERVING");
+    expect((await check(DependencyService.typeName)).status).toBe("NOT_SERVING");
+    expect((await check("")).status).toBe("SERVING");
+    const unknown = await check("no.such.Service").then(() => undefined, (e: unknown) => e as grpc.ServiceError);
+    expect(unknown?.code).toBe(grpc.status.NOT_FOUND);
+    expect(grpcErrorDetails(unknown as grpc.ServiceError).info?.reason).toBe("SERVICE_UNKNOWN");
     health.close();
-    expect(status.status).toBe("SERVING");
+  });
+});
+
+describe("errors grpc-js and connect raise on their own carry an ErrorInfo", () => {
+  it("an unknown method over gRPC: UNIMPLEMENTED, reason METHOD_NOT_FOUND", async () => {
+    const err = (await rawUnary("/consort.v1.SignalService/NoSuchMethod", Buffer.alloc(0))) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(grpcErrorDetails(err).info?.reason).toBe("METHOD_NOT_FOUND");
+  });
+
+  it("undecodable bytes over gRPC, Connect and gRPC-Web: INVALID_ARGUMENT, reason MALFORMED_MESSAGE", async () => {
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]); // a length far past the end
+    for (const path of ["/consort.v1.SignalService/Publish", "/consort.v1.RoutingService/Route"]) {
+      const err = (await rawUnary(path, garbage)) as grpc.ServiceError;
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(grpcErrorDetails(err).info?.reason).toBe("MALFORMED_MESSAGE");
+    }
+    const connect = await fetch(`${server.baseUrl}/consort.v1.SignalService/Publish`, { method: "POST", headers: { "content-type": "application/proto" }, body: garbage });
+    expect(connect.status).toBe(400);
+    const body = (await connect.json()) as { code: string; details?: { type: string; value: string }[] };
+    expect(body.code).toBe("invalid_argument");
+    const info = body.details?.find((d) => d.type === "google.rpc.ErrorInfo");
+    expect(fromBinary(ErrorInfoSchema, Buffer.from(info?.value ?? "", "base64")).reason).toBe("MALFORMED_MESSAGE");
+
+    const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
+    const web = await fetch(`${server.baseUrl}/consort.v1.SignalService/Publish`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: framed });
+    const trailer = Buffer.from(await web.arrayBuffer()).subarray(5).toString("latin1");
+    expect(trailer).toMatch(/grpc-status: 3\r\n/);
+    const details = /grpc-status-details-bin: ([A-Za-z0-9+/=]+)/.exec(trailer)?.[1] ?? "";
+    expect(Buffer.from(details, "base64").toString("latin1")).toContain("MALFORMED_MESSAGE");
+  });
+
+  it("an undecodable stream request over Connect ends the stream with an ErrorInfo", async () => {
+    const res = await fetch(`${server.baseUrl}/consort.v1.SignalService/Subscribe`, {
+      method: "POST",
+      headers: { "content-type": "application/connect+proto" },
+      body: Buffer.from([0, 0, 0, 0, 2, 0x0a, 0x05]),
+    });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const end = JSON.parse(bytes.subarray(5).toString()) as { error?: { code: string; details?: { type: string; value: string }[] } };
+    expect(end.error?.code).toBe("invalid_argument");
+    const info = end.error?.details?.find((d) => d.type === "google.rpc.ErrorInfo");
+    expect(fromBinary(ErrorInfoSchema, Buffer.from(info?.value ?? "", "base64")).reason).toBe("MALFORMED_MESSAGE");
+  });
+});
+
+describe("server reflection, for grpcurl, buf curl and Postman", () => {
+  it("lists every service it serves, health included", async () => {
+    const names = (await reflect({ list_services: "" })).list_services_response?.service.map((s) => s.name) ?? [];
+    for (const s of [SignalService, RoutingService, ContextService, DependencyService]) expect(names).toContain(s.typeName);
+    expect(names).toContain("grpc.health.v1.Health");
+  });
+
+  it("serves descriptors with source info: every proto comment reaches the client", async () => {
+    const reply = await reflect({ file_containing_symbol: "consort.v1.SignalService" });
+    const files = (reply.file_descriptor_response?.file_descriptor_proto ?? []).map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    const signal = files.find((f) => f.name === "consort/v1/signal.proto");
+    const comments = signal?.sourceCodeInfo?.location.map((l) => l.leadingComments) ?? [];
+    expect(comments.some((c) => c.includes("SignalService carries the signals of every coordination."))).toBe(true);
+    expect(comments.some((c) => c.includes("Publish appends one signal to its coordination's log"))).toBe(true);
+    // Its imports come along (a client resolves google.protobuf.Struct from them).
+    expect(files.map((f) => f.name)).toContain("google/protobuf/struct.proto");
+  });
+
+  it.each(["grpc.health.v1.Health", "google.rpc.ErrorInfo", "google.rpc.BadRequest", "google.rpc.Status"])("describes %s, so grpcurl can call health and decode error details", async (symbol) => {
+    const reply = await reflect({ file_containing_symbol: symbol });
+    expect(reply.error_response).toBeUndefined();
+    expect(reply.file_descriptor_response?.file_descriptor_proto.length).toBeGreaterThan(0);
   });
 });
