@@ -12,7 +12,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
-import type { ConsortRun } from "./page.js";
+import type { ConsortRun, GoogleRun } from "./page.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -187,5 +187,24 @@ describe("Consort from Chromium (cross-origin: gRPC-Web Subscribe, Connect Publi
     }
     expect(app?.signals.subscriptionCount).toBe(0);
     expect(pageLog.filter((l) => l.startsWith("pageerror"))).toEqual([]);
+  });
+
+  it("serves Google's grpc-web client in text mode (application/grpc-web-text): unary and a live stream", async () => {
+    const p = page;
+    if (p === undefined) throw new Error("the page did not open");
+    const run = await within(
+      "runGoogleGrpcWebText in the page",
+      30_000,
+      p.evaluate(
+        ([url, c]) =>
+          (globalThis as unknown as { runGoogleGrpcWebText(u: string, c: string): Promise<GoogleRun> }).runGoogleGrpcWebText(url, c),
+        [consortUrl, `${COORDINATION}-google`] as const,
+      ),
+    ).catch((e: unknown) => {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\npage log:\n${pageLog.join("\n")}`);
+    });
+    expect(run.publishedSequence).toBe("1");
+    expect(run.received.map((s) => s.sequence)).toEqual(["1", "2", "3"]);
+    expect(run.received.map((s) => s.type).sort()).toEqual(["SIGNAL_TYPE_AGENT_COMPLETED", "SIGNAL_TYPE_AGENT_INITIALIZED", "SIGNAL_TYPE_STAGE_COMPLETED"]);
   });
 });

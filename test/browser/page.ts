@@ -1,9 +1,22 @@
 // Browser code of the browser test: bundled by esbuild (platform browser, format esm) and loaded by index.html.
 // It exposes `runConsort(baseUrl, coordinationId)`, which talks to Consort from a different origin (so through
-// CORS) with both browser protocols: gRPC-Web for the Subscribe stream, Connect for the unary calls.
+// CORS) with both browser protocols: gRPC-Web for the Subscribe stream, Connect for the unary calls; and
+// `runGoogleGrpcWebText`, which does the same with Google's grpc-web client in text mode.
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
-import { SignalService, SignalType, SignalTypeSchema, type Signal, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
+import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { GrpcWebClientBase, MethodDescriptor } from "grpc-web";
+import {
+  PublishRequestSchema,
+  PublishResponseSchema,
+  SignalService,
+  SignalType,
+  SignalTypeSchema,
+  SubscribeRequestSchema,
+  SubscribeResponseSchema,
+  type Signal,
+  type SubscribeResponse,
+} from "../../gen/ts/consort/v1/signal_pb.js";
 
 /** A received signal as plain JSON (bigints as strings, the type as its proto enum value name). */
 export interface ReceivedSignal {
@@ -105,4 +118,63 @@ async function runConsort(baseUrl: string, coordinationId: string): Promise<Cons
   return { subscribed: subscribed ?? { headSequence: "" }, received, listed, error };
 }
 
+/** What `runGoogleGrpcWebText` returns: the signals its Subscribe stream received, and its Publish's sequence. */
+export interface GoogleRun {
+  readonly received: ReceivedSignal[];
+  readonly publishedSequence: string;
+}
+
+/** A grpc-web method descriptor whose messages are protobuf-es messages (grpc-web needs no generated code). */
+function descriptor<I extends DescMessage, O extends DescMessage>(name: string, type: string, input: I, output: O) {
+  return new MethodDescriptor<MessageShape<I>, MessageShape<O>>(
+    `/consort.v1.SignalService/${name}`,
+    type,
+    Object as never,
+    Object as never,
+    (req: MessageShape<I>) => toBinary(input, req),
+    (bytes: Uint8Array) => fromBinary(output, bytes),
+  );
+}
+
+/**
+ * Google's grpc-web client in text mode (application/grpc-web-text), the mode it uses for server streaming:
+ * subscribes, publishes one signal through text-mode unary and two through Connect, and reads the three.
+ */
+async function runGoogleGrpcWebText(baseUrl: string, coordinationId: string): Promise<GoogleRun> {
+  const client = new GrpcWebClientBase({ format: "text" });
+  const connect = createClient(SignalService, createConnectTransport({ baseUrl }));
+  const subscribe = descriptor("Subscribe", "server_streaming", SubscribeRequestSchema, SubscribeResponseSchema);
+  const publish = descriptor("Publish", "unary", PublishRequestSchema, PublishResponseSchema);
+  const received: ReceivedSignal[] = [];
+  const stream = client.serverStreaming(`${baseUrl}/consort.v1.SignalService/Subscribe`, create(SubscribeRequestSchema, { coordinationId, agentId: "google-agent" }), {}, subscribe);
+  try {
+    const done = new Promise<void>((resolve, reject) => {
+      let subscribed = false;
+      stream.on("error", (e) => reject(new Error(`grpc-web error ${e.code}: ${e.message}`)));
+      stream.on("data", (res) => {
+        if (!subscribed && res.subscribed !== undefined) {
+          subscribed = true;
+          void Promise.all([
+            connect.publish({ coordinationId, type: SignalType.AGENT_INITIALIZED, senderAgentId: "tester" }),
+            connect.publish({ coordinationId, type: SignalType.STAGE_COMPLETED, senderAgentId: "tester" }),
+          ]).catch(reject);
+        }
+        for (const s of res.signals) received.push(plain(s));
+        if (received.length >= 3) resolve();
+      });
+    });
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS} ms with ${received.length} signals`)), TIMEOUT_MS));
+    const published = await Promise.race([
+      client.unaryCall(`${baseUrl}/consort.v1.SignalService/Publish`, create(PublishRequestSchema, { coordinationId: `${coordinationId}-unary`, type: SignalType.AGENT_COMPLETED }), {}, publish),
+      timeout,
+    ]);
+    await client.unaryCall(`${baseUrl}/consort.v1.SignalService/Publish`, create(PublishRequestSchema, { coordinationId, type: SignalType.AGENT_COMPLETED, senderAgentId: "tester" }), {}, publish);
+    await Promise.race([done, timeout]);
+    return { received: received.slice().sort((a, b) => Number(a.sequence) - Number(b.sequence)), publishedSequence: String(published.signal?.sequence ?? "") };
+  } finally {
+    stream.cancel();
+  }
+}
+
 (globalThis as unknown as { runConsort: typeof runConsort }).runConsort = runConsort;
+(globalThis as unknown as { runGoogleGrpcWebText: typeof runGoogleGrpcWebText }).runGoogleGrpcWebText = runGoogleGrpcWebText;
