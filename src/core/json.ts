@@ -84,3 +84,23 @@ export function jsonEquals(a: JsonValue | undefined, b: JsonValue | undefined): 
   if (ka.length !== Object.keys(b).length) return false;
   return ka.every((k) => Object.hasOwn(b, k) && jsonEquals(a[k], b[k]));
 }
+
+/**
+ * Records a violation of `field` (with the path inside it, e.g. `data["scores"][2]`) for every number JSON cannot
+ * write — NaN, ±Infinity — in `value`, at most `max` of them. Binary protobuf carries them, but a JSON client
+ * (every browser) could never read a value holding one back, so none is stored.
+ */
+export function checkFinite(v: { add(field: string, rule: string): void }, field: string, value: JsonValue | undefined, max = 5): void {
+  let found = 0;
+  const walk = (x: JsonValue, path: string): void => {
+    if (found >= max) return;
+    if (typeof x === "number") {
+      if (!Number.isFinite(x)) {
+        found++;
+        v.add(path, `must be a finite number (JSON has no NaN or Infinity), got ${x}`);
+      }
+    } else if (Array.isArray(x)) x.forEach((item, i) => walk(item, `${path}[${i}]`));
+    else if (x !== null && typeof x === "object") for (const k of Object.keys(x)) walk(x[k] as JsonValue, `${path}[${JSON.stringify(k)}]`);
+  };
+  if (value !== undefined) walk(value, field);
+}

@@ -80,6 +80,33 @@ describe("INVALID_ARGUMENT lists every violated field", () => {
   });
 });
 
+describe("values no client could read back are refused", () => {
+  it("NaN and ±Infinity in data, metadata, state, custom_data and condition values: INVALID_ARGUMENT naming the place", async () => {
+    const signals = server.grpcClient(SignalService);
+    const err = (await failure(
+      unary(signals, "publish", { coordinationId: "nan", type: SignalType.AGENT_COMPLETED, data: { ok: 1, scores: [1, NaN] }, metadata: { t: Infinity } }),
+    )) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(grpcErrorDetails(err).badRequest?.fieldViolations.map((v) => v.field)).toEqual(['data["scores"][1]', 'metadata["t"]']);
+    expect(server.app.signals.headSequence("nan")).toBe(0);
+
+    await unary(server.grpcClient(RoutingService), "putRoutingPolicy", { policy: { policyId: "finite", routers: [{ kind: { case: "priority", value: {} } }] } });
+    const route = (await failure(
+      unary(server.grpcClient(RoutingService), "route", { policySource: { case: "policyId", value: "finite" }, currentTask: "t", state: { x: -Infinity }, customData: { priority: NaN } }),
+    )) as grpc.ServiceError;
+    expect(grpcErrorDetails(route).badRequest?.fieldViolations.map((v) => v.field)).toEqual(['state["x"]', 'custom_data["priority"]']);
+  });
+
+  it("a Subscribe refused OUT_OF_RANGE creates no coordination", async () => {
+    const before = server.app.store.size;
+    const it = server.connect.signals.subscribe({ coordinationId: "never-created", agentId: "a", afterSequence: 5n })[Symbol.asyncIterator]();
+    const err = ConnectError.from(await failure(it.next()));
+    expect(err.code).toBe(Code.OutOfRange);
+    expect(server.app.store.size).toBe(before);
+    expect(server.app.store.peek("never-created")).toBeUndefined();
+  });
+});
+
 describe("page tokens", () => {
   it("stay valid when the same data_equals filter arrives with its entries in another order", async () => {
     const client = server.grpcClient(SignalService);

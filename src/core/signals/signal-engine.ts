@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { ConsortError, Violations, type FieldViolation } from "../errors.js";
-import { jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
+import { checkFinite, jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import type { Coordination, Store } from "../store.js";
 import { optionalId, pageSize, requireId } from "../validate.js";
@@ -195,6 +195,8 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         recipients.forEach((r, i) => requireId(v, `recipient_agent_ids[${i}]`, r, limits.maxIdLength));
       }
       const key = optionalId(v, "idempotency_key", input.idempotencyKey ?? "", limits.maxIdLength);
+      checkFinite(v, "data", input.data);
+      checkFinite(v, "metadata", input.metadata);
       const payload = (input.data === undefined ? 0 : payloadBytes(input.data)) + (input.metadata === undefined ? 0 : payloadBytes(input.metadata));
       if (payload > limits.maxPayloadBytes) {
         v.add(input.data === undefined ? "metadata" : "data", `data and metadata must be at most ${limits.maxPayloadBytes} bytes together (encoded), got ${payload}`);
@@ -253,25 +255,28 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
           metadata: { limit: String(limits.maxSubscriptions) },
         });
       }
+      // Checked against the log as it is, before anything is created: a subscription refused here leaves no
+      // coordination behind.
+      const existing = peekState(input.coordinationId)?.log;
+      const head = existing?.head ?? 0;
+      const oldest = existing?.oldest ?? 1;
+      if (after !== undefined) {
+        if (after > head) {
+          throw new ConsortError("out_of_range", `after_sequence ${after} is beyond the head sequence ${head} of coordination ${input.coordinationId}`, {
+            reason: "SEQUENCE_AHEAD",
+            metadata: { head_sequence: String(head) },
+          });
+        }
+        if (after + 1 < oldest && after < head) {
+          throw new ConsortError("out_of_range", `after_sequence ${after} is older than the retained history; the oldest retained sequence is ${oldest}`, {
+            reason: "HISTORY_TRIMMED",
+            metadata: { oldest_sequence: String(oldest), head_sequence: String(head) },
+          });
+        }
+      }
       const c = store.acquire(input.coordinationId);
       const st = stateOf(c);
       const { log } = st;
-      if (after !== undefined) {
-        if (after > log.head) {
-          throw new ConsortError(
-            "out_of_range",
-            `after_sequence ${after} is beyond the head sequence ${log.head} of coordination ${input.coordinationId}`,
-            { reason: "SEQUENCE_AHEAD", metadata: { head_sequence: String(log.head) } },
-          );
-        }
-        if (after + 1 < log.oldest && after < log.head) {
-          throw new ConsortError(
-            "out_of_range",
-            `after_sequence ${after} is older than the retained history; the oldest retained sequence is ${log.oldest}`,
-            { reason: "HISTORY_TRIMMED", metadata: { oldest_sequence: String(log.oldest), head_sequence: String(log.head) } },
-          );
-        }
-      }
       const matches = (s: SignalRecord) =>
         (types.size === 0 || types.has(s.type)) &&
         (senders.size === 0 || senders.has(s.senderAgentId)) &&
@@ -327,6 +332,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const sender = optionalId(v, "sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength);
       const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
       const dataEquals = Object.entries(input.dataEquals ?? {});
+      checkFinite(v, "data_equals", input.dataEquals);
       const fingerprint = queryFingerprint([input.coordinationId, [...types].sort(), sender, input.dataEquals ?? {}]);
       const before = decodePageToken<number>(v, input.pageToken ?? "", fingerprint, "number");
       v.throwIfAny();
