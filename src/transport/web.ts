@@ -152,6 +152,14 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     if (text) uReq = textRequestToBinary(uReq);
     let uRes = await withErrorDetails(await h(uReq), transportError(h.requestPath));
     if (text) uRes = binaryResponseToText(uRes);
+    // A call refused before its request was read to the end (too large, undecodable) leaves the rest of the body
+    // unread on a paused stream: the connection could never carry another request, and a client reusing it would
+    // hang. It is closed after this response instead.
+    if (!req.complete) {
+      const header = new Headers(uRes.header);
+      header.set("connection", "close");
+      uRes = { ...uRes, header };
+    }
     await universalResponseToNodeResponse(uRes, res);
   };
 

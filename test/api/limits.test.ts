@@ -173,6 +173,21 @@ describe("messages over the limit are refused with an ErrorInfo", () => {
     expect(err?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("RESPONSE_TOO_LARGE");
   });
 
+  it("an oversized request refused before it was read does not leave its connection stuck for the next ones", async () => {
+    const body = Buffer.alloc(5 + 300_000, 0x41);
+    body.writeUInt32BE(300_000, 1);
+    body[0] = 0;
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${small.baseUrl}/consort.v1.SignalService/Subscribe`, {
+        method: "POST",
+        headers: { "content-type": "application/connect+json" },
+        body,
+        signal: AbortSignal.timeout(5000),
+      });
+      expect(Buffer.from(await res.arrayBuffer()).subarray(5).toString()).toMatch(/"code":"resource_exhausted"/);
+    }
+  });
+
   it("a request over the limit: RESOURCE_EXHAUSTED, reason MESSAGE_TOO_LARGE, on both ports", async () => {
     const signals = small.grpcClient(SignalService);
     const big = { coordinationId: "c", type: SignalType.AGENT_COMPLETED, data: { s: "x".repeat(20_000) } };
