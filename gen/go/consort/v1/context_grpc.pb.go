@@ -38,8 +38,13 @@ const (
 // grows with each shared-intelligence update. The server keeps one copy of each context (no stale per-agent
 // copies); every read and every watcher sees the latest version.
 //
-// Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); NOT_FOUND for an
-// unknown coordination or agent where a context is required; UNAVAILABLE while the server shuts down.
+// Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
+// context is required; UNAVAILABLE while the server shuts down.
+// Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+// clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+// message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+// RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+// SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
 type ContextServiceClient interface {
 	// DistributeContext builds the context of every assigned agent, in assignment order, and returns them. It
 	// replaces the coordination's whole set of contexts: agents not re-sent vanish (their watchers end NOT_FOUND),
@@ -158,8 +163,13 @@ type ContextService_WatchAgentContextClient = grpc.ServerStreamingClient[WatchAg
 // grows with each shared-intelligence update. The server keeps one copy of each context (no stale per-agent
 // copies); every read and every watcher sees the latest version.
 //
-// Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); NOT_FOUND for an
-// unknown coordination or agent where a context is required; UNAVAILABLE while the server shuts down.
+// Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
+// context is required; UNAVAILABLE while the server shuts down.
+// Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+// clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+// message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+// RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+// SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
 type ContextServiceServer interface {
 	// DistributeContext builds the context of every assigned agent, in assignment order, and returns them. It
 	// replaces the coordination's whole set of contexts: agents not re-sent vanish (their watchers end NOT_FOUND),

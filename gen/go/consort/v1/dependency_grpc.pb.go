@@ -45,7 +45,8 @@ const (
 // once with DEPENDENCY_STATUS_FAILED and a message naming the cycle (e.g. "Dependency 'd1' would close a wait
 // cycle: agent-a -> agent-b -> agent-a") instead of waiting for its timeout.
 //
-// Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); NOT_FOUND for an
+// Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
+// the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND for an
 // unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
 // RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
 // shuts down (open waits end with it).
@@ -164,7 +165,8 @@ func (c *dependencyServiceClient) ClearDependencies(ctx context.Context, in *Cle
 // once with DEPENDENCY_STATUS_FAILED and a message naming the cycle (e.g. "Dependency 'd1' would close a wait
 // cycle: agent-a -> agent-b -> agent-a") instead of waiting for its timeout.
 //
-// Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); NOT_FOUND for an
+// Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
+// the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND for an
 // unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
 // RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
 // shuts down (open waits end with it).

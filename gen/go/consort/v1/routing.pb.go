@@ -262,6 +262,7 @@ type ConditionalRule struct {
 	// The comparison; required.
 	Operator ConditionOperator `protobuf:"varint,4,opt,name=operator,proto3,enum=consort.v1.ConditionOperator" json:"operator,omitempty"`
 	// The value the state value is compared with (any JSON value; a list or string for the `in`/`not_in` operators).
+	// Numbers must be finite.
 	ConditionValue *structpb.Value `protobuf:"bytes,5,opt,name=condition_value,json=conditionValue,proto3" json:"condition_value,omitempty"`
 	// The decision returned when the rule matches; required.
 	Decision RoutingDecision `protobuf:"varint,6,opt,name=decision,proto3,enum=consort.v1.RoutingDecision" json:"decision,omitempty"`
@@ -1396,7 +1397,8 @@ func (x *GetRoutingPolicyResponse) GetPolicy() *RoutingPolicy {
 // The request of RoutingService.ListRoutingPolicies.
 type ListRoutingPoliciesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Page size: 1 to 1,000; 0 means 100.
+	// Page size: 1 to 1,000; 0 means 100. A page also ends before the entry that would take the response past the
+	// message limit (as encoded in the call's format): it then holds fewer entries and a `next_page_token`.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of the previous page; empty for the first page.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1607,13 +1609,14 @@ type RouteRequest struct {
 	PolicySource isRouteRequest_PolicySource `protobuf_oneof:"policy_source"`
 	// The task just executed or about to be routed: 1 to 256 characters.
 	CurrentTask string `protobuf:"bytes,3,opt,name=current_task,json=currentTask,proto3" json:"current_task,omitempty"`
-	// The workflow state the routers inspect (`completed_tasks`, `task_priority`, error keys, …).
+	// The workflow state the routers inspect (`completed_tasks`, `task_priority`, error keys, …). Numbers must be
+	// finite.
 	State *structpb.Struct `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
 	// How long the current task ran, in milliseconds; at least 0. None of the four routers reads it today.
 	ExecutionTimeMs float64 `protobuf:"fixed64,5,opt,name=execution_time_ms,json=executionTimeMs,proto3" json:"execution_time_ms,omitempty"`
 	// How often the current task was retried; at least 0. None of the four routers reads it today.
 	RetryCount int32 `protobuf:"varint,6,opt,name=retry_count,json=retryCount,proto3" json:"retry_count,omitempty"`
-	// Free-form caller data; the priority router reads `priority` from it.
+	// Free-form caller data; the priority router reads `priority` from it. Numbers must be finite.
 	CustomData *structpb.Struct `protobuf:"bytes,7,opt,name=custom_data,json=customData,proto3" json:"custom_data,omitempty"`
 	// An id tying the call to the caller's workflow, copied into the result; up to 100 characters, empty if none.
 	CorrelationId string `protobuf:"bytes,8,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
@@ -1790,7 +1793,8 @@ type ListRoutingHistoryRequest struct {
 	PolicyId string `protobuf:"bytes,1,opt,name=policy_id,json=policyId,proto3" json:"policy_id,omitempty"`
 	// Only results whose `current_task` equals this; empty means all tasks.
 	CurrentTask string `protobuf:"bytes,2,opt,name=current_task,json=currentTask,proto3" json:"current_task,omitempty"`
-	// Page size: 1 to 1,000; 0 means 100.
+	// Page size: 1 to 1,000; 0 means 100. A page also ends before the entry that would take the response past the
+	// message limit (as encoded in the call's format): it then holds fewer entries and a `next_page_token`.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of the previous page; empty for the first page. A token is only valid with the same
 	// filter.

@@ -234,7 +234,9 @@ type PublishRequest struct {
 	SenderAgentId string `protobuf:"bytes,3,opt,name=sender_agent_id,json=senderAgentId,proto3" json:"sender_agent_id,omitempty"`
 	// The recipients: each 1 to 100 characters, at most 1,000 of them; empty means broadcast.
 	RecipientAgentIds []string `protobuf:"bytes,4,rep,name=recipient_agent_ids,json=recipientAgentIds,proto3" json:"recipient_agent_ids,omitempty"`
-	// Free-form payload. Together with `metadata` at most 64 KiB when encoded (limit configurable).
+	// Free-form payload. Together with `metadata` at most 64 KiB (65,536 bytes; limit configurable), measured as
+	// they are encoded: the protobuf bytes of each Struct, an unset field counting 0. Numbers must be finite (NaN
+	// and Infinity have no JSON form, so a JSON client could not read them back).
 	Data *structpb.Struct `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
 	// Free-form metadata; counts toward the same 64 KiB as `data`.
 	Metadata *structpb.Struct `protobuf:"bytes,6,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -597,7 +599,8 @@ func (x *HeartbeatEvent) GetSentAt() *timestamppb.Timestamp {
 // One message of a Subscribe stream: exactly one of `signals` (non-empty), `subscribed` or `heartbeat` is set.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Signals in sequence order: one while the subscriber keeps up, a batch (at most 256 signals and about 1 MiB)
+	// Signals in sequence order: one while the subscriber keeps up, a batch (at most 256 signals and at most 1 MiB
+	// as encoded in the stream's format, never more than the message limit)
 	// while it has a backlog or replays history.
 	Signals []*Signal `protobuf:"bytes,1,rep,name=signals,proto3" json:"signals,omitempty"`
 	// Set on the first message only.
@@ -671,7 +674,8 @@ type ListSignalsRequest struct {
 	// Only signals whose `data` has every one of these keys with an equal value. A signal lacking a key does not
 	// match.
 	DataEquals *structpb.Struct `protobuf:"bytes,4,opt,name=data_equals,json=dataEquals,proto3" json:"data_equals,omitempty"`
-	// Page size: 1 to 1,000; 0 means 100.
+	// Page size: 1 to 1,000; 0 means 100. A page also ends before the signal that would take the response past
+	// the message limit (as encoded in the call's format): it then holds fewer signals and a `next_page_token`.
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of the previous page; empty for the first page. A token is only valid with the same
 	// filters.

@@ -36,8 +36,13 @@ class RoutingServiceStub:
     Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
     (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
 
-    Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); NOT_FOUND for a
-    policy id that has no stored policy where one is required; UNAVAILABLE while the server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
+    has no stored policy where one is required; UNAVAILABLE while the server shuts down.
+    Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+    SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """
 
     def __init__(self, channel):
@@ -99,8 +104,13 @@ class RoutingServiceServicer:
     Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
     (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
 
-    Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); NOT_FOUND for a
-    policy id that has no stored policy where one is required; UNAVAILABLE while the server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
+    has no stored policy where one is required; UNAVAILABLE while the server shuts down.
+    Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+    SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """
 
     def PutRoutingPolicy(self, request, context):
@@ -228,8 +238,13 @@ class RoutingService:
     Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
     (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
 
-    Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); NOT_FOUND for a
-    policy id that has no stored policy where one is required; UNAVAILABLE while the server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
+    has no stored policy where one is required; UNAVAILABLE while the server shuts down.
+    Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+    SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """
 
     @staticmethod

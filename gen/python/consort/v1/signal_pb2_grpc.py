@@ -30,9 +30,13 @@ class SignalServiceStub:
     published signal gets the next `sequence` (1, 2, 3, … with no gap), the newest signals are retained up to the
     server's history limit (10,000 by default), and subscribers receive them in sequence order.
 
-    Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); OUT_OF_RANGE and
-    RESOURCE_EXHAUSTED carry a google.rpc.ErrorInfo whose metadata says where to resume; UNAVAILABLE while the
-    server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; OUT_OF_RANGE and RESOURCE_EXHAUSTED say in their
+    ErrorInfo metadata where to resume; UNAVAILABLE while the server shuts down.
+    Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+    SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """
 
     def __init__(self, channel):
@@ -73,9 +77,13 @@ class SignalServiceServicer:
     published signal gets the next `sequence` (1, 2, 3, … with no gap), the newest signals are retained up to the
     server's history limit (10,000 by default), and subscribers receive them in sequence order.
 
-    Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); OUT_OF_RANGE and
-    RESOURCE_EXHAUSTED carry a google.rpc.ErrorInfo whose metadata says where to resume; UNAVAILABLE while the
-    server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; OUT_OF_RANGE and RESOURCE_EXHAUSTED say in their
+    ErrorInfo metadata where to resume; UNAVAILABLE while the server shuts down.
+    Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+    SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """
 
     def Publish(self, request, context):
@@ -170,9 +178,13 @@ class SignalService:
     published signal gets the next `sequence` (1, 2, 3, … with no gap), the newest signals are retained up to the
     server's history limit (10,000 by default), and subscribers receive them in sequence order.
 
-    Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); OUT_OF_RANGE and
-    RESOURCE_EXHAUSTED carry a google.rpc.ErrorInfo whose metadata says where to resume; UNAVAILABLE while the
-    server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; OUT_OF_RANGE and RESOURCE_EXHAUSTED say in their
+    ErrorInfo metadata where to resume; UNAVAILABLE while the server shuts down.
+    Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+    SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """
 
     @staticmethod

@@ -52,6 +52,7 @@ export type ConditionalRule = Message<"consort.v1.ConditionalRule"> & {
 
   /**
    * The value the state value is compared with (any JSON value; a list or string for the `in`/`not_in` operators).
+   * Numbers must be finite.
    *
    * @generated from field: google.protobuf.Value condition_value = 5;
    */
@@ -655,7 +656,8 @@ export const GetRoutingPolicyResponseSchema: GenMessage<GetRoutingPolicyResponse
  */
 export type ListRoutingPoliciesRequest = Message<"consort.v1.ListRoutingPoliciesRequest"> & {
   /**
-   * Page size: 1 to 1,000; 0 means 100.
+   * Page size: 1 to 1,000; 0 means 100. A page also ends before the entry that would take the response past the
+   * message limit (as encoded in the call's format): it then holds fewer entries and a `next_page_token`.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -784,7 +786,8 @@ export type RouteRequest = Message<"consort.v1.RouteRequest"> & {
   currentTask: string;
 
   /**
-   * The workflow state the routers inspect (`completed_tasks`, `task_priority`, error keys, …).
+   * The workflow state the routers inspect (`completed_tasks`, `task_priority`, error keys, …). Numbers must be
+   * finite.
    *
    * @generated from field: google.protobuf.Struct state = 4;
    */
@@ -805,7 +808,7 @@ export type RouteRequest = Message<"consort.v1.RouteRequest"> & {
   retryCount: number;
 
   /**
-   * Free-form caller data; the priority router reads `priority` from it.
+   * Free-form caller data; the priority router reads `priority` from it. Numbers must be finite.
    *
    * @generated from field: google.protobuf.Struct custom_data = 7;
    */
@@ -868,7 +871,8 @@ export type ListRoutingHistoryRequest = Message<"consort.v1.ListRoutingHistoryRe
   currentTask: string;
 
   /**
-   * Page size: 1 to 1,000; 0 means 100.
+   * Page size: 1 to 1,000; 0 means 100. A page also ends before the entry that would take the response past the
+   * message limit (as encoded in the call's format): it then holds fewer entries and a `next_page_token`.
    *
    * @generated from field: int32 page_size = 3;
    */
@@ -1229,8 +1233,13 @@ export const ConditionOperatorSchema: GenEnum<ConditionOperator> = /*@__PURE__*/
  * Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
  * (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
  *
- * Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); NOT_FOUND for a
- * policy id that has no stored policy where one is required; UNAVAILABLE while the server shuts down.
+ * Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
+ * has no stored policy where one is required; UNAVAILABLE while the server shuts down.
+ * Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+ * clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+ * message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+ * RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+ * SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
  *
  * @generated from service consort.v1.RoutingService
  */

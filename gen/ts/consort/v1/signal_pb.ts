@@ -135,7 +135,9 @@ export type PublishRequest = Message<"consort.v1.PublishRequest"> & {
   recipientAgentIds: string[];
 
   /**
-   * Free-form payload. Together with `metadata` at most 64 KiB when encoded (limit configurable).
+   * Free-form payload. Together with `metadata` at most 64 KiB (65,536 bytes; limit configurable), measured as
+   * they are encoded: the protobuf bytes of each Struct, an unset field counting 0. Numbers must be finite (NaN
+   * and Infinity have no JSON form, so a JSON client could not read them back).
    *
    * @generated from field: google.protobuf.Struct data = 5;
    */
@@ -323,7 +325,8 @@ export const HeartbeatEventSchema: GenMessage<HeartbeatEvent> = /*@__PURE__*/
  */
 export type SubscribeResponse = Message<"consort.v1.SubscribeResponse"> & {
   /**
-   * Signals in sequence order: one while the subscriber keeps up, a batch (at most 256 signals and about 1 MiB)
+   * Signals in sequence order: one while the subscriber keeps up, a batch (at most 256 signals and at most 1 MiB
+   * as encoded in the stream's format, never more than the message limit)
    * while it has a backlog or replays history.
    *
    * @generated from field: repeated consort.v1.Signal signals = 1;
@@ -388,7 +391,8 @@ export type ListSignalsRequest = Message<"consort.v1.ListSignalsRequest"> & {
   dataEquals?: JsonObject | undefined;
 
   /**
-   * Page size: 1 to 1,000; 0 means 100.
+   * Page size: 1 to 1,000; 0 means 100. A page also ends before the signal that would take the response past
+   * the message limit (as encoded in the call's format): it then holds fewer signals and a `next_page_token`.
    *
    * @generated from field: int32 page_size = 5;
    */
@@ -646,9 +650,13 @@ export const SignalTypeSchema: GenEnum<SignalType> = /*@__PURE__*/
  * published signal gets the next `sequence` (1, 2, 3, … with no gap), the newest signals are retained up to the
  * server's history limit (10,000 by default), and subscribers receive them in sequence order.
  *
- * Errors: INVALID_ARGUMENT names the field and the rule (google.rpc.BadRequest in the details); OUT_OF_RANGE and
- * RESOURCE_EXHAUSTED carry a google.rpc.ErrorInfo whose metadata says where to resume; UNAVAILABLE while the
- * server shuts down.
+ * Errors: INVALID_ARGUMENT names the field and the rule; OUT_OF_RANGE and RESOURCE_EXHAUSTED say in their
+ * ErrorInfo metadata where to resume; UNAVAILABLE while the server shuts down.
+ * Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
+ * clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
+ * message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+ * RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
+ * SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
  *
  * @generated from service consort.v1.SignalService
  */
