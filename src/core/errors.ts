@@ -62,15 +62,22 @@ export class ConsortError extends Error {
 /** The reason of every `invalid` error: a request field broke a rule (the fields are in `violations`). */
 export const fieldInvalid = "FIELD_INVALID";
 
+/** Violations one error lists at most: an error stays small whatever the request (the message counts the rest). */
+export const maxListedViolations = 100;
+
 /**
- * An `invalid` error for every violation (at least one): the message reads `<field>: <rule>` for the first, so the
- * field is named even where a transport carries no details, and says how many more there are.
+ * An `invalid` error for every violation (at least one; the first {@link maxListedViolations} are listed): the
+ * message reads `<field>: <rule>` for the first, so the field is named even where a transport carries no
+ * details, and says how many more there are.
  */
-export function invalidFields(violations: readonly FieldViolation[]): ConsortError {
+export function invalidFields(violations: readonly FieldViolation[], total = violations.length): ConsortError {
   const [first] = violations;
   if (first === undefined) throw new Error("invalidFields needs at least one violation");
-  const more = violations.length > 1 ? ` (and ${violations.length - 1} more invalid field${violations.length > 2 ? "s" : ""})` : "";
-  return new ConsortError("invalid", `${first.field}: ${first.description}${more}`, { reason: fieldInvalid, violations });
+  const more = total > 1 ? ` (and ${total - 1} more invalid field${total > 2 ? "s" : ""})` : "";
+  return new ConsortError("invalid", `${first.field}: ${first.description}${more}`, {
+    reason: fieldInvalid,
+    violations: violations.slice(0, maxListedViolations),
+  });
 }
 
 /** An `invalid` error for one field. */
@@ -83,36 +90,44 @@ export function invalidField(field: string, rule: string): ConsortError {
  * `check` records, `throwIfAny` throws them together.
  */
 export class Violations {
-  readonly #list: FieldViolation[];
+  readonly #list: FieldViolation[] = [];
+  readonly #fields = new Set<string>();
+  #total = 0;
 
   /** Starts with `found`: violations the caller found while decoding the request (e.g. an unknown enum number). */
   constructor(found: readonly FieldViolation[] = []) {
-    this.#list = [...found];
+    for (const v of found) this.add(v.field, v.description);
   }
 
-  /** Records that `field` broke `rule`. A field already recorded keeps its first rule. */
+  /**
+   * Records that `field` broke `rule`. A field already recorded keeps its first rule; past
+   * {@link maxListedViolations} fields are only counted.
+   */
   add(field: string, rule: string): void {
-    if (!this.#list.some((v) => v.field === field)) this.#list.push({ field, description: rule });
+    if (this.#fields.has(field)) return;
+    this.#fields.add(field);
+    this.#total++;
+    if (this.#list.length < maxListedViolations) this.#list.push({ field, description: rule });
   }
 
-  /** Every violation recorded so far. */
+  /** The violations recorded so far (at most {@link maxListedViolations}). */
   get list(): readonly FieldViolation[] {
     return this.#list;
   }
 
   /** True when nothing was recorded. */
   get empty(): boolean {
-    return this.#list.length === 0;
+    return this.#total === 0;
   }
 
-  /** One `invalid` error listing every recorded violation (at least one must be recorded). */
+  /** One `invalid` error listing the recorded violations (at least one must be recorded). */
   toError(): ConsortError {
-    return invalidFields(this.#list);
+    return invalidFields(this.#list, this.#total);
   }
 
   /** Throws {@link toError} if any violation was recorded. */
   throwIfAny(): void {
-    if (this.#list.length > 0) throw this.toError();
+    if (this.#total > 0) throw this.toError();
   }
 }
 

@@ -414,3 +414,15 @@ describe("metrics", () => {
     }
   });
 });
+
+describe("violation lists", () => {
+  it("stay bounded whatever the request: the first 100 listed, all counted, each field once", async () => {
+    const { Violations, maxListedViolations } = await import("../../src/core/errors.js");
+    const v = new Violations();
+    for (let i = 0; i < 50_000; i++) v.add(`recipient_agent_ids[${i}]`, "must not be empty");
+    v.add("recipient_agent_ids[0]", "a second rule for a field already recorded");
+    const err = v.toError();
+    expect(err.violations).toHaveLength(maxListedViolations);
+    expect(err.message).toBe("recipient_agent_ids[0]: must not be empty (and 49999 more invalid fields)");
+  });
+});

@@ -450,3 +450,51 @@ def test_sigterm_ends_open_streams_with_unavailable(own_server, coordination_id)
         assert own_server.process.wait(timeout=10) == 0, own_server.log_tail()
     finally:
         sub.close()
+
+
+# (h) Responses fit the client: a replay of large signals arrives in batches a Python client (4 MiB) can read,
+#     pages of large signals are cut short with a token, and every error names its condition.
+
+def _largest_numbers_struct(limit: int) -> dict:
+    """{"nums": [0..9, 0..9, …]} as long as its protobuf encoding stays within `limit` bytes (~5.5× its JSON)."""
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if struct({"nums": [i % 10 for i in range(mid)]}).ByteSize() <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return {"nums": [i % 10 for i in range(lo)]}
+
+
+def test_replay_of_large_signals_fits_a_python_client(stub, subscribe, coordination_id):
+    data = _largest_numbers_struct(64 * 1024)
+    for _ in range(100):
+        publish(stub, coordination_id, data=data)
+    sub = subscribe(coordination_id, after_sequence=0)
+    assert sub.subscribed().head_sequence == 100
+    received = sub.signals(100, timeout=60)
+    assert sequences(received) == list(range(1, 101))
+    assert list(received[-1].data["nums"])[:12] == [float(i % 10) for i in range(12)]
+
+    seen, token, pages = [], "", 0
+    while True:
+        page = stub.ListSignals(pb.ListSignalsRequest(coordination_id=coordination_id, page_token=token),
+                                timeout=CALL_TIMEOUT)
+        seen.extend(s.sequence for s in page.signals)
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == list(range(100, 0, -1))
+    assert pages > 1
+
+
+def test_errors_name_their_condition(stub, coordination_id):
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Publish(pb.PublishRequest(coordination_id="", type=pb.SIGNAL_TYPE_UNSPECIFIED), timeout=CALL_TIMEOUT)
+    error = caught.value
+    assert status_detail(error, error_details_pb2.ErrorInfo).reason == "FIELD_INVALID"
+    fields = [v.field for v in status_detail(error, error_details_pb2.BadRequest).field_violations]
+    assert fields == ["type", "coordination_id"]
+    assert "SIGNAL_TYPE_AGENT_INITIALIZED" in error.details()

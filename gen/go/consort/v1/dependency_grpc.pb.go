@@ -46,7 +46,7 @@ const (
 // cycle: agent-a -> agent-b -> agent-a") instead of waiting for its timeout.
 //
 // Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
-// the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND for an
+// the rule (google.rpc.BadRequest lists every invalid field, up to 100); NOT_FOUND for an
 // unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
 // RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
 // shuts down (open waits end with it).
@@ -166,7 +166,7 @@ func (c *dependencyServiceClient) ClearDependencies(ctx context.Context, in *Cle
 // cycle: agent-a -> agent-b -> agent-a") instead of waiting for its timeout.
 //
 // Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
-// the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND for an
+// the rule (google.rpc.BadRequest lists every invalid field, up to 100); NOT_FOUND for an
 // unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
 // RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
 // shuts down (open waits end with it).

@@ -34,8 +34,8 @@ class ContextServiceStub:
     Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
     context is required; UNAVAILABLE while the server shuts down.
     Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
-    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
-    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, up to
+    100; the message names the first and counts the rest), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
     RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
     SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """
@@ -87,8 +87,8 @@ class ContextServiceServicer:
     Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
     context is required; UNAVAILABLE while the server shuts down.
     Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
-    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
-    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, up to
+    100; the message names the first and counts the rest), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
     RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
     SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """
@@ -202,8 +202,8 @@ class ContextService:
     Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
     context is required; UNAVAILABLE while the server shuts down.
     Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
-    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, the
-    message names the first), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
+    clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, up to
+    100; the message names the first and counts the rest), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
     RESPONSE_TOO_LARGE (RESOURCE_EXHAUSTED; metadata `size_bytes`, `limit_bytes`), METHOD_NOT_IMPLEMENTED,
     SHUTTING_DOWN (UNAVAILABLE), and the reasons each RPC names below.
     """

@@ -38,7 +38,7 @@ class DependencyServiceStub:
     cycle: agent-a -> agent-b -> agent-a") instead of waiting for its timeout.
 
     Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
-    the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND for an
+    the rule (google.rpc.BadRequest lists every invalid field, up to 100); NOT_FOUND for an
     unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
     RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
     shuts down (open waits end with it).
@@ -95,7 +95,7 @@ class DependencyServiceServicer:
     cycle: agent-a -> agent-b -> agent-a") instead of waiting for its timeout.
 
     Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
-    the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND for an
+    the rule (google.rpc.BadRequest lists every invalid field, up to 100); NOT_FOUND for an
     unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
     RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
     shuts down (open waits end with it).
@@ -214,7 +214,7 @@ class DependencyService:
     cycle: agent-a -> agent-b -> agent-a") instead of waiting for its timeout.
 
     Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
-    the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND for an
+    the rule (google.rpc.BadRequest lists every invalid field, up to 100); NOT_FOUND for an
     unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
     RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
     shuts down (open waits end with it).
