@@ -90,13 +90,14 @@ export function invalidField(field: string, rule: string): ConsortError {
  * `check` records, `throwIfAny` throws them together.
  */
 export class Violations {
-  readonly #list: FieldViolation[] = [];
-  readonly #fields = new Set<string>();
+  // Made on the first violation: most requests have none, and Route and Publish create one of these per call.
+  #list: FieldViolation[] | undefined;
+  #fields: Set<string> | undefined;
   #total = 0;
 
   /** Starts with `found`: violations the caller found while decoding the request (e.g. an unknown enum number). */
-  constructor(found: readonly FieldViolation[] = []) {
-    for (const v of found) this.add(v.field, v.description);
+  constructor(found?: readonly FieldViolation[]) {
+    if (found !== undefined) for (const v of found) this.add(v.field, v.description);
   }
 
   /**
@@ -104,15 +105,17 @@ export class Violations {
    * {@link maxListedViolations} fields are only counted.
    */
   add(field: string, rule: string): void {
-    if (this.#fields.has(field)) return;
-    this.#fields.add(field);
+    const fields = (this.#fields ??= new Set());
+    if (fields.has(field)) return;
+    fields.add(field);
     this.#total++;
-    if (this.#list.length < maxListedViolations) this.#list.push({ field, description: rule });
+    const list = (this.#list ??= []);
+    if (list.length < maxListedViolations) list.push({ field, description: rule });
   }
 
   /** The violations recorded so far (at most {@link maxListedViolations}). */
   get list(): readonly FieldViolation[] {
-    return this.#list;
+    return this.#list ?? [];
   }
 
   /** True when nothing was recorded. */
@@ -122,7 +125,7 @@ export class Violations {
 
   /** One `invalid` error listing the recorded violations (at least one must be recorded). */
   toError(): ConsortError {
-    return invalidFields(this.#list, this.#total);
+    return invalidFields(this.list, this.#total);
   }
 
   /** Throws {@link toError} if any violation was recorded. */
