@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
@@ -76,7 +77,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   ];
   const observer = createCallObserver(logger, metrics);
   // One shutdown signal for every call on both ports: each handler's context signal aborts with ServerShutdown.
+  // Every open call listens to it (10,000 subscriptions are 10,000 listeners): no listener cap.
   const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal);
   const common = { host: config.host, services, observer, maxMessageBytes, shutdownSignal: shutdown.signal };
   const grpc = await startGrpcServer({ ...common, port: config.grpcPort });
   let web;

@@ -51,6 +51,7 @@ function requireWellFormed(desc: DescMessage, msg: object): void {
   if (found.length > 0) throw invalidFields(found);
 }
 
+/** The messages of a JSON request stream, each checked by {@link requireWellFormed}. */
 async function* wellFormedEach<T extends object>(desc: DescMessage, messages: AsyncIterable<T>): AsyncIterable<T> {
   for await (const m of messages) {
     requireWellFormed(desc, m);
@@ -60,8 +61,9 @@ async function* wellFormedEach<T extends object>(desc: DescMessage, messages: As
 
 /**
  * Maps domain errors to Connect errors (with their ErrorInfo) and logs and measures each call, like the gRPC
- * bridge does. Rejects a JSON request holding a string no binary client could read back (well-formed.ts). A stream the client cancelled is recorded as `canceled`, not OK: the request's signal has aborted
- * before the stream ended (after a normal end it aborts only later).
+ * bridge does. Rejects a JSON request holding a string no binary client could read back (well-formed.ts). A
+ * stream the client cancelled is recorded as `canceled`, not OK: the request's signal has aborted before the
+ * stream ended (after a normal end it aborts only later).
  */
 function observing(observer: CallObserver): Interceptor {
   return (next) => async (req) => {

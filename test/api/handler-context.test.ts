@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
@@ -67,6 +68,7 @@ const testContext: ServiceBinding = {
 let grpcServer: GrpcServer;
 let webServer: WebServer;
 const shutdown = new AbortController();
+setMaxListeners(0, shutdown.signal);
 let grpcAddress: string;
 let baseUrl: string;
 
