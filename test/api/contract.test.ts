@@ -9,6 +9,7 @@ import { DependencyService } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { frame } from "./envelopes.js";
 import { grpcErrorDetails, startTestServer, unary, type TestServer } from "./harness.js";
 
 let server: TestServer;
@@ -116,8 +117,7 @@ describe("errors grpc-js and connect raise on their own carry an ErrorInfo", () 
     const info = body.details?.find((d) => d.type === "google.rpc.ErrorInfo");
     expect(fromBinary(ErrorInfoSchema, Buffer.from(info?.value ?? "", "base64")).reason).toBe("MALFORMED_MESSAGE");
 
-    const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
-    const web = await fetch(`${server.baseUrl}/consort.v1.SignalService/Publish`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: framed });
+    const web = await fetch(`${server.baseUrl}/consort.v1.SignalService/Publish`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: frame(garbage) });
     const trailer = Buffer.from(await web.arrayBuffer()).subarray(5).toString("latin1");
     expect(trailer).toMatch(/grpc-status: 3\r\n/);
     const details = /grpc-status-details-bin: ([A-Za-z0-9+/=]+)/.exec(trailer)?.[1] ?? "";
@@ -128,7 +128,7 @@ describe("errors grpc-js and connect raise on their own carry an ErrorInfo", () 
     const res = await fetch(`${server.baseUrl}/consort.v1.SignalService/Subscribe`, {
       method: "POST",
       headers: { "content-type": "application/connect+proto" },
-      body: Buffer.from([0, 0, 0, 0, 2, 0x0a, 0x05]),
+      body: frame(Buffer.from([0x0a, 0x05])),
     });
     const bytes = Buffer.from(await res.arrayBuffer());
     const end = JSON.parse(bytes.subarray(5).toString()) as { error?: { code: string; details?: { type: string; value: string }[] } };

@@ -10,6 +10,7 @@ import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
 import { fuzzRuns } from "../fuzz-runs.js";
+import { frame, frames } from "./envelopes.js";
 import { startTestServer, type TestServer } from "./harness.js";
 
 /**
@@ -136,25 +137,7 @@ function message(desc: DescMessage, depth = 4): fc.Arbitrary<unknown> {
 type Protocol = "grpc" | "connect-proto" | "connect-json" | "grpc-web";
 type Outcome = { code: number; reason?: string; message: string; hasInfo: boolean };
 
-const frame = (bytes: Uint8Array, flags = 0) => {
-  const out = Buffer.alloc(5 + bytes.length);
-  out[0] = flags;
-  out.writeUInt32BE(bytes.length, 1);
-  out.set(bytes, 5);
-  return out;
-};
 
-/** The complete frames of an enveloped body read so far. */
-function frames(bytes: Buffer): { flags: number; data: Buffer }[] {
-  const out: { flags: number; data: Buffer }[] = [];
-  for (let pos = 0; pos + 5 <= bytes.length; ) {
-    const len = bytes.readUInt32BE(pos + 1);
-    if (pos + 5 + len > bytes.length) break;
-    out.push({ flags: bytes[pos] as number, data: bytes.subarray(pos + 5, pos + 5 + len) });
-    pos += 5 + len;
-  }
-  return out;
-}
 
 const connectCodes: Record<string, number> = {
   canceled: 1, unknown: 2, invalid_argument: 3, deadline_exceeded: 4, not_found: 5, already_exists: 6, permission_denied: 7, resource_exhausted: 8,

@@ -8,6 +8,7 @@ import {
   SubscribeResponseSchema,
   type SubscribeResponse,
 } from "../../gen/ts/consort/v1/signal_pb.js";
+import { frame, frames } from "./envelopes.js";
 import { startTestServer, type TestServer } from "./harness.js";
 
 /**
@@ -21,25 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const frame = (bytes: Uint8Array, flags = 0) => {
-  const out = Buffer.alloc(5 + bytes.length);
-  out[0] = flags;
-  out.writeUInt32BE(bytes.length, 1);
-  out.set(bytes, 5);
-  return out;
-};
 
-/** Splits decoded gRPC-Web bytes into their complete frames. */
-function frames(bytes: Buffer): { flags: number; data: Buffer }[] {
-  const out: { flags: number; data: Buffer }[] = [];
-  for (let pos = 0; pos + 5 <= bytes.length; ) {
-    const len = bytes.readUInt32BE(pos + 1);
-    if (pos + 5 + len > bytes.length) break;
-    out.push({ flags: bytes[pos] as number, data: bytes.subarray(pos + 5, pos + 5 + len) });
-    pos += 5 + len;
-  }
-  return out;
-}
 
 /** Decodes a text-mode body made of independently padded base64 chunks, one 4-character group at a time. */
 const decodeChunks = (chunks: string[]) => {

@@ -14,6 +14,7 @@ import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { create } from "@bufbuild/protobuf";
 import type { JsonObject } from "../../src/core/json.js";
 import { structSize } from "../../src/service/struct-codec.js";
+import { frame } from "./envelopes.js";
 import { grpcErrorDetails, startTestServer, unary, type TestServer } from "./harness.js";
 
 /**
@@ -174,9 +175,7 @@ describe("messages over the limit are refused with an ErrorInfo", () => {
   });
 
   it("an oversized request refused before it was read does not leave its connection stuck for the next ones", async () => {
-    const body = Buffer.alloc(5 + 300_000, 0x41);
-    body.writeUInt32BE(300_000, 1);
-    body[0] = 0;
+    const body = frame(Buffer.alloc(300_000, 0x41));
     for (let i = 0; i < 3; i++) {
       const res = await fetch(`${small.baseUrl}/consort.v1.SignalService/Subscribe`, {
         method: "POST",
