@@ -79,6 +79,19 @@ describe("routing engine", () => {
     expect(e.listPolicies({}).policies).toEqual([]);
   });
 
+  it("cuts pages of policies and of history short by their byte budget, with a token to go on", () => {
+    const e = createRoutingEngine();
+    for (const id of ["a", "b", "c"]) e.putPolicy(id, []);
+    for (let i = 0; i < 3; i++) e.route({ policyId: "a", currentTask: "t" });
+    const budget = { maxBytes: 25, sizeOf: () => 10 };
+    const p1 = e.listPolicies({ budget });
+    const p2 = e.listPolicies({ budget, pageToken: p1.nextPageToken });
+    expect([p1.policies.map((p) => p.policyId), p2.policies.map((p) => p.policyId), p2.nextPageToken]).toEqual([["a", "b"], ["c"], ""]);
+    const h1 = e.listHistory({ policyId: "a", budget });
+    const h2 = e.listHistory({ policyId: "a", budget, pageToken: h1.nextPageToken });
+    expect([h1.records.length, h2.records.length, h2.nextPageToken]).toEqual([2, 1, ""]);
+  });
+
   it("validates the routing context", () => {
     const e = createRoutingEngine();
     e.putPolicy("p", []);
