@@ -22,7 +22,7 @@ export interface ServiceBinding {
 export type MethodHandler = (this: object, request: unknown, context: unknown) => unknown;
 
 /** The error every method without a handler answers: UNIMPLEMENTED, reason METHOD_NOT_IMPLEMENTED. */
-export function notImplemented(method: DescMethod): ConsortError {
+function notImplemented(method: DescMethod): ConsortError {
   return new ConsortError("unimplemented", `${method.parent.typeName}.${method.name} is not implemented yet`, {
     reason: "METHOD_NOT_IMPLEMENTED",
     metadata: { method: `${method.parent.typeName}/${method.name}` },

@@ -60,7 +60,7 @@ export class ConsortError extends Error {
 }
 
 /** The reason of every `invalid` error: a request field broke a rule (the fields are in `violations`). */
-export const fieldInvalid = "FIELD_INVALID";
+const fieldInvalid = "FIELD_INVALID";
 
 /** Violations one error lists at most: an error stays small whatever the request (the message counts the rest). */
 export const maxListedViolations = 100;
@@ -80,15 +80,12 @@ export function invalidFields(violations: readonly FieldViolation[], total = vio
   });
 }
 
-/** An `invalid` error for one field. */
-export function invalidField(field: string, rule: string): ConsortError {
-  return invalidFields([{ field, description: rule }]);
-}
-
 /**
  * Collects every broken rule of a request before anything is done with it, so that one error lists them all:
  * `check` records, `throwIfAny` throws them together.
  */
+const none: readonly FieldViolation[] = Object.freeze([]);
+
 export class Violations {
   // Made on the first violation: most requests have none, and Route and Publish create one of these per call.
   #list: FieldViolation[] | undefined;
@@ -115,12 +112,7 @@ export class Violations {
 
   /** The violations recorded so far (at most {@link maxListedViolations}). */
   get list(): readonly FieldViolation[] {
-    return this.#list ?? [];
-  }
-
-  /** True when nothing was recorded. */
-  get empty(): boolean {
-    return this.#total === 0;
+    return this.#list ?? none;
   }
 
   /** One `invalid` error listing the recorded violations (at least one must be recorded). */

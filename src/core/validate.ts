@@ -1,4 +1,4 @@
-import type { Violations } from "./errors.js";
+import { Violations } from "./errors.js";
 import { defaultPageSize } from "./limits.js";
 
 /** Records a violation unless `value` is 1 to `max` characters. Returns the value. */
@@ -6,6 +6,13 @@ export function requireId(v: Violations, field: string, value: string, max: numb
   if (value.length === 0) v.add(field, `must not be empty (1 to ${max} characters)`);
   else if (value.length > max) v.add(field, `must be at most ${max} characters, got ${value.length}`);
   return value;
+}
+
+/** Throws `invalid` unless `value` is 1 to `max` characters: for calls whose only input is one id. */
+export function checkId(field: string, value: string, max: number): void {
+  const v = new Violations();
+  requireId(v, field, value, max);
+  v.throwIfAny();
 }
 
 /** Records a violation when `value` is longer than `max` characters (empty is allowed). Returns the value. */

@@ -32,7 +32,7 @@ export function sequenceOf(v: Violations, field: string, value: bigint): number 
  * The core's name of a proto enum value whose values 1..n list `names` in order (0 is UNSPECIFIED): "" for 0 (unset),
  * `undefined` for a number the enum does not have.
  */
-export function enumName<T extends string>(names: readonly T[], value: number): T | "" | undefined {
+function enumName<T extends string>(names: readonly T[], value: number): T | "" | undefined {
   if (value === 0) return "";
   return Number.isInteger(value) && value >= 1 && value <= names.length ? names[value - 1] : undefined;
 }

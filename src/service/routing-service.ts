@@ -1,7 +1,7 @@
-import { create, fromJson, toJson } from "@bufbuild/protobuf";
+import { create, fromJson, toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { wireFormatOf } from "../binding/call-context.js";
+import { wireFormatOf, type WireFormat } from "../binding/call-context.js";
 import { Violations, type FieldViolation } from "../core/errors.js";
 import type { JsonValue } from "../core/json.js";
 import type { RouterInput } from "../core/routing/policy.js";
@@ -215,14 +215,9 @@ export function createRoutingService(options: RoutingServiceOptions): ServiceImp
       return create(GetRoutingPolicyResponseSchema, { policy: policyMessage(engine.getPolicy(req.policyId)) });
     },
     async listRoutingPolicies(req, ctx) {
-      const format = wireFormatOf(ctx);
-      const built = new Map<CorePolicy, RoutingPolicy>();
-      const page = engine.listPolicies({
-        pageSize: req.pageSize,
-        pageToken: req.pageToken,
-        budget: { maxBytes, sizeOf: (p) => elementSize(RoutingPolicySchema, cached(built, p, policyMessage), format) },
-      });
-      return create(ListRoutingPoliciesResponseSchema, { policies: page.policies.map((p) => cached(built, p, policyMessage)), nextPageToken: page.nextPageToken });
+      const m = measuredMessages(RoutingPolicySchema, policyMessage, wireFormatOf(ctx), maxBytes);
+      const page = engine.listPolicies({ pageSize: req.pageSize, pageToken: req.pageToken, budget: m.budget });
+      return create(ListRoutingPoliciesResponseSchema, { policies: page.policies.map(m.message), nextPageToken: page.nextPageToken });
     },
     async deleteRoutingPolicy(req) {
       return create(DeleteRoutingPolicyResponseSchema, { clearedRecords: BigInt(engine.deletePolicy(req.policyId)) });
@@ -247,16 +242,9 @@ export function createRoutingService(options: RoutingServiceOptions): ServiceImp
       return new EncodedRouteResponse(record);
     },
     async listRoutingHistory(req, ctx) {
-      const format = wireFormatOf(ctx);
-      const built = new Map<RoutingRecord, RoutingResult>();
-      const page = engine.listHistory({
-        policyId: req.policyId,
-        currentTask: req.currentTask,
-        pageSize: req.pageSize,
-        pageToken: req.pageToken,
-        budget: { maxBytes, sizeOf: (r) => elementSize(RoutingResultSchema, cached(built, r, routingResultMessage), format) },
-      });
-      return create(ListRoutingHistoryResponseSchema, { results: page.records.map((r) => cached(built, r, routingResultMessage)), nextPageToken: page.nextPageToken });
+      const m = measuredMessages(RoutingResultSchema, routingResultMessage, wireFormatOf(ctx), maxBytes);
+      const page = engine.listHistory({ policyId: req.policyId, currentTask: req.currentTask, pageSize: req.pageSize, pageToken: req.pageToken, budget: m.budget });
+      return create(ListRoutingHistoryResponseSchema, { results: page.records.map(m.message), nextPageToken: page.nextPageToken });
     },
     async getRoutingStats(req) {
       const s = engine.stats(req.policyId);
@@ -277,9 +265,16 @@ export function createRoutingService(options: RoutingServiceOptions): ServiceImp
   };
 }
 
-/** `make(key)`, built once per key in `built` (a page's messages are measured, then sent). */
-function cached<K, V>(built: Map<K, V>, key: K, make: (key: K) => V): V {
-  let v = built.get(key);
-  if (v === undefined) built.set(key, (v = make(key)));
-  return v;
+/**
+ * A page's messages, each built once from its core item: measured for the engine's byte budget (in the response's
+ * format), then sent.
+ */
+function measuredMessages<T, Desc extends DescMessage>(schema: Desc, make: (item: T) => MessageShape<Desc>, format: WireFormat, maxBytes: number) {
+  const built = new Map<T, MessageShape<Desc>>();
+  const message = (item: T): MessageShape<Desc> => {
+    let m = built.get(item);
+    if (m === undefined) built.set(item, (m = make(item)));
+    return m;
+  };
+  return { message, budget: { maxBytes, sizeOf: (item: T) => elementSize(schema, message(item), format) } };
 }

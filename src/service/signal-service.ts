@@ -1,4 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { abortedByShutdown, interruptKey, wireFormatOf, type WireFormat } from "../binding/call-context.js";
 import { attachEncoding, encodeRepeatedMessages } from "../binding/pre-encoded.js";
@@ -84,10 +85,13 @@ function signalSize(format: WireFormat): (s: SignalRecord) => number {
 const binarySize = signalSize("binary");
 const jsonSize = signalSize("json");
 
-/** A Subscribe response carrying `signals`, with its wire encoding attached (see pre-encoded.ts). */
-function signalsResponse(signals: readonly SignalRecord[]) {
+/**
+ * A Subscribe response carrying `signals`; with `preEncode` (the gRPC bridge, which sends attached bytes as they
+ * are), its wire encoding attached, framed from each signal's cached encoding (see pre-encoded.ts).
+ */
+function signalsResponse(signals: readonly SignalRecord[], preEncode: boolean) {
   const msg = create(SubscribeResponseSchema, { signals: signals.map(toSignalMessage) });
-  return attachEncoding(msg, encodeRepeatedMessages(1, signals.map(encodedSignal)));
+  return preEncode ? attachEncoding(msg, encodeRepeatedMessages(1, signals.map(encodedSignal))) : msg;
 }
 
 /** The stream's end on server shutdown: UNAVAILABLE with the point to resume after. */
@@ -146,6 +150,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
       );
       // Where the transport supports it, a lag cut ends the stream at once, even if the client's flow-control
       // window is full.
+      // connect serializes the message itself: bytes attached for it would be framed for nothing.
+      const preEncode = ctx.protocolName === "grpc";
       const interrupt = ctx.values.get(interruptKey);
       if (interrupt !== undefined) subscription.onEnd(interrupt);
       const events = streamSubscription(subscription, {
@@ -165,7 +171,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         });
         for await (const ev of events) {
           if (ev.kind === "signals") {
-            yield signalsResponse(ev.signals);
+            yield signalsResponse(ev.signals, preEncode);
           } else {
             const head = engine.headSequence(req.coordinationId);
             yield create(SubscribeResponseSchema, {
@@ -197,10 +203,11 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         },
         v.list,
       );
-      return create(ListSignalsResponseSchema, {
-        signals: page.signals.map(toSignalMessage),
-        nextPageToken: page.nextPageToken,
-      });
+      const msg = create(ListSignalsResponseSchema, { signals: page.signals.map(toSignalMessage), nextPageToken: page.nextPageToken });
+      if (ctx.protocolName !== "grpc") return msg;
+      // The page's signals were encoded to be measured: the response is framed from those bytes, not encoded again.
+      const token = page.nextPageToken === "" ? new Uint8Array(0) : new BinaryWriter().tag(2, WireType.LengthDelimited).string(page.nextPageToken).finish();
+      return attachEncoding(msg, Buffer.concat([encodeRepeatedMessages(1, page.signals.map(encodedSignal)), token]));
     },
 
     async getSignalMetrics(req) {

@@ -195,11 +195,6 @@ function writeValue(w: BinaryWriter, v: JsonValue): void {
   }
 }
 
-/** The bytes of `obj` encoded as a Struct, as `toBinary(StructSchema, …)` would write them. */
-export function encodeStruct(obj: JsonObject): Uint8Array {
-  return writeStruct(new BinaryWriter(), obj).finish();
-}
-
 /** UTF-8 bytes of `s` as protobuf writes it (a lone surrogate as the 3-byte U+FFFD); short ASCII counted in JS. */
 export function utf8Length(s: string): number {
   if (s.length > 64) return Buffer.byteLength(s);

@@ -49,8 +49,9 @@ function condition(code: Code, message: string): Omit<TransportCondition, "code"
   if (code === Code.Internal && message.startsWith("parse binary:")) return { code: Code.InvalidArgument, reason: "MALFORMED_MESSAGE", metadata: {} };
   switch (code) {
     case Code.ResourceExhausted:
-      if (/received|readMaxBytes|read/i.test(message)) return { reason: "MESSAGE_TOO_LARGE", metadata: limit };
-      if (/sent|writeMaxBytes|write/i.test(message)) return { reason: "RESPONSE_TOO_LARGE", metadata: limit };
+      // grpc-js: "Received message larger than max", "Sent message…"; connect: "…readMaxBytes…", "…writeMaxBytes…".
+      if (/received|read/i.test(message)) return { reason: "MESSAGE_TOO_LARGE", metadata: limit };
+      if (/sent|write/i.test(message)) return { reason: "RESPONSE_TOO_LARGE", metadata: limit };
       return { reason: "TRANSPORT_LIMIT_REACHED", metadata: {} };
     case Code.Unimplemented:
       if (/compress|encoding/i.test(message)) return { reason: "UNSUPPORTED_COMPRESSION", metadata: {} };

@@ -62,9 +62,60 @@ function grpcWebTrailer(data: Uint8Array, onError: WebTransportErrorListener): U
   return trailerSerialize(trailer);
 }
 
-/** The envelopes of a streamed body, each passed through `map`. */
-async function* mapEnvelopes(body: AsyncIterable<Uint8Array>, map: (e: EnvelopedMessage) => EnvelopedMessage): AsyncIterable<Uint8Array> {
-  for await (const e of transformSplitEnvelope(0x7fffffff)(body)) yield encodeEnvelope(e.flags, map(e).data);
+/**
+ * A streamed body with its status envelope — the first whose flags `isStatus` accepts; protocols send it last —
+ * passed through `rewrite`. Every envelope before it passes as the chunks it came in, uncopied: a stream's
+ * messages cost nothing here, only its end is read. Envelope boundaries are followed across any chunking.
+ */
+export async function* rewriteStatusEnvelope(
+  body: AsyncIterable<Uint8Array>,
+  isStatus: (flags: number) => boolean,
+  rewrite: (e: EnvelopedMessage) => EnvelopedMessage,
+): AsyncIterable<Uint8Array> {
+  let header = 0; // header bytes of the current envelope read so far (0 to 5)
+  let length = 0; // its payload length, as its header gives it
+  let payloadLeft = 0;
+  let tail: Uint8Array[] | undefined; // from the status envelope's first byte on
+  for await (const chunk of body) {
+    if (tail !== undefined) {
+      tail.push(chunk);
+      continue;
+    }
+    for (let pos = 0; pos < chunk.length; ) {
+      if (header === 5) {
+        const n = Math.min(payloadLeft, chunk.length - pos);
+        pos += n;
+        payloadLeft -= n;
+        if (payloadLeft === 0) header = 0;
+      } else if (header === 0 && isStatus(chunk[pos] as number)) {
+        if (pos > 0) yield chunk.subarray(0, pos);
+        tail = [chunk.subarray(pos)];
+        break;
+      } else {
+        if (header > 0) length = length * 256 + (chunk[pos] as number);
+        else length = 0;
+        header++;
+        pos++;
+        if (header === 5) {
+          payloadLeft = length;
+          if (payloadLeft === 0) header = 0;
+        }
+      }
+    }
+    if (tail === undefined) yield chunk;
+  }
+  if (tail === undefined) return;
+  yield* encodeAll(transformSplitEnvelope(0x7fffffff)(once(Buffer.concat(tail))), rewrite);
+}
+
+/** Envelopes encoded again, the first one rewritten. */
+async function* encodeAll(envelopes: AsyncIterable<EnvelopedMessage>, rewrite: (e: EnvelopedMessage) => EnvelopedMessage): AsyncIterable<Uint8Array> {
+  let first = true;
+  for await (const e of envelopes) {
+    const out = first ? rewrite(e) : e;
+    first = false;
+    yield encodeEnvelope(out.flags, out.data);
+  }
 }
 
 async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
@@ -91,7 +142,7 @@ async function connectUnaryError(res: UniversalServerResponse, body: AsyncIterab
 /**
  * `res` with an ErrorInfo in every error it carries, and a code that names the client's mistake where connect
  * calls it INTERNAL (an undecodable binary request). Reads only what it must: a Connect unary error body, and
- * the envelopes of a Connect or gRPC-Web stream (whose last one holds the status).
+ * the last envelope of a Connect or gRPC-Web stream (which holds the status).
  */
 export async function withErrorDetails(res: UniversalServerResponse, onError: WebTransportErrorListener): Promise<UniversalServerResponse> {
   const type = res.header?.get("content-type") ?? "";
@@ -102,8 +153,7 @@ export async function withErrorDetails(res: UniversalServerResponse, onError: We
   if (type.startsWith("application/connect+")) {
     return {
       ...res,
-      body: mapEnvelopes(stream, (e) => {
-        if ((e.flags & endStreamFlag) !== endStreamFlag) return e;
+      body: rewriteStatusEnvelope(stream, (flags) => (flags & endStreamFlag) === endStreamFlag, (e) => {
         const end = JSON.parse(new TextDecoder().decode(e.data)) as { error?: object };
         const error = end.error === undefined ? undefined : connectErrorJson(end.error, onError);
         return error === undefined ? e : { flags: e.flags, data: new TextEncoder().encode(JSON.stringify({ ...end, error })) };
@@ -113,7 +163,7 @@ export async function withErrorDetails(res: UniversalServerResponse, onError: We
   if (type.startsWith("application/grpc-web")) {
     return {
       ...res,
-      body: mapEnvelopes(stream, (e) => ((e.flags & trailerFlag) === trailerFlag ? { flags: e.flags, data: grpcWebTrailer(e.data, onError) } : e)),
+      body: rewriteStatusEnvelope(stream, (flags) => (flags & trailerFlag) === trailerFlag, (e) => ({ flags: e.flags, data: grpcWebTrailer(e.data, onError) })),
     };
   }
   return res;

@@ -2,7 +2,7 @@ import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken, queryFingerprint } from "../page-token.js";
 import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
-import { optionalId, pageSize, requireId } from "../validate.js";
+import { checkId, optionalId, pageSize, requireId } from "../validate.js";
 import { aggregate } from "./aggregate.js";
 import { checkFinite } from "../json.js";
 import { validateRouters, type RouterInput } from "./policy.js";
@@ -86,12 +86,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
   const policies = new Map<string, StoredPolicy>();
   const histories = new Map<string, SequenceLog<HistoryEntry>>();
 
-  /** Validates a policy id alone (calls with no other input). */
-  const checkPolicyId = (id: string) => {
-    const v = new Violations();
-    requireId(v, "policy_id", id, limits.maxIdLength);
-    v.throwIfAny();
-  };
+  const checkPolicyId = (id: string) => checkId("policy_id", id, limits.maxIdLength);
   /** Validates routers into `v`, then compiles them if nothing was recorded. */
   const compile = (v: Violations, field: string, routers: readonly RouterInput[]) => {
     const specs = validateRouters(v, field, routers, limits);

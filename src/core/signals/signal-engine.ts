@@ -3,7 +3,7 @@ import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { checkFinite, jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import type { Coordination, Store } from "../store.js";
-import { optionalId, pageSize, requireId } from "../validate.js";
+import { checkId, optionalId, pageSize, requireId } from "../validate.js";
 import { decodePageToken, queryFingerprint } from "../page-token.js";
 import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
 import { createSubscription, type Subscription } from "./subscription.js";
@@ -171,12 +171,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
   };
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
   const coordinationIdOf = (v: Violations, id: string) => requireId(v, "coordination_id", id, limits.maxIdLength);
-  /** Validates just the coordination id (calls with no other input). */
-  const checkCoordinationId = (id: string) => {
-    const v = new Violations();
-    coordinationIdOf(v, id);
-    v.throwIfAny();
-  };
+  const checkCoordinationId = (id: string) => checkId("coordination_id", id, limits.maxIdLength);
 
   return {
     get subscriptionCount() {

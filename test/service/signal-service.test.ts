@@ -1,0 +1,43 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { createHandlerContext } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { ListSignalsRequestSchema, ListSignalsResponseSchema, SignalService, SubscribeRequestSchema, SubscribeResponseSchema, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
+import { encodedOf } from "../../src/binding/pre-encoded.js";
+import { defaultLimits } from "../../src/core/limits.js";
+import { createSignalEngine } from "../../src/core/signals/signal-engine.js";
+import { createStore } from "../../src/core/store.js";
+import { createSignalService } from "../../src/service/signal-service.js";
+import { structSize } from "../../src/service/struct-codec.js";
+
+/** Responses the service encodes itself for the gRPC bridge are byte for byte what toBinary writes. */
+
+const ctx = (protocolName: string, method: (typeof SignalService.methods)[number]) =>
+  createHandlerContext({ service: SignalService, method, protocolName, requestMethod: "POST", url: "http://x/", requestHeader: { "content-type": "application/grpc" } });
+
+describe("pre-encoded SignalService responses", () => {
+  const engine = createSignalEngine({ store: createStore(), limits: defaultLimits, payloadBytes: structSize });
+  const service = createSignalService({ engine, maxMessageBytes: defaultLimits.maxMessageBytes });
+  for (let i = 0; i < 7; i++) engine.publish({ coordinationId: "c", type: "agent_completed", data: { i, text: "é".repeat(i * 40) }, recipientAgentIds: ["a"] });
+
+  it("ListSignals: with and without a next page token; none attached for connect", async () => {
+    for (const pageSize of [3, 100]) {
+      const res = await service.listSignals(create(ListSignalsRequestSchema, { coordinationId: "c", pageSize }), ctx("grpc", SignalService.method.listSignals));
+      expect(res.nextPageToken === "").toBe(pageSize === 100);
+      expect(encodedOf(res)).toEqual(Buffer.from(toBinary(ListSignalsResponseSchema, res as never)));
+    }
+    const web = await service.listSignals(create(ListSignalsRequestSchema, { coordinationId: "c" }), ctx("connect", SignalService.method.listSignals));
+    expect(encodedOf(web)).toBeUndefined();
+  });
+
+  it("Subscribe: a replayed batch", async () => {
+    const ac = new AbortController();
+    const c = createHandlerContext({ service: SignalService, method: SignalService.method.subscribe, protocolName: "grpc", requestMethod: "POST", url: "http://x/", requestSignal: ac.signal });
+    const it = service.subscribe(create(SubscribeRequestSchema, { coordinationId: "c", agentId: "a", afterSequence: 0n }), c)[Symbol.asyncIterator]();
+    await it.next(); // subscribed
+    const batch = (await it.next()).value as SubscribeResponse;
+    expect(batch.signals.map((s) => s.sequence)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n]);
+    expect(encodedOf(batch)).toEqual(toBinary(SubscribeResponseSchema, batch));
+    ac.abort();
+    await it.return?.(undefined);
+  });
+});
