@@ -642,7 +642,9 @@ type AgentContext struct {
 	// The version: 1 when distributed, +1 per shared-intelligence update with `increment_version`.
 	ContextVersion uint64 `protobuf:"varint,6,opt,name=context_version,json=contextVersion,proto3" json:"context_version,omitempty"`
 	// When the context last changed (UTC).
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// The coordination's revision at this context's last change (see WatchAgentContext).
+	Revision      uint64 `protobuf:"varint,8,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -724,6 +726,13 @@ func (x *AgentContext) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *AgentContext) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // The request of ContextService.DistributeContext.
@@ -812,8 +821,12 @@ func (x *DistributeContextRequest) GetParentWorkflowId() string {
 // The response of ContextService.DistributeContext.
 type DistributeContextResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The new contexts, in assignment order, each at version 1.
-	Contexts      []*AgentContext `protobuf:"bytes,1,rep,name=contexts,proto3" json:"contexts,omitempty"`
+	// The new contexts, in assignment order, each at version 1, as many as fit in one message.
+	Contexts []*AgentContext `protobuf:"bytes,1,rep,name=contexts,proto3" json:"contexts,omitempty"`
+	// The coordination's revision after this distribution.
+	Revision uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Empty when every context is in `contexts`; otherwise pass as ListAgentContexts' `page_token` for the rest.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -853,6 +866,20 @@ func (x *DistributeContextResponse) GetContexts() []*AgentContext {
 		return x.Contexts
 	}
 	return nil
+}
+
+func (x *DistributeContextResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *DistributeContextResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // The request of ContextService.GetAgentContext.
@@ -1025,8 +1052,10 @@ type ListAgentContextsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Current contexts, in assignment order.
 	Contexts []*AgentContext `protobuf:"bytes,1,rep,name=contexts,proto3" json:"contexts,omitempty"`
-	// Pass as `page_token` for the next page; empty on the last page.
+	// Pass as `page_token` for the next page; empty on the last page. Pages are cut short to fit one message.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The coordination's revision as of this page: watching from it misses no later change.
+	Revision      uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1073,6 +1102,13 @@ func (x *ListAgentContextsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListAgentContextsResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // The request of ContextService.UpdateSharedIntelligence.
@@ -1164,7 +1200,9 @@ func (x *UpdateSharedIntelligenceRequest) GetIncrementVersion() bool {
 type UpdateSharedIntelligenceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// For each targeted agent (and only those), whether its context was updated; empty for an unknown coordination.
-	Results       map[string]bool `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Results map[string]bool `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// The coordination's revision after this update (unchanged when no context was updated).
+	Revision      uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1204,6 +1242,13 @@ func (x *UpdateSharedIntelligenceResponse) GetResults() map[string]bool {
 		return x.Results
 	}
 	return nil
+}
+
+func (x *UpdateSharedIntelligenceResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // The request of ContextService.ClearContexts.
@@ -1304,7 +1349,10 @@ type WatchAgentContextRequest struct {
 	// The coordination: 1 to 100 characters.
 	CoordinationId string `protobuf:"bytes,1,opt,name=coordination_id,json=coordinationId,proto3" json:"coordination_id,omitempty"`
 	// The agent: 1 to 100 characters.
-	AgentId       string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Resume after this revision (the `revision` of the last message received): every later change of the agent's
+	// context is sent; unset means start with the current state.
+	AfterRevision *uint64 `protobuf:"varint,3,opt,name=after_revision,json=afterRevision,proto3,oneof" json:"after_revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1353,18 +1401,70 @@ func (x *WatchAgentContextRequest) GetAgentId() string {
 	return ""
 }
 
-// One message of a WatchAgentContext stream.
+func (x *WatchAgentContextRequest) GetAfterRevision() uint64 {
+	if x != nil && x.AfterRevision != nil {
+		return *x.AfterRevision
+	}
+	return 0
+}
+
+// The agent has no context: not distributed yet, or removed. Its context arrives on the same stream when
+// distributed.
+type ContextAbsent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContextAbsent) Reset() {
+	*x = ContextAbsent{}
+	mi := &file_consort_v1_context_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextAbsent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextAbsent) ProtoMessage() {}
+
+func (x *ContextAbsent) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_context_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextAbsent.ProtoReflect.Descriptor instead.
+func (*ContextAbsent) Descriptor() ([]byte, []int) {
+	return file_consort_v1_context_proto_rawDescGZIP(), []int{18}
+}
+
+// One message of a WatchAgentContext stream: the agent's state as of `revision`.
 type WatchAgentContextResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The agent's context as of this change.
-	Context       *AgentContext `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
+	// The agent's state.
+	//
+	// Types that are valid to be assigned to State:
+	//
+	//	*WatchAgentContextResponse_Context
+	//	*WatchAgentContextResponse_Absent
+	State isWatchAgentContextResponse_State `protobuf_oneof:"state"`
+	// The coordination's revision this message brings the watcher up to: pass as `after_revision` to resume.
+	Revision      uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchAgentContextResponse) Reset() {
 	*x = WatchAgentContextResponse{}
-	mi := &file_consort_v1_context_proto_msgTypes[18]
+	mi := &file_consort_v1_context_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1476,7 @@ func (x *WatchAgentContextResponse) String() string {
 func (*WatchAgentContextResponse) ProtoMessage() {}
 
 func (x *WatchAgentContextResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_context_proto_msgTypes[18]
+	mi := &file_consort_v1_context_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,15 +1489,58 @@ func (x *WatchAgentContextResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAgentContextResponse.ProtoReflect.Descriptor instead.
 func (*WatchAgentContextResponse) Descriptor() ([]byte, []int) {
-	return file_consort_v1_context_proto_rawDescGZIP(), []int{18}
+	return file_consort_v1_context_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *WatchAgentContextResponse) GetState() isWatchAgentContextResponse_State {
+	if x != nil {
+		return x.State
+	}
+	return nil
 }
 
 func (x *WatchAgentContextResponse) GetContext() *AgentContext {
 	if x != nil {
-		return x.Context
+		if x, ok := x.State.(*WatchAgentContextResponse_Context); ok {
+			return x.Context
+		}
 	}
 	return nil
 }
+
+func (x *WatchAgentContextResponse) GetAbsent() *ContextAbsent {
+	if x != nil {
+		if x, ok := x.State.(*WatchAgentContextResponse_Absent); ok {
+			return x.Absent
+		}
+	}
+	return nil
+}
+
+func (x *WatchAgentContextResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type isWatchAgentContextResponse_State interface {
+	isWatchAgentContextResponse_State()
+}
+
+type WatchAgentContextResponse_Context struct {
+	// The agent's context as of this change.
+	Context *AgentContext `protobuf:"bytes,1,opt,name=context,proto3,oneof"`
+}
+
+type WatchAgentContextResponse_Absent struct {
+	// The agent has no context.
+	Absent *ContextAbsent `protobuf:"bytes,2,opt,name=absent,proto3,oneof"`
+}
+
+func (*WatchAgentContextResponse_Context) isWatchAgentContextResponse_State() {}
+
+func (*WatchAgentContextResponse_Absent) isWatchAgentContextResponse_State() {}
 
 var File_consort_v1_context_proto protoreflect.FileDescriptor
 
@@ -1473,7 +1616,7 @@ const file_consort_v1_context_proto_rawDesc = "" +
 	"agent_role\x18\x04 \x01(\tR\tagentRole\x12,\n" +
 	"\x12parent_workflow_id\x18\x05 \x01(\tR\x10parentWorkflowId\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8d\x04\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa9\x04\n" +
 	"\fAgentContext\x12U\n" +
 	"\x15coordination_metadata\x18\x01 \x01(\v2 .consort.v1.CoordinationMetadataR\x14coordinationMetadata\x12O\n" +
 	"\x13shared_intelligence\x18\x02 \x01(\v2\x1e.consort.v1.SharedIntelligenceR\x12sharedIntelligence\x12F\n" +
@@ -1482,16 +1625,19 @@ const file_consort_v1_context_proto_rawDesc = "" +
 	"\x13resource_allocation\x18\x05 \x01(\v2\x1e.consort.v1.ResourceAllocationR\x12resourceAllocation\x12'\n" +
 	"\x0fcontext_version\x18\x06 \x01(\x04R\x0econtextVersion\x129\n" +
 	"\n" +
-	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xa0\x02\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1a\n" +
+	"\brevision\x18\b \x01(\x04R\brevision\"\xa0\x02\n" +
 	"\x18DistributeContextRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x02 \x01(\tR\tsessionId\x12O\n" +
 	"\x13shared_intelligence\x18\x03 \x01(\v2\x1e.consort.v1.SharedIntelligenceR\x12sharedIntelligence\x12=\n" +
 	"\vassignments\x18\x04 \x03(\v2\x1b.consort.v1.AgentAssignmentR\vassignments\x12,\n" +
-	"\x12parent_workflow_id\x18\x05 \x01(\tR\x10parentWorkflowId\"Q\n" +
+	"\x12parent_workflow_id\x18\x05 \x01(\tR\x10parentWorkflowId\"\x95\x01\n" +
 	"\x19DistributeContextResponse\x124\n" +
-	"\bcontexts\x18\x01 \x03(\v2\x18.consort.v1.AgentContextR\bcontexts\"\\\n" +
+	"\bcontexts\x18\x01 \x03(\v2\x18.consort.v1.AgentContextR\bcontexts\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"\\\n" +
 	"\x16GetAgentContextRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\"M\n" +
@@ -1501,10 +1647,11 @@ const file_consort_v1_context_proto_rawDesc = "" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"y\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x95\x01\n" +
 	"\x19ListAgentContextsResponse\x124\n" +
 	"\bcontexts\x18\x01 \x03(\v2\x18.consort.v1.AgentContextR\bcontexts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"\xbb\x02\n" +
 	"\x1fUpdateSharedIntelligenceRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12C\n" +
 	"\vupdate_type\x18\x02 \x01(\x0e2\".consort.v1.SharedIntelligencePartR\n" +
@@ -1513,21 +1660,28 @@ const file_consort_v1_context_proto_rawDesc = "" +
 	"updateData\x12(\n" +
 	"\x10target_agent_ids\x18\x04 \x03(\tR\x0etargetAgentIds\x120\n" +
 	"\x11increment_version\x18\x05 \x01(\bH\x00R\x10incrementVersion\x88\x01\x01B\x14\n" +
-	"\x12_increment_version\"\xb3\x01\n" +
+	"\x12_increment_version\"\xcf\x01\n" +
 	" UpdateSharedIntelligenceResponse\x12S\n" +
-	"\aresults\x18\x01 \x03(\v29.consort.v1.UpdateSharedIntelligenceResponse.ResultsEntryR\aresults\x1a:\n" +
+	"\aresults\x18\x01 \x03(\v29.consort.v1.UpdateSharedIntelligenceResponse.ResultsEntryR\aresults\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\x1a:\n" +
 	"\fResultsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\"?\n" +
 	"\x14ClearContextsRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\"1\n" +
 	"\x15ClearContextsResponse\x12\x18\n" +
-	"\acleared\x18\x01 \x01(\bR\acleared\"^\n" +
+	"\acleared\x18\x01 \x01(\bR\acleared\"\x9d\x01\n" +
 	"\x18WatchAgentContextRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12\x19\n" +
-	"\bagent_id\x18\x02 \x01(\tR\aagentId\"O\n" +
-	"\x19WatchAgentContextResponse\x122\n" +
-	"\acontext\x18\x01 \x01(\v2\x18.consort.v1.AgentContextR\acontext*\xab\x02\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12*\n" +
+	"\x0eafter_revision\x18\x03 \x01(\x04H\x00R\rafterRevision\x88\x01\x01B\x11\n" +
+	"\x0f_after_revision\"\x0f\n" +
+	"\rContextAbsent\"\xab\x01\n" +
+	"\x19WatchAgentContextResponse\x124\n" +
+	"\acontext\x18\x01 \x01(\v2\x18.consort.v1.AgentContextH\x00R\acontext\x123\n" +
+	"\x06absent\x18\x02 \x01(\v2\x19.consort.v1.ContextAbsentH\x00R\x06absent\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevisionB\a\n" +
+	"\x05state*\xab\x02\n" +
 	"\x16SharedIntelligencePart\x12(\n" +
 	"$SHARED_INTELLIGENCE_PART_UNSPECIFIED\x10\x00\x12*\n" +
 	"&SHARED_INTELLIGENCE_PART_TYPE_REGISTRY\x10\x01\x12,\n" +
@@ -1556,7 +1710,7 @@ func file_consort_v1_context_proto_rawDescGZIP() []byte {
 }
 
 var file_consort_v1_context_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_consort_v1_context_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_consort_v1_context_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_consort_v1_context_proto_goTypes = []any{
 	(SharedIntelligencePart)(0),              // 0: consort.v1.SharedIntelligencePart
 	(*StringList)(nil),                       // 1: consort.v1.StringList
@@ -1577,60 +1731,62 @@ var file_consort_v1_context_proto_goTypes = []any{
 	(*ClearContextsRequest)(nil),             // 16: consort.v1.ClearContextsRequest
 	(*ClearContextsResponse)(nil),            // 17: consort.v1.ClearContextsResponse
 	(*WatchAgentContextRequest)(nil),         // 18: consort.v1.WatchAgentContextRequest
-	(*WatchAgentContextResponse)(nil),        // 19: consort.v1.WatchAgentContextResponse
-	nil,                                      // 20: consort.v1.SharedIntelligence.PatternLibraryEntry
-	nil,                                      // 21: consort.v1.SharedIntelligence.NamingConventionsEntry
-	nil,                                      // 22: consort.v1.SharedIntelligence.DependencyGraphEntry
-	nil,                                      // 23: consort.v1.UpdateSharedIntelligenceResponse.ResultsEntry
-	(*structpb.Struct)(nil),                  // 24: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),            // 25: google.protobuf.Timestamp
+	(*ContextAbsent)(nil),                    // 19: consort.v1.ContextAbsent
+	(*WatchAgentContextResponse)(nil),        // 20: consort.v1.WatchAgentContextResponse
+	nil,                                      // 21: consort.v1.SharedIntelligence.PatternLibraryEntry
+	nil,                                      // 22: consort.v1.SharedIntelligence.NamingConventionsEntry
+	nil,                                      // 23: consort.v1.SharedIntelligence.DependencyGraphEntry
+	nil,                                      // 24: consort.v1.UpdateSharedIntelligenceResponse.ResultsEntry
+	(*structpb.Struct)(nil),                  // 25: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),            // 26: google.protobuf.Timestamp
 }
 var file_consort_v1_context_proto_depIdxs = []int32{
-	24, // 0: consort.v1.SharedIntelligence.type_registry:type_name -> google.protobuf.Struct
-	20, // 1: consort.v1.SharedIntelligence.pattern_library:type_name -> consort.v1.SharedIntelligence.PatternLibraryEntry
-	24, // 2: consort.v1.SharedIntelligence.validation_rules:type_name -> google.protobuf.Struct
-	21, // 3: consort.v1.SharedIntelligence.naming_conventions:type_name -> consort.v1.SharedIntelligence.NamingConventionsEntry
-	22, // 4: consort.v1.SharedIntelligence.dependency_graph:type_name -> consort.v1.SharedIntelligence.DependencyGraphEntry
-	24, // 5: consort.v1.AgentAssignment.input_data:type_name -> google.protobuf.Struct
-	24, // 6: consort.v1.AgentAssignment.output_requirements:type_name -> google.protobuf.Struct
-	24, // 7: consort.v1.AgentAssignment.success_criteria:type_name -> google.protobuf.Struct
+	25, // 0: consort.v1.SharedIntelligence.type_registry:type_name -> google.protobuf.Struct
+	21, // 1: consort.v1.SharedIntelligence.pattern_library:type_name -> consort.v1.SharedIntelligence.PatternLibraryEntry
+	25, // 2: consort.v1.SharedIntelligence.validation_rules:type_name -> google.protobuf.Struct
+	22, // 3: consort.v1.SharedIntelligence.naming_conventions:type_name -> consort.v1.SharedIntelligence.NamingConventionsEntry
+	23, // 4: consort.v1.SharedIntelligence.dependency_graph:type_name -> consort.v1.SharedIntelligence.DependencyGraphEntry
+	25, // 5: consort.v1.AgentAssignment.input_data:type_name -> google.protobuf.Struct
+	25, // 6: consort.v1.AgentAssignment.output_requirements:type_name -> google.protobuf.Struct
+	25, // 7: consort.v1.AgentAssignment.success_criteria:type_name -> google.protobuf.Struct
 	4,  // 8: consort.v1.AgentAssignment.resource_allocation:type_name -> consort.v1.ResourceAllocation
 	3,  // 9: consort.v1.AgentAssignment.coordination_protocols:type_name -> consort.v1.CoordinationProtocols
-	25, // 10: consort.v1.CoordinationMetadata.created_at:type_name -> google.protobuf.Timestamp
+	26, // 10: consort.v1.CoordinationMetadata.created_at:type_name -> google.protobuf.Timestamp
 	6,  // 11: consort.v1.AgentContext.coordination_metadata:type_name -> consort.v1.CoordinationMetadata
 	2,  // 12: consort.v1.AgentContext.shared_intelligence:type_name -> consort.v1.SharedIntelligence
 	5,  // 13: consort.v1.AgentContext.agent_assignment:type_name -> consort.v1.AgentAssignment
 	3,  // 14: consort.v1.AgentContext.coordination_protocols:type_name -> consort.v1.CoordinationProtocols
 	4,  // 15: consort.v1.AgentContext.resource_allocation:type_name -> consort.v1.ResourceAllocation
-	25, // 16: consort.v1.AgentContext.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 16: consort.v1.AgentContext.updated_at:type_name -> google.protobuf.Timestamp
 	2,  // 17: consort.v1.DistributeContextRequest.shared_intelligence:type_name -> consort.v1.SharedIntelligence
 	5,  // 18: consort.v1.DistributeContextRequest.assignments:type_name -> consort.v1.AgentAssignment
 	7,  // 19: consort.v1.DistributeContextResponse.contexts:type_name -> consort.v1.AgentContext
 	7,  // 20: consort.v1.GetAgentContextResponse.context:type_name -> consort.v1.AgentContext
 	7,  // 21: consort.v1.ListAgentContextsResponse.contexts:type_name -> consort.v1.AgentContext
 	0,  // 22: consort.v1.UpdateSharedIntelligenceRequest.update_type:type_name -> consort.v1.SharedIntelligencePart
-	24, // 23: consort.v1.UpdateSharedIntelligenceRequest.update_data:type_name -> google.protobuf.Struct
-	23, // 24: consort.v1.UpdateSharedIntelligenceResponse.results:type_name -> consort.v1.UpdateSharedIntelligenceResponse.ResultsEntry
+	25, // 23: consort.v1.UpdateSharedIntelligenceRequest.update_data:type_name -> google.protobuf.Struct
+	24, // 24: consort.v1.UpdateSharedIntelligenceResponse.results:type_name -> consort.v1.UpdateSharedIntelligenceResponse.ResultsEntry
 	7,  // 25: consort.v1.WatchAgentContextResponse.context:type_name -> consort.v1.AgentContext
-	1,  // 26: consort.v1.SharedIntelligence.PatternLibraryEntry.value:type_name -> consort.v1.StringList
-	1,  // 27: consort.v1.SharedIntelligence.DependencyGraphEntry.value:type_name -> consort.v1.StringList
-	8,  // 28: consort.v1.ContextService.DistributeContext:input_type -> consort.v1.DistributeContextRequest
-	10, // 29: consort.v1.ContextService.GetAgentContext:input_type -> consort.v1.GetAgentContextRequest
-	12, // 30: consort.v1.ContextService.ListAgentContexts:input_type -> consort.v1.ListAgentContextsRequest
-	14, // 31: consort.v1.ContextService.UpdateSharedIntelligence:input_type -> consort.v1.UpdateSharedIntelligenceRequest
-	16, // 32: consort.v1.ContextService.ClearContexts:input_type -> consort.v1.ClearContextsRequest
-	18, // 33: consort.v1.ContextService.WatchAgentContext:input_type -> consort.v1.WatchAgentContextRequest
-	9,  // 34: consort.v1.ContextService.DistributeContext:output_type -> consort.v1.DistributeContextResponse
-	11, // 35: consort.v1.ContextService.GetAgentContext:output_type -> consort.v1.GetAgentContextResponse
-	13, // 36: consort.v1.ContextService.ListAgentContexts:output_type -> consort.v1.ListAgentContextsResponse
-	15, // 37: consort.v1.ContextService.UpdateSharedIntelligence:output_type -> consort.v1.UpdateSharedIntelligenceResponse
-	17, // 38: consort.v1.ContextService.ClearContexts:output_type -> consort.v1.ClearContextsResponse
-	19, // 39: consort.v1.ContextService.WatchAgentContext:output_type -> consort.v1.WatchAgentContextResponse
-	34, // [34:40] is the sub-list for method output_type
-	28, // [28:34] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	19, // 26: consort.v1.WatchAgentContextResponse.absent:type_name -> consort.v1.ContextAbsent
+	1,  // 27: consort.v1.SharedIntelligence.PatternLibraryEntry.value:type_name -> consort.v1.StringList
+	1,  // 28: consort.v1.SharedIntelligence.DependencyGraphEntry.value:type_name -> consort.v1.StringList
+	8,  // 29: consort.v1.ContextService.DistributeContext:input_type -> consort.v1.DistributeContextRequest
+	10, // 30: consort.v1.ContextService.GetAgentContext:input_type -> consort.v1.GetAgentContextRequest
+	12, // 31: consort.v1.ContextService.ListAgentContexts:input_type -> consort.v1.ListAgentContextsRequest
+	14, // 32: consort.v1.ContextService.UpdateSharedIntelligence:input_type -> consort.v1.UpdateSharedIntelligenceRequest
+	16, // 33: consort.v1.ContextService.ClearContexts:input_type -> consort.v1.ClearContextsRequest
+	18, // 34: consort.v1.ContextService.WatchAgentContext:input_type -> consort.v1.WatchAgentContextRequest
+	9,  // 35: consort.v1.ContextService.DistributeContext:output_type -> consort.v1.DistributeContextResponse
+	11, // 36: consort.v1.ContextService.GetAgentContext:output_type -> consort.v1.GetAgentContextResponse
+	13, // 37: consort.v1.ContextService.ListAgentContexts:output_type -> consort.v1.ListAgentContextsResponse
+	15, // 38: consort.v1.ContextService.UpdateSharedIntelligence:output_type -> consort.v1.UpdateSharedIntelligenceResponse
+	17, // 39: consort.v1.ContextService.ClearContexts:output_type -> consort.v1.ClearContextsResponse
+	20, // 40: consort.v1.ContextService.WatchAgentContext:output_type -> consort.v1.WatchAgentContextResponse
+	35, // [35:41] is the sub-list for method output_type
+	29, // [29:35] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_consort_v1_context_proto_init() }
@@ -1641,13 +1797,18 @@ func file_consort_v1_context_proto_init() {
 	file_consort_v1_context_proto_msgTypes[2].OneofWrappers = []any{}
 	file_consort_v1_context_proto_msgTypes[3].OneofWrappers = []any{}
 	file_consort_v1_context_proto_msgTypes[13].OneofWrappers = []any{}
+	file_consort_v1_context_proto_msgTypes[17].OneofWrappers = []any{}
+	file_consort_v1_context_proto_msgTypes[19].OneofWrappers = []any{
+		(*WatchAgentContextResponse_Context)(nil),
+		(*WatchAgentContextResponse_Absent)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consort_v1_context_proto_rawDesc), len(file_consort_v1_context_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

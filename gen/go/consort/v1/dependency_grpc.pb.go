@@ -47,9 +47,10 @@ const (
 //
 // Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
 // the rule (google.rpc.BadRequest lists every invalid field, up to 100); NOT_FOUND for an
-// unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
-// RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
-// shuts down (open waits end with it).
+// unknown dependency (reason DEPENDENCY_NOT_FOUND); FAILED_PRECONDITION (reason DEPENDENCY_MISMATCH) when a
+// dependency id of the agent is given again with a different target, threshold, require_success or timeout;
+// RESOURCE_EXHAUSTED (reason TOO_MANY_WAITS, metadata `limit`) beyond the server's pending-wait limit (100,000 by
+// default); UNAVAILABLE (reason SHUTTING_DOWN) while the server shuts down (open waits end with it, FAILED).
 type DependencyServiceClient interface {
 	// ResolveDependencies waits for all the given dependencies of one agent together and returns when every one has
 	// finished (resolved, failed or timed out). `success` is true iff all resolved; then a `dependency_resolved`
@@ -60,10 +61,20 @@ type DependencyServiceClient interface {
 	// becomes an agent-completion wait (dependency id = that agent id, default timeout, `require_success` true);
 	// with an empty list and no such dependency the call succeeds at once with no results.
 	//
+	// Idempotent per (coordination, agent, dependency id), so a client whose connection dropped simply calls again:
+	// a dependency whose wait is still open is joined (the call waits on the same wait, whose timeout still counts
+	// from when it started), and one that has finished returns its recorded result at once. To wait again for the
+	// same thing, use a new dependency id or ClearDependencies first.
+	//
 	// The call is also bounded by its own deadline: give one longer than the longest dependency timeout to receive
-	// per-dependency timeouts. If the deadline passes or the client cancels first, the unfinished waits end with the
-	// call (recorded as DEPENDENCY_STATUS_TIMEOUT or DEPENDENCY_STATUS_FAILED respectively) and the call ends
-	// DEADLINE_EXCEEDED or CANCELLED.
+	// per-dependency timeouts. If the deadline passes or the client cancels first, the call ends DEADLINE_EXCEEDED
+	// or CANCELLED, and each unfinished wait that no other call has joined ends with it (recorded as
+	// DEPENDENCY_STATUS_TIMEOUT or DEPENDENCY_STATUS_FAILED "Dependency '<id>' cancelled" respectively): no wait is
+	// left open without a caller.
+	//
+	// Contract change (before any release used this RPC): a repeated call used to fail FAILED_PRECONDITION
+	// ("already waited on") until the server noticed the first call's cancel, so a client whose connection dropped
+	// could not retry.
 	ResolveDependencies(ctx context.Context, in *ResolveDependenciesRequest, opts ...grpc.CallOption) (*ResolveDependenciesResponse, error)
 	// SetQualityGateScore records a gate's latest score in a coordination and at once resolves the waits on that gate
 	// whose threshold the score reaches.
@@ -167,9 +178,10 @@ func (c *dependencyServiceClient) ClearDependencies(ctx context.Context, in *Cle
 //
 // Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
 // the rule (google.rpc.BadRequest lists every invalid field, up to 100); NOT_FOUND for an
-// unknown dependency; FAILED_PRECONDITION when a dependency id is already being waited on by the same agent;
-// RESOURCE_EXHAUSTED beyond the server's pending-wait limit (100,000 by default); UNAVAILABLE while the server
-// shuts down (open waits end with it).
+// unknown dependency (reason DEPENDENCY_NOT_FOUND); FAILED_PRECONDITION (reason DEPENDENCY_MISMATCH) when a
+// dependency id of the agent is given again with a different target, threshold, require_success or timeout;
+// RESOURCE_EXHAUSTED (reason TOO_MANY_WAITS, metadata `limit`) beyond the server's pending-wait limit (100,000 by
+// default); UNAVAILABLE (reason SHUTTING_DOWN) while the server shuts down (open waits end with it, FAILED).
 type DependencyServiceServer interface {
 	// ResolveDependencies waits for all the given dependencies of one agent together and returns when every one has
 	// finished (resolved, failed or timed out). `success` is true iff all resolved; then a `dependency_resolved`
@@ -180,10 +192,20 @@ type DependencyServiceServer interface {
 	// becomes an agent-completion wait (dependency id = that agent id, default timeout, `require_success` true);
 	// with an empty list and no such dependency the call succeeds at once with no results.
 	//
+	// Idempotent per (coordination, agent, dependency id), so a client whose connection dropped simply calls again:
+	// a dependency whose wait is still open is joined (the call waits on the same wait, whose timeout still counts
+	// from when it started), and one that has finished returns its recorded result at once. To wait again for the
+	// same thing, use a new dependency id or ClearDependencies first.
+	//
 	// The call is also bounded by its own deadline: give one longer than the longest dependency timeout to receive
-	// per-dependency timeouts. If the deadline passes or the client cancels first, the unfinished waits end with the
-	// call (recorded as DEPENDENCY_STATUS_TIMEOUT or DEPENDENCY_STATUS_FAILED respectively) and the call ends
-	// DEADLINE_EXCEEDED or CANCELLED.
+	// per-dependency timeouts. If the deadline passes or the client cancels first, the call ends DEADLINE_EXCEEDED
+	// or CANCELLED, and each unfinished wait that no other call has joined ends with it (recorded as
+	// DEPENDENCY_STATUS_TIMEOUT or DEPENDENCY_STATUS_FAILED "Dependency '<id>' cancelled" respectively): no wait is
+	// left open without a caller.
+	//
+	// Contract change (before any release used this RPC): a repeated call used to fail FAILED_PRECONDITION
+	// ("already waited on") until the server noticed the first call's cancel, so a client whose connection dropped
+	// could not retry.
 	ResolveDependencies(context.Context, *ResolveDependenciesRequest) (*ResolveDependenciesResponse, error)
 	// SetQualityGateScore records a gate's latest score in a coordination and at once resolves the waits on that gate
 	// whose threshold the score reaches.

@@ -140,7 +140,7 @@ class CoordinationMetadata(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., coordination_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., agent_role: _Optional[str] = ..., parent_workflow_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AgentContext(_message.Message):
-    __slots__ = ("coordination_metadata", "shared_intelligence", "agent_assignment", "coordination_protocols", "resource_allocation", "context_version", "updated_at")
+    __slots__ = ("coordination_metadata", "shared_intelligence", "agent_assignment", "coordination_protocols", "resource_allocation", "context_version", "updated_at", "revision")
     COORDINATION_METADATA_FIELD_NUMBER: _ClassVar[int]
     SHARED_INTELLIGENCE_FIELD_NUMBER: _ClassVar[int]
     AGENT_ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +148,7 @@ class AgentContext(_message.Message):
     RESOURCE_ALLOCATION_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     coordination_metadata: CoordinationMetadata
     shared_intelligence: SharedIntelligence
     agent_assignment: AgentAssignment
@@ -155,7 +156,8 @@ class AgentContext(_message.Message):
     resource_allocation: ResourceAllocation
     context_version: int
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, coordination_metadata: _Optional[_Union[CoordinationMetadata, _Mapping]] = ..., shared_intelligence: _Optional[_Union[SharedIntelligence, _Mapping]] = ..., agent_assignment: _Optional[_Union[AgentAssignment, _Mapping]] = ..., coordination_protocols: _Optional[_Union[CoordinationProtocols, _Mapping]] = ..., resource_allocation: _Optional[_Union[ResourceAllocation, _Mapping]] = ..., context_version: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    revision: int
+    def __init__(self, coordination_metadata: _Optional[_Union[CoordinationMetadata, _Mapping]] = ..., shared_intelligence: _Optional[_Union[SharedIntelligence, _Mapping]] = ..., agent_assignment: _Optional[_Union[AgentAssignment, _Mapping]] = ..., coordination_protocols: _Optional[_Union[CoordinationProtocols, _Mapping]] = ..., resource_allocation: _Optional[_Union[ResourceAllocation, _Mapping]] = ..., context_version: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class DistributeContextRequest(_message.Message):
     __slots__ = ("coordination_id", "session_id", "shared_intelligence", "assignments", "parent_workflow_id")
@@ -172,10 +174,14 @@ class DistributeContextRequest(_message.Message):
     def __init__(self, coordination_id: _Optional[str] = ..., session_id: _Optional[str] = ..., shared_intelligence: _Optional[_Union[SharedIntelligence, _Mapping]] = ..., assignments: _Optional[_Iterable[_Union[AgentAssignment, _Mapping]]] = ..., parent_workflow_id: _Optional[str] = ...) -> None: ...
 
 class DistributeContextResponse(_message.Message):
-    __slots__ = ("contexts",)
+    __slots__ = ("contexts", "revision", "next_page_token")
     CONTEXTS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     contexts: _containers.RepeatedCompositeFieldContainer[AgentContext]
-    def __init__(self, contexts: _Optional[_Iterable[_Union[AgentContext, _Mapping]]] = ...) -> None: ...
+    revision: int
+    next_page_token: str
+    def __init__(self, contexts: _Optional[_Iterable[_Union[AgentContext, _Mapping]]] = ..., revision: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetAgentContextRequest(_message.Message):
     __slots__ = ("coordination_id", "agent_id")
@@ -202,12 +208,14 @@ class ListAgentContextsRequest(_message.Message):
     def __init__(self, coordination_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListAgentContextsResponse(_message.Message):
-    __slots__ = ("contexts", "next_page_token")
+    __slots__ = ("contexts", "next_page_token", "revision")
     CONTEXTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     contexts: _containers.RepeatedCompositeFieldContainer[AgentContext]
     next_page_token: str
-    def __init__(self, contexts: _Optional[_Iterable[_Union[AgentContext, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    revision: int
+    def __init__(self, contexts: _Optional[_Iterable[_Union[AgentContext, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class UpdateSharedIntelligenceRequest(_message.Message):
     __slots__ = ("coordination_id", "update_type", "update_data", "target_agent_ids", "increment_version")
@@ -224,7 +232,7 @@ class UpdateSharedIntelligenceRequest(_message.Message):
     def __init__(self, coordination_id: _Optional[str] = ..., update_type: _Optional[_Union[SharedIntelligencePart, str]] = ..., update_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., target_agent_ids: _Optional[_Iterable[str]] = ..., increment_version: _Optional[bool] = ...) -> None: ...
 
 class UpdateSharedIntelligenceResponse(_message.Message):
-    __slots__ = ("results",)
+    __slots__ = ("results", "revision")
     class ResultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -233,8 +241,10 @@ class UpdateSharedIntelligenceResponse(_message.Message):
         value: bool
         def __init__(self, key: _Optional[str] = ..., value: _Optional[bool] = ...) -> None: ...
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     results: _containers.ScalarMap[str, bool]
-    def __init__(self, results: _Optional[_Mapping[str, bool]] = ...) -> None: ...
+    revision: int
+    def __init__(self, results: _Optional[_Mapping[str, bool]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class ClearContextsRequest(_message.Message):
     __slots__ = ("coordination_id",)
@@ -249,15 +259,25 @@ class ClearContextsResponse(_message.Message):
     def __init__(self, cleared: _Optional[bool] = ...) -> None: ...
 
 class WatchAgentContextRequest(_message.Message):
-    __slots__ = ("coordination_id", "agent_id")
+    __slots__ = ("coordination_id", "agent_id", "after_revision")
     COORDINATION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_REVISION_FIELD_NUMBER: _ClassVar[int]
     coordination_id: str
     agent_id: str
-    def __init__(self, coordination_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+    after_revision: int
+    def __init__(self, coordination_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., after_revision: _Optional[int] = ...) -> None: ...
+
+class ContextAbsent(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class WatchAgentContextResponse(_message.Message):
-    __slots__ = ("context",)
+    __slots__ = ("context", "absent", "revision")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ABSENT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     context: AgentContext
-    def __init__(self, context: _Optional[_Union[AgentContext, _Mapping]] = ...) -> None: ...
+    absent: ContextAbsent
+    revision: int
+    def __init__(self, context: _Optional[_Union[AgentContext, _Mapping]] = ..., absent: _Optional[_Union[ContextAbsent, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...

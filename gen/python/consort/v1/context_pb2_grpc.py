@@ -31,8 +31,8 @@ class ContextServiceStub:
     grows with each shared-intelligence update. The server keeps one copy of each context (no stale per-agent
     copies); every read and every watcher sees the latest version.
 
-    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
-    context is required; UNAVAILABLE while the server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+    coordination or agent where a context is required; UNAVAILABLE while the server shuts down.
     Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
     clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, up to
     100; the message names the first and counts the rest), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
@@ -84,8 +84,8 @@ class ContextServiceServicer:
     grows with each shared-intelligence update. The server keeps one copy of each context (no stale per-agent
     copies); every read and every watcher sees the latest version.
 
-    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
-    context is required; UNAVAILABLE while the server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+    coordination or agent where a context is required; UNAVAILABLE while the server shuts down.
     Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
     clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, up to
     100; the message names the first and counts the rest), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
@@ -95,13 +95,17 @@ class ContextServiceServicer:
 
     def DistributeContext(self, request, context):
         """DistributeContext builds the context of every assigned agent, in assignment order, and returns them. It
-        replaces the coordination's whole set of contexts: agents not re-sent vanish (their watchers end NOT_FOUND),
+        replaces the coordination's whole set of contexts: agents not re-sent vanish (their watchers receive `absent`),
         and every re-sent agent starts again at version 1. The coordination is created on first use.
 
         INVALID_ARGUMENT with the message "coordination_state must contain 'coordination_id' and 'session_id'" when
         either is empty; INVALID_ARGUMENT (naming the field) for no assignments, an empty, over-long or duplicate
         agent id, a value below its documented minimum, or a dependency cycle among the assignments, whose message
         names the cycle (e.g. "dependency cycle: agent-a -> agent-b -> agent-a"). Nothing is stored on error.
+        Each agent's context must fit in one message (RESOURCE_EXHAUSTED, reason CONTEXT_TOO_LARGE, otherwise).
+
+        The response holds the new contexts in assignment order as far as they fit in one message; when cut short,
+        `next_page_token` continues them through ListAgentContexts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,26 +131,46 @@ class ContextServiceServicer:
         """UpdateSharedIntelligence shallow-merges `update_data` into one part of the shared intelligence of the targeted
         agents (all agents when no target is given): each top-level key of `update_data` replaces that key of the
         part. It reports, for the targeted agents only, whether each one's context was updated; an unknown coordination
-        yields an empty result.
+        yields an empty result. An agent whose context would no longer fit in one message reports false. Agents that
+        shared the same shared intelligence keep sharing one copy after an update that targets them all.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ClearContexts(self, request, context):
-        """ClearContexts drops every context of a coordination; their watchers end NOT_FOUND. An unknown coordination
-        yields `cleared = false`.
+        """ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. An unknown
+        coordination yields `cleared = false`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchAgentContext(self, request, context):
-        """WatchAgentContext streams one agent's context: the first message is the current context, then the context
-        again after every change (each new version, and updates made with `increment_version = false`, which keep the
-        version). A re-distribution that keeps the agent sends its new context (version 1 again). The stream ends
-        NOT_FOUND at once when the agent has no context, and later when its context is removed (re-distribution
-        without it, ClearContexts); UNAVAILABLE on server shutdown.
+        """WatchAgentContext streams one agent's context, so that no agent polls. The first message is the agent's
+        current state: its context, or `absent` when it has none yet (the stream stays open, as grpc.health.v1 Watch
+        does for an unknown service, and the context arrives on it when distributed). Then one message per change of
+        the agent's context, in order: each new version, updates made with `increment_version = false` (which keep
+        the version), a re-distribution that keeps the agent (version 1 again), and `absent` when the context is
+        removed (a re-distribution without the agent, ClearContexts).
+
+        Every change of a coordination's contexts gets a per-coordination `revision` that only grows; versions cannot
+        serve as a cursor (they restart at 1 on re-distribution and stay put with `increment_version = false`). Each
+        message carries the revision it brings the watcher up to: pass the last one received as `after_revision` to
+        resume after a disconnect, and every change after it is sent, none missed and none twice (no message at all
+        until the next change when nothing changed). The server keeps a bounded window of recent changes per
+        coordination: OUT_OF_RANGE with reason REVISION_COMPACTED (metadata `oldest_revision`, `head_revision`) when
+        `after_revision` is older than that window, REVISION_AHEAD (metadata `head_revision`) when it is beyond the
+        coordination's newest revision (e.g. after a restart of an in-memory server); watch again without
+        `after_revision` to start from the current state.
+
+        A watcher that does not read falls behind: beyond its buffer of changes the stream ends RESOURCE_EXHAUSTED
+        (reason WATCHER_LAGGING, metadata `last_revision`), and it resumes with `after_revision`. UNAVAILABLE
+        (SHUTTING_DOWN, metadata `last_revision`) on server shutdown.
+
+        Contract change (before any release used this RPC): the stream used to end NOT_FOUND for an agent without a
+        context, so an agent started before its context was distributed had to poll, and messages carried only the
+        version, which cannot resume a watch. `context` moved into the `state` oneof beside `absent`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -199,8 +223,8 @@ class ContextService:
     grows with each shared-intelligence update. The server keeps one copy of each context (no stale per-agent
     copies); every read and every watcher sees the latest version.
 
-    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
-    context is required; UNAVAILABLE while the server shuts down.
+    Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+    coordination or agent where a context is required; UNAVAILABLE while the server shuts down.
     Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
     clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, up to
     100; the message names the first and counts the rest), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and

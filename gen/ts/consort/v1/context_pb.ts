@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file consort/v1/context.proto.
  */
 export const file_consort_v1_context: GenFile = /*@__PURE__*/
-  fileDesc("Chhjb25zb3J0L3YxL2NvbnRleHQucHJvdG8SCmNvbnNvcnQudjEiHAoKU3RyaW5nTGlzdBIOCgZ2YWx1ZXMYASADKAkivwQKElNoYXJlZEludGVsbGlnZW5jZRIuCg10eXBlX3JlZ2lzdHJ5GAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBJLCg9wYXR0ZXJuX2xpYnJhcnkYAiADKAsyMi5jb25zb3J0LnYxLlNoYXJlZEludGVsbGlnZW5jZS5QYXR0ZXJuTGlicmFyeUVudHJ5EjEKEHZhbGlkYXRpb25fcnVsZXMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0ElEKEm5hbWluZ19jb252ZW50aW9ucxgEIAMoCzI1LmNvbnNvcnQudjEuU2hhcmVkSW50ZWxsaWdlbmNlLk5hbWluZ0NvbnZlbnRpb25zRW50cnkSTQoQZGVwZW5kZW5jeV9ncmFwaBgFIAMoCzIzLmNvbnNvcnQudjEuU2hhcmVkSW50ZWxsaWdlbmNlLkRlcGVuZGVuY3lHcmFwaEVudHJ5Gk0KE1BhdHRlcm5MaWJyYXJ5RW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuY29uc29ydC52MS5TdHJpbmdMaXN0OgI4ARo4ChZOYW1pbmdDb252ZW50aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaTgoURGVwZW5kZW5jeUdyYXBoRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuY29uc29ydC52MS5TdHJpbmdMaXN0OgI4ASLZAgoVQ29vcmRpbmF0aW9uUHJvdG9jb2xzEh8KEnVwZGF0ZV9pbnRlcnZhbF9tcxgBIAEoBUgAiAEBEiIKFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgCIAEoBUgBiAEBEhsKDnN0YXR1c19jaGFubmVsGAMgASgJSAKIAQESGwoOcmVzdWx0X2NoYW5uZWwYBCABKAlIA4gBARIaCg1lcnJvcl9jaGFubmVsGAUgASgJSASIAQESIgoVY29vcmRpbmF0aW9uX2VuZHBvaW50GAYgASgJSAWIAQFCFQoTX3VwZGF0ZV9pbnRlcnZhbF9tc0IYChZfaGVhcnRiZWF0X2ludGVydmFsX21zQhEKD19zdGF0dXNfY2hhbm5lbEIRCg9fcmVzdWx0X2NoYW5uZWxCEAoOX2Vycm9yX2NoYW5uZWxCGAoWX2Nvb3JkaW5hdGlvbl9lbmRwb2ludCLMAgoSUmVzb3VyY2VBbGxvY2F0aW9uEiIKFW1heF9leGVjdXRpb25fdGltZV9tcxgBIAEoBUgAiAEBEh8KEm1heF9yZXRyeV9hdHRlbXB0cxgCIAEoBUgBiAEBEhoKDW1heF9tZW1vcnlfbWIYAyABKAVIAogBARIeChFxdWFsaXR5X3RocmVzaG9sZBgEIAEoAUgDiAEBEhcKCnRpbWVvdXRfbXMYBSABKAVIBIgBARIeChFjb25jdXJyZW5jeV9saW1pdBgGIAEoBUgFiAEBQhgKFl9tYXhfZXhlY3V0aW9uX3RpbWVfbXNCFQoTX21heF9yZXRyeV9hdHRlbXB0c0IQCg5fbWF4X21lbW9yeV9tYkIUChJfcXVhbGl0eV90aHJlc2hvbGRCDQoLX3RpbWVvdXRfbXNCFAoSX2NvbmN1cnJlbmN5X2xpbWl0IoUDCg9BZ2VudEFzc2lnbm1lbnQSEAoIYWdlbnRfaWQYASABKAkSEgoKYWdlbnRfcm9sZRgCIAEoCRIRCglvYmplY3RpdmUYAyABKAkSDQoFdGFza3MYBCADKAkSKwoKaW5wdXRfZGF0YRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFAoMZGVwZW5kZW5jaWVzGAYgAygJEjQKE291dHB1dF9yZXF1aXJlbWVudHMYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjEKEHN1Y2Nlc3NfY3JpdGVyaWEYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjsKE3Jlc291cmNlX2FsbG9jYXRpb24YCSABKAsyHi5jb25zb3J0LnYxLlJlc291cmNlQWxsb2NhdGlvbhJBChZjb29yZGluYXRpb25fcHJvdG9jb2xzGAogASgLMiEuY29uc29ydC52MS5Db29yZGluYXRpb25Qcm90b2NvbHMitQEKFENvb3JkaW5hdGlvbk1ldGFkYXRhEhIKCnNlc3Npb25faWQYASABKAkSFwoPY29vcmRpbmF0aW9uX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhIKCmFnZW50X3JvbGUYBCABKAkSGgoScGFyZW50X3dvcmtmbG93X2lkGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIowDCgxBZ2VudENvbnRleHQSPwoVY29vcmRpbmF0aW9uX21ldGFkYXRhGAEgASgLMiAuY29uc29ydC52MS5Db29yZGluYXRpb25NZXRhZGF0YRI7ChNzaGFyZWRfaW50ZWxsaWdlbmNlGAIgASgLMh4uY29uc29ydC52MS5TaGFyZWRJbnRlbGxpZ2VuY2USNQoQYWdlbnRfYXNzaWdubWVudBgDIAEoCzIbLmNvbnNvcnQudjEuQWdlbnRBc3NpZ25tZW50EkEKFmNvb3JkaW5hdGlvbl9wcm90b2NvbHMYBCABKAsyIS5jb25zb3J0LnYxLkNvb3JkaW5hdGlvblByb3RvY29scxI7ChNyZXNvdXJjZV9hbGxvY2F0aW9uGAUgASgLMh4uY29uc29ydC52MS5SZXNvdXJjZUFsbG9jYXRpb24SFwoPY29udGV4dF92ZXJzaW9uGAYgASgEEi4KCnVwZGF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItIBChhEaXN0cmlidXRlQ29udGV4dFJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSOwoTc2hhcmVkX2ludGVsbGlnZW5jZRgDIAEoCzIeLmNvbnNvcnQudjEuU2hhcmVkSW50ZWxsaWdlbmNlEjAKC2Fzc2lnbm1lbnRzGAQgAygLMhsuY29uc29ydC52MS5BZ2VudEFzc2lnbm1lbnQSGgoScGFyZW50X3dvcmtmbG93X2lkGAUgASgJIkcKGURpc3RyaWJ1dGVDb250ZXh0UmVzcG9uc2USKgoIY29udGV4dHMYASADKAsyGC5jb25zb3J0LnYxLkFnZW50Q29udGV4dCJDChZHZXRBZ2VudENvbnRleHRSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCSJEChdHZXRBZ2VudENvbnRleHRSZXNwb25zZRIpCgdjb250ZXh0GAEgASgLMhguY29uc29ydC52MS5BZ2VudENvbnRleHQiWgoYTGlzdEFnZW50Q29udGV4dHNSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJgChlMaXN0QWdlbnRDb250ZXh0c1Jlc3BvbnNlEioKCGNvbnRleHRzGAEgAygLMhguY29uc29ydC52MS5BZ2VudENvbnRleHQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIvEBCh9VcGRhdGVTaGFyZWRJbnRlbGxpZ2VuY2VSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCRI3Cgt1cGRhdGVfdHlwZRgCIAEoDjIiLmNvbnNvcnQudjEuU2hhcmVkSW50ZWxsaWdlbmNlUGFydBIsCgt1cGRhdGVfZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGAoQdGFyZ2V0X2FnZW50X2lkcxgEIAMoCRIeChFpbmNyZW1lbnRfdmVyc2lvbhgFIAEoCEgAiAEBQhQKEl9pbmNyZW1lbnRfdmVyc2lvbiKeAQogVXBkYXRlU2hhcmVkSW50ZWxsaWdlbmNlUmVzcG9uc2USSgoHcmVzdWx0cxgBIAMoCzI5LmNvbnNvcnQudjEuVXBkYXRlU2hhcmVkSW50ZWxsaWdlbmNlUmVzcG9uc2UuUmVzdWx0c0VudHJ5Gi4KDFJlc3VsdHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAg6AjgBIi8KFENsZWFyQ29udGV4dHNSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCSIoChVDbGVhckNvbnRleHRzUmVzcG9uc2USDwoHY2xlYXJlZBgBIAEoCCJFChhXYXRjaEFnZW50Q29udGV4dFJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJIkYKGVdhdGNoQWdlbnRDb250ZXh0UmVzcG9uc2USKQoHY29udGV4dBgBIAEoCzIYLmNvbnNvcnQudjEuQWdlbnRDb250ZXh0KqsCChZTaGFyZWRJbnRlbGxpZ2VuY2VQYXJ0EigKJFNIQVJFRF9JTlRFTExJR0VOQ0VfUEFSVF9VTlNQRUNJRklFRBAAEioKJlNIQVJFRF9JTlRFTExJR0VOQ0VfUEFSVF9UWVBFX1JFR0lTVFJZEAESLAooU0hBUkVEX0lOVEVMTElHRU5DRV9QQVJUX1BBVFRFUk5fTElCUkFSWRACEi0KKVNIQVJFRF9JTlRFTExJR0VOQ0VfUEFSVF9WQUxJREFUSU9OX1JVTEVTEAMSLworU0hBUkVEX0lOVEVMTElHRU5DRV9QQVJUX05BTUlOR19DT05WRU5USU9OUxAEEi0KKVNIQVJFRF9JTlRFTExJR0VOQ0VfUEFSVF9ERVBFTkRFTkNZX0dSQVBIEAUy4QQKDkNvbnRleHRTZXJ2aWNlEmAKEURpc3RyaWJ1dGVDb250ZXh0EiQuY29uc29ydC52MS5EaXN0cmlidXRlQ29udGV4dFJlcXVlc3QaJS5jb25zb3J0LnYxLkRpc3RyaWJ1dGVDb250ZXh0UmVzcG9uc2USWgoPR2V0QWdlbnRDb250ZXh0EiIuY29uc29ydC52MS5HZXRBZ2VudENvbnRleHRSZXF1ZXN0GiMuY29uc29ydC52MS5HZXRBZ2VudENvbnRleHRSZXNwb25zZRJgChFMaXN0QWdlbnRDb250ZXh0cxIkLmNvbnNvcnQudjEuTGlzdEFnZW50Q29udGV4dHNSZXF1ZXN0GiUuY29uc29ydC52MS5MaXN0QWdlbnRDb250ZXh0c1Jlc3BvbnNlEnUKGFVwZGF0ZVNoYXJlZEludGVsbGlnZW5jZRIrLmNvbnNvcnQudjEuVXBkYXRlU2hhcmVkSW50ZWxsaWdlbmNlUmVxdWVzdBosLmNvbnNvcnQudjEuVXBkYXRlU2hhcmVkSW50ZWxsaWdlbmNlUmVzcG9uc2USVAoNQ2xlYXJDb250ZXh0cxIgLmNvbnNvcnQudjEuQ2xlYXJDb250ZXh0c1JlcXVlc3QaIS5jb25zb3J0LnYxLkNsZWFyQ29udGV4dHNSZXNwb25zZRJiChFXYXRjaEFnZW50Q29udGV4dBIkLmNvbnNvcnQudjEuV2F0Y2hBZ2VudENvbnRleHRSZXF1ZXN0GiUuY29uc29ydC52MS5XYXRjaEFnZW50Q29udGV4dFJlc3BvbnNlMAFCKVonY29uc29ydC5kZXYvZ2VuL2dvL2NvbnNvcnQvdjE7Y29uc29ydHYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chhjb25zb3J0L3YxL2NvbnRleHQucHJvdG8SCmNvbnNvcnQudjEiHAoKU3RyaW5nTGlzdBIOCgZ2YWx1ZXMYASADKAkivwQKElNoYXJlZEludGVsbGlnZW5jZRIuCg10eXBlX3JlZ2lzdHJ5GAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBJLCg9wYXR0ZXJuX2xpYnJhcnkYAiADKAsyMi5jb25zb3J0LnYxLlNoYXJlZEludGVsbGlnZW5jZS5QYXR0ZXJuTGlicmFyeUVudHJ5EjEKEHZhbGlkYXRpb25fcnVsZXMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0ElEKEm5hbWluZ19jb252ZW50aW9ucxgEIAMoCzI1LmNvbnNvcnQudjEuU2hhcmVkSW50ZWxsaWdlbmNlLk5hbWluZ0NvbnZlbnRpb25zRW50cnkSTQoQZGVwZW5kZW5jeV9ncmFwaBgFIAMoCzIzLmNvbnNvcnQudjEuU2hhcmVkSW50ZWxsaWdlbmNlLkRlcGVuZGVuY3lHcmFwaEVudHJ5Gk0KE1BhdHRlcm5MaWJyYXJ5RW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuY29uc29ydC52MS5TdHJpbmdMaXN0OgI4ARo4ChZOYW1pbmdDb252ZW50aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaTgoURGVwZW5kZW5jeUdyYXBoRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuY29uc29ydC52MS5TdHJpbmdMaXN0OgI4ASLZAgoVQ29vcmRpbmF0aW9uUHJvdG9jb2xzEh8KEnVwZGF0ZV9pbnRlcnZhbF9tcxgBIAEoBUgAiAEBEiIKFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgCIAEoBUgBiAEBEhsKDnN0YXR1c19jaGFubmVsGAMgASgJSAKIAQESGwoOcmVzdWx0X2NoYW5uZWwYBCABKAlIA4gBARIaCg1lcnJvcl9jaGFubmVsGAUgASgJSASIAQESIgoVY29vcmRpbmF0aW9uX2VuZHBvaW50GAYgASgJSAWIAQFCFQoTX3VwZGF0ZV9pbnRlcnZhbF9tc0IYChZfaGVhcnRiZWF0X2ludGVydmFsX21zQhEKD19zdGF0dXNfY2hhbm5lbEIRCg9fcmVzdWx0X2NoYW5uZWxCEAoOX2Vycm9yX2NoYW5uZWxCGAoWX2Nvb3JkaW5hdGlvbl9lbmRwb2ludCLMAgoSUmVzb3VyY2VBbGxvY2F0aW9uEiIKFW1heF9leGVjdXRpb25fdGltZV9tcxgBIAEoBUgAiAEBEh8KEm1heF9yZXRyeV9hdHRlbXB0cxgCIAEoBUgBiAEBEhoKDW1heF9tZW1vcnlfbWIYAyABKAVIAogBARIeChFxdWFsaXR5X3RocmVzaG9sZBgEIAEoAUgDiAEBEhcKCnRpbWVvdXRfbXMYBSABKAVIBIgBARIeChFjb25jdXJyZW5jeV9saW1pdBgGIAEoBUgFiAEBQhgKFl9tYXhfZXhlY3V0aW9uX3RpbWVfbXNCFQoTX21heF9yZXRyeV9hdHRlbXB0c0IQCg5fbWF4X21lbW9yeV9tYkIUChJfcXVhbGl0eV90aHJlc2hvbGRCDQoLX3RpbWVvdXRfbXNCFAoSX2NvbmN1cnJlbmN5X2xpbWl0IoUDCg9BZ2VudEFzc2lnbm1lbnQSEAoIYWdlbnRfaWQYASABKAkSEgoKYWdlbnRfcm9sZRgCIAEoCRIRCglvYmplY3RpdmUYAyABKAkSDQoFdGFza3MYBCADKAkSKwoKaW5wdXRfZGF0YRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFAoMZGVwZW5kZW5jaWVzGAYgAygJEjQKE291dHB1dF9yZXF1aXJlbWVudHMYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjEKEHN1Y2Nlc3NfY3JpdGVyaWEYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjsKE3Jlc291cmNlX2FsbG9jYXRpb24YCSABKAsyHi5jb25zb3J0LnYxLlJlc291cmNlQWxsb2NhdGlvbhJBChZjb29yZGluYXRpb25fcHJvdG9jb2xzGAogASgLMiEuY29uc29ydC52MS5Db29yZGluYXRpb25Qcm90b2NvbHMitQEKFENvb3JkaW5hdGlvbk1ldGFkYXRhEhIKCnNlc3Npb25faWQYASABKAkSFwoPY29vcmRpbmF0aW9uX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhIKCmFnZW50X3JvbGUYBCABKAkSGgoScGFyZW50X3dvcmtmbG93X2lkGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp4DCgxBZ2VudENvbnRleHQSPwoVY29vcmRpbmF0aW9uX21ldGFkYXRhGAEgASgLMiAuY29uc29ydC52MS5Db29yZGluYXRpb25NZXRhZGF0YRI7ChNzaGFyZWRfaW50ZWxsaWdlbmNlGAIgASgLMh4uY29uc29ydC52MS5TaGFyZWRJbnRlbGxpZ2VuY2USNQoQYWdlbnRfYXNzaWdubWVudBgDIAEoCzIbLmNvbnNvcnQudjEuQWdlbnRBc3NpZ25tZW50EkEKFmNvb3JkaW5hdGlvbl9wcm90b2NvbHMYBCABKAsyIS5jb25zb3J0LnYxLkNvb3JkaW5hdGlvblByb3RvY29scxI7ChNyZXNvdXJjZV9hbGxvY2F0aW9uGAUgASgLMh4uY29uc29ydC52MS5SZXNvdXJjZUFsbG9jYXRpb24SFwoPY29udGV4dF92ZXJzaW9uGAYgASgEEi4KCnVwZGF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJldmlzaW9uGAggASgEItIBChhEaXN0cmlidXRlQ29udGV4dFJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSOwoTc2hhcmVkX2ludGVsbGlnZW5jZRgDIAEoCzIeLmNvbnNvcnQudjEuU2hhcmVkSW50ZWxsaWdlbmNlEjAKC2Fzc2lnbm1lbnRzGAQgAygLMhsuY29uc29ydC52MS5BZ2VudEFzc2lnbm1lbnQSGgoScGFyZW50X3dvcmtmbG93X2lkGAUgASgJInIKGURpc3RyaWJ1dGVDb250ZXh0UmVzcG9uc2USKgoIY29udGV4dHMYASADKAsyGC5jb25zb3J0LnYxLkFnZW50Q29udGV4dBIQCghyZXZpc2lvbhgCIAEoBBIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAkiQwoWR2V0QWdlbnRDb250ZXh0UmVxdWVzdBIXCg9jb29yZGluYXRpb25faWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkiRAoXR2V0QWdlbnRDb250ZXh0UmVzcG9uc2USKQoHY29udGV4dBgBIAEoCzIYLmNvbnNvcnQudjEuQWdlbnRDb250ZXh0IloKGExpc3RBZ2VudENvbnRleHRzUmVxdWVzdBIXCg9jb29yZGluYXRpb25faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkicgoZTGlzdEFnZW50Q29udGV4dHNSZXNwb25zZRIqCghjb250ZXh0cxgBIAMoCzIYLmNvbnNvcnQudjEuQWdlbnRDb250ZXh0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIQCghyZXZpc2lvbhgDIAEoBCLxAQofVXBkYXRlU2hhcmVkSW50ZWxsaWdlbmNlUmVxdWVzdBIXCg9jb29yZGluYXRpb25faWQYASABKAkSNwoLdXBkYXRlX3R5cGUYAiABKA4yIi5jb25zb3J0LnYxLlNoYXJlZEludGVsbGlnZW5jZVBhcnQSLAoLdXBkYXRlX2RhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhgKEHRhcmdldF9hZ2VudF9pZHMYBCADKAkSHgoRaW5jcmVtZW50X3ZlcnNpb24YBSABKAhIAIgBAUIUChJfaW5jcmVtZW50X3ZlcnNpb24isAEKIFVwZGF0ZVNoYXJlZEludGVsbGlnZW5jZVJlc3BvbnNlEkoKB3Jlc3VsdHMYASADKAsyOS5jb25zb3J0LnYxLlVwZGF0ZVNoYXJlZEludGVsbGlnZW5jZVJlc3BvbnNlLlJlc3VsdHNFbnRyeRIQCghyZXZpc2lvbhgCIAEoBBouCgxSZXN1bHRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgIOgI4ASIvChRDbGVhckNvbnRleHRzUmVxdWVzdBIXCg9jb29yZGluYXRpb25faWQYASABKAkiKAoVQ2xlYXJDb250ZXh0c1Jlc3BvbnNlEg8KB2NsZWFyZWQYASABKAgidQoYV2F0Y2hBZ2VudENvbnRleHRSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIbCg5hZnRlcl9yZXZpc2lvbhgDIAEoBEgAiAEBQhEKD19hZnRlcl9yZXZpc2lvbiIPCg1Db250ZXh0QWJzZW50IpABChlXYXRjaEFnZW50Q29udGV4dFJlc3BvbnNlEisKB2NvbnRleHQYASABKAsyGC5jb25zb3J0LnYxLkFnZW50Q29udGV4dEgAEisKBmFic2VudBgCIAEoCzIZLmNvbnNvcnQudjEuQ29udGV4dEFic2VudEgAEhAKCHJldmlzaW9uGAMgASgEQgcKBXN0YXRlKqsCChZTaGFyZWRJbnRlbGxpZ2VuY2VQYXJ0EigKJFNIQVJFRF9JTlRFTExJR0VOQ0VfUEFSVF9VTlNQRUNJRklFRBAAEioKJlNIQVJFRF9JTlRFTExJR0VOQ0VfUEFSVF9UWVBFX1JFR0lTVFJZEAESLAooU0hBUkVEX0lOVEVMTElHRU5DRV9QQVJUX1BBVFRFUk5fTElCUkFSWRACEi0KKVNIQVJFRF9JTlRFTExJR0VOQ0VfUEFSVF9WQUxJREFUSU9OX1JVTEVTEAMSLworU0hBUkVEX0lOVEVMTElHRU5DRV9QQVJUX05BTUlOR19DT05WRU5USU9OUxAEEi0KKVNIQVJFRF9JTlRFTExJR0VOQ0VfUEFSVF9ERVBFTkRFTkNZX0dSQVBIEAUy4QQKDkNvbnRleHRTZXJ2aWNlEmAKEURpc3RyaWJ1dGVDb250ZXh0EiQuY29uc29ydC52MS5EaXN0cmlidXRlQ29udGV4dFJlcXVlc3QaJS5jb25zb3J0LnYxLkRpc3RyaWJ1dGVDb250ZXh0UmVzcG9uc2USWgoPR2V0QWdlbnRDb250ZXh0EiIuY29uc29ydC52MS5HZXRBZ2VudENvbnRleHRSZXF1ZXN0GiMuY29uc29ydC52MS5HZXRBZ2VudENvbnRleHRSZXNwb25zZRJgChFMaXN0QWdlbnRDb250ZXh0cxIkLmNvbnNvcnQudjEuTGlzdEFnZW50Q29udGV4dHNSZXF1ZXN0GiUuY29uc29ydC52MS5MaXN0QWdlbnRDb250ZXh0c1Jlc3BvbnNlEnUKGFVwZGF0ZVNoYXJlZEludGVsbGlnZW5jZRIrLmNvbnNvcnQudjEuVXBkYXRlU2hhcmVkSW50ZWxsaWdlbmNlUmVxdWVzdBosLmNvbnNvcnQudjEuVXBkYXRlU2hhcmVkSW50ZWxsaWdlbmNlUmVzcG9uc2USVAoNQ2xlYXJDb250ZXh0cxIgLmNvbnNvcnQudjEuQ2xlYXJDb250ZXh0c1JlcXVlc3QaIS5jb25zb3J0LnYxLkNsZWFyQ29udGV4dHNSZXNwb25zZRJiChFXYXRjaEFnZW50Q29udGV4dBIkLmNvbnNvcnQudjEuV2F0Y2hBZ2VudENvbnRleHRSZXF1ZXN0GiUuY29uc29ydC52MS5XYXRjaEFnZW50Q29udGV4dFJlc3BvbnNlMAFCKVonY29uc29ydC5kZXYvZ2VuL2dvL2NvbnNvcnQvdjE7Y29uc29ydHYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A list of strings, as a map value.
@@ -400,6 +400,13 @@ export type AgentContext = Message<"consort.v1.AgentContext"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 7;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * The coordination's revision at this context's last change (see WatchAgentContext).
+   *
+   * @generated from field: uint64 revision = 8;
+   */
+  revision: bigint;
 };
 
 /**
@@ -466,11 +473,25 @@ export const DistributeContextRequestSchema: GenMessage<DistributeContextRequest
  */
 export type DistributeContextResponse = Message<"consort.v1.DistributeContextResponse"> & {
   /**
-   * The new contexts, in assignment order, each at version 1.
+   * The new contexts, in assignment order, each at version 1, as many as fit in one message.
    *
    * @generated from field: repeated consort.v1.AgentContext contexts = 1;
    */
   contexts: AgentContext[];
+
+  /**
+   * The coordination's revision after this distribution.
+   *
+   * @generated from field: uint64 revision = 2;
+   */
+  revision: bigint;
+
+  /**
+   * Empty when every context is in `contexts`; otherwise pass as ListAgentContexts' `page_token` for the rest.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -578,11 +599,18 @@ export type ListAgentContextsResponse = Message<"consort.v1.ListAgentContextsRes
   contexts: AgentContext[];
 
   /**
-   * Pass as `page_token` for the next page; empty on the last page.
+   * Pass as `page_token` for the next page; empty on the last page. Pages are cut short to fit one message.
    *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * The coordination's revision as of this page: watching from it misses no later change.
+   *
+   * @generated from field: uint64 revision = 3;
+   */
+  revision: bigint;
 };
 
 /**
@@ -656,6 +684,13 @@ export type UpdateSharedIntelligenceResponse = Message<"consort.v1.UpdateSharedI
    * @generated from field: map<string, bool> results = 1;
    */
   results: { [key: string]: boolean };
+
+  /**
+   * The coordination's revision after this update (unchanged when no context was updated).
+   *
+   * @generated from field: uint64 revision = 2;
+   */
+  revision: bigint;
 };
 
 /**
@@ -726,6 +761,14 @@ export type WatchAgentContextRequest = Message<"consort.v1.WatchAgentContextRequ
    * @generated from field: string agent_id = 2;
    */
   agentId: string;
+
+  /**
+   * Resume after this revision (the `revision` of the last message received): every later change of the agent's
+   * context is sent; unset means start with the current state.
+   *
+   * @generated from field: optional uint64 after_revision = 3;
+   */
+  afterRevision?: bigint | undefined;
 };
 
 /**
@@ -736,17 +779,56 @@ export const WatchAgentContextRequestSchema: GenMessage<WatchAgentContextRequest
   messageDesc(file_consort_v1_context, 17);
 
 /**
- * One message of a WatchAgentContext stream.
+ * The agent has no context: not distributed yet, or removed. Its context arrives on the same stream when
+ * distributed.
+ *
+ * @generated from message consort.v1.ContextAbsent
+ */
+export type ContextAbsent = Message<"consort.v1.ContextAbsent"> & {
+};
+
+/**
+ * Describes the message consort.v1.ContextAbsent.
+ * Use `create(ContextAbsentSchema)` to create a new message.
+ */
+export const ContextAbsentSchema: GenMessage<ContextAbsent> = /*@__PURE__*/
+  messageDesc(file_consort_v1_context, 18);
+
+/**
+ * One message of a WatchAgentContext stream: the agent's state as of `revision`.
  *
  * @generated from message consort.v1.WatchAgentContextResponse
  */
 export type WatchAgentContextResponse = Message<"consort.v1.WatchAgentContextResponse"> & {
   /**
-   * The agent's context as of this change.
+   * The agent's state.
    *
-   * @generated from field: consort.v1.AgentContext context = 1;
+   * @generated from oneof consort.v1.WatchAgentContextResponse.state
    */
-  context?: AgentContext | undefined;
+  state: {
+    /**
+     * The agent's context as of this change.
+     *
+     * @generated from field: consort.v1.AgentContext context = 1;
+     */
+    value: AgentContext;
+    case: "context";
+  } | {
+    /**
+     * The agent has no context.
+     *
+     * @generated from field: consort.v1.ContextAbsent absent = 2;
+     */
+    value: ContextAbsent;
+    case: "absent";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The coordination's revision this message brings the watcher up to: pass as `after_revision` to resume.
+   *
+   * @generated from field: uint64 revision = 3;
+   */
+  revision: bigint;
 };
 
 /**
@@ -754,7 +836,7 @@ export type WatchAgentContextResponse = Message<"consort.v1.WatchAgentContextRes
  * Use `create(WatchAgentContextResponseSchema)` to create a new message.
  */
 export const WatchAgentContextResponseSchema: GenMessage<WatchAgentContextResponse> = /*@__PURE__*/
-  messageDesc(file_consort_v1_context, 18);
+  messageDesc(file_consort_v1_context, 19);
 
 /**
  * The five parts of the shared intelligence an update can target.
@@ -817,8 +899,8 @@ export const SharedIntelligencePartSchema: GenEnum<SharedIntelligencePart> = /*@
  * grows with each shared-intelligence update. The server keeps one copy of each context (no stale per-agent
  * copies); every read and every watcher sees the latest version.
  *
- * Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND for an unknown coordination or agent where a
- * context is required; UNAVAILABLE while the server shuts down.
+ * Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+ * coordination or agent where a context is required; UNAVAILABLE while the server shuts down.
  * Every error carries a google.rpc.ErrorInfo (domain "consort.v1") whose `reason` names the condition, for
  * clients to switch on: FIELD_INVALID (INVALID_ARGUMENT; google.rpc.BadRequest lists every invalid field, up to
  * 100; the message names the first and counts the rest), MALFORMED_MESSAGE (a request that cannot be decoded), MESSAGE_TOO_LARGE and
@@ -830,13 +912,17 @@ export const SharedIntelligencePartSchema: GenEnum<SharedIntelligencePart> = /*@
 export const ContextService: GenService<{
   /**
    * DistributeContext builds the context of every assigned agent, in assignment order, and returns them. It
-   * replaces the coordination's whole set of contexts: agents not re-sent vanish (their watchers end NOT_FOUND),
+   * replaces the coordination's whole set of contexts: agents not re-sent vanish (their watchers receive `absent`),
    * and every re-sent agent starts again at version 1. The coordination is created on first use.
    *
    * INVALID_ARGUMENT with the message "coordination_state must contain 'coordination_id' and 'session_id'" when
    * either is empty; INVALID_ARGUMENT (naming the field) for no assignments, an empty, over-long or duplicate
    * agent id, a value below its documented minimum, or a dependency cycle among the assignments, whose message
    * names the cycle (e.g. "dependency cycle: agent-a -> agent-b -> agent-a"). Nothing is stored on error.
+   * Each agent's context must fit in one message (RESOURCE_EXHAUSTED, reason CONTEXT_TOO_LARGE, otherwise).
+   *
+   * The response holds the new contexts in assignment order as far as they fit in one message; when cut short,
+   * `next_page_token` continues them through ListAgentContexts.
    *
    * @generated from rpc consort.v1.ContextService.DistributeContext
    */
@@ -871,7 +957,8 @@ export const ContextService: GenService<{
    * UpdateSharedIntelligence shallow-merges `update_data` into one part of the shared intelligence of the targeted
    * agents (all agents when no target is given): each top-level key of `update_data` replaces that key of the
    * part. It reports, for the targeted agents only, whether each one's context was updated; an unknown coordination
-   * yields an empty result.
+   * yields an empty result. An agent whose context would no longer fit in one message reports false. Agents that
+   * shared the same shared intelligence keep sharing one copy after an update that targets them all.
    *
    * @generated from rpc consort.v1.ContextService.UpdateSharedIntelligence
    */
@@ -881,8 +968,8 @@ export const ContextService: GenService<{
     output: typeof UpdateSharedIntelligenceResponseSchema;
   },
   /**
-   * ClearContexts drops every context of a coordination; their watchers end NOT_FOUND. An unknown coordination
-   * yields `cleared = false`.
+   * ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. An unknown
+   * coordination yields `cleared = false`.
    *
    * @generated from rpc consort.v1.ContextService.ClearContexts
    */
@@ -892,11 +979,30 @@ export const ContextService: GenService<{
     output: typeof ClearContextsResponseSchema;
   },
   /**
-   * WatchAgentContext streams one agent's context: the first message is the current context, then the context
-   * again after every change (each new version, and updates made with `increment_version = false`, which keep the
-   * version). A re-distribution that keeps the agent sends its new context (version 1 again). The stream ends
-   * NOT_FOUND at once when the agent has no context, and later when its context is removed (re-distribution
-   * without it, ClearContexts); UNAVAILABLE on server shutdown.
+   * WatchAgentContext streams one agent's context, so that no agent polls. The first message is the agent's
+   * current state: its context, or `absent` when it has none yet (the stream stays open, as grpc.health.v1 Watch
+   * does for an unknown service, and the context arrives on it when distributed). Then one message per change of
+   * the agent's context, in order: each new version, updates made with `increment_version = false` (which keep
+   * the version), a re-distribution that keeps the agent (version 1 again), and `absent` when the context is
+   * removed (a re-distribution without the agent, ClearContexts).
+   *
+   * Every change of a coordination's contexts gets a per-coordination `revision` that only grows; versions cannot
+   * serve as a cursor (they restart at 1 on re-distribution and stay put with `increment_version = false`). Each
+   * message carries the revision it brings the watcher up to: pass the last one received as `after_revision` to
+   * resume after a disconnect, and every change after it is sent, none missed and none twice (no message at all
+   * until the next change when nothing changed). The server keeps a bounded window of recent changes per
+   * coordination: OUT_OF_RANGE with reason REVISION_COMPACTED (metadata `oldest_revision`, `head_revision`) when
+   * `after_revision` is older than that window, REVISION_AHEAD (metadata `head_revision`) when it is beyond the
+   * coordination's newest revision (e.g. after a restart of an in-memory server); watch again without
+   * `after_revision` to start from the current state.
+   *
+   * A watcher that does not read falls behind: beyond its buffer of changes the stream ends RESOURCE_EXHAUSTED
+   * (reason WATCHER_LAGGING, metadata `last_revision`), and it resumes with `after_revision`. UNAVAILABLE
+   * (SHUTTING_DOWN, metadata `last_revision`) on server shutdown.
+   *
+   * Contract change (before any release used this RPC): the stream used to end NOT_FOUND for an agent without a
+   * context, so an agent started before its context was distributed had to poll, and messages carried only the
+   * version, which cannot resume a watch. `context` moved into the `state` oneof beside `absent`.
    *
    * @generated from rpc consort.v1.ContextService.WatchAgentContext
    */
