@@ -19,6 +19,9 @@ export const WAIT_TIMEOUT_S = 30; // a dependency's own timeout, and how long a 
 // reported in the results (DEPENDENCY_STATUS_TIMEOUT) rather than as DEADLINE_EXCEEDED.
 const RESOLVE_DEADLINE_MS = (WAIT_TIMEOUT_S + 5) * 1000;
 const call = { timeoutMs: CALL_TIMEOUT_MS };
+// Streams are bounded by an AbortSignal.timeout rather than `timeoutMs`: connect clears its deadline timer only when
+// the stream is read to its end, so a stream left early (as here, once the awaited message arrived) would keep the
+// process alive until the deadline.
 
 type Json = { [key: string]: Json } | Json[] | string | number | boolean | null;
 
@@ -53,7 +56,7 @@ export class Agent {
     try {
       const watch = this.contexts.watchAgentContext(
         { coordinationId: this.coord, agentId: this.id },
-        { signal: stop.signal, timeoutMs: WAIT_TIMEOUT_S * 1000 },
+        { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(WAIT_TIMEOUT_S * 1000)]) },
       );
       for await (const message of watch) {
         if (message.state.case === "context") return message.state.value;
@@ -73,7 +76,7 @@ export class Agent {
     try {
       const stream = this.signals.subscribe(
         { coordinationId: this.coord, agentId: this.id, types: [SignalType.AGENT_COMPLETED], senderAgentIds: [sender], afterSequence: 0n },
-        { signal: stop.signal, timeoutMs: WAIT_TIMEOUT_S * 1000 },
+        { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(WAIT_TIMEOUT_S * 1000)]) },
       );
       for await (const message of stream) {
         if (message.subscribed) this.say(`Subscribed, waiting for ${sender}`);
