@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createContextEngine, streamContextWatch, type ContextChange, type ContextEngine } from "../../src/core/context/context-engine.js";
-import { ConsortError } from "../../src/core/errors.js";
+import type { ConsortError } from "../../src/core/errors.js";
 import { defaultLimits } from "../../src/core/limits.js";
 import { createStore } from "../../src/core/store.js";
+import { errorOf } from "./thrown.js";
 
 const setup = (limits: Partial<typeof defaultLimits> = {}, extra: Partial<Parameters<typeof createContextEngine>[0]> = {}) =>
   createContextEngine({ store: createStore(), limits: { ...defaultLimits, ...limits }, ...extra });
@@ -10,15 +11,6 @@ const setup = (limits: Partial<typeof defaultLimits> = {}, extra: Partial<Parame
 const distribute = (e: ContextEngine, agents: { agentId: string; dependencies?: string[] }[], coordinationId = "c") =>
   e.distribute({ coordinationId, sessionId: "s", assignments: agents, sharedIntelligence: { naming_conventions: { model: "PascalCase" } } });
 
-const errorOf = (f: () => unknown): ConsortError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ConsortError) return e;
-    throw e;
-  }
-  throw new Error("expected a ConsortError");
-};
 
 const summary = (changes: readonly ContextChange[]) => changes.map((c) => [c.revision, c.context === null ? null : c.context.version]);
 

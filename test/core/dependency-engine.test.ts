@@ -2,10 +2,11 @@ import { describe, expect, it } from "vitest";
 import { createContextEngine } from "../../src/core/context/context-engine.js";
 import { createDependencyEngine } from "../../src/core/dependencies/dependency-engine.js";
 import type { DependencyInput } from "../../src/core/dependencies/types.js";
-import { ConsortError } from "../../src/core/errors.js";
+import type { ConsortError } from "../../src/core/errors.js";
 import { defaultLimits } from "../../src/core/limits.js";
 import { createSignalEngine } from "../../src/core/signals/signal-engine.js";
 import { createStore } from "../../src/core/store.js";
+import { errorOf } from "./thrown.js";
 
 function setup(limits: Partial<typeof defaultLimits> = {}) {
   const store = createStore();
@@ -37,15 +38,6 @@ const gate = (dependencyId: string, gateId: string, threshold?: number, timeoutM
 });
 const resource = (dependencyId: string, resourceId: string, timeoutMs = 5000): DependencyInput => ({ dependencyId, timeoutMs, target: { type: "resource_availability", resourceId } });
 
-const errorOf = (f: () => unknown): ConsortError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ConsortError) return e;
-    throw e;
-  }
-  throw new Error("expected a ConsortError");
-};
 
 describe("waiting without polling", () => {
   it("resolves at once what is already satisfied, and a completion published before the wait counts (no lost wake-up)", async () => {
