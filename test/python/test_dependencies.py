@@ -373,7 +373,7 @@ def test_case_23_three_types_satisfied_succeeds_and_signals(deps, signals, coord
     assert signal.data["resolver_agent"] == "api-generator"
     assert signal.data["dependency_count"] == 3
     assert signal.data["timestamp"]
-    types = {r.dependency_id: r.type for r in deps.ListDependencies(pb.ListDependenciesRequest(
+    types = {r.dependency.dependency_id: r.type for r in deps.ListDependencies(pb.ListDependenciesRequest(
         coordination_id=coordination_id), timeout=CALL_TIMEOUT).records}
     assert types == {"models": pb.DEPENDENCY_TYPE_AGENT_COMPLETION, "schema-ok": pb.DEPENDENCY_TYPE_QUALITY_GATE,
                      "db-ready": pb.DEPENDENCY_TYPE_RESOURCE_AVAILABILITY}
