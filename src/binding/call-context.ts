@@ -32,3 +32,9 @@ export class ServerShutdown extends ConnectError {
 export function abortedByShutdown(signal: AbortSignal): boolean {
   return signal.aborted && signal.reason instanceof ServerShutdown;
 }
+
+/** Why a call's signal aborted: the server's shutdown, the call's deadline, or the client's cancel. */
+export function abortKind(signal: AbortSignal): "shutdown" | "deadline" | "cancelled" {
+  if (signal.reason instanceof ServerShutdown) return "shutdown";
+  return signal.reason instanceof ConnectError && signal.reason.code === Code.DeadlineExceeded ? "deadline" : "cancelled";
+}
