@@ -373,12 +373,21 @@ def test_case_19_twenty_updates_reach_version_21(contexts, coordination_id):
 # Distribution rules ------------------------------------------------------------------------------------------------
 
 def test_missing_coordination_or_session_id_is_rejected_with_the_original_message(contexts, coordination_id):
+    """The original library's message, behind the field it names (every FIELD_INVALID message names its field)."""
     message = "coordination_state must contain 'coordination_id' and 'session_id'"
-    for request in (pb.DistributeContextRequest(coordination_id=coordination_id, assignments=[assignment("a")]),
-                    pb.DistributeContextRequest(session_id="s", assignments=[assignment("a")])):
-        error = rpc_error(contexts.DistributeContext, request)
-        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, f"{error.code()} {error.details()}"
-        assert error.details() == message
+    for field, request in (
+            ("session_id", pb.DistributeContextRequest(coordination_id=coordination_id, assignments=[assignment("a")])),
+            ("coordination_id", pb.DistributeContextRequest(session_id="s", assignments=[assignment("a")]))):
+        error = invalid_argument(contexts.DistributeContext, request, field)
+        assert error.details() == f"{field}: {message}"
+        assert [v.field for v in status_detail(error, error_details_pb2.BadRequest).field_violations] == [field]
+
+    # Both missing: BadRequest lists every invalid field.
+    error = rpc_error(contexts.DistributeContext, pb.DistributeContextRequest(assignments=[assignment("a")]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, f"{error.code()} {error.details()}"
+    assert message in error.details()
+    fields = {v.field for v in status_detail(error, error_details_pb2.BadRequest).field_violations}
+    assert fields == {"coordination_id", "session_id"}
     assert_context_not_found(contexts, coordination_id, "a")
 
 
