@@ -47,7 +47,7 @@ func allocationOf(t *testing.T, c *consortv1.AgentContext) allocation {
 }
 
 type protocols struct {
-	updateIntervalMs, heartbeatIntervalMs     int32
+	updateIntervalMs, heartbeatIntervalMs      int32
 	statusChannel, resultChannel, errorChannel string
 }
 
@@ -378,8 +378,10 @@ func TestDistributeRejectsInvalidInput(t *testing.T) {
 	_, err := contextClient().DistributeContext(ctx, &consortv1.DistributeContextRequest{
 		CoordinationId: coord, Assignments: []*consortv1.AgentAssignment{{AgentId: "agent-a"}},
 	})
-	if status.Code(err) != codes.InvalidArgument || status.Convert(err).Message() != "coordination_state must contain 'coordination_id' and 'session_id'" {
-		t.Errorf("missing session_id: %v", err)
+	// The original library's message, behind the field it names (every FIELD_INVALID message names its field).
+	if fields := badRequestFields(t, err); len(fields) != 1 || fields[0] != "session_id" ||
+		status.Convert(err).Message() != "session_id: coordination_state must contain 'coordination_id' and 'session_id'" {
+		t.Errorf("missing session_id: %v (fields %v)", err, fields)
 	}
 	_, err = contextClient().DistributeContext(ctx, &consortv1.DistributeContextRequest{CoordinationId: coord, SessionId: "s"})
 	if fields := badRequestFields(t, err); len(fields) == 0 || !strings.HasPrefix(fields[0], "assignments") {

@@ -396,3 +396,49 @@ func TestRetryJoinsTheOpenWait(t *testing.T) {
 		t.Errorf("mismatched retry: reason %q, want DEPENDENCY_MISMATCH", reason)
 	}
 }
+
+// A call whose deadline passes first ends DEADLINE_EXCEEDED and records its unjoined wait as a timeout; a call the
+// client cancels records it as failed, "cancelled".
+func TestDeadlineAndCancelEndUnjoinedWaits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	coord := coordinationID(t)
+	finished := func(dep string) *consortv1.DependencyRecord {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second) // the server notices a cancel asynchronously: poll briefly
+		for {
+			rec := dependencyRecord(t, ctx, coord, "agent", dep)
+			if rec.GetFinishedAt() != nil || time.Now().After(deadline) {
+				return rec
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	_, err := dependencyClient().ResolveDependencies(short, &consortv1.ResolveDependenciesRequest{CoordinationId: coord, AgentId: "agent",
+		Dependencies: []*consortv1.Dependency{completionDep("short", "nobody", 10*time.Second)}})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("call past its deadline: %v, want DeadlineExceeded", err)
+	}
+	if rec := finished("short"); rec.GetStatus() != timeoutStatus {
+		t.Errorf("wait ended by the deadline: %v %q, want TIMEOUT", rec.GetStatus(), rec.GetMessage())
+	}
+
+	cancellable, cancelCall := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := dependencyClient().ResolveDependencies(cancellable, &consortv1.ResolveDependenciesRequest{CoordinationId: coord, AgentId: "agent",
+			Dependencies: []*consortv1.Dependency{completionDep("cancelled", "nobody", 10*time.Second)}})
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancelCall()
+	if err := <-done; status.Code(err) != codes.Canceled {
+		t.Errorf("cancelled call: %v, want Canceled", err)
+	}
+	if rec := finished("cancelled"); rec.GetStatus() != failedStatus || rec.GetMessage() != "Dependency 'cancelled' cancelled" {
+		t.Errorf("wait ended by a cancel: %v %q, want FAILED \"Dependency 'cancelled' cancelled\"", rec.GetStatus(), rec.GetMessage())
+	}
+}
