@@ -244,9 +244,9 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
     distribute(input, found, budget) {
       const t0 = performance.now();
       const v = new Violations(found);
-      if (input.coordinationId === "" || input.sessionId === "") {
-        v.add(input.coordinationId === "" ? "coordination_id" : "session_id", coordinationStateMessage);
-      }
+      // The original's message, under each missing field.
+      if (input.coordinationId === "") v.add("coordination_id", coordinationStateMessage);
+      if (input.sessionId === "") v.add("session_id", coordinationStateMessage);
       optionalId(v, "coordination_id", input.coordinationId, maxId);
       optionalId(v, "session_id", input.sessionId, maxId);
       const parentWorkflowId = optionalId(v, "parent_workflow_id", input.parentWorkflowId ?? "", maxId);

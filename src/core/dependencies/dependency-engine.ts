@@ -82,8 +82,6 @@ export interface DependencyEngine {
   }): { records: readonly DependencyRecordView[]; nextPageToken: string };
   /** Drops records, completions, gate scores and resources; open waits end `failed` "cleared". Returns the records dropped. */
   clear(coordinationId: string): number;
-  /** Ends every open wait `failed` (server shutdown). */
-  failAll(message: string): void;
   /** Open waits on the server. */
   readonly pendingCount: number;
 }
@@ -620,14 +618,6 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       st.gates.clear();
       st.resources.clear();
       return n;
-    },
-
-    failAll(message) {
-      for (const c of store.all()) {
-        const st = c.slots[SLOT] as DependencyState | undefined;
-        if (st === undefined) continue;
-        for (const w of [...st.waits.values()]) release(st, w, "failed", `Dependency '${w.dependencyId}' ${message}`);
-      }
     },
   };
 }
