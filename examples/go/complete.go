@@ -107,7 +107,7 @@ func validatorGen(a *Agent) error {
 	}
 	a.Say("%s", Describe(c))
 	a.Say("Starting validator_gen (waiting for dependencies)...")
-	// One completion wait per agent of the assignment's dependencies, as the seed's "model_gen_complete".
+	// A completion wait per agent the assignment depends on, named like the original's "model_gen_complete".
 	var deps []*consortv1.Dependency
 	for _, agent := range c.GetAgentAssignment().GetDependencies() {
 		deps = append(deps, Completion(agent, agent+"_complete"))

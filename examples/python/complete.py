@@ -67,7 +67,7 @@ def validator_gen(a: Agent) -> None:
     context = a.wait_for_context()
     a.say(describe(context))
     a.say("Starting validator_gen (waiting for dependencies)...")
-    # One completion wait per agent of the assignment's dependencies, as the seed's "model_gen_complete".
+    # A completion wait per agent the assignment depends on, named like the original's "model_gen_complete".
     a.resolve([completion(agent, f"{agent}_complete") for agent in context.agent_assignment.dependencies])
     a.say("Dependencies resolved, starting validator_gen")
     a.publish(sig_pb.SIGNAL_TYPE_AGENT_INITIALIZED, {"agent_id": "validator_gen", "ready": True})

@@ -60,7 +60,7 @@ async function validatorGen(a: Agent): Promise<void> {
   const assignment = context.agentAssignment;
   a.say(describe(context));
   a.say("Starting validator_gen (waiting for dependencies)...");
-  // One completion wait per agent of the assignment's dependencies, as the seed's "model_gen_complete".
+  // A completion wait per agent the assignment depends on, named like the original's "model_gen_complete".
   await a.resolve((assignment?.dependencies ?? []).map((agent) => completion(agent, `${agent}_complete`)));
   a.say("Dependencies resolved, starting validator_gen");
   await a.publish(SignalType.AGENT_INITIALIZED, { agent_id: "validator_gen", ready: true });
