@@ -8,11 +8,10 @@ on a stream is bounded, so a server bug fails a test instead of hanging it.
 from __future__ import annotations
 
 import queue
-import threading
 
 import grpc
 import pytest
-from conftest import status_detail, struct
+from conftest import StreamReader, status_detail, struct
 from google.protobuf import json_format
 from google.rpc import error_details_pb2
 
@@ -130,37 +129,16 @@ def assert_context_not_found(stub, coordination_id: str, agent_id: str) -> None:
     assert status_detail(error, error_details_pb2.ErrorInfo).reason == "CONTEXT_NOT_FOUND"
 
 
-class Watch:
-    """A WatchAgentContext stream read by a background thread into a queue, so the test can wait with a timeout."""
+class Watch(StreamReader):
+    """A WatchAgentContext stream (see StreamReader)."""
 
-    _END = object()
+    name = "WatchAgentContext"
 
     def __init__(self, stub, request: pb.WatchAgentContextRequest):
-        self.call = stub.WatchAgentContext(request, timeout=STREAM_TIMEOUT)
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            for response in self.call:
-                self._queue.put(response)
-        except grpc.RpcError as error:
-            self._queue.put(error)
-            return
-        self._queue.put(self._END)
+        super().__init__(stub.WatchAgentContext(request, timeout=STREAM_TIMEOUT))
 
     def next(self, timeout: float = WAIT) -> pb.WatchAgentContextResponse:
-        """The next message; fails on timeout, on a stream error and on the end of the stream."""
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            pytest.fail(f"no WatchAgentContext message within {timeout} s")
-        if isinstance(item, grpc.RpcError):
-            pytest.fail(f"WatchAgentContext failed: {item.code()} {item.details()}")
-        if item is self._END:
-            pytest.fail("WatchAgentContext stream ended")
-        return item
+        return super().next(timeout)
 
     def context(self, timeout: float = WAIT) -> tuple[pb.AgentContext, int]:
         """The next message, which must carry a context; returns it with the message's revision."""
