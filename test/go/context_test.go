@@ -139,10 +139,8 @@ func badRequestFields(t *testing.T, err error) []string {
 
 // watcher reads one WatchAgentContext stream in the background.
 type watcher struct {
-	t     *testing.T
-	msgs  chan *consortv1.WatchAgentContextResponse
-	err   error         // the stream's final error; valid once ended is closed
-	ended chan struct{} // closed when Recv returned an error
+	*pumped[*consortv1.WatchAgentContextResponse]
+	t *testing.T
 }
 
 func watchContext(t *testing.T, ctx context.Context, coord, agent string, after *uint64) *watcher {
@@ -153,18 +151,7 @@ func watchContext(t *testing.T, ctx context.Context, coord, agent string, after 
 		cancel()
 		t.Fatalf("WatchAgentContext: %v", err)
 	}
-	w := &watcher{t: t, msgs: make(chan *consortv1.WatchAgentContextResponse, 1024), ended: make(chan struct{})}
-	go func() {
-		defer close(w.ended)
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				w.err = err
-				return
-			}
-			w.msgs <- m
-		}
-	}()
+	w := &watcher{pumped: pump(stream.Recv), t: t}
 	t.Cleanup(cancel)
 	return w
 }
