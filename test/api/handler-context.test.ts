@@ -154,6 +154,18 @@ describe("a real handler context on both transports", () => {
     expect(werr?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("UNEXPECTED_ERROR");
   });
 
+  it("answers a method its service binding leaves out UNIMPLEMENTED, reason METHOD_NOT_IMPLEMENTED, on both transports", async () => {
+    // The test ContextService binds only WatchAgentContext.
+    const client = grpcClient(ContextService);
+    const err = await unary(client, "getAgentContext", { coordinationId: "c", agentId: "a" }).then(() => undefined, (e: unknown) => e as grpc.ServiceError);
+    client.close();
+    expect(err?.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(grpcErrorDetails(err as grpc.ServiceError).info).toMatchObject({ reason: "METHOD_NOT_IMPLEMENTED", domain: "consort.v1" });
+    const werr = await connect(ContextService).getAgentContext({ coordinationId: "c", agentId: "a" }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(werr?.code).toBe(Code.Unimplemented);
+    expect(werr?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("METHOD_NOT_IMPLEMENTED");
+  });
+
   it("logs an unexpected error with its message, stack and cause; the client gets a bare INTERNAL", async () => {
     const client = grpcClient(SignalService);
     const err = await unary(client, "publish", {}).then(() => undefined, (e: unknown) => e as grpc.ServiceError);
