@@ -1,3 +1,4 @@
+import { runContextBench } from "./context.js";
 import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
 import { measureLatencyGo } from "./latency-go.js";
@@ -6,7 +7,7 @@ import { runRoutingBench } from "./routing.js";
 import { startServerProcess } from "./server-process.js";
 
 /**
- * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing]`. Each
+ * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing|Context]`. Each
  * RPC run uses a fresh server process; the median over runs is printed last.
  */
 const arg = (name: string) => {
@@ -79,3 +80,5 @@ if (selected("Signals")) {
 }
 
 if (selected("Routing")) await runRoutingBench(runs);
+
+if (selected("Context")) await runContextBench(runs);
