@@ -1,6 +1,8 @@
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
+import { createContextEngine, type ContextEngine } from "./core/context/context-engine.js";
+import { createDependencyEngine, type DependencyEngine } from "./core/dependencies/dependency-engine.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
 import { createSignalEngine, type SignalEngine } from "./core/signals/signal-engine.js";
 import { createStore, type Store } from "./core/store.js";
@@ -12,7 +14,12 @@ import { decodeRouteRequest } from "./service/route-codec.js";
 import { createRoutingService } from "./service/routing-service.js";
 import { createSignalService } from "./service/signal-service.js";
 import { structSize } from "./service/struct-codec.js";
-import { unimplementedBindings } from "./service/unimplemented.js";
+import { contextBytes } from "./service/context-messages.js";
+import { createContextService } from "./service/context-service.js";
+import { createDependencyService } from "./service/dependency-service.js";
+import { responseReserveBytes } from "./service/encoded-size.js";
+import { ContextService } from "../gen/ts/consort/v1/context_pb.js";
+import { DependencyService } from "../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../gen/ts/consort/v1/signal_pb.js";
 import { startGrpcServer } from "./transport/grpc.js";
@@ -28,6 +35,8 @@ export interface App {
   readonly store: Store;
   readonly signals: SignalEngine;
   readonly routing: RoutingEngine;
+  readonly contexts: ContextEngine;
+  readonly dependencies: DependencyEngine;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
   /**
@@ -70,10 +79,31 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     onRouted: (record) => metrics.observeLater(metrics.routingDecisionTime, record.routingTimeMs),
   });
   const { maxMessageBytes } = config.limits;
+  const contexts = createContextEngine({
+    store,
+    limits: config.limits,
+    // Every stored context fits in one message in either encoding, so every client can read it back.
+    contextSize: { sizeOf: contextBytes, maxBytes: maxMessageBytes - responseReserveBytes },
+    hooks: {
+      onDistributed: (_agents, ms) => metrics.observeLater(metrics.contextDistributionTime, ms),
+      onWatchersChanged: (delta) => metrics.activeContextWatchers.inc(delta),
+    },
+  });
+  const dependencies = createDependencyEngine({
+    store,
+    signals,
+    assignmentDependencies: contexts.assignmentDependencies,
+    limits: config.limits,
+    hooks: {
+      onPendingChanged: (delta) => metrics.pendingWaits.inc(delta),
+      onFinished: (status, ms) => metrics.observeLater(metrics.dependencyResolutionTime.labels(status), ms),
+    },
+  });
   const services: ServiceBinding[] = [
     { service: SignalService, impl: createSignalService({ engine: signals, maxMessageBytes }) },
     { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },
-    ...unimplementedBindings,
+    { service: ContextService, impl: createContextService({ engine: contexts, maxMessageBytes }) },
+    { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
   ];
   const observer = createCallObserver(logger, metrics);
   // One shutdown signal for every call on both ports: each handler's context signal aborts with ServerShutdown.
@@ -102,6 +132,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     store,
     signals,
     routing,
+    contexts,
+    dependencies,
     metrics,
     logger,
     close() {

@@ -24,6 +24,14 @@ export interface ServerMetrics {
   readonly signalPropagation: Histogram;
   /** The original system's metric: in-core routing evaluation time, in milliseconds. */
   readonly routingDecisionTime: Histogram;
+  /** Open WatchAgentContext streams. */
+  readonly activeContextWatchers: Gauge;
+  /** The original system's metric: server time of one DistributeContext, in milliseconds. */
+  readonly contextDistributionTime: Histogram;
+  /** Dependency waits open on the server (a cancelled or finished call leaves none behind). */
+  readonly pendingWaits: Gauge;
+  /** The original system's metric: how long each dependency was waited for, by how it ended, in milliseconds. */
+  readonly dependencyResolutionTime: Histogram<"status">;
 }
 
 /** Options of {@link createServerMetrics}. */
@@ -114,6 +122,23 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
       name: "routing_decision_time_ms",
       help: "Milliseconds of in-core routing evaluation per Route call.",
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+      collect,
+    }),
+    activeContextWatchers: new Gauge({ name: "consort_active_context_watchers", help: "Open WatchAgentContext streams.", registers }),
+    contextDistributionTime: new Histogram({
+      name: "context_distribution_time_ms",
+      help: "Milliseconds of server time per DistributeContext (validation, contexts built, watchers told).",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 50, 100, 500],
+      registers,
+      collect,
+    }),
+    pendingWaits: new Gauge({ name: "consort_pending_waits", help: "Dependency waits open on the server.", registers }),
+    dependencyResolutionTime: new Histogram({
+      name: "dependency_resolution_time_ms",
+      help: "Milliseconds each dependency was waited for, by how it ended (resolved, failed, timeout).",
+      labelNames: ["status"],
+      buckets: [0.1, 1, 10, 100, 1000, 10_000, 60_000, 120_000, 600_000],
       registers,
       collect,
     }),

@@ -26,9 +26,22 @@ export class ServerShutdown extends ConnectError {
   constructor() {
     super("server is shutting down", Code.Unavailable);
   }
+
+  // ConnectError's own `Symbol.hasInstance` accepts any ConnectError (so that errors from another copy of the
+  // library pass `instanceof ConnectError`), and a subclass inherits it: without this, a client's cancel or a
+  // deadline would pass `instanceof ServerShutdown` too. Only real ServerShutdown instances do.
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(ServerShutdown, v);
+  }
 }
 
 /** True when `signal` was aborted by the server's shutdown (not by the client, nor by a deadline). */
 export function abortedByShutdown(signal: AbortSignal): boolean {
   return signal.aborted && signal.reason instanceof ServerShutdown;
+}
+
+/** Why a call's signal aborted: the server's shutdown, the call's deadline, or the client's cancel. */
+export function abortKind(signal: AbortSignal): "shutdown" | "deadline" | "cancelled" {
+  if (signal.reason instanceof ServerShutdown) return "shutdown";
+  return signal.reason instanceof ConnectError && signal.reason.code === Code.DeadlineExceeded ? "deadline" : "cancelled";
 }

@@ -118,3 +118,11 @@ export function checkFinite(v: { add(field: string, rule: string): void }, field
   };
   walk(value, field);
 }
+
+/** Python truthiness of a JSON value (the original's rules): null, false, 0, "", [] and {} are false; `undefined` too. */
+export function truthy(v: JsonValue | undefined): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === "") return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === "object") return Object.keys(v).length > 0;
+  return true;
+}

@@ -24,6 +24,15 @@ export interface Limits {
   readonly maxRoutingHistory: number;
   /** Stored routing policies per server. @default 10000 */
   readonly maxRoutingPolicies: number;
+  /** Agents of one coordination's context distribution. @default 10000 */
+  readonly maxAgentsPerCoordination: number;
+  /**
+   * Agent-context changes a coordination keeps for WatchAgentContext to resume from (`after_revision`); older
+   * ones are forgotten, and resuming before them is OUT_OF_RANGE. @default 10000
+   */
+  readonly contextChangeWindow: number;
+  /** Finished dependency records kept per coordination; the oldest finished ones are dropped beyond it. @default 10000 */
+  readonly maxDependencyRecords: number;
   /** Milliseconds after its last activity an idle coordination is dropped. @default 86400000 (24 h) */
   readonly idleCoordinationTtlMs: number;
 }
@@ -42,6 +51,9 @@ export const defaultLimits: Limits = Object.freeze({
   maxRecipients: 1_000,
   maxRoutingHistory: 1_000,
   maxRoutingPolicies: 10_000,
+  maxAgentsPerCoordination: 10_000,
+  contextChangeWindow: 10_000,
+  maxDependencyRecords: 10_000,
   idleCoordinationTtlMs: 24 * 60 * 60 * 1000,
 });
 

@@ -59,35 +59,15 @@ async function reflect(request: object): Promise<ReflectionReply> {
   return r;
 }
 
-describe("services without an engine yet", () => {
-  it.each([ContextService, DependencyService])("$typeName answers UNIMPLEMENTED with reason METHOD_NOT_IMPLEMENTED on both transports", async (service) => {
-    for (const method of service.methods) {
-      if (method.methodKind === "unary") {
-        const err = await unary(server.grpcClient(service), method.localName, {}).then(() => undefined, (e: unknown) => e as grpc.ServiceError);
-        expect(err?.code).toBe(grpc.status.UNIMPLEMENTED);
-        expect(grpcErrorDetails(err as grpc.ServiceError).info).toMatchObject({ reason: "METHOD_NOT_IMPLEMENTED", domain: "consort.v1" });
-      }
-      const client = createClient(service, createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" })) as unknown as Record<string, (r: object) => unknown>;
-      const call = client[method.localName]!;
-      const webErr = await (method.methodKind === "unary"
-        ? (call({}) as Promise<unknown>)
-        : (async () => {
-            for await (const _ of call({}) as AsyncIterable<unknown>) void _;
-          })()
-      ).then(() => undefined, (e: unknown) => ConnectError.from(e));
-      expect(webErr?.code).toBe(Code.Unimplemented);
-      expect(webErr?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("METHOD_NOT_IMPLEMENTED");
-    }
-  });
-
-  it("are reported NOT_SERVING by grpc.health.v1; implemented services SERVING", async () => {
+describe("health", () => {
+  it("every service is reported SERVING by grpc.health.v1; an unknown one NOT_FOUND", async () => {
     const health = await protoClient<grpc.Client & Record<string, Function>>("grpc-health-check/proto/health/v1/health.proto", ["grpc", "health", "v1", "Health"]);
     const check = (service: string) =>
       new Promise<{ status: string }>((resolve, reject) => health["Check"]!.call(health, { service }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
     expect((await check(SignalService.typeName)).status).toBe("SERVING");
     expect((await check(RoutingService.typeName)).status).toBe("SERVING");
-    expect((await check(ContextService.typeName)).status).toBe("NOT_SERVING");
-    expect((await check(DependencyService.typeName)).status).toBe("NOT_SERVING");
+    expect((await check(ContextService.typeName)).status).toBe("SERVING");
+    expect((await check(DependencyService.typeName)).status).toBe("SERVING");
     expect((await check("")).status).toBe("SERVING");
     const unknown = await check("no.such.Service").then(() => undefined, (e: unknown) => e as grpc.ServiceError);
     expect(unknown?.code).toBe(grpc.status.NOT_FOUND);

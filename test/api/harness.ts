@@ -1,12 +1,14 @@
 import { fromBinary, type DescService } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { pino, type Logger } from "pino";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { grpcServiceDefinition } from "../../src/transport/grpc.js";
+import { ContextService } from "../../gen/ts/consort/v1/context_pb.js";
+import { DependencyService } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
 import { BadRequestSchema, ErrorInfoSchema, type BadRequest, type ErrorInfo } from "../../gen/ts/google/rpc/error_details_pb.js";
@@ -20,14 +22,23 @@ export interface TestServer {
   /** A grpc-js client of a service (callback API; see the promisified helpers). `separate` gives it its own connection. */
   grpcClient(service: DescService, separate?: boolean): grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   /** Connect with protobuf binary bodies. */
-  readonly connect: { readonly signals: Client<typeof SignalService>; readonly routing: Client<typeof RoutingService> };
+  readonly connect: Clients;
   /** Connect with JSON bodies (what a browser sends by default). */
-  readonly connectJson: { readonly signals: Client<typeof SignalService>; readonly routing: Client<typeof RoutingService> };
-  readonly grpcWeb: { readonly signals: Client<typeof SignalService>; readonly routing: Client<typeof RoutingService> };
+  readonly connectJson: Clients;
+  readonly grpcWeb: Clients;
+  /** Promise clients over the native gRPC port (connect-node's gRPC transport, HTTP/2). */
+  readonly grpc: Clients;
   close(): Promise<void>;
 }
 
-const clientsOf = (t: Transport) => ({ signals: createClient(SignalService, t), routing: createClient(RoutingService, t) });
+const clientsOf = (t: Transport) => ({
+  signals: createClient(SignalService, t),
+  routing: createClient(RoutingService, t),
+  contexts: createClient(ContextService, t),
+  dependencies: createClient(DependencyService, t),
+});
+/** A client of every service over one transport. */
+export type Clients = ReturnType<typeof clientsOf>;
 
 /** Starts Consort on 127.0.0.1 with ports 0; `args` are extra command-line options. */
 export async function startTestServer(args: readonly string[] = [], logger: Logger = pino({ level: "silent" })): Promise<TestServer> {
@@ -49,6 +60,7 @@ export async function startTestServer(args: readonly string[] = [], logger: Logg
     connect: clientsOf(createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true })),
     connectJson: clientsOf(createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false })),
     grpcWeb: clientsOf(createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
+    grpc: clientsOf(createGrpcTransport({ baseUrl: `http://${grpcAddress}` })),
     async close() {
       clients.forEach((c) => c.close());
       await app.close();

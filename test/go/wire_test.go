@@ -68,16 +68,17 @@ func TestLargeSignalsFitTheClient(t *testing.T) {
 	}
 }
 
-// Every error names its condition in ErrorInfo: an unimplemented method, an invalid field.
+// Every error names its condition in ErrorInfo: an unknown context, an invalid field.
 func TestErrorReasons(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	_, err := consortv1.NewContextServiceClient(shared.conn).GetAgentContext(ctx, &consortv1.GetAgentContextRequest{})
-	if status.Code(err) != codes.Unimplemented {
-		t.Fatalf("GetAgentContext: got %v, want Unimplemented", err)
+	_, err := consortv1.NewContextServiceClient(shared.conn).GetAgentContext(ctx, &consortv1.GetAgentContextRequest{
+		CoordinationId: coordinationID(t), AgentId: "nobody"})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("GetAgentContext: got %v, want NotFound", err)
 	}
-	if got := errorInfo(t, err).GetReason(); got != "METHOD_NOT_IMPLEMENTED" {
-		t.Errorf("reason %q, want METHOD_NOT_IMPLEMENTED", got)
+	if got := errorInfo(t, err).GetReason(); got != "CONTEXT_NOT_FOUND" {
+		t.Errorf("reason %q, want CONTEXT_NOT_FOUND", got)
 	}
 	_, err = shared.client.Publish(ctx, &consortv1.PublishRequest{CoordinationId: coordinationID(t)})
 	if got := errorInfo(t, err).GetReason(); got != "FIELD_INVALID" {

@@ -1,4 +1,4 @@
-import { jsonByteSize, type JsonObject, type JsonValue } from "../json.js";
+import { jsonByteSize, truthy, type JsonObject, type JsonValue } from "../json.js";
 import { compileCondition } from "./conditions.js";
 import { pyFixed2, pyNumber, pyRepr, pyStr } from "./python-format.js";
 import type { ConditionalRule, ParallelHint, PriorityConfig, RouterResult, RouterSpec, RoutingContext, StateAnalysisConfig } from "./types.js";
@@ -162,14 +162,6 @@ const noTasks: readonly JsonValue[] = Object.freeze([]);
 /** Whether every one of `wanted` is in `list`. */
 function includesAll(list: readonly JsonValue[], wanted: readonly string[]): boolean {
   for (const w of wanted) if (!list.includes(w)) return false;
-  return true;
-}
-
-/** Python truthiness of a JSON value. */
-function truthy(v: JsonValue | undefined): boolean {
-  if (v === undefined || v === null || v === false || v === 0 || v === "") return false;
-  if (Array.isArray(v)) return v.length > 0;
-  if (typeof v === "object") return Object.keys(v).length > 0;
   return true;
 }
 

@@ -124,6 +124,12 @@ export interface SignalEngine {
   headSequence(coordinationId: string): number;
   /** Drops history and metrics; sequences continue. */
   clear(coordinationId: string): { cleared: number; headSequence: number };
+  /**
+   * Calls `listener` with every signal appended from now on, synchronously within its publish, before any
+   * subscriber is offered it (how the dependency engine sees completions the moment they land). Returns the
+   * function that removes it.
+   */
+  addAppendListener(listener: (signal: SignalRecord) => void): () => void;
   /** Open subscriptions on the server. */
   readonly subscriptionCount: number;
 }
@@ -150,6 +156,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
   const payloadBytes = options.payloadBytes ?? jsonByteSize;
   let subscriptionCount = 0;
   let nextSubscription = 1;
+  const appendListeners = new Set<(signal: SignalRecord) => void>();
 
   const stateOf = (c: Coordination): SignalState => {
     let s = c.slots[SLOT] as SignalState | undefined;
@@ -176,6 +183,11 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
   return {
     get subscriptionCount() {
       return subscriptionCount;
+    },
+
+    addAppendListener(listener) {
+      appendListeners.add(listener);
+      return () => appendListeners.delete(listener);
     },
 
     publish(input, found) {
@@ -228,6 +240,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       st.sent++;
       st.byType.set(signal.type, (st.byType.get(signal.type) ?? 0) + 1);
       hooks.onPublished?.(signal);
+      for (const listener of appendListeners) listener(signal);
       for (const live of st.subscriptions) {
         if (live.matches(signal)) live.sub.offer(signal);
       }

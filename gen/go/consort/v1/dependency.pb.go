@@ -311,7 +311,7 @@ type Dependency struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The dependency's id: 1 to 100 characters, unique within the request.
 	DependencyId string `protobuf:"bytes,1,opt,name=dependency_id,json=dependencyId,proto3" json:"dependency_id,omitempty"`
-	// How long to wait before the dependency times out: more than 0; unset means 120 s.
+	// How long to wait before the dependency times out: more than 0 and at most 24 h; unset means 120 s.
 	Timeout *durationpb.Duration `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	// What to wait for; exactly one must be set, else INVALID_ARGUMENT.
 	//

@@ -110,7 +110,7 @@ export type Dependency = Message<"consort.v1.Dependency"> & {
   dependencyId: string;
 
   /**
-   * How long to wait before the dependency times out: more than 0; unset means 120 s.
+   * How long to wait before the dependency times out: more than 0 and at most 24 h; unset means 120 s.
    *
    * @generated from field: google.protobuf.Duration timeout = 2;
    */

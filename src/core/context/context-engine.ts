@@ -1,0 +1,572 @@
+import { performance } from "node:perf_hooks";
+import { ConsortError, Violations, type FieldViolation } from "../errors.js";
+import { createEventQueue, type EventQueue } from "../event-queue.js";
+import { findCycle } from "../graph.js";
+import { checkFinite } from "../json.js";
+import { defaultLimits, type Limits } from "../limits.js";
+import { decodePageToken, encodePageToken } from "../page-token.js";
+import type { PageBudget } from "../sequence-log.js";
+import type { Coordination, Store } from "../store.js";
+import { checkId, optionalId, pageSize, requireId } from "../validate.js";
+import { emptySharedIntelligence, mergeSharedIntelligence, shapeViolation } from "./shared-intelligence.js";
+import {
+  defaultAllocation,
+  defaultProtocols,
+  sharedIntelligenceParts,
+  type AgentContextRecord,
+  type AssignmentInput,
+  type DistributeInput,
+  type ResourceAllocation,
+  type CoordinationProtocols,
+  type SharedIntelligence,
+  type SharedIntelligencePart,
+  type UpdateInput,
+} from "./types.js";
+
+/** One change of one agent's context, as a watcher receives it. */
+export interface ContextChange {
+  /** The coordination's revision this change brings the watcher up to. */
+  readonly revision: number;
+  /** The agent's context after the change; `null` when it has none. */
+  readonly context: AgentContextRecord | null;
+}
+
+/** A registered watch of one agent's context: its queue of changes (the first are its initial state or replay). */
+export interface ContextWatcher {
+  /** The revision the watch started after: the resume point before anything is delivered. */
+  readonly startRevision: number;
+  readonly queue: EventQueue<ContextChange>;
+  /** Unregisters (idempotent). */
+  close(): void;
+}
+
+/** What a watcher's queue ends with when it overflows: {@link streamContextWatch} turns it into WATCHER_LAGGING. */
+const lagging = Symbol("watcher lagging");
+
+/** A watch as a pulled stream, and how far its consumer got. */
+export interface ContextWatchStream {
+  /** One change per item, as the consumer pulls them (so the transport's flow control paces delivery). */
+  readonly changes: AsyncGenerator<ContextChange>;
+  /** The revision of the last change the consumer took: where a resumed watch continues. */
+  readonly lastRevision: number;
+}
+
+/**
+ * Turns a watcher into a pulled stream. Throws WATCHER_LAGGING (with the resume point) when the watcher fell
+ * behind; returns when `signal` aborts (client cancel, deadline or server shutdown: the caller tells them apart by
+ * the signal's reason). Always closes the watcher — the one place a watch unregisters.
+ */
+export function streamContextWatch(w: ContextWatcher, signal?: AbortSignal): ContextWatchStream {
+  let delivered = w.startRevision;
+  async function* changes(): AsyncGenerator<ContextChange> {
+    try {
+      for (;;) {
+        if (signal?.aborted === true) return;
+        const items = w.queue.drain();
+        for (const item of items) {
+          yield item;
+          delivered = item.revision;
+        }
+        if (items.length > 0) continue;
+        if (w.queue.ended) {
+          if (w.queue.endedWith === lagging) throw watcherLagging(delivered);
+          if (w.queue.endedWith !== undefined) throw w.queue.endedWith;
+          return;
+        }
+        await w.queue.wait(signal);
+      }
+    } finally {
+      w.close();
+    }
+  }
+  return {
+    changes: changes(),
+    get lastRevision() {
+      return delivered;
+    },
+  };
+}
+
+/** A page of contexts in assignment order. */
+export interface ContextPage {
+  readonly contexts: readonly AgentContextRecord[];
+  readonly nextPageToken: string;
+  /** The coordination's revision as of this page. */
+  readonly revision: number;
+}
+
+/** Observers of the engine, for server metrics. All optional. */
+export interface ContextEngineHooks {
+  /** A distribution to `agents` agents took `ms` of server time. */
+  readonly onDistributed?: (agents: number, ms: number) => void;
+  /** Open watches changed by `delta`. */
+  readonly onWatchersChanged?: (delta: number) => void;
+}
+
+/** Options of {@link createContextEngine}. */
+export interface ContextEngineOptions {
+  readonly store: Store;
+  /** @default defaultLimits */
+  readonly limits?: Limits;
+  readonly hooks?: ContextEngineHooks;
+  /** Clock in milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
+  /**
+   * The bytes a context takes when sent, and the most it may take: a context that would not fit in one message
+   * is refused (distribution) or not updated (update), so every stored context can be read back.
+   * @default no bound
+   */
+  readonly contextSize?: { readonly sizeOf: (context: AgentContextRecord) => number; readonly maxBytes: number };
+}
+
+/** The context engine: one context package per agent of a coordination, versions, revisions, watchers (SPEC.md §3). */
+export interface ContextEngine {
+  /**
+   * Validates and stores a distribution, replacing the coordination's contexts; returns the new contexts in
+   * assignment order (as many as `budget` allows, with a token for ListAgentContexts beyond). Nothing is stored
+   * on error. `found`: violations the caller found while decoding the request, reported with the engine's own.
+   */
+  distribute(input: DistributeInput, found?: readonly FieldViolation[], budget?: PageBudget<AgentContextRecord>): ContextPage;
+  /** One agent's current context; `not_found` when it has none. */
+  get(coordinationId: string, agentId: string): AgentContextRecord;
+  /** Current contexts in assignment order, paginated. */
+  list(input: { coordinationId: string; pageSize?: number; pageToken?: string; budget?: PageBudget<AgentContextRecord> }): ContextPage;
+  /** A shared-intelligence update: for each targeted agent, whether its context was updated. */
+  update(input: UpdateInput, found?: readonly FieldViolation[]): { results: Record<string, boolean>; revision: number };
+  /** Drops every context of the coordination; false when it had none. */
+  clear(coordinationId: string): boolean;
+  /** Watches one agent's context: the current state first (or, with `afterRevision`, every change after it). */
+  watch(input: { coordinationId: string; agentId: string; afterRevision?: number }): ContextWatcher;
+  /** The agents an agent's distributed assignment depends on; `undefined` when the agent has no context. */
+  assignmentDependencies(coordinationId: string, agentId: string): readonly string[] | undefined;
+  /** Open watches on the server. */
+  readonly watcherCount: number;
+}
+
+interface ChangeEntry {
+  readonly revision: number;
+  /** agent id → its context after the change, `null` when removed. */
+  readonly changes: ReadonlyMap<string, AgentContextRecord | null>;
+}
+
+interface LiveWatcher {
+  readonly queue: EventQueue<ContextChange>;
+}
+
+/** The context part of a coordination (its store slot). */
+interface ContextState {
+  /** Current contexts by agent id, in assignment order. */
+  contexts: Map<string, AgentContextRecord>;
+  /** Agent ids in assignment order, for pages. */
+  order: string[];
+  /** The revision of the last distribution: a page token is valid only within one distribution. */
+  distribution: number;
+  revision: number;
+  /** Recent changes, oldest first, for resumed watches. */
+  readonly window: ChangeEntry[];
+  /** Agent changes held by `window`. */
+  windowItems: number;
+  /** The newest revision no longer in `window` (0: none forgotten). */
+  compactedThrough: number;
+  readonly watchers: Map<string, Set<LiveWatcher>>;
+}
+
+const SLOT = "contexts";
+const partSet: ReadonlySet<string> = new Set(sharedIntelligenceParts);
+const coordinationStateMessage = "coordination_state must contain 'coordination_id' and 'session_id'";
+const maxEndpointLength = 2048;
+
+/** Creates a {@link ContextEngine} over a shared store. */
+export function createContextEngine(options: ContextEngineOptions): ContextEngine {
+  const { store } = options;
+  const limits = options.limits ?? defaultLimits;
+  const hooks = options.hooks ?? {};
+  const now = options.now ?? Date.now;
+  const maxId = limits.maxIdLength;
+  let watcherCount = 0;
+
+  const peekState = (id: string) => store.peek(id)?.slots[SLOT] as ContextState | undefined;
+  const stateOf = (c: Coordination): ContextState => {
+    let s = c.slots[SLOT] as ContextState | undefined;
+    if (s === undefined) {
+      s = { contexts: new Map(), order: [], distribution: 0, revision: 0, window: [], windowItems: 0, compactedThrough: 0, watchers: new Map() };
+      c.slots[SLOT] = s;
+    }
+    return s;
+  };
+
+  /** Records a change under a new revision, trims the window, and tells the agents' watchers. */
+  const commit = (st: ContextState, changes: Map<string, AgentContextRecord | null>) => {
+    const entry: ChangeEntry = { revision: st.revision, changes };
+    st.window.push(entry);
+    st.windowItems += changes.size;
+    while (st.windowItems > limits.contextChangeWindow && st.window.length > 1) {
+      const old = st.window.shift() as ChangeEntry;
+      st.windowItems -= old.changes.size;
+      st.compactedThrough = old.revision;
+    }
+    if (st.watchers.size === 0) return;
+    for (const [agentId, context] of changes) {
+      const set = st.watchers.get(agentId);
+      if (set === undefined) continue;
+      for (const w of set) w.queue.push({ revision: entry.revision, context });
+    }
+  };
+
+  const checkSize = (record: AgentContextRecord): number | undefined => {
+    if (options.contextSize === undefined) return undefined;
+    const size = options.contextSize.sizeOf(record);
+    return size > options.contextSize.maxBytes ? size : undefined;
+  };
+
+  /** A forward page of `ids` from `start`, bounded by count and bytes; the token holds the next index. */
+  const pageFrom = (st: ContextState, coordinationId: string, start: number, size: number, budget: PageBudget<AgentContextRecord> | undefined): ContextPage => {
+    const out: AgentContextRecord[] = [];
+    let bytes = 0;
+    let i = start;
+    for (; i < st.order.length && out.length < size; i++) {
+      const record = st.contexts.get(st.order[i] as string) as AgentContextRecord;
+      if (budget !== undefined) {
+        bytes += budget.sizeOf(record);
+        if (bytes > budget.maxBytes && out.length > 0) break;
+      }
+      out.push(record);
+    }
+    const more = i < st.order.length;
+    return { contexts: out, nextPageToken: more ? encodePageToken(`${st.distribution}:${i}`, coordinationId) : "", revision: st.revision };
+  };
+
+  return {
+    get watcherCount() {
+      return watcherCount;
+    },
+
+    distribute(input, found, budget) {
+      const t0 = performance.now();
+      const v = new Violations(found);
+      // The original's message, under each missing field.
+      if (input.coordinationId === "") v.add("coordination_id", coordinationStateMessage);
+      if (input.sessionId === "") v.add("session_id", coordinationStateMessage);
+      optionalId(v, "coordination_id", input.coordinationId, maxId);
+      optionalId(v, "session_id", input.sessionId, maxId);
+      const parentWorkflowId = optionalId(v, "parent_workflow_id", input.parentWorkflowId ?? "", maxId);
+      const si = input.sharedIntelligence ?? {};
+      checkFinite(v, "shared_intelligence.type_registry", si.type_registry);
+      checkFinite(v, "shared_intelligence.validation_rules", si.validation_rules);
+      const { assignments } = input;
+      if (assignments.length === 0) v.add("assignments", "must hold at least one assignment");
+      if (assignments.length > limits.maxAgentsPerCoordination) {
+        v.add("assignments", `must hold at most ${limits.maxAgentsPerCoordination} assignments, got ${assignments.length}`);
+      }
+      const firstIndex = new Map<string, number>();
+      assignments.forEach((a, i) => {
+        const f = `assignments[${i}]`;
+        if (requireId(v, `${f}.agent_id`, a.agentId, maxId) !== "" && a.agentId.length <= maxId) {
+          const j = firstIndex.get(a.agentId);
+          if (j === undefined) firstIndex.set(a.agentId, i);
+          else v.add(`${f}.agent_id`, `duplicates assignments[${j}].agent_id ${JSON.stringify(a.agentId)}: each agent has one assignment`);
+        }
+        checkAssignment(v, f, a, limits);
+      });
+      if (assignments.length <= limits.maxAgentsPerCoordination) {
+        const deps = new Map(assignments.map((a) => [a.agentId, a.dependencies ?? []]));
+        const cycle = findCycle([...firstIndex.keys()], (n) => deps.get(n) ?? []);
+        if (cycle !== undefined) {
+          v.add(`assignments[${firstIndex.get(cycle[0] as string)}].dependencies`, `dependency cycle: ${cycle.join(" -> ")}`);
+        }
+      }
+      v.throwIfAny();
+
+      const t = now();
+      const shared: SharedIntelligence = Object.freeze({ ...emptySharedIntelligence, ...si });
+      const existing = peekState(input.coordinationId);
+      const revision = (existing?.revision ?? 0) + 1;
+      const records = assignments.map((a): AgentContextRecord => ({
+        coordinationId: input.coordinationId,
+        sessionId: input.sessionId,
+        parentWorkflowId,
+        assignment: {
+          agentId: a.agentId,
+          agentRole: a.agentRole || a.agentId,
+          objective: a.objective ?? "",
+          tasks: a.tasks ?? [],
+          inputData: a.inputData ?? {},
+          dependencies: a.dependencies ?? [],
+          outputRequirements: a.outputRequirements ?? {},
+          successCriteria: a.successCriteria ?? {},
+        },
+        shared,
+        protocols: withDefaults(defaultProtocols, a.protocols),
+        allocation: withDefaults(defaultAllocation, a.allocation),
+        version: 1,
+        revision,
+        createdAt: t,
+        updatedAt: t,
+      }));
+      for (const r of records) {
+        const size = checkSize(r);
+        if (size !== undefined) throw contextTooLarge(r.assignment.agentId, size, options.contextSize?.maxBytes ?? 0);
+      }
+
+      const st = stateOf(store.acquire(input.coordinationId));
+      const changes = new Map<string, AgentContextRecord | null>();
+      for (const id of st.contexts.keys()) changes.set(id, null);
+      st.contexts = new Map();
+      for (const r of records) {
+        st.contexts.set(r.assignment.agentId, r);
+        changes.set(r.assignment.agentId, r);
+      }
+      st.order = records.map((r) => r.assignment.agentId);
+      st.revision = revision;
+      st.distribution = revision;
+      commit(st, changes);
+      const page = pageFrom(st, input.coordinationId, 0, records.length, budget);
+      hooks.onDistributed?.(records.length, performance.now() - t0);
+      return page;
+    },
+
+    get(coordinationId, agentId) {
+      const v = new Violations();
+      requireId(v, "coordination_id", coordinationId, maxId);
+      requireId(v, "agent_id", agentId, maxId);
+      v.throwIfAny();
+      const record = peekState(coordinationId)?.contexts.get(agentId);
+      if (record === undefined) {
+        throw new ConsortError("not_found", `agent ${JSON.stringify(agentId)} has no context in coordination ${JSON.stringify(coordinationId)}`, {
+          reason: "CONTEXT_NOT_FOUND",
+          metadata: { coordination_id: coordinationId, agent_id: agentId },
+        });
+      }
+      return record;
+    },
+
+    list(input) {
+      const v = new Violations();
+      requireId(v, "coordination_id", input.coordinationId, maxId);
+      const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
+      const cursor = decodePageToken<string>(v, input.pageToken ?? "", input.coordinationId, "string");
+      const st = peekState(input.coordinationId);
+      let start = 0;
+      if (cursor !== undefined) {
+        const [distribution, index] = cursor.split(":").map(Number);
+        if (!Number.isSafeInteger(index) || (index as number) < 0) v.add("page_token", "is malformed: pass the next_page_token of a previous page");
+        else if (st === undefined || distribution !== st.distribution) {
+          v.add("page_token", "is stale: the coordination's contexts were distributed again or cleared since; list again from the first page");
+        } else start = index as number;
+      }
+      v.throwIfAny();
+      if (st === undefined) return { contexts: [], nextPageToken: "", revision: 0 };
+      return pageFrom(st, input.coordinationId, start, size, input.budget);
+    },
+
+    update(input, found) {
+      const v = new Violations(found);
+      requireId(v, "coordination_id", input.coordinationId, maxId);
+      const targets = input.targetAgentIds ?? [];
+      targets.forEach((t, i) => requireId(v, `target_agent_ids[${i}]`, t, maxId));
+      checkFinite(v, "update_data", input.data);
+      v.throwIfAny();
+      const st = peekState(input.coordinationId);
+      const results: Record<string, boolean> = {};
+      if (st === undefined) return { results, revision: 0 };
+      const agents = targets.length > 0 ? targets : [...st.contexts.keys()];
+      const part = partSet.has(input.part) ? (input.part as SharedIntelligencePart) : undefined;
+      if (part === undefined || shapeViolation(part, input.data) !== undefined) {
+        for (const a of agents) results[a] = false;
+        return { results, revision: st.revision };
+      }
+      const t = now();
+      const revision = st.revision + 1;
+      const increment = input.incrementVersion ?? true ? 1 : 0;
+      // Agents that shared one shared intelligence still share one after the update: merged once per distinct copy.
+      const merged = new Map<SharedIntelligence, SharedIntelligence>();
+      const changes = new Map<string, AgentContextRecord | null>();
+      for (const agentId of agents) {
+        const old = changes.get(agentId) ?? st.contexts.get(agentId);
+        if (old === undefined || old === null) {
+          results[agentId] = false;
+          continue;
+        }
+        if (changes.has(agentId)) continue; // a target named twice is updated once
+        let shared = merged.get(old.shared);
+        if (shared === undefined) merged.set(old.shared, (shared = mergeSharedIntelligence(old.shared, part, input.data)));
+        const record: AgentContextRecord = { ...old, shared, version: old.version + increment, revision, updatedAt: t };
+        if (checkSize(record) !== undefined) {
+          results[agentId] = false;
+          continue;
+        }
+        changes.set(agentId, record);
+        results[agentId] = true;
+      }
+      if (changes.size === 0) return { results, revision: st.revision };
+      for (const [agentId, record] of changes) st.contexts.set(agentId, record as AgentContextRecord);
+      st.revision = revision;
+      const c = store.peek(input.coordinationId);
+      if (c !== undefined) c.lastActivity = t;
+      commit(st, changes);
+      return { results, revision };
+    },
+
+    clear(coordinationId) {
+      checkId("coordination_id", coordinationId, maxId);
+      const st = peekState(coordinationId);
+      if (st === undefined || st.contexts.size === 0) return false;
+      const changes = new Map<string, AgentContextRecord | null>();
+      for (const id of st.contexts.keys()) changes.set(id, null);
+      st.contexts = new Map();
+      st.order = [];
+      st.revision++;
+      st.distribution = st.revision;
+      commit(st, changes);
+      return true;
+    },
+
+    watch(input) {
+      const v = new Violations();
+      requireId(v, "coordination_id", input.coordinationId, maxId);
+      requireId(v, "agent_id", input.agentId, maxId);
+      const after = input.afterRevision;
+      if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_revision", `must be a non-negative integer, got ${after}`);
+      v.throwIfAny();
+      // Checked against the state as it is, before anything is created: a refused watch leaves nothing behind.
+      const existing = peekState(input.coordinationId);
+      const head = existing?.revision ?? 0;
+      if (after !== undefined) {
+        if (after > head) {
+          throw new ConsortError("out_of_range", `after_revision ${after} is beyond the newest revision ${head} of coordination ${input.coordinationId}; watch again without after_revision`, {
+            reason: "REVISION_AHEAD",
+            metadata: { head_revision: String(head) },
+          });
+        }
+        const compacted = existing?.compactedThrough ?? 0;
+        if (after < compacted) {
+          throw new ConsortError("out_of_range", `after_revision ${after} is older than the changes the server keeps (from revision ${compacted + 1}); watch again without after_revision`, {
+            reason: "REVISION_COMPACTED",
+            metadata: { oldest_revision: String(compacted + 1), head_revision: String(head) },
+          });
+        }
+      }
+      const c = store.acquire(input.coordinationId);
+      const st = stateOf(c);
+      let set = st.watchers.get(input.agentId);
+      if (set === undefined) st.watchers.set(input.agentId, (set = new Set()));
+      const watchers = set;
+      const live: LiveWatcher = {
+        queue: createEventQueue<ContextChange>({
+          limit: limits.subscriberBuffer,
+          overflow: () => lagging,
+          onClose: () => {
+            watchers.delete(live);
+            if (watchers.size === 0 && st.watchers.get(input.agentId) === watchers) st.watchers.delete(input.agentId);
+            c.pins--;
+            c.lastActivity = now();
+            watcherCount--;
+            hooks.onWatchersChanged?.(-1);
+          },
+        }),
+      };
+      // The initial state (or replay) is queued and the watcher registered in one synchronous step: every later
+      // change reaches the queue, every earlier one is in the replay, none twice.
+      if (after === undefined) {
+        live.queue.push({ revision: st.revision, context: st.contexts.get(input.agentId) ?? null });
+      } else {
+        for (const entry of st.window) {
+          if (entry.revision <= after || !entry.changes.has(input.agentId)) continue;
+          live.queue.push({ revision: entry.revision, context: entry.changes.get(input.agentId) ?? null });
+        }
+      }
+      watchers.add(live);
+      c.pins++;
+      watcherCount++;
+      hooks.onWatchersChanged?.(1);
+      return { startRevision: after ?? st.revision, queue: live.queue, close: () => live.queue.close() };
+    },
+
+    assignmentDependencies(coordinationId, agentId) {
+      return peekState(coordinationId)?.contexts.get(agentId)?.assignment.dependencies;
+    },
+  };
+}
+
+/** `defaults` with every given (defined) field of `given` in place of its default. */
+function withDefaults<T extends object>(defaults: T, given: { readonly [K in keyof T]?: T[K] | undefined } | undefined): T {
+  if (given === undefined) return defaults;
+  const out = { ...defaults };
+  for (const k of Object.keys(defaults) as (keyof T)[]) {
+    const value = given[k];
+    if (value !== undefined) out[k] = value as T[keyof T];
+  }
+  return Object.freeze(out);
+}
+
+type Bound = { readonly min: number; readonly max?: number };
+const protocolBounds: Partial<Record<keyof CoordinationProtocols, [string, Bound]>> = {
+  updateIntervalMs: ["update_interval_ms", { min: 100 }],
+  heartbeatIntervalMs: ["heartbeat_interval_ms", { min: 100 }],
+};
+const allocationBounds: Record<keyof ResourceAllocation, [string, Bound]> = {
+  maxExecutionTimeMs: ["max_execution_time_ms", { min: 1000 }],
+  maxRetryAttempts: ["max_retry_attempts", { min: 0 }],
+  maxMemoryMb: ["max_memory_mb", { min: 1 }],
+  qualityThreshold: ["quality_threshold", { min: 0, max: 1 }],
+  timeoutMs: ["timeout_ms", { min: 100 }],
+  concurrencyLimit: ["concurrency_limit", { min: 1 }],
+};
+
+function checkBound(v: Violations, field: string, value: number | undefined, b: Bound): void {
+  if (value === undefined) return;
+  if (!Number.isFinite(value) || value < b.min || (b.max !== undefined && value > b.max)) {
+    v.add(field, b.max === undefined ? `must be at least ${b.min}, got ${value}` : `must be between ${b.min} and ${b.max}, got ${value}`);
+  }
+}
+
+/** Records every rule one assignment (at `f`) breaks, its agent id aside. */
+function checkAssignment(v: Violations, f: string, a: AssignmentInput, limits: Limits): void {
+  const maxId = limits.maxIdLength;
+  optionalId(v, `${f}.agent_role`, a.agentRole ?? "", maxId);
+  (a.tasks ?? []).forEach((t, j) => requireId(v, `${f}.tasks[${j}]`, t, limits.maxTaskNameLength));
+  (a.dependencies ?? []).forEach((d, j) => requireId(v, `${f}.dependencies[${j}]`, d, maxId));
+  checkFinite(v, `${f}.input_data`, a.inputData);
+  checkFinite(v, `${f}.output_requirements`, a.outputRequirements);
+  checkFinite(v, `${f}.success_criteria`, a.successCriteria);
+  const p = a.protocols;
+  if (p !== undefined) {
+    for (const [k, [name, b]] of Object.entries(protocolBounds) as [keyof CoordinationProtocols, [string, Bound]][]) {
+      checkBound(v, `${f}.coordination_protocols.${name}`, p[k] as number | undefined, b);
+    }
+    for (const [k, name] of [["statusChannel", "status_channel"], ["resultChannel", "result_channel"], ["errorChannel", "error_channel"]] as const) {
+      const value = p[k];
+      if (value !== undefined) requireId(v, `${f}.coordination_protocols.${name}`, value, maxId);
+    }
+    optionalId(v, `${f}.coordination_protocols.coordination_endpoint`, p.coordinationEndpoint ?? "", maxEndpointLength);
+  }
+  const r = a.allocation;
+  if (r !== undefined) {
+    for (const [k, [name, b]] of Object.entries(allocationBounds) as [keyof ResourceAllocation, [string, Bound]][]) {
+      checkBound(v, `${f}.resource_allocation.${name}`, r[k], b);
+    }
+  }
+}
+
+function contextTooLarge(agentId: string, size: number, limit: number): ConsortError {
+  return new ConsortError("exhausted", `the context of agent ${JSON.stringify(agentId)} would take ${size} bytes, over the ${limit}-byte message limit`, {
+    reason: "CONTEXT_TOO_LARGE",
+    metadata: { agent_id: agentId, size_bytes: String(size), limit_bytes: String(limit) },
+  });
+}
+
+/** The end of a watch that fell behind its buffer: resume after `lastRevision`. */
+function watcherLagging(lastRevision: number): ConsortError {
+  return new ConsortError("exhausted", `the watcher fell behind its buffer of changes; resume with after_revision=${lastRevision}`, {
+    reason: "WATCHER_LAGGING",
+    metadata: { last_revision: String(lastRevision) },
+  });
+}
+
+/** Shutdown's end of a watch: UNAVAILABLE with the revision to resume after. */
+export function watchShuttingDown(lastRevision: number): ConsortError {
+  return new ConsortError("unavailable", `server is shutting down; resume with after_revision=${lastRevision}`, {
+    reason: "SHUTTING_DOWN",
+    metadata: { last_revision: String(lastRevision) },
+  });
+}

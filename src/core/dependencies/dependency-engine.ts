@@ -1,0 +1,623 @@
+import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { ConsortError, Violations, type FieldViolation } from "../errors.js";
+import { findPath } from "../graph.js";
+import { truthy, type JsonObject } from "../json.js";
+import { defaultLimits, type Limits } from "../limits.js";
+import { decodePageToken, queryFingerprint, encodePageToken } from "../page-token.js";
+import type { PageBudget } from "../sequence-log.js";
+import type { Coordination, Store } from "../store.js";
+import type { PublishInput, SignalRecord } from "../signals/types.js";
+import { checkId, pageSize, requireId } from "../validate.js";
+import {
+  dependencyStatuses,
+  type AbandonKind,
+  type DependencyInput,
+  type DependencyOutcome,
+  type DependencyRecordView,
+  type DependencyStatus,
+  type DependencyTarget,
+  type ResolveInput,
+  type ResolveResult,
+} from "./types.js";
+
+/** A ResolveDependencies call in progress. */
+export interface ResolveCall {
+  /** Settles when every dependency of the call has finished (or the call was abandoned). */
+  readonly result: Promise<ResolveResult>;
+  /**
+   * The caller is gone (deadline, cancel, shutdown): each of the call's open waits that no other call has joined
+   * ends with it — `timeout` for a deadline, `failed` otherwise — so no wait is left without a caller. Idempotent.
+   */
+  abandon(kind: AbandonKind): void;
+}
+
+/** Observers of the engine, for server metrics. All optional. */
+export interface DependencyEngineHooks {
+  /** Open waits on the server changed by `delta`. */
+  readonly onPendingChanged?: (delta: number) => void;
+  /** A wait finished with `status` after `ms`. */
+  readonly onFinished?: (status: DependencyStatus, ms: number) => void;
+}
+
+/** Options of {@link createDependencyEngine}. */
+export interface DependencyEngineOptions {
+  readonly store: Store;
+  /** Where completions come from and `dependency_resolved` goes. */
+  readonly signals: {
+    addAppendListener(listener: (signal: SignalRecord) => void): () => void;
+    publish(input: PublishInput): unknown;
+  };
+  /** An agent's distributed assignment dependencies; `undefined` when it has no context. @default none */
+  readonly assignmentDependencies?: (coordinationId: string, agentId: string) => readonly string[] | undefined;
+  /** @default defaultLimits */
+  readonly limits?: Limits;
+  readonly hooks?: DependencyEngineHooks;
+  /** Clock in milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** The dependency engine: event-driven waits on completions, resources and gates (SPEC.md §4). */
+export interface DependencyEngine {
+  /**
+   * Starts (or joins, or reads back) the waits of one agent's dependencies; see ResolveDependencies in the
+   * contract. Validation, mismatch and limit errors are thrown before anything is registered. `found`: violations
+   * the caller found while decoding the request.
+   */
+  resolve(input: ResolveInput, found?: readonly FieldViolation[]): ResolveCall;
+  /** Records a gate's score (0..1) and releases the waits it satisfies; returns how many. */
+  setGateScore(coordinationId: string, gateId: string, score: number): number;
+  /** Records a resource's availability; marking it available releases its waits; returns how many. */
+  setResourceAvailability(coordinationId: string, resourceId: string, available: boolean): number;
+  /** One record; `not_found` when there is none. */
+  status(coordinationId: string, agentId: string, dependencyId: string): DependencyRecordView;
+  /** Records newest first, filtered and paginated. */
+  list(input: {
+    coordinationId: string;
+    agentId?: string;
+    statuses?: readonly DependencyStatus[];
+    pageSize?: number;
+    pageToken?: string;
+    budget?: PageBudget<DependencyRecordView>;
+  }): { records: readonly DependencyRecordView[]; nextPageToken: string };
+  /** Drops records, completions, gate scores and resources; open waits end `failed` "cleared". Returns the records dropped. */
+  clear(coordinationId: string): number;
+  /** Open waits on the server. */
+  readonly pendingCount: number;
+}
+
+/** One wait, mutable while open. */
+interface Wait {
+  readonly seq: number;
+  readonly coordination: Coordination;
+  readonly agentId: string;
+  readonly dependencyId: string;
+  readonly timeoutMs: number;
+  readonly target: DependencyTarget;
+  status: DependencyStatus;
+  message: string;
+  readonly startedAt: number;
+  readonly startedHr: number;
+  finishedAt: number | undefined;
+  durationMs: number;
+  /** Calls waiting on it. */
+  callers: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Told once, when the wait finishes. */
+  readonly listeners: Set<() => void>;
+}
+
+/** The dependency part of a coordination (its store slot). */
+interface DependencyState {
+  /** agent \0 dependency id → wait, oldest first. */
+  readonly waits: Map<string, Wait>;
+  finished: number;
+  /** Latest completion per agent. */
+  readonly completions: Map<string, { readonly success: boolean; readonly sequence: number }>;
+  readonly gates: Map<string, number>;
+  readonly resources: Map<string, boolean>;
+  /** Open waits by what wakes them. */
+  readonly onCompletion: Map<string, Set<Wait>>;
+  readonly onGate: Map<string, Set<Wait>>;
+  readonly onResource: Map<string, Set<Wait>>;
+  /** The wait-for graph of open completion waits: waiter → awaited agent → open waits on that edge. */
+  readonly waitsFor: Map<string, Map<string, number>>;
+}
+
+const SLOT = "dependencies";
+const defaultTimeoutMs = 120_000;
+/** Longest dependency timeout: a day (timers cannot exceed ~24.8 days anyway). */
+const maxTimeoutMs = 86_400_000;
+const keyOf = (agentId: string, dependencyId: string) => `${agentId}\u0000${dependencyId}`;
+
+function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  let set = index.get(key);
+  if (set === undefined) index.set(key, (set = new Set()));
+  set.add(value);
+}
+function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  const set = index.get(key);
+  if (set === undefined) return;
+  set.delete(value);
+  if (set.size === 0) index.delete(key);
+}
+
+/** Seconds as the original printed them: `1`, `0.5`, `120`. */
+const seconds = (ms: number) => `${Math.round(ms) / 1000}`;
+
+/** Whether a completion's data says it failed: `success` false, or `error` set (truthy). */
+export function completionFailed(data: JsonObject): boolean {
+  return data["success"] === false || truthy(data["error"]);
+}
+
+function sameTarget(a: DependencyTarget, b: DependencyTarget): boolean {
+  if (a.type !== b.type) return false;
+  switch (a.type) {
+    case "agent_completion":
+      return b.type === a.type && a.agentId === b.agentId && a.requireSuccess === b.requireSuccess;
+    case "resource_availability":
+      return b.type === a.type && a.resourceId === b.resourceId;
+    case "quality_gate":
+      return b.type === a.type && a.gateId === b.gateId && a.threshold === b.threshold;
+  }
+}
+
+/** Creates a {@link DependencyEngine} over a shared store, fed by the signal engine's appends. */
+export function createDependencyEngine(options: DependencyEngineOptions): DependencyEngine {
+  const { store, signals } = options;
+  const limits = options.limits ?? defaultLimits;
+  const hooks = options.hooks ?? {};
+  const now = options.now ?? Date.now;
+  const maxId = limits.maxIdLength;
+  let pending = 0;
+  let nextSeq = 1;
+
+  const peekState = (id: string) => store.peek(id)?.slots[SLOT] as DependencyState | undefined;
+  const stateOf = (c: Coordination): DependencyState => {
+    let s = c.slots[SLOT] as DependencyState | undefined;
+    if (s === undefined) {
+      s = {
+        waits: new Map(),
+        finished: 0,
+        completions: new Map(),
+        gates: new Map(),
+        resources: new Map(),
+        onCompletion: new Map(),
+        onGate: new Map(),
+        onResource: new Map(),
+        waitsFor: new Map(),
+      };
+      c.slots[SLOT] = s;
+    }
+    return s;
+  };
+
+  const addEdge = (st: DependencyState, from: string, to: string, delta: number) => {
+    let out = st.waitsFor.get(from);
+    if (out === undefined) st.waitsFor.set(from, (out = new Map()));
+    const n = (out.get(to) ?? 0) + delta;
+    if (n > 0) out.set(to, n);
+    else {
+      out.delete(to);
+      if (out.size === 0) st.waitsFor.delete(from);
+    }
+  };
+
+  /** Drops the oldest finished records beyond the per-coordination bound. */
+  const trim = (st: DependencyState) => {
+    if (st.finished <= limits.maxDependencyRecords) return;
+    for (const [key, w] of st.waits) {
+      if (st.finished <= limits.maxDependencyRecords) break;
+      if (w.finishedAt === undefined) continue;
+      st.waits.delete(key);
+      st.finished--;
+    }
+  };
+
+  /** Ends an open wait: unindexes it, stops its timer and tells its calls. */
+  const finish = (st: DependencyState, w: Wait, status: DependencyStatus, message: string) => {
+    if (w.finishedAt !== undefined) return;
+    const registered = w.status === "in_progress";
+    w.status = status;
+    w.message = message;
+    w.finishedAt = now();
+    w.durationMs = performance.now() - w.startedHr;
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    w.timer = undefined;
+    if (registered) {
+      // Registered waits only: a wait decided at once was never indexed.
+      switch (w.target.type) {
+        case "agent_completion":
+          removeFrom(st.onCompletion, w.target.agentId, w);
+          addEdge(st, w.agentId, w.target.agentId, -1);
+          break;
+        case "quality_gate":
+          removeFrom(st.onGate, w.target.gateId, w);
+          break;
+        case "resource_availability":
+          removeFrom(st.onResource, w.target.resourceId, w);
+          break;
+      }
+    }
+    st.finished++;
+    hooks.onFinished?.(status, w.durationMs);
+    for (const l of w.listeners) l();
+    w.listeners.clear();
+  };
+  /** Ends a registered (counted) wait. */
+  const release = (st: DependencyState, w: Wait, status: DependencyStatus, message: string) => {
+    if (w.finishedAt !== undefined) return;
+    finish(st, w, status, message);
+    pending--;
+    w.coordination.pins--;
+    hooks.onPendingChanged?.(-1);
+    trim(st);
+  };
+
+  const completionOutcome = (w: Wait, success: boolean): [DependencyStatus, string] => {
+    const t = w.target as Extract<DependencyTarget, { type: "agent_completion" }>;
+    return !success && t.requireSuccess
+      ? ["failed", `Dependency '${w.dependencyId}' failed: agent '${t.agentId}' completed unsuccessfully`]
+      : ["resolved", ""];
+  };
+
+  // Completions land here synchronously within their publish: the wake-up cannot be lost.
+  signals.addAppendListener((signal) => {
+    if (signal.type !== "agent_completed") return;
+    const c = store.peek(signal.coordinationId);
+    if (c === undefined) return;
+    const st = stateOf(c);
+    const success = !completionFailed(signal.data);
+    const agents = new Set([signal.senderAgentId]);
+    const named = signal.data["agent_id"];
+    if (typeof named === "string" && named !== "") agents.add(named);
+    for (const agent of agents) {
+      st.completions.set(agent, { success, sequence: signal.sequence });
+      const waiting = st.onCompletion.get(agent);
+      if (waiting === undefined) continue;
+      for (const w of [...waiting]) {
+        const [status, message] = completionOutcome(w, success);
+        release(st, w, status, message);
+      }
+    }
+  });
+
+  /** Decides a new wait against current state at once; `undefined` when it must wait. */
+  const decideNow = (st: DependencyState, w: Wait): [DependencyStatus, string] | undefined => {
+    const t = w.target;
+    switch (t.type) {
+      case "agent_completion": {
+        const done = st.completions.get(t.agentId);
+        if (done !== undefined) return completionOutcome(w, done.success);
+        const path = findPath(t.agentId, w.agentId, (n) => st.waitsFor.get(n)?.keys() ?? []);
+        if (path !== undefined) {
+          const cycle = [w.agentId, ...path].join(" -> ");
+          return ["failed", `Dependency '${w.dependencyId}' would close a wait cycle: ${cycle}`];
+        }
+        return undefined;
+      }
+      case "quality_gate": {
+        const score = st.gates.get(t.gateId);
+        return score !== undefined && score >= t.threshold ? ["resolved", ""] : undefined;
+      }
+      case "resource_availability":
+        return st.resources.get(t.resourceId) === true ? ["resolved", ""] : undefined;
+    }
+  };
+
+  const register = (st: DependencyState, w: Wait) => {
+    w.status = "in_progress";
+    const t = w.target;
+    switch (t.type) {
+      case "agent_completion":
+        addTo(st.onCompletion, t.agentId, w);
+        addEdge(st, w.agentId, t.agentId, 1);
+        break;
+      case "quality_gate":
+        addTo(st.onGate, t.gateId, w);
+        break;
+      case "resource_availability":
+        addTo(st.onResource, t.resourceId, w);
+        break;
+    }
+    pending++;
+    w.coordination.pins++;
+    hooks.onPendingChanged?.(1);
+    w.timer = setTimeout(() => release(st, w, "timeout", `Dependency '${w.dependencyId}' timed out after ${seconds(w.timeoutMs)}s`), w.timeoutMs);
+  };
+
+  const view = (w: Wait): DependencyRecordView => ({
+    coordinationId: w.coordination.id,
+    agentId: w.agentId,
+    dependencyId: w.dependencyId,
+    timeoutMs: w.timeoutMs,
+    target: w.target,
+    status: w.status,
+    message: w.message,
+    startedAt: w.startedAt,
+    finishedAt: w.finishedAt,
+    durationMs: w.finishedAt === undefined ? performance.now() - w.startedHr : w.durationMs,
+  });
+
+  const outcome = (w: Wait): DependencyOutcome => ({ dependencyId: w.dependencyId, status: w.status, durationMs: w.durationMs, message: w.message });
+
+  /** Publishes `dependency_resolved` once per set of waits, however many calls joined them. */
+  const announce = (coordinationId: string, agentId: string, waits: readonly Wait[]) => {
+    const key = `dependency_resolved:${createHash("sha256")
+      .update(`${agentId}\u0000${waits.map((w) => w.seq).join(",")}`)
+      .digest("base64url")
+      .slice(0, 32)}`;
+    signals.publish({
+      coordinationId,
+      type: "dependency_resolved",
+      senderAgentId: "system",
+      data: { resolver_agent: agentId, dependency_count: waits.length, timestamp: new Date(now()).toISOString() },
+      idempotencyKey: key,
+    });
+  };
+
+  return {
+    get pendingCount() {
+      return pending;
+    },
+
+    resolve(input, found) {
+      const v = new Violations(found);
+      requireId(v, "coordination_id", input.coordinationId, maxId);
+      requireId(v, "agent_id", input.agentId, maxId);
+      let deps: readonly DependencyInput[] = input.dependencies;
+      const seen = new Map<string, number>();
+      const targets: (DependencyTarget | undefined)[] = deps.map((d, i) => {
+        const f = `dependencies[${i}]`;
+        if (requireId(v, `${f}.dependency_id`, d.dependencyId, maxId) !== "") {
+          const j = seen.get(d.dependencyId);
+          if (j !== undefined) v.add(`${f}.dependency_id`, `duplicates dependencies[${j}].dependency_id ${JSON.stringify(d.dependencyId)}`);
+          else seen.set(d.dependencyId, i);
+        }
+        if (d.timeoutMs !== undefined && !(d.timeoutMs > 0 && d.timeoutMs <= maxTimeoutMs)) {
+          v.add(`${f}.timeout`, `must be more than 0 and at most ${maxTimeoutMs / 1000}s (unset means ${defaultTimeoutMs / 1000}s), got ${d.timeoutMs}ms`);
+        }
+        const t = d.target;
+        switch (t?.type) {
+          case undefined:
+            v.add(`${f}.target`, "must set exactly one of agent_completion, resource, quality_gate");
+            return undefined;
+          case "agent_completion":
+            requireId(v, `${f}.agent_completion.agent_id`, t.agentId, maxId);
+            return { type: t.type, agentId: t.agentId, requireSuccess: t.requireSuccess ?? true };
+          case "resource_availability":
+            requireId(v, `${f}.resource.resource_id`, t.resourceId, maxId);
+            return { type: t.type, resourceId: t.resourceId };
+          case "quality_gate": {
+            requireId(v, `${f}.quality_gate.gate_id`, t.gateId, maxId);
+            const threshold = t.threshold ?? 0.8;
+            if (!(threshold >= 0 && threshold <= 1)) v.add(`${f}.quality_gate.threshold`, `must be between 0 and 1, got ${threshold}`);
+            return { type: t.type, gateId: t.gateId, threshold };
+          }
+        }
+      });
+      v.throwIfAny();
+      let resolvedTargets = targets as DependencyTarget[];
+      if (deps.length === 0) {
+        // The agent's assignment: each awaited agent becomes a completion wait under its own id.
+        const assigned = options.assignmentDependencies?.(input.coordinationId, input.agentId) ?? [];
+        deps = assigned.map((a) => ({ dependencyId: a, target: { type: "agent_completion", agentId: a } }));
+        resolvedTargets = assigned.map((a) => ({ type: "agent_completion", agentId: a, requireSuccess: true }));
+      }
+      if (deps.length === 0) return { result: Promise.resolve({ success: true, results: [] }), abandon() {} };
+
+      // Everything that can refuse the call is checked before anything is registered.
+      const existing = peekState(input.coordinationId);
+      let fresh = 0;
+      deps.forEach((d, i) => {
+        const w = existing?.waits.get(keyOf(input.agentId, d.dependencyId));
+        if (w === undefined) {
+          fresh++;
+          return;
+        }
+        const timeoutMs = d.timeoutMs ?? defaultTimeoutMs;
+        if (!sameTarget(w.target, resolvedTargets[i] as DependencyTarget) || w.timeoutMs !== timeoutMs) {
+          throw new ConsortError(
+            "failed_precondition",
+            `dependency ${JSON.stringify(d.dependencyId)} of agent ${JSON.stringify(input.agentId)} is already recorded with a different target or timeout; use a new dependency id or ClearDependencies`,
+            { reason: "DEPENDENCY_MISMATCH", metadata: { dependency_id: d.dependencyId, agent_id: input.agentId } },
+          );
+        }
+      });
+      if (pending + fresh > limits.maxPendingWaits) {
+        throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxPendingWaits} pending dependency waits`, {
+          reason: "TOO_MANY_WAITS",
+          metadata: { limit: String(limits.maxPendingWaits) },
+        });
+      }
+
+      const c = store.acquire(input.coordinationId);
+      const st = stateOf(c);
+      const waits = deps.map((d, i): Wait => {
+        const key = keyOf(input.agentId, d.dependencyId);
+        const old = st.waits.get(key);
+        if (old !== undefined) {
+          if (old.finishedAt === undefined) old.callers++;
+          return old;
+        }
+        const w: Wait = {
+          seq: nextSeq++,
+          coordination: c,
+          agentId: input.agentId,
+          dependencyId: d.dependencyId,
+          timeoutMs: d.timeoutMs ?? defaultTimeoutMs,
+          target: resolvedTargets[i] as DependencyTarget,
+          status: "pending",
+          message: "",
+          startedAt: now(),
+          startedHr: performance.now(),
+          finishedAt: undefined,
+          durationMs: 0,
+          callers: 1,
+          timer: undefined,
+          listeners: new Set(),
+        };
+        st.waits.set(key, w);
+        // Checked against current state and, if it must wait, registered in one synchronous step: the event that
+        // satisfies it cannot land in between.
+        const now_ = decideNow(st, w);
+        if (now_ !== undefined) finish(st, w, now_[0], now_[1]);
+        else register(st, w);
+        return w;
+      });
+      trim(st);
+
+      let abandoned = false;
+      let settle!: (r: ResolveResult) => void;
+      const result = new Promise<ResolveResult>((resolve) => (settle = resolve));
+      const results = () => ({ success: waits.every((w) => w.status === "resolved"), results: waits.map(outcome) });
+      let open = 0;
+      const onFinished = () => {
+        if (--open > 0 || abandoned) return;
+        // Deferred: a completion is handled inside its publish, and dependency_resolved must not be published
+        // (and delivered) before the completion itself reaches subscribers.
+        queueMicrotask(() => {
+          if (abandoned) return;
+          const r = results();
+          try {
+            if (r.success) announce(input.coordinationId, input.agentId, waits);
+          } finally {
+            settle(r);
+          }
+        });
+      };
+      for (const w of waits) {
+        if (w.finishedAt !== undefined) continue;
+        open++;
+        w.listeners.add(onFinished);
+      }
+      if (open === 0) {
+        open = 1;
+        onFinished();
+      }
+      return {
+        result,
+        abandon(kind) {
+          if (abandoned) return;
+          abandoned = true;
+          for (const w of waits) {
+            if (w.finishedAt !== undefined) continue;
+            w.listeners.delete(onFinished);
+            if (--w.callers > 0) continue;
+            if (kind === "deadline") release(st, w, "timeout", `Dependency '${w.dependencyId}' timed out after ${seconds(performance.now() - w.startedHr)}s: the call's deadline passed`);
+            else if (kind === "cancelled") release(st, w, "failed", `Dependency '${w.dependencyId}' cancelled`);
+            else release(st, w, "failed", `Dependency '${w.dependencyId}' ended: the server is shutting down`);
+          }
+          settle(results());
+        },
+      };
+    },
+
+    setGateScore(coordinationId, gateId, score) {
+      const v = new Violations();
+      requireId(v, "coordination_id", coordinationId, maxId);
+      requireId(v, "gate_id", gateId, maxId);
+      if (!(score >= 0 && score <= 1)) v.add("score", `must be between 0 and 1, got ${score}`);
+      v.throwIfAny();
+      const st = stateOf(store.acquire(coordinationId));
+      st.gates.set(gateId, score);
+      const waiting = st.onGate.get(gateId);
+      if (waiting === undefined) return 0;
+      let released = 0;
+      for (const w of [...waiting]) {
+        if (score >= (w.target as Extract<DependencyTarget, { type: "quality_gate" }>).threshold) {
+          release(st, w, "resolved", "");
+          released++;
+        }
+      }
+      return released;
+    },
+
+    setResourceAvailability(coordinationId, resourceId, available) {
+      const v = new Violations();
+      requireId(v, "coordination_id", coordinationId, maxId);
+      requireId(v, "resource_id", resourceId, maxId);
+      v.throwIfAny();
+      const st = stateOf(store.acquire(coordinationId));
+      st.resources.set(resourceId, available);
+      const waiting = available ? st.onResource.get(resourceId) : undefined;
+      if (waiting === undefined) return 0;
+      const list = [...waiting];
+      for (const w of list) release(st, w, "resolved", "");
+      return list.length;
+    },
+
+    status(coordinationId, agentId, dependencyId) {
+      const v = new Violations();
+      requireId(v, "coordination_id", coordinationId, maxId);
+      requireId(v, "agent_id", agentId, maxId);
+      requireId(v, "dependency_id", dependencyId, maxId);
+      v.throwIfAny();
+      const w = peekState(coordinationId)?.waits.get(keyOf(agentId, dependencyId));
+      if (w === undefined) {
+        throw new ConsortError("not_found", `agent ${JSON.stringify(agentId)} has no dependency ${JSON.stringify(dependencyId)} in coordination ${JSON.stringify(coordinationId)}`, {
+          reason: "DEPENDENCY_NOT_FOUND",
+          metadata: { coordination_id: coordinationId, agent_id: agentId, dependency_id: dependencyId },
+        });
+      }
+      return view(w);
+    },
+
+    list(input) {
+      const v = new Violations();
+      requireId(v, "coordination_id", input.coordinationId, maxId);
+      const agentId = input.agentId ?? "";
+      if (agentId.length > maxId) v.add("agent_id", `must be at most ${maxId} characters, got ${agentId.length}`);
+      const statuses = new Set(input.statuses ?? []);
+      for (const s of statuses) if (!dependencyStatuses.includes(s)) v.add("statuses", `must be dependency statuses, got ${JSON.stringify(s)}`);
+      const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
+      const fingerprint = queryFingerprint([input.coordinationId, agentId, [...statuses].sort()]);
+      const before = decodePageToken<number>(v, input.pageToken ?? "", fingerprint, "number");
+      v.throwIfAny();
+      const st = peekState(input.coordinationId);
+      if (st === undefined) return { records: [], nextPageToken: "" };
+      const all = [...st.waits.values()];
+      const records: DependencyRecordView[] = [];
+      let bytes = 0;
+      let last: Wait | undefined;
+      let more = false;
+      for (let i = all.length - 1; i >= 0; i--) {
+        const w = all[i] as Wait;
+        if (before !== undefined && w.seq >= before) continue;
+        if (agentId !== "" && w.agentId !== agentId) continue;
+        if (statuses.size > 0 && !statuses.has(w.status)) continue;
+        if (records.length === size) {
+          more = true;
+          break;
+        }
+        const r = view(w);
+        if (input.budget !== undefined) {
+          bytes += input.budget.sizeOf(r);
+          if (bytes > input.budget.maxBytes && records.length > 0) {
+            more = true;
+            break;
+          }
+        }
+        records.push(r);
+        last = w;
+      }
+      return { records, nextPageToken: more && last !== undefined ? encodePageToken(last.seq, fingerprint) : "" };
+    },
+
+    clear(coordinationId) {
+      checkId("coordination_id", coordinationId, maxId);
+      const c = store.peek(coordinationId);
+      const st = peekState(coordinationId);
+      if (c === undefined || st === undefined) return 0;
+      c.lastActivity = now();
+      const n = st.waits.size;
+      for (const w of [...st.waits.values()]) release(st, w, "failed", `Dependency '${w.dependencyId}' cleared`);
+      st.waits.clear();
+      st.finished = 0;
+      st.completions.clear();
+      st.gates.clear();
+      st.resources.clear();
+      return n;
+    },
+  };
+}

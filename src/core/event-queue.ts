@@ -1,0 +1,97 @@
+/**
+ * A bounded queue between one producer that must never wait (an engine announcing a change) and one consumer that
+ * pulls at its own pace (a stream paced by the transport's flow control). A consumer that lets more than `limit`
+ * items pile up is ended with `overflow()`'s error, so memory stays bounded and the producer is never slowed.
+ */
+
+/** Options of {@link createEventQueue}. */
+export interface EventQueueOptions {
+  /** Items held at most; one more ends the queue with `overflow()`. */
+  readonly limit: number;
+  /** The error the queue ends with when it overflows. */
+  readonly overflow: () => unknown;
+  /** Called once, when the queue is closed (unregister it here). */
+  readonly onClose?: () => void;
+}
+
+/** See the module comment. */
+export interface EventQueue<T> {
+  /** Adds an item and wakes the consumer; ignored once ended. */
+  push(item: T): void;
+  /** Removes and returns every queued item, oldest first. */
+  drain(): T[];
+  /** Ends the queue: the consumer takes what is queued, then sees `endedWith`. Only the first end counts. */
+  end(error?: unknown): void;
+  /** Whether {@link end} was called (or the queue overflowed). */
+  readonly ended: boolean;
+  /** The error it ended with; `undefined` while open or when ended without one. */
+  readonly endedWith: unknown;
+  /** Resolves when an item is queued, the queue ends, or `signal` aborts (at once if any is already so). */
+  wait(signal?: AbortSignal): Promise<void>;
+  /** Ends the queue and runs `onClose`, once. */
+  close(): void;
+}
+
+/** Creates an {@link EventQueue}. */
+export function createEventQueue<T>(options: EventQueueOptions): EventQueue<T> {
+  let items: T[] = [];
+  let ended = false;
+  let endedWith: unknown;
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const queue: EventQueue<T> = {
+    push(item) {
+      if (ended) return;
+      if (items.length >= options.limit) {
+        queue.end(options.overflow());
+        return;
+      }
+      items.push(item);
+      notify();
+    },
+    drain() {
+      const out = items;
+      items = [];
+      return out;
+    },
+    end(error) {
+      if (ended) return;
+      ended = true;
+      endedWith = error;
+      notify();
+    },
+    get ended() {
+      return ended;
+    },
+    get endedWith() {
+      return endedWith;
+    },
+    wait(signal) {
+      if (items.length > 0 || ended || signal?.aborted === true) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const onAbort = () => {
+          wake = undefined;
+          resolve();
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        wake = () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+      });
+    },
+    close() {
+      queue.end();
+      if (closed) return;
+      closed = true;
+      items = [];
+      options.onClose?.();
+    },
+  };
+  return queue;
+}

@@ -1,0 +1,220 @@
+import { describe, expect, it } from "vitest";
+import { createContextEngine } from "../../src/core/context/context-engine.js";
+import { createDependencyEngine } from "../../src/core/dependencies/dependency-engine.js";
+import type { DependencyInput } from "../../src/core/dependencies/types.js";
+import type { ConsortError } from "../../src/core/errors.js";
+import { defaultLimits } from "../../src/core/limits.js";
+import { createSignalEngine } from "../../src/core/signals/signal-engine.js";
+import { createStore } from "../../src/core/store.js";
+import { errorOf } from "./thrown.js";
+
+function setup(limits: Partial<typeof defaultLimits> = {}) {
+  const store = createStore();
+  const all = { ...defaultLimits, ...limits };
+  const signals = createSignalEngine({ store, limits: all });
+  const contexts = createContextEngine({ store, limits: all });
+  let pendingGauge = 0;
+  const deps = createDependencyEngine({
+    store,
+    signals,
+    assignmentDependencies: contexts.assignmentDependencies,
+    limits: all,
+    hooks: { onPendingChanged: (d) => (pendingGauge += d) },
+  });
+  const complete = (agent: string, data: Record<string, unknown> = {}, sender = agent) =>
+    signals.publish({ coordinationId: "c", type: "agent_completed", senderAgentId: sender, data: data as never });
+  return { store, signals, contexts, deps, complete, pending: () => pendingGauge };
+}
+
+const completion = (dependencyId: string, agentId: string, timeoutMs = 5000, requireSuccess?: boolean): DependencyInput => ({
+  dependencyId,
+  timeoutMs,
+  target: { type: "agent_completion", agentId, ...(requireSuccess !== undefined && { requireSuccess }) },
+});
+const gate = (dependencyId: string, gateId: string, threshold?: number, timeoutMs = 5000): DependencyInput => ({
+  dependencyId,
+  timeoutMs,
+  target: { type: "quality_gate", gateId, ...(threshold !== undefined && { threshold }) },
+});
+const resource = (dependencyId: string, resourceId: string, timeoutMs = 5000): DependencyInput => ({ dependencyId, timeoutMs, target: { type: "resource_availability", resourceId } });
+
+
+describe("waiting without polling", () => {
+  it("resolves at once what is already satisfied, and a completion published before the wait counts (no lost wake-up)", async () => {
+    const { deps, complete } = setup();
+    complete("gen");
+    deps.setGateScore("c", "g", 0.9);
+    deps.setResourceAvailability("c", "r", true);
+    const r = await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d1", "gen"), gate("d2", "g"), resource("d3", "r")] }).result;
+    expect(r.success).toBe(true);
+    expect(r.results.map((x) => x.status)).toEqual(["resolved", "resolved", "resolved"]);
+  });
+
+  it("is woken by the event itself, synchronously within its publish: the wait is released before publish returns", async () => {
+    const { deps, complete } = setup();
+    const call = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] });
+    expect(deps.status("c", "v", "d").status).toBe("in_progress");
+    complete("someone-else", { agent_id: "gen" }); // named in data.agent_id, not the sender
+    expect(deps.status("c", "v", "d").status).toBe("resolved");
+    expect(deps.pendingCount).toBe(0);
+    expect((await call.result).success).toBe(true);
+  });
+
+  it("times out a dependency with the original message; other dependencies of the call are awaited together (SPEC case 20)", async () => {
+    const { deps, complete } = setup();
+    const call = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("slow", "nobody", 40), completion("fast", "gen", 2000)] });
+    setTimeout(() => complete("gen"), 10);
+    const r = await call.result;
+    expect(r.success).toBe(false);
+    expect(r.results).toMatchObject([
+      { dependencyId: "slow", status: "timeout", message: "Dependency 'slow' timed out after 0.04s" },
+      { dependencyId: "fast", status: "resolved", message: "" },
+    ]);
+  });
+
+  it("resolves a gate when a score reaches its threshold, not below it (SPEC case 21)", async () => {
+    const { deps } = setup();
+    const call = deps.resolve({ coordinationId: "c", agentId: "t", dependencies: [gate("cov", "coverage")] });
+    expect(deps.setGateScore("c", "coverage", 0.7)).toBe(0);
+    expect(deps.setGateScore("c", "coverage", 0.8)).toBe(1);
+    expect((await call.result).success).toBe(true);
+  });
+
+  it("releases 10,000 waiters on one gate with one score", async () => {
+    const { deps, pending } = setup();
+    const calls = Array.from({ length: 10_000 }, (_, i) => deps.resolve({ coordinationId: "c", agentId: `a${i}`, dependencies: [gate("g", "gate", 0.5)] }));
+    expect(pending()).toBe(10_000);
+    expect(deps.setGateScore("c", "gate", 0.6)).toBe(10_000);
+    expect(pending()).toBe(0);
+    const results = await Promise.all(calls.map((c) => c.result));
+    expect(results.every((r) => r.success)).toBe(true);
+  });
+
+  it("fails a wait at once on an unsuccessful completion with require_success, and resolves it without (SPEC §4)", async () => {
+    const { deps, complete } = setup();
+    const strict = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] });
+    const lax = deps.resolve({ coordinationId: "c", agentId: "w", dependencies: [completion("d", "gen", 5000, false)] });
+    complete("gen", { error: "model invalid" });
+    expect((await strict.result).results[0]).toMatchObject({ status: "failed", message: "Dependency 'd' failed: agent 'gen' completed unsuccessfully" });
+    expect((await lax.result).success).toBe(true);
+    // Decided at once against the recorded completion too.
+    const late = await deps.resolve({ coordinationId: "c", agentId: "x", dependencies: [completion("d", "gen")] }).result;
+    expect(late.results[0]?.status).toBe("failed");
+    complete("gen", { success: true }); // a later successful completion replaces it
+    expect((await deps.resolve({ coordinationId: "c", agentId: "y", dependencies: [completion("d", "gen")] }).result).success).toBe(true);
+  });
+
+  it("tracks completions apart from the bounded history", async () => {
+    const { deps, complete, signals } = setup({ maxHistory: 2 });
+    complete("gen");
+    for (let i = 0; i < 5; i++) signals.publish({ coordinationId: "c", type: "inter_agent_message" });
+    expect(signals.list({ coordinationId: "c" }).signals.some((s) => s.type === "agent_completed")).toBe(false);
+    expect((await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] }).result).success).toBe(true);
+  });
+});
+
+describe("cycles", () => {
+  it("fails at once a wait that would close a cycle of agents waiting on each other, naming it", async () => {
+    const { deps, complete } = setup();
+    const ab = deps.resolve({ coordinationId: "c", agentId: "a", dependencies: [completion("on-b", "b")] });
+    const bc = deps.resolve({ coordinationId: "c", agentId: "b", dependencies: [completion("on-c", "c")] });
+    const ca = await deps.resolve({ coordinationId: "c", agentId: "c", dependencies: [completion("on-a", "a")] }).result;
+    expect(ca.results[0]).toMatchObject({ status: "failed", message: "Dependency 'on-a' would close a wait cycle: c -> a -> b -> c" });
+    const self = await deps.resolve({ coordinationId: "c", agentId: "s", dependencies: [completion("me", "s")] }).result;
+    expect(self.results[0]?.message).toContain("s -> s");
+    complete("c");
+    expect((await bc.result).success).toBe(true);
+    complete("b");
+    expect((await ab.result).success).toBe(true);
+  });
+});
+
+describe("calls: re-attach, deadline, cancel", () => {
+  it("a repeated call joins the open wait; after it finished it returns the recorded result", async () => {
+    const { deps, complete, signals } = setup();
+    const first = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] });
+    const retry = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] });
+    expect(deps.pendingCount).toBe(1);
+    first.abandon("cancelled"); // the first connection dropped: the retry still holds the wait
+    expect(deps.status("c", "v", "d").status).toBe("in_progress");
+    complete("gen");
+    expect((await retry.result).success).toBe(true);
+    const again = await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] }).result;
+    expect(again.results[0]?.status).toBe("resolved");
+    // One dependency_resolved, however many calls saw the success.
+    expect(signals.list({ coordinationId: "c", types: ["dependency_resolved"] }).signals).toHaveLength(1);
+  });
+
+  it("refuses a repeated dependency id with a different target before registering anything", () => {
+    const { deps } = setup();
+    deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] });
+    const err = errorOf(() => deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("new", "x"), gate("d", "g")] }));
+    expect(err).toMatchObject({ kind: "failed_precondition", reason: "DEPENDENCY_MISMATCH" });
+    expect(errorOf(() => deps.status("c", "v", "new")).kind).toBe("not_found");
+  });
+
+  it("ends the waits of the last caller: deadline → timeout, cancel → failed; no waiter is left behind", async () => {
+    const { deps, pending } = setup();
+    const a = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d1", "gen")] });
+    a.abandon("deadline");
+    expect(deps.status("c", "v", "d1")).toMatchObject({ status: "timeout" });
+    expect(deps.status("c", "v", "d1").message).toMatch(/^Dependency 'd1' timed out after [\d.]+s: the call's deadline passed$/);
+    const b = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d2", "gen")] });
+    b.abandon("cancelled");
+    expect(deps.status("c", "v", "d2")).toMatchObject({ status: "failed", message: "Dependency 'd2' cancelled" });
+    expect(pending()).toBe(0);
+    expect((await b.result).success).toBe(false);
+  });
+
+  it("ClearDependencies fails open waits 'cleared' and forgets scores, resources and completions", async () => {
+    const { deps, complete } = setup();
+    complete("gen");
+    deps.setGateScore("c", "g", 1);
+    const call = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [resource("r", "res")] });
+    expect(deps.clear("c")).toBe(1);
+    expect((await call.result).results[0]).toMatchObject({ status: "failed", message: "Dependency 'r' cleared" });
+    const after = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen", 30), gate("g", "g", 0.5, 30)] });
+    expect((await after.result).results.map((r) => r.status)).toEqual(["timeout", "timeout"]);
+  });
+
+  it("refuses waits beyond the pending limit with RESOURCE_EXHAUSTED, registering none of the call's", () => {
+    const { deps } = setup({ maxPendingWaits: 2 });
+    deps.resolve({ coordinationId: "c", agentId: "a", dependencies: [resource("1", "r")] });
+    const err = errorOf(() => deps.resolve({ coordinationId: "c", agentId: "b", dependencies: [resource("2", "r"), resource("3", "r")] }));
+    expect(err).toMatchObject({ kind: "exhausted", reason: "TOO_MANY_WAITS" });
+    expect(deps.pendingCount).toBe(1);
+  });
+
+  it("an empty list waits on the agent's distributed assignment; without one it succeeds at once (SPEC case 23)", async () => {
+    const { deps, contexts, complete } = setup();
+    expect(await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [] }).result).toEqual({ success: true, results: [] });
+    contexts.distribute({ coordinationId: "c", sessionId: "s", assignments: [{ agentId: "gen" }, { agentId: "v", dependencies: ["gen"] }] });
+    const call = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [] });
+    expect(deps.status("c", "v", "gen").status).toBe("in_progress");
+    complete("gen");
+    expect((await call.result).results).toMatchObject([{ dependencyId: "gen", status: "resolved" }]);
+  });
+
+  it("validates every dependency: ids, duplicates, timeouts, targets, thresholds", () => {
+    const { deps } = setup();
+    const err = errorOf(() =>
+      deps.resolve({
+        coordinationId: "c",
+        agentId: "v",
+        dependencies: [
+          { dependencyId: "", target: undefined },
+          { ...gate("g", "", 1.5), timeoutMs: 0 },
+          completion("g", "x"),
+        ],
+      }),
+    );
+    expect(err.violations.map((v) => v.field).sort()).toEqual([
+      "dependencies[0].dependency_id",
+      "dependencies[0].target",
+      "dependencies[1].quality_gate.gate_id",
+      "dependencies[1].quality_gate.threshold",
+      "dependencies[1].timeout",
+      "dependencies[2].dependency_id",
+    ]);
+  });
+});
