@@ -6,13 +6,13 @@ import {
   DependencyStatus,
   ResolveDependenciesRequestSchema,
   ResolveDependenciesResponseSchema,
-  type GetDependencyStatusResponse,
   type ListDependenciesResponse,
   type SetQualityGateScoreResponse,
 } from "../gen/ts/consort/v1/dependency_pb.js";
 import { PublishRequestSchema, SignalService, SignalType } from "../gen/ts/consort/v1/signal_pb.js";
 import { rawUnaryClient, serviceClient, type ServiceClient } from "./clients.js";
 import { checkSharedClock, startWaiterProcess } from "./dependency-waiter.js";
+import { gaugeValue, scrapeMetrics } from "./metrics-scrape.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 const unary = <T>(client: ServiceClient, method: string, request: object) =>
@@ -52,7 +52,7 @@ export interface CompletionResult {
  * Completion → waiter released, across processes. The waiter is a forked process (bench/dependency-waiter.ts)
  * with its own gRPC connection; this process publishes on another connection; the server is a third process.
  * For each completion: the waiter calls ResolveDependencies (agent-completion dependency on a fresh agent id); this
- * process polls GetDependencyStatus (on a third connection) until the wait is IN_PROGRESS, so the completion is
+ * process polls ListDependencies (on a third connection) until the wait is IN_PROGRESS, so the completion is
  * sure to arrive while the call waits (and is not found at registration); then it reads `process.hrtime.bigint()`
  * and publishes `agent_completed` (sender = the awaited agent, ~200-byte data with `success: true`). The waiter
  * reads the same clock (CLOCK_MONOTONIC, shared by every process; checked at start) when the response arrives.
@@ -85,15 +85,11 @@ export async function measureCompletion(server: ServerProcess, options: Completi
         ),
       );
       waiter.send({ op: "wait", coordinationId, agentId: "waiter", dependencyId, completes: worker });
-      // Until the server holds the wait open (NOT_FOUND or PENDING before that).
+      // Until the server holds the wait open. ListDependencies (this agent, IN_PROGRESS) rather than
+      // GetDependencyStatus: a wait not yet recorded is an empty page, not a NOT_FOUND error the server would log.
       for (;;) {
-        const res = await unary<GetDependencyStatusResponse>(status, "getDependencyStatus", { coordinationId, agentId: "waiter", dependencyId }).catch((e: grpc.ServiceError) => {
-          if (e.code === grpc.status.NOT_FOUND) return undefined;
-          throw e;
-        });
-        const st = res?.record?.status;
-        if (st === DependencyStatus.IN_PROGRESS) break;
-        if (st !== undefined && st !== DependencyStatus.PENDING) throw new Error(`dependency ${dependencyId} is ${DependencyStatus[st]} before its completion was published`);
+        const page = await unary<ListDependenciesResponse>(status, "listDependencies", { coordinationId, agentId: "waiter", statuses: [DependencyStatus.IN_PROGRESS], pageSize: 1 });
+        if (page.records[0]?.dependency?.dependencyId === dependencyId) break;
       }
       const t0 = process.hrtime.bigint();
       const published = new Promise<bigint>((resolve, reject) => publisher.call(request, (err) => (err ? reject(err) : resolve(process.hrtime.bigint()))));
@@ -101,6 +97,8 @@ export async function measureCompletion(server: ServerProcess, options: Completi
       const t1 = await published;
       if (report.op !== "released" || report.dependencyId !== dependencyId) throw new Error(`unexpected waiter report ${JSON.stringify(report)}`);
       if (!report.success) throw new Error(`dependency ${dependencyId} did not resolve: ${report.error}`);
+      // Keep the coordination's records few, so the ListDependencies polls stay cheap (untimed).
+      if (i % 500 === 0) await unary(status, "clearDependencies", { coordinationId });
       if (i > warmup) {
         latency.recordValue(Number(BigInt(report.at) - t0) / 1000);
         publish.recordValue(Number(t1 - t0) / 1000);
@@ -142,6 +140,13 @@ export interface GateOptions {
 /** One release of {@link measureGateRelease}; times in milliseconds from just before SetQualityGateScore. */
 export interface GateResult {
   readonly waiters: number;
+  /**
+   * From the first ResolveDependencies call issued until the server's `consort_pending_waits` gauge showed all of
+   * them open (polled every 25 ms; a scrape costs the server ~1 ms), and the server's CPU over that span: what
+   * opening `waiters` concurrent calls costs.
+   */
+  readonly registration: number;
+  readonly registrationServerCpu: number;
   /** Until the last waiter's response arrived. */
   readonly lastReleased: number;
   /** Until half the waiters' responses had arrived. */
@@ -162,7 +167,8 @@ let gateRound = 0;
 /**
  * `waiters` agents each call ResolveDependencies with one quality-gate dependency (gate "release", threshold 0.8),
  * from this process over `connections` raw grpc-js channels (requests encoded beforehand, responses decoded only
- * after the last arrived). Once ListDependencies shows every wait IN_PROGRESS, one SetQualityGateScore(0.9) on
+ * after the last arrived). Once every wait is open (the pending-waits gauge, then ListDependencies: all
+ * IN_PROGRESS), one SetQualityGateScore(0.9) on
  * its own connection releases them all; each response's arrival time is taken in its callback. The coordination
  * is cleared afterwards (untimed).
  */
@@ -192,6 +198,8 @@ export async function measureGateRelease(server: ServerProcess, options: GateOpt
   let allArrived!: () => void;
   const done = new Promise<void>((resolve) => (allArrived = resolve));
   try {
+    const issueCpu = server.cpuMicros();
+    const issued = process.hrtime.bigint();
     for (let i = 0; i < n; i++) {
       channels[i % channels.length]!.call(requests[i]!, (err, res) => {
         arrivals[i] = process.hrtime.bigint();
@@ -200,20 +208,24 @@ export async function measureGateRelease(server: ServerProcess, options: GateOpt
         if (++arrived === n) allArrived();
       });
     }
-    // Until every wait is registered and open.
+    // Until every wait is registered and open: the server's pending-waits gauge (only this benchmark's waits are
+    // open), then ListDependencies to confirm.
     for (;;) {
-      let open = 0;
-      let pageToken = "";
-      do {
-        const page = await unary<ListDependenciesResponse>(admin, "listDependencies", { coordinationId, statuses: [DependencyStatus.IN_PROGRESS], pageSize: 1000, pageToken });
-        open += page.records.length;
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
       if (failure !== undefined) throw failure;
       if (arrived > 0) throw new Error(`${arrived} waiters answered before the gate was scored`);
-      if (open === n) break;
-      await new Promise((r) => setTimeout(r, 50));
+      if (gaugeValue(await scrapeMetrics(server.httpPort), "consort_pending_waits") === n) break;
+      await new Promise((r) => setTimeout(r, 25));
     }
+    const registered = process.hrtime.bigint();
+    const registrationCpu = (server.cpuMicros() - issueCpu) / 1000;
+    let open = 0;
+    let pageToken = "";
+    do {
+      const page = await unary<ListDependenciesResponse>(admin, "listDependencies", { coordinationId, statuses: [DependencyStatus.IN_PROGRESS], pageSize: 1000, pageToken });
+      open += page.records.length;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    if (open !== n) throw new Error(`${open} of ${n} waits are IN_PROGRESS`);
     const cpu0 = server.cpuMicros();
     const client0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
@@ -228,6 +240,8 @@ export async function measureGateRelease(server: ServerProcess, options: GateOpt
     await unary(admin, "clearDependencies", { coordinationId });
     return {
       waiters: n,
+      registration: Number(registered - issued) / 1e6,
+      registrationServerCpu: registrationCpu,
       lastReleased: sorted[n - 1]!,
       medianReleased: sorted[Math.floor(n / 2)]!,
       firstReleased: sorted[0]!,
@@ -256,7 +270,8 @@ function completionLine(r: CompletionResult): string {
 function gateLine(r: GateResult): string {
   return (
     `last released ${ms(r.lastReleased)}, half ${ms(r.medianReleased)}, first ${ms(r.firstReleased)}; SetQualityGateScore RPC ${ms(r.setScoreRpc)}, ` +
-    `released_waits ${r.releasedWaits}; CPU server ${r.serverCpu.toFixed(0)} ms, client ${r.clientCpu.toFixed(0)} ms`
+    `released_waits ${r.releasedWaits}; CPU server ${r.serverCpu.toFixed(0)} ms, client ${r.clientCpu.toFixed(0)} ms; ` +
+    `${r.waiters} waits open in ${ms(r.registration)} (server CPU ${r.registrationServerCpu.toFixed(0)} ms)`
   );
 }
 
@@ -303,7 +318,8 @@ export async function runDependencyBench(runs = 3): Promise<{ completion: Comple
   const g = (f: (x: GateResult) => number) => median(gate.map(f));
   console.log(
     `Dependencies/gate-10000 median of ${runs} (each run's median round): last released ${ms(g((x) => x.lastReleased))}, half ${ms(g((x) => x.medianReleased))}; ` +
-      `SetQualityGateScore RPC ${ms(g((x) => x.setScoreRpc))}, released_waits ${g((x) => x.releasedWaits)}; CPU server ${g((x) => x.serverCpu).toFixed(0)} ms, client ${g((x) => x.clientCpu).toFixed(0)} ms`,
+      `SetQualityGateScore RPC ${ms(g((x) => x.setScoreRpc))}, released_waits ${g((x) => x.releasedWaits)}; CPU server ${g((x) => x.serverCpu).toFixed(0)} ms, client ${g((x) => x.clientCpu).toFixed(0)} ms; ` +
+      `waits open in ${ms(g((x) => x.registration))} (server CPU ${g((x) => x.registrationServerCpu).toFixed(0)} ms)`,
   );
   return { completion, gate };
 }
