@@ -10,7 +10,7 @@ import {
 } from "../gen/ts/consort/v1/context_pb.js";
 import type { JsonObject } from "../src/core/json.js";
 import { rawUnaryClient, type RawUnaryClient } from "./clients.js";
-import { histogramTotals, scrapeMetrics } from "./metrics-scrape.js";
+import { gaugeValue, histogramTotals, scrapeMetrics } from "./metrics-scrape.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -113,6 +113,13 @@ export interface DistributeOptions {
   readonly calls: number;
   /** Untimed calls first. */
   readonly warmup: number;
+  /**
+   * `replace`: every call re-distributes one coordination (the contract's replace), so the server's memory stays
+   * bounded. `fresh`: every call goes to a new coordination, cleared after it (untimed); a cleared coordination
+   * keeps its recent changes (for resumed watches) until it expires, so the server's heap grows with every call.
+   * @default "replace"
+   */
+  readonly mode?: "replace" | "fresh";
 }
 
 /** Percentiles over the measured calls, in milliseconds. */
@@ -140,6 +147,8 @@ export interface DistributeResult {
   readonly responseBytes: number;
   /** Contexts in the response; fewer than `agents` when it was cut to fit one message (then paged). */
   readonly contextsInResponse: number;
+  /** The server's used heap after the last call (`nodejs_heap_size_used_bytes`), in MB. */
+  readonly heapUsedMb: number | undefined;
 }
 
 const coordinationPrefix = "ctx-bench-";
@@ -147,7 +156,7 @@ const coordinationOf = (n: number) => `${coordinationPrefix}${String(n).padStart
 
 /**
  * A DistributeContext request, encoded once; {@link setCoordination} rewrites its coordination id in place (same
- * length), so each call distributes to a fresh coordination without re-encoding 1,000 assignments.
+ * length), so a call can go to a fresh coordination without re-encoding 1,000 assignments.
  */
 function encodeRequest(agents: number): Buffer {
   return Buffer.from(
@@ -181,10 +190,10 @@ const contextPath = (method: string) => `/${ContextService.typeName}/${method}`;
 let coordinationCounter = 0;
 
 /**
- * DistributeContext to `agents` agents, `calls` times after `warmup` untimed calls, each to a fresh coordination
- * (cleared with ClearContexts after the call, untimed, so the server holds one distribution at a time). The client
- * is raw grpc-js in this process (request encoded once, response bytes not decoded while timing), the server in its
- * own process. Around each call `/metrics` is scraped (untimed) for the server's own time.
+ * DistributeContext to `agents` agents, `calls` times after `warmup` untimed calls, re-distributing one
+ * coordination or each to a fresh one (see {@link DistributeOptions.mode}). The client is raw grpc-js in this
+ * process (request encoded once, response bytes not decoded while timing), the server in its own process. Around
+ * each call `/metrics` is scraped (untimed) for the server's own time.
  */
 export async function measureDistribute(server: ServerProcess, options: DistributeOptions): Promise<DistributeResult> {
   const addr = `127.0.0.1:${server.grpcPort}`;
@@ -193,6 +202,8 @@ export async function measureDistribute(server: ServerProcess, options: Distribu
   const distribute = rawUnaryClient(addr, contextPath("DistributeContext"), channelOptions);
   const clear = rawUnaryClient(addr, contextPath("ClearContexts"));
   const request = encodeRequest(options.agents);
+  const fresh = options.mode === "fresh";
+  const base = ++coordinationCounter;
   const histograms = Array.from({ length: 3 }, () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 }));
   const [rpcH, coreH, callH] = histograms as [hdr.Histogram, hdr.Histogram, hdr.Histogram];
   const method = `${ContextService.typeName}/DistributeContext`;
@@ -204,9 +215,10 @@ export async function measureDistribute(server: ServerProcess, options: Distribu
   let contextsInResponse = 0;
   let haveCore = true;
   let haveCall = true;
+  let heapUsed: number | undefined;
   try {
     for (let i = 0; i < options.warmup + options.calls; i++) {
-      const n = ++coordinationCounter;
+      const n = fresh ? ++coordinationCounter : base;
       setCoordination(request, n);
       const before = totals(await scrapeMetrics(server.httpPort));
       const t0 = process.hrtime.bigint();
@@ -232,8 +244,9 @@ export async function measureDistribute(server: ServerProcess, options: Distribu
         if (before.call !== undefined && after.call !== undefined && after.call.count === before.call.count + 1) callH.recordValue((after.call.sum - before.call.sum) * 1e6);
         else haveCall = false;
       }
-      await call(clear, Buffer.from(toBinary(ClearContextsRequestSchema, create(ClearContextsRequestSchema, { coordinationId: coordinationOf(n) }))));
+      if (fresh) await call(clear, Buffer.from(toBinary(ClearContextsRequestSchema, create(ClearContextsRequestSchema, { coordinationId: coordinationOf(n) }))));
     }
+    heapUsed = gaugeValue(await scrapeMetrics(server.httpPort), "nodejs_heap_size_used_bytes");
   } finally {
     distribute.close();
     clear.close();
@@ -248,6 +261,7 @@ export async function measureDistribute(server: ServerProcess, options: Distribu
     requestBytes: request.length,
     responseBytes,
     contextsInResponse,
+    heapUsedMb: heapUsed === undefined ? undefined : heapUsed / 1e6,
   };
   histograms.forEach((h) => h.destroy());
   return result;
@@ -271,7 +285,8 @@ function line(r: DistributeResult): string {
   const paged = r.contextsInResponse < r.agents ? ` (${r.contextsInResponse} in the response, the rest paged)` : "";
   return (
     `RPC ${fmt(r.rpc)}, max ${r.rpc.max.toFixed(3)} ms; server distribution ${fmt(r.serverCore)}; server call ${fmt(r.serverCall)}` +
-    ` (${r.calls} calls, ${r.requestBytes.toLocaleString("en-US")}-byte request, ${r.responseBytes.toLocaleString("en-US")}-byte response${paged})`
+    ` (${r.calls} calls, ${r.requestBytes.toLocaleString("en-US")}-byte request, ${r.responseBytes.toLocaleString("en-US")}-byte response${paged}` +
+    `${r.heapUsedMb === undefined ? "" : `; server heap ${r.heapUsedMb.toFixed(0)} MB after`})`
   );
 }
 
