@@ -12,6 +12,7 @@ import {
 import { PublishRequestSchema, SignalService, SignalType } from "../gen/ts/consort/v1/signal_pb.js";
 import { rawUnaryClient, serviceClient, type ServiceClient } from "./clients.js";
 import { checkSharedClock, startWaiterProcess } from "./dependency-waiter.js";
+import { echoPath, startEchoProcess, type EchoProcess } from "./echo-server.js";
 import { gaugeValue, scrapeMetrics } from "./metrics-scrape.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
@@ -31,6 +32,11 @@ export interface CompletionOptions {
   readonly count?: number;
   /** Untimed completions first. @default 500 */
   readonly warmup?: number;
+  /**
+   * A raw grpc-js echo server: after each completion, one echo call of the publish request's bytes is timed too,
+   * the floor of one unary round trip on this machine at that moment.
+   */
+  readonly echo?: EchoProcess;
 }
 
 /** Percentiles of {@link measureCompletion}, in milliseconds. */
@@ -44,6 +50,10 @@ export interface CompletionResult {
   /** The publisher's own Publish RPC (request sent → response received), p50 and p99. */
   readonly publishP50: number;
   readonly publishP99: number;
+  /** The echo floor (see {@link CompletionOptions.echo}), p50 / p99 / p99.9; undefined without an echo server. */
+  readonly echoP50: number | undefined;
+  readonly echoP99: number | undefined;
+  readonly echoP999: number | undefined;
   /** The shortest IPC round trip of the clock check, in µs: the bound it puts on any offset between the clocks. */
   readonly clockCheckMicros: number;
 }
@@ -67,6 +77,8 @@ export async function measureCompletion(server: ServerProcess, options: Completi
   const publisher = rawUnaryClient(addr, `/${SignalService.typeName}/Publish`);
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const publish = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const echoH = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const echo = options.echo === undefined ? undefined : rawUnaryClient(`127.0.0.1:${options.echo.port}`, echoPath);
   const coordinationId = `completion-${Date.now()}`;
   try {
     const clockCheckMicros = await checkSharedClock(waiter);
@@ -103,6 +115,11 @@ export async function measureCompletion(server: ServerProcess, options: Completi
         latency.recordValue(Number(BigInt(report.at) - t0) / 1000);
         publish.recordValue(Number(t1 - t0) / 1000);
       }
+      if (echo !== undefined) {
+        const e0 = process.hrtime.bigint();
+        await new Promise<void>((resolve, reject) => echo.call(request, (err) => (err ? reject(err) : resolve())));
+        if (i > warmup) echoH.recordValue(Number(process.hrtime.bigint() - e0) / 1000);
+      }
     }
     const p = (h: hdr.Histogram, q: number) => h.getValueAtPercentile(q) / 1000;
     return {
@@ -114,11 +131,16 @@ export async function measureCompletion(server: ServerProcess, options: Completi
       count: latency.totalCount,
       publishP50: p(publish, 50),
       publishP99: p(publish, 99),
+      echoP50: echo === undefined ? undefined : p(echoH, 50),
+      echoP99: echo === undefined ? undefined : p(echoH, 99),
+      echoP999: echo === undefined ? undefined : p(echoH, 99.9),
       clockCheckMicros,
     };
   } finally {
     latency.destroy();
     publish.destroy();
+    echoH.destroy();
+    echo?.close();
     status.close();
     publisher.close();
     await waiter.stop();
@@ -263,7 +285,9 @@ export async function measureGateRelease(server: ServerProcess, options: GateOpt
 function completionLine(r: CompletionResult): string {
   return (
     `p50 ${ms(r.p50)}, p90 ${ms(r.p90)}, p99 ${ms(r.p99)}, p99.9 ${ms(r.p999)}, max ${ms(r.max)} (${r.count} completions; ` +
-    `the publisher's Publish RPC p50 ${ms(r.publishP50)}, p99 ${ms(r.publishP99)}; clocks one within ${r.clockCheckMicros.toFixed(0)} µs)`
+    `the publisher's Publish RPC p50 ${ms(r.publishP50)}, p99 ${ms(r.publishP99)}; ` +
+    (r.echoP50 === undefined ? "" : `echo floor p50 ${ms(r.echoP50)}, p99 ${ms(r.echoP99!)}, p99.9 ${ms(r.echoP999!)}; `) +
+    `clocks one within ${r.clockCheckMicros.toFixed(0)} µs)`
   );
 }
 
@@ -288,12 +312,16 @@ export async function runDependencyBench(runs = 3): Promise<{ completion: Comple
   const gate: GateResult[] = [];
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess();
+    const echo = await startEchoProcess().catch(async (e: unknown) => {
+      await server.stop();
+      throw e;
+    });
     try {
-      const res = await measureCompletion(server);
+      const res = await measureCompletion(server, { echo });
       completion.push(res);
       console.log(`Dependencies/completion run ${r + 1}: ${completionLine(res)}`);
     } finally {
-      await server.stop();
+      await Promise.all([server.stop(), echo.stop()]);
     }
   }
   for (let r = 0; r < runs; r++) {
@@ -314,7 +342,10 @@ export async function runDependencyBench(runs = 3): Promise<{ completion: Comple
     }
   }
   const m = (f: (x: CompletionResult) => number) => median(completion.map(f));
-  console.log(`Dependencies/completion median of ${runs}: p50 ${ms(m((x) => x.p50))}, p99 ${ms(m((x) => x.p99))}, p99.9 ${ms(m((x) => x.p999))}`);
+  console.log(
+    `Dependencies/completion median of ${runs}: p50 ${ms(m((x) => x.p50))}, p99 ${ms(m((x) => x.p99))}, p99.9 ${ms(m((x) => x.p999))}; ` +
+      `Publish RPC p50 ${ms(m((x) => x.publishP50))}, p99 ${ms(m((x) => x.publishP99))}; echo floor p50 ${ms(m((x) => x.echoP50 ?? NaN))}, p99 ${ms(m((x) => x.echoP99 ?? NaN))}`,
+  );
   const g = (f: (x: GateResult) => number) => median(gate.map(f));
   console.log(
     `Dependencies/gate-10000 median of ${runs} (each run's median round): last released ${ms(g((x) => x.lastReleased))}, half ${ms(g((x) => x.medianReleased))}; ` +
