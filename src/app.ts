@@ -14,7 +14,7 @@ import { decodeRouteRequest } from "./service/route-codec.js";
 import { createRoutingService } from "./service/routing-service.js";
 import { createSignalService } from "./service/signal-service.js";
 import { structSize } from "./service/struct-codec.js";
-import { contextBytes } from "./service/context-messages.js";
+import { contextOversize } from "./service/context-messages.js";
 import { createContextService } from "./service/context-service.js";
 import { createDependencyService } from "./service/dependency-service.js";
 import { responseReserveBytes } from "./service/encoded-size.js";
@@ -83,7 +83,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     store,
     limits: config.limits,
     // Every stored context fits in one message in either encoding, so every client can read it back.
-    contextSize: { sizeOf: contextBytes, maxBytes: maxMessageBytes - responseReserveBytes },
+    contextSize: { oversize: contextOversize(maxMessageBytes - responseReserveBytes), maxBytes: maxMessageBytes - responseReserveBytes },
     hooks: {
       onDistributed: (_agents, ms) => metrics.observeLater(metrics.contextDistributionTime, ms),
       onWatchersChanged: (delta) => metrics.activeContextWatchers.inc(delta),

@@ -1,4 +1,4 @@
-module consort.dev/examples/signals
+module consort.dev/examples/quickstart
 
 go 1.26.0
 

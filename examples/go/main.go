@@ -1,59 +1,67 @@
-// Command example publishes an agent_completed signal to a Consort server and prints what a subscriber receives.
+// Command quickstart runs the quick start's Complete Example and its three common patterns, each as separate agent
+// processes talking to one Consort server, and prints every agent's lines prefixed with [scenario/agent].
+//
+//	go run . [-addr 127.0.0.1:50051] [complete|chain|parallel|gate ...]
+//	quickstart agent -addr HOST:PORT -coord ID <scenario> <role>     (one agent: what the launcher starts)
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log"
-	"time"
+	"os"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/structpb"
-
-	consortv1 "consort.dev/gen/go/consort/v1"
+	"google.golang.org/grpc/status"
 )
 
+// Scenario is one workflow: its agents, in start order, and the function each role runs.
+type Scenario struct {
+	Name, Title string
+	Agents      []string
+	Roles       map[string]func(*Agent) error
+}
+
+var scenarios = []Scenario{completeExample, signalChain, parallelExecution, qualityGate}
+
 func main() {
-	addr := flag.String("addr", "localhost:50051", "Consort gRPC address")
-	flag.Parse()
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		log.Fatal(err)
+	if len(os.Args) > 1 && os.Args[1] == "agent" {
+		os.Exit(runAgent(os.Args[2:]))
 	}
-	defer conn.Close()
-	client := consortv1.NewSignalServiceClient(conn)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	coord := fmt.Sprintf("example-%d", time.Now().UnixNano())
-	// after_sequence=0 replays from the start, so the signal is seen even if published before registration.
-	stream, err := client.Subscribe(ctx, &consortv1.SubscribeRequest{CoordinationId: coord, AgentId: "observer", AfterSequence: proto.Uint64(0)})
-	if err != nil {
-		log.Fatal(err)
-	}
-	received := make(chan error, 1)
-	go func() { // prints the `subscribed` confirmation, then stops after the first batch of signals
-		for {
-			resp, err := stream.Recv()
-			if err == nil {
-				fmt.Println("received:", resp)
-			}
-			if err != nil || len(resp.GetSignals()) > 0 {
-				received <- err
-				return
-			}
+	os.Exit(runAll(os.Args[1:]))
+}
+
+func find(name string) (Scenario, bool) {
+	for _, s := range scenarios {
+		if s.Name == name {
+			return s, true
 		}
-	}()
-	data, _ := structpb.NewStruct(map[string]any{"agent_id": "model-generator", "success": true})
-	pub, err := client.Publish(ctx, &consortv1.PublishRequest{CoordinationId: coord,
-		Type: consortv1.SignalType_SIGNAL_TYPE_AGENT_COMPLETED, SenderAgentId: "model-generator", Data: data})
+	}
+	return Scenario{}, false
+}
+
+// runAgent runs one role of one scenario in this process; it exits 1 with one line on stderr when it fails.
+func runAgent(args []string) int {
+	flags := flag.NewFlagSet("agent", flag.ExitOnError)
+	addr := flags.String("addr", "127.0.0.1:50051", "Consort's gRPC address")
+	coord := flags.String("coord", "", "the coordination id, unique per run")
+	_ = flags.Parse(args)
+	s, ok := find(flags.Arg(0))
+	role, known := s.Roles[flags.Arg(1)]
+	if !ok || !known || *coord == "" || flags.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "usage: quickstart agent -addr HOST:PORT -coord ID <scenario> <role>")
+		return 2
+	}
+	a, err := newAgent(flags.Arg(1), *addr, *coord)
+	if err == nil {
+		defer a.conn.Close()
+		err = role(a)
+	}
 	if err != nil {
-		log.Fatal(err)
+		if st, isStatus := status.FromError(err); isStatus { // which call failed how, in one line
+			fmt.Fprintf(os.Stderr, "%s: %s: %s\n", flags.Arg(1), st.Code(), st.Message())
+		} else {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", flags.Arg(1), err)
+		}
+		return 1
 	}
-	fmt.Println("published sequence", pub.GetSignal().GetSequence(), "in", coord)
-	if err := <-received; err != nil {
-		log.Fatal(err)
-	}
+	return 0
 }

@@ -20,18 +20,38 @@ export function attachEncoding<T extends object>(message: T, bytes: Uint8Array):
   return message as PreEncoded<T>;
 }
 
-/** Encodes repeated message field `fieldNumber` from already encoded element bytes (length-delimited). */
-export function encodeRepeatedMessages(fieldNumber: number, elements: readonly Uint8Array[]): Uint8Array {
+/**
+ * Encodes repeated message field `fieldNumber` from already encoded element bytes (length-delimited). An element
+ * may be given as the parts its encoding is the concatenation of (e.g. a context's own fields and its shared
+ * intelligence, encoded once for every agent that shares it).
+ */
+export function encodeRepeatedMessages(fieldNumber: number, elements: readonly (Uint8Array | readonly Uint8Array[])[]): Uint8Array {
   const tag = (fieldNumber << 3) | 2;
+  const lengthOf = (e: Uint8Array | readonly Uint8Array[]) => {
+    if (e instanceof Uint8Array) return e.length;
+    let n = 0;
+    for (const part of e) n += part.length;
+    return n;
+  };
   let size = 0;
-  for (const e of elements) size += varintSize(tag) + varintSize(e.length) + e.length;
+  for (const e of elements) {
+    const n = lengthOf(e);
+    size += varintSize(tag) + varintSize(n) + n;
+  }
   const out = new Uint8Array(size);
   let pos = 0;
   for (const e of elements) {
     pos = writeVarint(out, pos, tag);
-    pos = writeVarint(out, pos, e.length);
-    out.set(e, pos);
-    pos += e.length;
+    pos = writeVarint(out, pos, lengthOf(e));
+    if (e instanceof Uint8Array) {
+      out.set(e, pos);
+      pos += e.length;
+      continue;
+    }
+    for (const part of e) {
+      out.set(part, pos);
+      pos += part.length;
+    }
   }
   return out;
 }

@@ -1,12 +1,22 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { WireFormat } from "../binding/call-context.js";
-import { varintSize } from "../binding/pre-encoded.js";
-import type { AgentContextRecord, DistributeInput, SharedIntelligence } from "../core/context/types.js";
+import { varintSize, writeVarint } from "../binding/pre-encoded.js";
+import type {
+  AgentContextRecord,
+  CoordinationProtocols as CoordinationProtocolsRecord,
+  DistributeInput,
+  ResourceAllocation as ResourceAllocationRecord,
+  SharedIntelligence,
+} from "../core/context/types.js";
 import {
   AgentContextSchema,
+  CoordinationProtocolsSchema,
+  ResourceAllocationSchema,
   SharedIntelligenceSchema,
   type AgentContext,
+  type CoordinationProtocols,
   type DistributeContextRequest,
+  type ResourceAllocation,
   type SharedIntelligence as SharedIntelligenceMessage,
 } from "../../gen/ts/consort/v1/context_pb.js";
 import { toTimestamp } from "./convert.js";
@@ -54,10 +64,16 @@ export function distributeInput(req: DistributeContextRequest): DistributeInput 
 }
 
 // Each shared intelligence is converted, encoded and measured once, however many agents share it.
-const sharedMessages = new WeakMap<SharedIntelligence, { message: SharedIntelligenceMessage; binary: number; json: number }>();
+interface SharedBuilt {
+  readonly message: SharedIntelligenceMessage;
+  /** Field 2 of an AgentContext as encoded: tag, length, the message's bytes. */
+  readonly field: Uint8Array;
+  json: number | undefined;
+}
+const sharedBuilt = new WeakMap<SharedIntelligence, SharedBuilt>();
 
-function sharedOf(si: SharedIntelligence) {
-  let m = sharedMessages.get(si);
+function sharedOf(si: SharedIntelligence): SharedBuilt {
+  let m = sharedBuilt.get(si);
   if (m === undefined) {
     const message = create(SharedIntelligenceSchema, {
       typeRegistry: si.type_registry,
@@ -66,16 +82,85 @@ function sharedOf(si: SharedIntelligence) {
       namingConventions: si.naming_conventions as Record<string, string>,
       dependencyGraph: stringListsOf(si.dependency_graph),
     });
-    m = { message, binary: toBinary(SharedIntelligenceSchema, message).byteLength, json: jsonBytes(SharedIntelligenceSchema, message) };
-    sharedMessages.set(si, m);
+    m = { message, field: fieldBytes(2, toBinary(SharedIntelligenceSchema, message)), json: undefined };
+    sharedBuilt.set(si, m);
   }
   return m;
 }
 
-/** An AgentContext without its shared intelligence. */
-function contextWithoutShared(r: AgentContextRecord): AgentContext {
+/** `bytes` (a message's encoding) as message field `field` of its parent: tag, length, bytes. */
+function fieldBytes(field: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + varintSize(bytes.length) + bytes.length);
+  out[0] = (field << 3) | 2;
+  out.set(bytes, writeVarint(out, 1, bytes.length));
+  return out;
+}
+
+/** A sub-message built and encoded as field `field` once per core object (agents with default protocols share one). */
+function sharedPart<T extends object, M>(cache: WeakMap<T, { message: M; field: Uint8Array }>, value: T, make: (v: T) => M, encode: (m: M) => Uint8Array, field: number) {
+  let part = cache.get(value);
+  if (part === undefined) {
+    const message = make(value);
+    part = { message, field: fieldBytes(field, encode(message)) };
+    cache.set(value, part);
+  }
+  return part;
+}
+const protocolParts = new WeakMap<CoordinationProtocolsRecord, { message: CoordinationProtocols; field: Uint8Array }>();
+const allocationParts = new WeakMap<ResourceAllocationRecord, { message: ResourceAllocation; field: Uint8Array }>();
+const protocolsMessage = (p: CoordinationProtocolsRecord) =>
+  create(CoordinationProtocolsSchema, {
+    updateIntervalMs: p.updateIntervalMs,
+    heartbeatIntervalMs: p.heartbeatIntervalMs,
+    statusChannel: p.statusChannel,
+    resultChannel: p.resultChannel,
+    errorChannel: p.errorChannel,
+    ...(p.coordinationEndpoint !== undefined && { coordinationEndpoint: p.coordinationEndpoint }),
+  });
+const allocationMessage = (a: ResourceAllocationRecord) => create(ResourceAllocationSchema, { ...a });
+
+/**
+ * A context as built for sending: its binary encoding as the parts it is the concatenation of, in field order —
+ * coordination_metadata (1), shared_intelligence (2: encoded once per copy, shared by the agents holding it),
+ * agent_assignment (3), coordination_protocols (4) and resource_allocation (5) (encoded once per distinct
+ * object: agents on the defaults share them), then the scalar fields 6–8 — exactly what `toBinary` writes (a
+ * property test compares them). The agent's own fields (1, 3, 6–8) are encoded in one `toBinary` call and cut
+ * apart. Its full message and JSON size are made only when asked (a Connect client, a JSON page).
+ */
+interface Built {
+  /** The context with only its own fields (1, 3, 6–8). */
+  readonly own: AgentContext;
+  readonly protocols: CoordinationProtocols;
+  readonly allocation: ResourceAllocation;
+  readonly shared: SharedBuilt;
+  readonly parts: readonly Uint8Array[];
+  readonly binary: number;
+  /** The context without its shared intelligence (what the JSON size is measured on). */
+  rest: AgentContext | undefined;
+  message: AgentContext | undefined;
+  json: number | undefined;
+}
+const built = new WeakMap<AgentContextRecord, Built>();
+// `"sharedIntelligence":` and a comma: what the shared intelligence adds to a context's JSON beside its own text.
+const sharedJsonFraming = Buffer.byteLength('"sharedIntelligence":,');
+
+/** Where the length-delimited field with one-byte tag `tag` starting at `pos` of `bytes` ends. */
+function fieldEnd(bytes: Uint8Array, pos: number, tag: number): number {
+  if (bytes[pos] !== tag) throw new Error(`context encoding: expected tag ${tag} at ${pos}, found ${bytes[pos]}`);
+  let len = 0;
+  let p = pos + 1;
+  for (let shift = 0, byte = 0x80; byte & 0x80; shift += 7) {
+    byte = bytes[p++] as number;
+    len += (byte & 0x7f) * 2 ** shift;
+  }
+  return p + len;
+}
+
+function build(r: AgentContextRecord): Built {
+  let b = built.get(r);
+  if (b !== undefined) return b;
   const a = r.assignment;
-  return create(AgentContextSchema, {
+  const own = create(AgentContextSchema, {
     coordinationMetadata: {
       sessionId: r.sessionId,
       coordinationId: r.coordinationId,
@@ -94,59 +179,70 @@ function contextWithoutShared(r: AgentContextRecord): AgentContext {
       outputRequirements: a.outputRequirements,
       successCriteria: a.successCriteria,
     },
-    coordinationProtocols: {
-      updateIntervalMs: r.protocols.updateIntervalMs,
-      heartbeatIntervalMs: r.protocols.heartbeatIntervalMs,
-      statusChannel: r.protocols.statusChannel,
-      resultChannel: r.protocols.resultChannel,
-      errorChannel: r.protocols.errorChannel,
-      ...(r.protocols.coordinationEndpoint !== undefined && { coordinationEndpoint: r.protocols.coordinationEndpoint }),
-    },
-    resourceAllocation: { ...r.allocation },
     contextVersion: BigInt(r.version),
     updatedAt: toTimestamp(r.updatedAt),
     revision: BigInt(r.revision),
   });
-}
-
-interface Built {
-  readonly message: AgentContext;
-  readonly binary: number;
-  readonly json: number;
-}
-const built = new WeakMap<AgentContextRecord, Built>();
-// `"sharedIntelligence":` and a comma: what the shared intelligence adds to a context's JSON beside its own text.
-const sharedJsonFraming = Buffer.byteLength('"sharedIntelligence":,');
-
-function build(r: AgentContextRecord): Built {
-  let b = built.get(r);
-  if (b === undefined) {
-    const rest = contextWithoutShared(r);
-    const shared = sharedOf(r.shared);
-    const binary = toBinary(AgentContextSchema, rest).byteLength + 1 + varintSize(shared.binary) + shared.binary;
-    const json = jsonBytes(AgentContextSchema, rest) + sharedJsonFraming + shared.json;
-    rest.sharedIntelligence = shared.message;
-    b = { message: rest, binary, json };
-    built.set(r, b);
-  }
+  const protocols = sharedPart(protocolParts, r.protocols, protocolsMessage, (m) => toBinary(CoordinationProtocolsSchema, m), 4);
+  const allocation = sharedPart(allocationParts, r.allocation, allocationMessage, (m) => toBinary(ResourceAllocationSchema, m), 5);
+  const shared = sharedOf(r.shared);
+  const bytes = toBinary(AgentContextSchema, own);
+  const end1 = fieldEnd(bytes, 0, (1 << 3) | 2);
+  const end3 = fieldEnd(bytes, end1, (3 << 3) | 2);
+  const parts = [bytes.subarray(0, end1), shared.field, bytes.subarray(end1, end3), protocols.field, allocation.field, bytes.subarray(end3)];
+  const binary = bytes.length + shared.field.length + protocols.field.length + allocation.field.length;
+  b = { own, protocols: protocols.message, allocation: allocation.message, shared, parts, binary, rest: undefined, message: undefined, json: undefined };
+  built.set(r, b);
   return b;
+}
+
+/** The context's message without its shared intelligence (made once). */
+function restOf(b: Built): AgentContext {
+  return (b.rest ??= { ...b.own, coordinationProtocols: b.protocols, resourceAllocation: b.allocation });
 }
 
 /** The proto message of a stored context (built once per record; the shared intelligence once per copy). */
 export function contextMessage(r: AgentContextRecord): AgentContext {
-  return build(r).message;
+  const b = build(r);
+  return (b.message ??= { ...restOf(b), sharedIntelligence: b.shared.message });
+}
+
+/** The exact binary encoding of a context, as the parts it is the concatenation of. */
+export function contextEncodingParts(r: AgentContextRecord): readonly Uint8Array[] {
+  return build(r).parts;
+}
+
+/** Bytes of a context as JSON (as connect writes it), measured once. */
+function jsonSize(r: AgentContextRecord): number {
+  const b = build(r);
+  b.shared.json ??= jsonBytes(SharedIntelligenceSchema, b.shared.message);
+  return (b.json ??= jsonBytes(AgentContextSchema, restOf(b)) + sharedJsonFraming + b.shared.json);
 }
 
 /**
- * Bytes a context takes when sent, in the larger of its two encodings (protobuf, JSON): what must fit in one
- * message for every client to read it back. Computed from the parts, each measured once.
+ * A context's JSON never exceeds this many times its binary encoding plus {@link jsonSlackBytes}: a string takes
+ * at most 6 bytes per byte as JSON (`\u0001`), a Struct at most 6 times its encoding, and a field that costs 2
+ * bytes as a tag and a small value costs at most 26 as `"heartbeatIntervalMs":100,`. A property test pins it.
  */
-export function contextBytes(r: AgentContextRecord): number {
-  const b = build(r);
-  return Math.max(b.binary, b.json);
+export const jsonPerBinaryByte = 16;
+/** See {@link jsonPerBinaryByte}: the braces of the outermost object and rounding. */
+export const jsonSlackBytes = 64;
+
+/**
+ * The check that every stored context can be read back by every client: a function giving the bytes a context
+ * would take in the larger of its encodings when that exceeds `maxBytes`, `undefined` when it fits. The binary
+ * size is exact and always known; the JSON size is measured only when the binary size cannot rule it out.
+ */
+export function contextOversize(maxBytes: number): (r: AgentContextRecord) => number | undefined {
+  return (r) => {
+    const b = build(r);
+    if (b.binary * jsonPerBinaryByte + jsonSlackBytes <= maxBytes) return undefined;
+    const larger = Math.max(b.binary, jsonSize(r));
+    return larger > maxBytes ? larger : undefined;
+  };
 }
 
 /** What a context adds to a response's repeated `contexts` (field 1) in `format`, framing included. */
 export function contextElementSize(format: WireFormat): (r: AgentContextRecord) => number {
-  return format === "json" ? (r) => jsonElementSize(build(r).json) : (r) => binaryElementSize(build(r).binary);
+  return format === "json" ? (r) => jsonElementSize(jsonSize(r)) : (r) => binaryElementSize(build(r).binary);
 }

@@ -1,8 +1,9 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { abortedByShutdown, wireFormatOf } from "../binding/call-context.js";
+import { attachEncoding, encodeRepeatedMessages } from "../binding/pre-encoded.js";
 import { streamContextWatch, watchShuttingDown, type ContextEngine } from "../core/context/context-engine.js";
-import { sharedIntelligenceParts } from "../core/context/types.js";
+import { sharedIntelligenceParts, type AgentContextRecord } from "../core/context/types.js";
 import { Violations } from "../core/errors.js";
 import {
   ClearContextsResponseSchema,
@@ -13,7 +14,7 @@ import {
   WatchAgentContextResponseSchema,
   type ContextService,
 } from "../../gen/ts/consort/v1/context_pb.js";
-import { contextElementSize, contextMessage, distributeInput } from "./context-messages.js";
+import { contextElementSize, contextEncodingParts, contextMessage, distributeInput } from "./context-messages.js";
 import { sequenceOf } from "./convert.js";
 import { responseReserveBytes } from "./encoded-size.js";
 
@@ -27,6 +28,36 @@ export interface ContextServiceOptions {
 /** The page budget of a response in the call's format. */
 const budgetFor = (maxBytes: number, ctx: Parameters<typeof wireFormatOf>[0]) => ({ maxBytes, sizeOf: contextElementSize(wireFormatOf(ctx)) });
 
+/** Where a response holds its contexts: a repeated `contexts`, a single `context`, or the `state` oneof's `context`. */
+type ContextsField = "contexts" | "context" | "state";
+
+/**
+ * A response of `schema`: `rest` (its other fields) and `records`' contexts in field 1 (`field`). For the gRPC
+ * bridge (`preEncode`, which sends attached bytes as they are), its encoding is attached, framed from each
+ * context's cached parts — every agent's copy of a shared intelligence is encoded once, not once per agent — and
+ * the context messages are made only if something reads them. Field 1 comes first in `toBinary`'s output, so the
+ * bytes are exactly its own (a property test compares them).
+ */
+export function contextsResponse<Desc extends DescMessage>(
+  schema: Desc,
+  rest: MessageInitShape<Desc>,
+  field: ContextsField,
+  records: readonly AgentContextRecord[],
+  preEncode: boolean,
+): MessageShape<Desc> {
+  const value = () => {
+    if (field === "contexts") return records.map(contextMessage);
+    const context = contextMessage(records[0] as AgentContextRecord);
+    return field === "context" ? context : { case: "context", value: context };
+  };
+  if (!preEncode) return create(schema, { ...rest, [field]: value() } as MessageInitShape<Desc>);
+  const message = create(schema, rest);
+  const bytes = Buffer.concat([encodeRepeatedMessages(1, records.map(contextEncodingParts)), toBinary(schema, message)]);
+  let made: unknown;
+  Object.defineProperty(message, field, { get: () => (made ??= value()), enumerable: true, configurable: true });
+  return attachEncoding(message, bytes);
+}
+
 /** ContextService: proto messages ⇄ the context engine. Served by both transports. */
 export function createContextService(options: ContextServiceOptions): ServiceImpl<typeof ContextService> {
   const { engine } = options;
@@ -34,24 +65,19 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
   return {
     async distributeContext(req, ctx) {
       const page = engine.distribute(distributeInput(req), [], budgetFor(pageBytes, ctx));
-      return create(DistributeContextResponseSchema, {
-        contexts: page.contexts.map(contextMessage),
-        revision: BigInt(page.revision),
-        nextPageToken: page.nextPageToken,
-      });
+      const rest = { revision: BigInt(page.revision), nextPageToken: page.nextPageToken };
+      return contextsResponse(DistributeContextResponseSchema, rest, "contexts", page.contexts, ctx.protocolName === "grpc");
     },
 
-    async getAgentContext(req) {
-      return create(GetAgentContextResponseSchema, { context: contextMessage(engine.get(req.coordinationId, req.agentId)) });
+    async getAgentContext(req, ctx) {
+      const record = engine.get(req.coordinationId, req.agentId);
+      return contextsResponse(GetAgentContextResponseSchema, {}, "context", [record], ctx.protocolName === "grpc");
     },
 
     async listAgentContexts(req, ctx) {
       const page = engine.list({ coordinationId: req.coordinationId, pageSize: req.pageSize, pageToken: req.pageToken, budget: budgetFor(pageBytes, ctx) });
-      return create(ListAgentContextsResponseSchema, {
-        contexts: page.contexts.map(contextMessage),
-        nextPageToken: page.nextPageToken,
-        revision: BigInt(page.revision),
-      });
+      const rest = { nextPageToken: page.nextPageToken, revision: BigInt(page.revision) };
+      return contextsResponse(ListAgentContextsResponseSchema, rest, "contexts", page.contexts, ctx.protocolName === "grpc");
     },
 
     async updateSharedIntelligence(req) {
@@ -78,11 +104,11 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       const watcher = engine.watch({ coordinationId: req.coordinationId, agentId: req.agentId, ...(afterRevision !== undefined && { afterRevision }) });
       const stream = streamContextWatch(watcher, ctx.signal);
       try {
+        const schema = WatchAgentContextResponseSchema;
         for await (const change of stream.changes) {
-          yield create(WatchAgentContextResponseSchema, {
-            state: change.context === null ? { case: "absent", value: {} } : { case: "context", value: contextMessage(change.context) },
-            revision: BigInt(change.revision),
-          });
+          const revision = BigInt(change.revision);
+          if (change.context === null) yield create(schema, { state: { case: "absent", value: {} }, revision });
+          else yield contextsResponse(schema, { revision }, "state", [change.context], ctx.protocolName === "grpc");
         }
         // Ended by the call's signal: a client cancel or deadline quietly, the server's shutdown with UNAVAILABLE
         // and the resume point.

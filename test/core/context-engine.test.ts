@@ -83,7 +83,7 @@ describe("distribution", () => {
   });
 
   it("refuses a context that would not fit in one message, storing nothing", () => {
-    const e = setup({}, { contextSize: { sizeOf: (r) => r.assignment.objective.length, maxBytes: 10 } });
+    const e = setup({}, { contextSize: { oversize: (r) => (r.assignment.objective.length > 10 ? r.assignment.objective.length : undefined), maxBytes: 10 } });
     const err = errorOf(() => e.distribute({ coordinationId: "c", sessionId: "s", assignments: [{ agentId: "a", objective: "x".repeat(11) }] }));
     expect(err).toMatchObject({ kind: "exhausted", reason: "CONTEXT_TOO_LARGE", metadata: { agent_id: "a", size_bytes: "11", limit_bytes: "10" } });
     expect(errorOf(() => e.get("c", "a")).reason).toBe("CONTEXT_NOT_FOUND");

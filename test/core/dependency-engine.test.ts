@@ -60,6 +60,27 @@ describe("waiting without polling", () => {
     expect((await call.result).success).toBe(true);
   });
 
+  it("never loses a wake-up, whatever the interleaving of the completion and the wait (no call waits out its timeout)", async () => {
+    const { deps, signals } = setup();
+    // Each round: the completion lands before, at the same turn as, or after the wait registers, by a random
+    // number of microtask and timer hops either way.
+    const hop = async (n: number) => {
+      for (let i = 0; i < n; i++) await (i % 2 === 0 ? Promise.resolve() : new Promise((r) => setImmediate(r)));
+    };
+    const rounds = Array.from({ length: 300 }, (_, i) => i);
+    const results = await Promise.all(
+      rounds.map(async (i) => {
+        const agent = `gen-${i}`;
+        const complete = hop(i % 7).then(() => signals.publish({ coordinationId: "c", type: "agent_completed", senderAgentId: agent }));
+        const wait = hop((i * 5) % 7).then(() => deps.resolve({ coordinationId: "c", agentId: `v-${i}`, dependencies: [completion("d", agent, 10_000)] }).result);
+        await complete;
+        return wait;
+      }),
+    );
+    expect(results.every((r) => r.success)).toBe(true);
+    expect(deps.pendingCount).toBe(0);
+  });
+
   it("times out a dependency with the original message; other dependencies of the call are awaited together (SPEC case 20)", async () => {
     const { deps, complete } = setup();
     const call = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("slow", "nobody", 40), completion("fast", "gen", 2000)] });

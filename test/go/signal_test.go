@@ -21,12 +21,34 @@ import (
 const testTimeout = 20 * time.Second
 
 // subscription reads one Subscribe stream in the background.
+// pumped is a server stream read by its own goroutine into a buffered channel, so tests wait with a timeout.
+type pumped[T any] struct {
+	msgs  chan T
+	err   error         // the stream's final error (io.EOF on a clean end); valid once ended is closed
+	ended chan struct{} // closed when Recv returned an error
+}
+
+// pump starts reading the stream whose next message recv returns.
+func pump[T any](recv func() (T, error)) *pumped[T] {
+	p := &pumped[T]{msgs: make(chan T, 1024), ended: make(chan struct{})}
+	go func() {
+		defer close(p.ended)
+		for {
+			m, err := recv()
+			if err != nil {
+				p.err = err
+				return
+			}
+			p.msgs <- m
+		}
+	}()
+	return p
+}
+
 type subscription struct {
+	*pumped[*consortv1.SubscribeResponse]
 	t      *testing.T
 	cancel context.CancelFunc
-	msgs   chan *consortv1.SubscribeResponse
-	err    error         // the stream's final error (io.EOF on a clean end); valid once ended is closed
-	ended  chan struct{} // closed when Recv returned an error
 }
 
 func subscribe(t *testing.T, ctx context.Context, c consortv1.SignalServiceClient, req *consortv1.SubscribeRequest) *subscription {
@@ -37,18 +59,7 @@ func subscribe(t *testing.T, ctx context.Context, c consortv1.SignalServiceClien
 		cancel()
 		t.Fatalf("Subscribe: %v", err)
 	}
-	s := &subscription{t: t, cancel: cancel, msgs: make(chan *consortv1.SubscribeResponse, 1024), ended: make(chan struct{})}
-	go func() {
-		defer close(s.ended)
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				s.err = err
-				return
-			}
-			s.msgs <- m
-		}
-	}()
+	s := &subscription{pumped: pump(stream.Recv), t: t, cancel: cancel}
 	t.Cleanup(cancel)
 	return s
 }

@@ -155,3 +155,37 @@ def struct(values: dict | None) -> struct_pb2.Struct | None:
     s = struct_pb2.Struct()
     s.update(values)
     return s
+
+
+class StreamReader:
+    """A server stream read by a background thread into a queue, so a test can wait on it with a timeout."""
+
+    _END = object()
+    name = "stream"
+
+    def __init__(self, call):
+        self.call = call
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for response in self.call:
+                self._queue.put(response)
+        except grpc.RpcError as error:
+            self._queue.put(error)
+            return
+        self._queue.put(self._END)
+
+    def next(self, timeout: float):
+        """The next message; fails on timeout, on a stream error and on the end of the stream."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"no {self.name} message within {timeout} s")
+        if isinstance(item, grpc.RpcError):
+            pytest.fail(f"{self.name} failed: {item.code()} {item.details()}")
+        if item is self._END:
+            pytest.fail(f"{self.name} stream ended")
+        return item

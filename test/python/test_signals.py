@@ -5,14 +5,13 @@ Every call has a deadline and every wait on a stream is bounded, so a server bug
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 import grpc
 import pytest
-from conftest import status_detail, struct
+from conftest import StreamReader, status_detail, struct
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -34,37 +33,16 @@ def publish(stub, coordination_id: str, type_=COMPLETED, data: dict | None = Non
     return stub.Publish(request, timeout=CALL_TIMEOUT)
 
 
-class Subscription:
-    """A Subscribe stream read by a background thread into a queue, so the test can wait on it with a timeout."""
+class Subscription(StreamReader):
+    """A Subscribe stream (see StreamReader)."""
 
-    _END = object()
+    name = "Subscribe"
 
     def __init__(self, stub, request: pb.SubscribeRequest):
-        self.call = stub.Subscribe(request, timeout=STREAM_TIMEOUT)
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            for response in self.call:
-                self._queue.put(response)
-        except grpc.RpcError as error:
-            self._queue.put(error)
-            return
-        self._queue.put(self._END)
+        super().__init__(stub.Subscribe(request, timeout=STREAM_TIMEOUT))
 
     def next(self, timeout: float = WAIT) -> pb.SubscribeResponse:
-        """The next response; fails on timeout, on a stream error and on the end of the stream."""
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            pytest.fail(f"no Subscribe response within {timeout} s")
-        if isinstance(item, grpc.RpcError):
-            pytest.fail(f"Subscribe failed: {item.code()} {item.details()}")
-        if item is self._END:
-            pytest.fail("Subscribe stream ended")
-        return item
+        return super().next(timeout)
 
     def error(self, timeout: float = WAIT) -> grpc.RpcError:
         """Skips responses until the stream fails, and returns the error."""

@@ -112,11 +112,11 @@ export interface ContextEngineOptions {
   /** Clock in milliseconds since the epoch. @default Date.now */
   readonly now?: () => number;
   /**
-   * The bytes a context takes when sent, and the most it may take: a context that would not fit in one message
-   * is refused (distribution) or not updated (update), so every stored context can be read back.
-   * @default no bound
+   * The most bytes a context may take when sent, and a check giving the bytes a context would take when it exceeds
+   * them (`undefined` when it fits): a context that would not fit in one message is refused (distribution) or not
+   * updated (update), so every stored context can be read back. @default no bound
    */
-  readonly contextSize?: { readonly sizeOf: (context: AgentContextRecord) => number; readonly maxBytes: number };
+  readonly contextSize?: { readonly oversize: (context: AgentContextRecord) => number | undefined; readonly maxBytes: number };
 }
 
 /** The context engine: one context package per agent of a coordination, versions, revisions, watchers (SPEC.md §3). */
@@ -213,11 +213,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
     }
   };
 
-  const checkSize = (record: AgentContextRecord): number | undefined => {
-    if (options.contextSize === undefined) return undefined;
-    const size = options.contextSize.sizeOf(record);
-    return size > options.contextSize.maxBytes ? size : undefined;
-  };
+  const checkSize = (record: AgentContextRecord): number | undefined => options.contextSize?.oversize(record);
 
   /** A forward page of `ids` from `start`, bounded by count and bytes; the token holds the next index. */
   const pageFrom = (st: ContextState, coordinationId: string, start: number, size: number, budget: PageBudget<AgentContextRecord> | undefined): ContextPage => {

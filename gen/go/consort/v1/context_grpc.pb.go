@@ -50,8 +50,8 @@ type ContextServiceClient interface {
 	// replaces the coordination's whole set of contexts: agents not re-sent vanish (their watchers receive `absent`),
 	// and every re-sent agent starts again at version 1. The coordination is created on first use.
 	//
-	// INVALID_ARGUMENT with the message "coordination_state must contain 'coordination_id' and 'session_id'" when
-	// either is empty; INVALID_ARGUMENT (naming the field) for no assignments, an empty, over-long or duplicate
+	// INVALID_ARGUMENT with the original library's message "coordination_state must contain 'coordination_id' and
+	// 'session_id'" under each empty one (the error message reads "<field>: coordination_state must contain …"); INVALID_ARGUMENT (naming the field) for no assignments, an empty, over-long or duplicate
 	// agent id, a value below its documented minimum, or a dependency cycle among the assignments, whose message
 	// names the cycle (e.g. "dependency cycle: agent-a -> agent-b -> agent-a"). Nothing is stored on error.
 	// Each agent's context must fit in one message (RESOURCE_EXHAUSTED, reason CONTEXT_TOO_LARGE, otherwise).
@@ -81,7 +81,9 @@ type ContextServiceClient interface {
 	// the version), a re-distribution that keeps the agent (version 1 again), and `absent` when the context is
 	// removed (a re-distribution without the agent, ClearContexts).
 	//
-	// Every change of a coordination's contexts gets a per-coordination `revision` that only grows; versions cannot
+	// Every change of a coordination's contexts gets a per-coordination `revision` that only grows (one per
+	// DistributeContext, UpdateSharedIntelligence that updates a context, or ClearContexts that clears some, shared by
+	// every context that call changed); versions cannot
 	// serve as a cursor (they restart at 1 on re-distribution and stay put with `increment_version = false`). Each
 	// message carries the revision it brings the watcher up to: pass the last one received as `after_revision` to
 	// resume after a disconnect, and every change after it is sent, none missed and none twice (no message at all
@@ -199,8 +201,8 @@ type ContextServiceServer interface {
 	// replaces the coordination's whole set of contexts: agents not re-sent vanish (their watchers receive `absent`),
 	// and every re-sent agent starts again at version 1. The coordination is created on first use.
 	//
-	// INVALID_ARGUMENT with the message "coordination_state must contain 'coordination_id' and 'session_id'" when
-	// either is empty; INVALID_ARGUMENT (naming the field) for no assignments, an empty, over-long or duplicate
+	// INVALID_ARGUMENT with the original library's message "coordination_state must contain 'coordination_id' and
+	// 'session_id'" under each empty one (the error message reads "<field>: coordination_state must contain …"); INVALID_ARGUMENT (naming the field) for no assignments, an empty, over-long or duplicate
 	// agent id, a value below its documented minimum, or a dependency cycle among the assignments, whose message
 	// names the cycle (e.g. "dependency cycle: agent-a -> agent-b -> agent-a"). Nothing is stored on error.
 	// Each agent's context must fit in one message (RESOURCE_EXHAUSTED, reason CONTEXT_TOO_LARGE, otherwise).
@@ -230,7 +232,9 @@ type ContextServiceServer interface {
 	// the version), a re-distribution that keeps the agent (version 1 again), and `absent` when the context is
 	// removed (a re-distribution without the agent, ClearContexts).
 	//
-	// Every change of a coordination's contexts gets a per-coordination `revision` that only grows; versions cannot
+	// Every change of a coordination's contexts gets a per-coordination `revision` that only grows (one per
+	// DistributeContext, UpdateSharedIntelligence that updates a context, or ClearContexts that clears some, shared by
+	// every context that call changed); versions cannot
 	// serve as a cursor (they restart at 1 on re-distribution and stay put with `increment_version = false`). Each
 	// message carries the revision it brings the watcher up to: pass the last one received as `after_revision` to
 	// resume after a disconnect, and every change after it is sent, none missed and none twice (no message at all
