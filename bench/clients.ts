@@ -13,9 +13,9 @@ export interface RawUnaryClient {
   close(): void;
 }
 
-/** A {@link RawUnaryClient} on its own channel to `address` (host:port). */
-export function rawUnaryClient(address: string, path: string): RawUnaryClient {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+/** A {@link RawUnaryClient} on its own channel to `address` (host:port); `options` are grpc-js channel options. */
+export function rawUnaryClient(address: string, path: string, options: grpc.ChannelOptions = {}): RawUnaryClient {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, ...options });
   return {
     call(payload, callback) {
       client.makeUnaryRequest(path, passthrough, passthrough, payload, callback);

@@ -1,3 +1,5 @@
+import { runContextBench } from "./context.js";
+import { runDependencyBench } from "./dependencies.js";
 import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
 import { measureLatencyGo } from "./latency-go.js";
@@ -6,7 +8,7 @@ import { runRoutingBench } from "./routing.js";
 import { startServerProcess } from "./server-process.js";
 
 /**
- * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing]`. Each
+ * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing|Context|Dependencies]`. Each
  * RPC run uses a fresh server process; the median over runs is printed last.
  */
 const arg = (name: string) => {
@@ -79,3 +81,7 @@ if (selected("Signals")) {
 }
 
 if (selected("Routing")) await runRoutingBench(runs);
+
+if (selected("Context")) await runContextBench(runs);
+
+if (selected("Dependencies")) await runDependencyBench(runs);
