@@ -1,17 +1,24 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import { interruptKey } from "../binding/call-context.js";
 import { clientGoneReason } from "./cancel-reason.js";
+import type { ShutdownFanout } from "./shutdown-fanout.js";
 
 /** A grpc-js server call, unary or streaming: what a handler context is made from. */
 export type GrpcCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
 /** What every call's context shares. */
 export interface GrpcContextShared {
-  /** Aborted (with `ServerShutdown`) when the server shuts down. */
-  readonly shutdownSignal: AbortSignal;
+  /** Aborts each open call's context (with `ServerShutdown`) when the server shuts down. */
+  readonly shutdown: ShutdownFanout;
 }
+
+/**
+ * Why a context's signal aborts once its call is over (a handler's pending work is released). One shared error:
+ * aborting with no reason would make a DOMException, stack trace and all, at the end of every call.
+ */
+const callEnded = new ConnectError("the call has ended", Code.Canceled);
 
 type Controller = ReturnType<typeof createHandlerContext>;
 
@@ -37,8 +44,9 @@ function headersOf(call: GrpcCall): Headers {
 /**
  * Connect's `HandlerContext` for a grpc-js call, made with connect's `createHandlerContext`: deadline
  * (`timeoutMs`, and `signal` aborting with DEADLINE_EXCEEDED), request metadata as `requestHeader`, client
- * cancellation (`signal` aborting with CANCELED) and the server's shutdown signal (`signal` aborting with
- * `ServerShutdown`), so a handler tells a deadline from a cancel from a shutdown by `signal.reason`.
+ * cancellation (`signal` aborting with CANCELED) and the server's shutdown (`signal` aborting with
+ * `ServerShutdown`, through the shutdown fan-out), so a handler tells a deadline from a cancel from a shutdown by
+ * `signal.reason`.
  *
  * Built on first use: most unary handlers never look at their context (Route is the hottest call), and a class
  * rather than an object literal with getters, which would make a new closure and hidden class per call (that kept
@@ -46,6 +54,8 @@ function headersOf(call: GrpcCall): Headers {
  */
 export class GrpcHandlerContext implements HandlerContext {
   #real: Controller | undefined;
+  #release: (() => void) | undefined;
+  #ended = false;
   readonly #call: GrpcCall;
   readonly #shared: GrpcContextShared;
   readonly #interrupt: ((error: unknown) => void) | undefined;
@@ -63,11 +73,22 @@ export class GrpcHandlerContext implements HandlerContext {
     const call = this.#call;
     const timeoutMs = timeoutOf(call);
     const requestAbort = new AbortController();
-    // grpc-js reports both a client cancel and a deadline as "cancelled": `signal.reason` tells them apart.
-    const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    const cancelled = () => requestAbort.abort(clientGoneReason(deadlineAt));
-    if (call.cancelled) cancelled();
-    else call.once("cancelled", cancelled);
+    if (this.#ended) {
+      // First looked at after its call ended: born ended, with nothing to listen to.
+      requestAbort.abort(callEnded);
+    } else {
+      // grpc-js reports both a client cancel and a deadline as "cancelled": `signal.reason` tells them apart. It
+      // also emits "cancelled" once it has sent a call's trailers: `end` removes the listener first.
+      const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+      const cancelled = () => requestAbort.abort(clientGoneReason(deadlineAt));
+      if (call.cancelled) cancelled();
+      else call.once("cancelled", cancelled);
+      const unregister = this.#shared.shutdown.add(requestAbort);
+      this.#release = () => {
+        call.removeListener("cancelled", cancelled);
+        unregister();
+      };
+    }
     const values = createContextValues();
     if (this.#interrupt !== undefined) values.set(interruptKey, this.#interrupt);
     this.#real = createHandlerContext({
@@ -77,7 +98,6 @@ export class GrpcHandlerContext implements HandlerContext {
       requestMethod: "POST",
       url: `http://${call.getHost()}${call.getPath()}`,
       ...(timeoutMs !== undefined && { timeoutMs }),
-      shutdownSignal: this.#shared.shutdownSignal,
       requestSignal: requestAbort.signal,
       requestHeader: headersOf(call),
       contextValues: values,
@@ -120,8 +140,13 @@ export class GrpcHandlerContext implements HandlerContext {
     return this.#ctx().url;
   }
 
-  /** Ends the context: its signal aborts (handlers' pending work is released) and its timers stop. */
+  /**
+   * Ends the context: its signal aborts (handlers' pending work is released), its timers stop, and it stops
+   * listening for the call's cancel and the server's shutdown.
+   */
   end(reason?: unknown): void {
-    this.#real?.abort(reason);
+    this.#ended = true;
+    this.#release?.();
+    this.#real?.abort(reason ?? callEnded);
   }
 }

@@ -6,6 +6,7 @@ import { bridgeService } from "./grpc-bridge.js";
 import { addStatusDetails } from "./grpc-status-details.js";
 import type { CallObservation, CallObserver, CallOutcome } from "./observe.js";
 import { createReflection, healthServiceName, reflectionServiceNames } from "./reflection.js";
+import { createShutdownFanout } from "./shutdown-fanout.js";
 
 /** Options of {@link startGrpcServer}. */
 export interface GrpcServerOptions {
@@ -101,7 +102,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     "grpc.max_send_message_length": -1,
   });
   const calls = createCallCounter(o.observer);
-  const shared = { shutdownSignal: o.shutdownSignal };
+  const shared = { shutdown: createShutdownFanout(o.shutdownSignal) };
   for (const b of o.services) {
     const { definition, handlers } = bridgeService(b, { shared, calls, maxMessageBytes: o.maxMessageBytes });
     server.addService(definition, handlers);

@@ -11,6 +11,7 @@ import { invalidFields } from "../core/errors.js";
 import { clientGoneReason } from "./cancel-reason.js";
 import { toConnectError, toWireError } from "./errors.js";
 import { OK, type CallObserver } from "./observe.js";
+import { createShutdownFanout, type ShutdownFanout } from "./shutdown-fanout.js";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./web-grpc-web-text.js";
 import { withErrorDetails } from "./web-status-details.js";
 import { illFormedStrings } from "./well-formed.js";
@@ -112,14 +113,23 @@ function deadlineOf(header: Headers): number | undefined {
 }
 
 /**
- * The request with a signal whose reason, when the client goes away, says whether it was a cancel or the
- * deadline (HTTP/1.1 tells neither), as the gRPC port does.
+ * The request with a signal that aborts when the client goes away, with a reason that says whether it was a
+ * cancel or the deadline (HTTP/1.1 tells neither), as the gRPC port does; and when the server shuts down (through
+ * the fan-out, with `ServerShutdown`). `release` stops both once the call is over.
  */
-function withClientGoneReason(req: UniversalServerRequest): UniversalServerRequest {
+function callSignal(req: UniversalServerRequest, shutdown: ShutdownFanout): { req: UniversalServerRequest; release: () => void } {
   const deadlineAt = deadlineOf(req.header);
   const ac = new AbortController();
-  req.signal.addEventListener("abort", () => ac.abort(clientGoneReason(deadlineAt)), { once: true });
-  return { ...req, signal: ac.signal };
+  const gone = () => ac.abort(clientGoneReason(deadlineAt));
+  req.signal.addEventListener("abort", gone, { once: true });
+  const unregister = shutdown.add(ac);
+  return {
+    req: { ...req, signal: ac.signal },
+    release: () => {
+      req.signal.removeEventListener("abort", gone);
+      unregister();
+    },
+  };
 }
 
 /**
@@ -137,7 +147,8 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     readMaxBytes: o.maxMessageBytes,
     writeMaxBytes: o.maxMessageBytes,
     acceptCompression: [],
-    shutdownSignal: o.shutdownSignal,
+    // No `shutdownSignal` here: connect would add a listener to the one shared signal per call, O(open calls)
+    // each (see shutdown-fanout.ts); each call's own signal reaches the shutdown through the fan-out instead.
     interceptors: [observing(o.observer)],
   });
   for (const b of o.services) {
@@ -148,8 +159,17 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const transportError = (path: string) => (w: ReturnType<typeof toWireError>) => o.observer.start(path.slice(1), "web", undefined).end({ code: w.code, error: w });
 
+  const shutdown = createShutdownFanout(o.shutdownSignal);
   const serveRpc = async (h: UniversalHandler, req: http.IncomingMessage, res: http.ServerResponse) => {
-    let uReq = withClientGoneReason(universalRequestFromNodeRequest(req, res, undefined, undefined));
+    const call = callSignal(universalRequestFromNodeRequest(req, res, undefined, undefined), shutdown);
+    try {
+      await serveCall(h, call.req, req, res);
+    } finally {
+      call.release();
+    }
+  };
+  const serveCall = async (h: UniversalHandler, uReqIn: UniversalServerRequest, req: http.IncomingMessage, res: http.ServerResponse) => {
+    let uReq = uReqIn;
     const text = isGrpcWebText(uReq);
     if (text) uReq = textRequestToBinary(uReq);
     let uRes = await withErrorDetails(await h(uReq), transportError(h.requestPath));

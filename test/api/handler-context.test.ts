@@ -180,6 +180,24 @@ describe("a real handler context on both transports", () => {
   });
 });
 
+describe("open calls and the shared shutdown signal", () => {
+  it("adds no listener to it per call, on either port, so opening a call costs the same however many are open", async () => {
+    const { getEventListeners } = await import("node:events");
+    const before = getEventListeners(shutdown.signal, "abort").length;
+    const client = grpcClient(SignalService);
+    const streams = Array.from({ length: 20 }, (_, i) => grpcStream<SubscribeResponse>(client, "subscribe", { agentId: `fan-${i}` }, 10_000));
+    streams.forEach((s) => s.on("error", () => {}));
+    await Promise.all(streams.map((s) => new Promise((r) => s.once("data", r))));
+    const ac = new AbortController();
+    const webs = Array.from({ length: 20 }, (_, i) => connect(SignalService).subscribe({ agentId: `web-fan-${i}` }, { signal: ac.signal })[Symbol.asyncIterator]());
+    await Promise.all(webs.map((w) => w.next()));
+    expect(getEventListeners(shutdown.signal, "abort").length).toBe(before);
+    streams.forEach((s) => s.cancel());
+    ac.abort();
+    client.close();
+  });
+});
+
 describe("one shutdown path", () => {
   it("ends open streams on both ports UNAVAILABLE with their resume point when the server shuts down", async () => {
     const server = await startTestServer();
