@@ -1,4 +1,4 @@
-import { setMaxListeners } from "node:events";
+import { EventEmitter, setMaxListeners } from "node:events";
 import { Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
@@ -182,8 +182,7 @@ describe("a real handler context on both transports", () => {
 
 describe("open calls and the shared shutdown signal", () => {
   it("adds no listener to it per call, on either port, so opening a call costs the same however many are open", async () => {
-    const { getEventListeners } = await import("node:events");
-    const before = getEventListeners(shutdown.signal, "abort").length;
+    const before = EventEmitter.getEventListeners(shutdown.signal, "abort").length;
     const client = grpcClient(SignalService);
     const streams = Array.from({ length: 20 }, (_, i) => grpcStream<SubscribeResponse>(client, "subscribe", { agentId: `fan-${i}` }, 10_000));
     streams.forEach((s) => s.on("error", () => {}));
@@ -191,7 +190,7 @@ describe("open calls and the shared shutdown signal", () => {
     const ac = new AbortController();
     const webs = Array.from({ length: 20 }, (_, i) => connect(SignalService).subscribe({ agentId: `web-fan-${i}` }, { signal: ac.signal })[Symbol.asyncIterator]());
     await Promise.all(webs.map((w) => w.next()));
-    expect(getEventListeners(shutdown.signal, "abort").length).toBe(before);
+    expect(EventEmitter.getEventListeners(shutdown.signal, "abort").length).toBe(before);
     streams.forEach((s) => s.cancel());
     ac.abort();
     client.close();

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
 import { createShutdownFanout } from "../../src/transport/shutdown-fanout.js";
 
@@ -21,11 +22,10 @@ describe("the shutdown fan-out", () => {
   });
 
   it("keeps one listener on the shutdown signal however many calls are open", async () => {
-    const { getEventListeners } = await import("node:events");
     const shutdown = new AbortController();
     const fanout = createShutdownFanout(shutdown.signal);
     const releases = Array.from({ length: 1000 }, () => fanout.add(new AbortController()));
-    expect(getEventListeners(shutdown.signal, "abort")).toHaveLength(1);
+    expect(EventEmitter.getEventListeners(shutdown.signal, "abort")).toHaveLength(1);
     releases.forEach((r) => r());
     expect(fanout.size).toBe(0);
   });

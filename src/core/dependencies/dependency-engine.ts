@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { findPath } from "../graph.js";
+import { createSlicedRunner } from "../sliced-runner.js";
 import { truthy, type JsonObject } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, queryFingerprint, encodePageToken } from "../page-token.js";
@@ -128,6 +129,8 @@ const SLOT = "dependencies";
 const defaultTimeoutMs = 120_000;
 /** Longest dependency timeout: a day (timers cannot exceed ~24.8 days anyway). */
 const maxTimeoutMs = 86_400_000;
+/** Calls a burst of releases (one gate score freeing 10,000 waiters) tells per event-loop turn; the rest follow. */
+const releasesPerTurn = 256;
 const keyOf = (agentId: string, dependencyId: string) => `${agentId}\u0000${dependencyId}`;
 
 function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
@@ -171,6 +174,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
   const maxId = limits.maxIdLength;
   let pending = 0;
   let nextSeq = 1;
+  const tell = createSlicedRunner(releasesPerTurn);
 
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as DependencyState | undefined;
   const stateOf = (c: Coordination): DependencyState => {
@@ -241,7 +245,8 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     }
     st.finished++;
     hooks.onFinished?.(status, w.durationMs);
-    for (const l of w.listeners) l();
+    // The record is final now; its calls are told at most `releasesPerTurn` per event-loop turn.
+    for (const l of w.listeners) tell(l);
     w.listeners.clear();
   };
   /** Ends a registered (counted) wait. */
