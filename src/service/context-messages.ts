@@ -19,6 +19,7 @@ import {
   type ResourceAllocation,
   type SharedIntelligence as SharedIntelligenceMessage,
 } from "../../gen/ts/consort/v1/context_pb.js";
+import { encodeOwnContextFields } from "./context-codec.js";
 import { toTimestamp } from "./convert.js";
 import { binaryElementSize, jsonBytes, jsonElementSize } from "./encoded-size.js";
 
@@ -124,12 +125,11 @@ const allocationMessage = (a: ResourceAllocationRecord) => create(ResourceAlloca
  * coordination_metadata (1), shared_intelligence (2: encoded once per copy, shared by the agents holding it),
  * agent_assignment (3), coordination_protocols (4) and resource_allocation (5) (encoded once per distinct
  * object: agents on the defaults share them), then the scalar fields 6–8 — exactly what `toBinary` writes (a
- * property test compares them). The agent's own fields (1, 3, 6–8) are encoded in one `toBinary` call and cut
- * apart. Its full message and JSON size are made only when asked (a Connect client, a JSON page).
+ * property test compares them). The agent's own fields (1, 3, 6–8) are encoded by hand (context-codec.ts). Its
+ * message and JSON size are made only when asked (a Connect client, a JSON page).
  */
 interface Built {
-  /** The context with only its own fields (1, 3, 6–8). */
-  readonly own: AgentContext;
+  readonly record: AgentContextRecord;
   readonly protocols: CoordinationProtocols;
   readonly allocation: ResourceAllocation;
   readonly shared: SharedBuilt;
@@ -144,23 +144,26 @@ const built = new WeakMap<AgentContextRecord, Built>();
 // `"sharedIntelligence":` and a comma: what the shared intelligence adds to a context's JSON beside its own text.
 const sharedJsonFraming = Buffer.byteLength('"sharedIntelligence":,');
 
-/** Where the length-delimited field with one-byte tag `tag` starting at `pos` of `bytes` ends. */
-function fieldEnd(bytes: Uint8Array, pos: number, tag: number): number {
-  if (bytes[pos] !== tag) throw new Error(`context encoding: expected tag ${tag} at ${pos}, found ${bytes[pos]}`);
-  let len = 0;
-  let p = pos + 1;
-  for (let shift = 0, byte = 0x80; byte & 0x80; shift += 7) {
-    byte = bytes[p++] as number;
-    len += (byte & 0x7f) * 2 ** shift;
-  }
-  return p + len;
-}
-
 function build(r: AgentContextRecord): Built {
   let b = built.get(r);
   if (b !== undefined) return b;
+  const protocols = sharedPart(protocolParts, r.protocols, protocolsMessage, (m) => toBinary(CoordinationProtocolsSchema, m), 4);
+  const allocation = sharedPart(allocationParts, r.allocation, allocationMessage, (m) => toBinary(ResourceAllocationSchema, m), 5);
+  const shared = sharedOf(r.shared);
+  const own = encodeOwnContextFields(r);
+  const parts = [own.metadata, shared.field, own.assignment, protocols.field, allocation.field, own.scalars];
+  let binary = 0;
+  for (const part of parts) binary += part.length;
+  b = { record: r, protocols: protocols.message, allocation: allocation.message, shared, parts, binary, rest: undefined, message: undefined, json: undefined };
+  built.set(r, b);
+  return b;
+}
+
+/** The context's message without its shared intelligence (made once, when asked). */
+function restOf(b: Built): AgentContext {
+  const r = b.record;
   const a = r.assignment;
-  const own = create(AgentContextSchema, {
+  return (b.rest ??= create(AgentContextSchema, {
     coordinationMetadata: {
       sessionId: r.sessionId,
       coordinationId: r.coordinationId,
@@ -179,26 +182,12 @@ function build(r: AgentContextRecord): Built {
       outputRequirements: a.outputRequirements,
       successCriteria: a.successCriteria,
     },
+    coordinationProtocols: b.protocols,
+    resourceAllocation: b.allocation,
     contextVersion: BigInt(r.version),
     updatedAt: toTimestamp(r.updatedAt),
     revision: BigInt(r.revision),
-  });
-  const protocols = sharedPart(protocolParts, r.protocols, protocolsMessage, (m) => toBinary(CoordinationProtocolsSchema, m), 4);
-  const allocation = sharedPart(allocationParts, r.allocation, allocationMessage, (m) => toBinary(ResourceAllocationSchema, m), 5);
-  const shared = sharedOf(r.shared);
-  const bytes = toBinary(AgentContextSchema, own);
-  const end1 = fieldEnd(bytes, 0, (1 << 3) | 2);
-  const end3 = fieldEnd(bytes, end1, (3 << 3) | 2);
-  const parts = [bytes.subarray(0, end1), shared.field, bytes.subarray(end1, end3), protocols.field, allocation.field, bytes.subarray(end3)];
-  const binary = bytes.length + shared.field.length + protocols.field.length + allocation.field.length;
-  b = { own, protocols: protocols.message, allocation: allocation.message, shared, parts, binary, rest: undefined, message: undefined, json: undefined };
-  built.set(r, b);
-  return b;
-}
-
-/** The context's message without its shared intelligence (made once). */
-function restOf(b: Built): AgentContext {
-  return (b.rest ??= { ...b.own, coordinationProtocols: b.protocols, resourceAllocation: b.allocation });
+  }));
 }
 
 /** The proto message of a stored context (built once per record; the shared intelligence once per copy). */

@@ -75,12 +75,15 @@ const distribution = fc.record({
     { requiredKeys: [] },
   ),
   update: fc.option(fc.record({ data: object, version: fc.boolean() }), { nil: undefined }),
+  // When it is stored: whole seconds (no nanos), the epoch itself, any millisecond.
+  now: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 33 }).map((s) => s * 1000), fc.integer({ min: 0, max: 2 ** 43 })),
 });
 
 /** Stored contexts for a random distribution (and, sometimes, an update that gives some agents their own copy). */
-function recordsOf(d: { assignments: unknown[]; parentWorkflowId: string; sharedIntelligence: object; update: { data: object; version: boolean } | undefined }): AgentContextRecord[] {
-  const e = createContextEngine({ store: createStore() });
-  const page = e.distribute({ coordinationId: "c", sessionId: "s", ...(d as unknown as Omit<DistributeInput, "coordinationId" | "sessionId">) });
+function recordsOf(d: { assignments: unknown[]; parentWorkflowId: string; sharedIntelligence: object; update: { data: object; version: boolean } | undefined; now: number }): AgentContextRecord[] {
+  const e = createContextEngine({ store: createStore(), now: () => d.now });
+  const { now: _now, update: _update, ...input } = d;
+  const page = e.distribute({ coordinationId: "c", sessionId: "s", ...(input as unknown as Omit<DistributeInput, "coordinationId" | "sessionId">) });
   if (d.update === undefined) return [...page.contexts];
   const first = page.contexts[0] as AgentContextRecord;
   e.update({ coordinationId: "c", part: "type_registry", data: d.update.data as never, targetAgentIds: [first.assignment.agentId], incrementVersion: d.update.version });
