@@ -17,6 +17,7 @@ import { structSize } from "./service/struct-codec.js";
 import { contextOversize } from "./service/context-messages.js";
 import { createContextService } from "./service/context-service.js";
 import { createDependencyService } from "./service/dependency-service.js";
+import { decodeDistributeContextRequest } from "./service/distribute-codec.js";
 import { responseReserveBytes } from "./service/encoded-size.js";
 import { ContextService } from "../gen/ts/consort/v1/context_pb.js";
 import { DependencyService } from "../gen/ts/consort/v1/dependency_pb.js";
@@ -102,7 +103,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const services: ServiceBinding[] = [
     { service: SignalService, impl: createSignalService({ engine: signals, maxMessageBytes }) },
     { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },
-    { service: ContextService, impl: createContextService({ engine: contexts, maxMessageBytes }) },
+    { service: ContextService, impl: createContextService({ engine: contexts, maxMessageBytes }), decoders: { distributeContext: decodeDistributeContextRequest } },
     { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
   ];
   const observer = createCallObserver(logger, metrics);
