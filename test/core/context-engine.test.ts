@@ -204,6 +204,20 @@ describe("watching", () => {
     expect(summary(drainNow(e, "a", 2))).toEqual([[3, 3], [4, 4]]);
   });
 
+  it("forgets the window of changes on ClearContexts: a resume from before it is REVISION_COMPACTED, a live watch is told", () => {
+    const e = setup();
+    distribute(e, [{ agentId: "a" }]); // 1
+    const live = e.watch({ coordinationId: "c", agentId: "a" });
+    live.queue.drain();
+    e.clear("c"); // 2
+    expect(summary(live.queue.drain())).toEqual([[2, null]]);
+    live.close();
+    expect(errorOf(() => e.watch({ coordinationId: "c", agentId: "a", afterRevision: 1 }))).toMatchObject({ reason: "REVISION_COMPACTED" });
+    expect(summary(drainNow(e, "a", 2))).toEqual([]);
+    distribute(e, [{ agentId: "a" }]); // 3
+    expect(summary(drainNow(e, "a", 2))).toEqual([[3, 1]]);
+  });
+
   it("ends a watcher that lets its buffer overflow WATCHER_LAGGING with the revision to resume after", async () => {
     const e = setup({ subscriberBuffer: 3 });
     distribute(e, [{ agentId: "a" }]);

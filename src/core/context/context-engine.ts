@@ -414,6 +414,11 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       st.revision++;
       st.distribution = st.revision;
       commit(st, changes);
+      // The window of changes goes too (its records are what a cleared coordination would otherwise hold until
+      // it expires): open watches have been told, and a watch resuming from before the clear is REVISION_COMPACTED.
+      st.window.length = 0;
+      st.windowItems = 0;
+      st.compactedThrough = st.revision;
       return true;
     },
 

@@ -71,8 +71,9 @@ type ContextServiceClient interface {
 	// yields an empty result. An agent whose context would no longer fit in one message reports false. Agents that
 	// shared the same shared intelligence keep sharing one copy after an update that targets them all.
 	UpdateSharedIntelligence(ctx context.Context, in *UpdateSharedIntelligenceRequest, opts ...grpc.CallOption) (*UpdateSharedIntelligenceResponse, error)
-	// ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. An unknown
-	// coordination yields `cleared = false`.
+	// ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. It also
+	// forgets the coordination's window of recent changes, so a watch resuming from before the clear is OUT_OF_RANGE
+	// (REVISION_COMPACTED) and starts again from the current state. An unknown coordination yields `cleared = false`.
 	ClearContexts(ctx context.Context, in *ClearContextsRequest, opts ...grpc.CallOption) (*ClearContextsResponse, error)
 	// WatchAgentContext streams one agent's context, so that no agent polls. The first message is the agent's
 	// current state: its context, or `absent` when it has none yet (the stream stays open, as grpc.health.v1 Watch
@@ -222,8 +223,9 @@ type ContextServiceServer interface {
 	// yields an empty result. An agent whose context would no longer fit in one message reports false. Agents that
 	// shared the same shared intelligence keep sharing one copy after an update that targets them all.
 	UpdateSharedIntelligence(context.Context, *UpdateSharedIntelligenceRequest) (*UpdateSharedIntelligenceResponse, error)
-	// ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. An unknown
-	// coordination yields `cleared = false`.
+	// ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. It also
+	// forgets the coordination's window of recent changes, so a watch resuming from before the clear is OUT_OF_RANGE
+	// (REVISION_COMPACTED) and starts again from the current state. An unknown coordination yields `cleared = false`.
 	ClearContexts(context.Context, *ClearContextsRequest) (*ClearContextsResponse, error)
 	// WatchAgentContext streams one agent's context, so that no agent polls. The first message is the agent's
 	// current state: its context, or `absent` when it has none yet (the stream stays open, as grpc.health.v1 Watch

@@ -139,8 +139,9 @@ class ContextServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ClearContexts(self, request, context):
-        """ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. An unknown
-        coordination yields `cleared = false`.
+        """ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. It also
+        forgets the coordination's window of recent changes, so a watch resuming from before the clear is OUT_OF_RANGE
+        (REVISION_COMPACTED) and starts again from the current state. An unknown coordination yields `cleared = false`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -968,8 +968,9 @@ export const ContextService: GenService<{
     output: typeof UpdateSharedIntelligenceResponseSchema;
   },
   /**
-   * ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. An unknown
-   * coordination yields `cleared = false`.
+   * ClearContexts drops every context of a coordination; their watchers receive `absent` and stay open. It also
+   * forgets the coordination's window of recent changes, so a watch resuming from before the clear is OUT_OF_RANGE
+   * (REVISION_COMPACTED) and starts again from the current state. An unknown coordination yields `cleared = false`.
    *
    * @generated from rpc consort.v1.ContextService.ClearContexts
    */
