@@ -14,6 +14,7 @@ import { rawUnaryClient, serviceClient, type ServiceClient } from "./clients.js"
 import { checkSharedClock, startWaiterProcess } from "./dependency-waiter.js";
 import { echoPath, startEchoProcess, type EchoProcess } from "./echo-server.js";
 import { gaugeValue, scrapeMetrics } from "./metrics-scrape.js";
+import { measureCompletionGo, type CompletionGoResult } from "./latency-go.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 const unary = <T>(client: ServiceClient, method: string, request: object) =>
@@ -324,6 +325,20 @@ export async function runDependencyBench(runs = 3): Promise<{ completion: Comple
       await Promise.all([server.stop(), echo.stop()]);
     }
   }
+  const completionGo: CompletionGoResult[] = [];
+  for (let r = 0; r < runs; r++) {
+    const server = await startServerProcess();
+    try {
+      const res = measureCompletionGo(server, { count: 2000 });
+      completionGo.push(res);
+      console.log(
+        `Dependencies/completion-go run ${r + 1}: p50 ${ms(res.p50)}, p90 ${ms(res.p90)}, p99 ${ms(res.p99)}, p99.9 ${ms(res.p999)}, max ${ms(res.max)} ` +
+          `(${res.count} completions, Go client; the publisher's Publish RPC p50 ${ms(res.publishP50)}, p99 ${ms(res.publishP99)})`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess();
     try {
@@ -345,6 +360,11 @@ export async function runDependencyBench(runs = 3): Promise<{ completion: Comple
   console.log(
     `Dependencies/completion median of ${runs}: p50 ${ms(m((x) => x.p50))}, p99 ${ms(m((x) => x.p99))}, p99.9 ${ms(m((x) => x.p999))}; ` +
       `Publish RPC p50 ${ms(m((x) => x.publishP50))}, p99 ${ms(m((x) => x.publishP99))}; echo floor p50 ${ms(m((x) => x.echoP50 ?? NaN))}, p99 ${ms(m((x) => x.echoP99 ?? NaN))}`,
+  );
+  const cg = (f: (x: CompletionGoResult) => number) => median(completionGo.map(f));
+  console.log(
+    `Dependencies/completion-go median of ${runs}: p50 ${ms(cg((x) => x.p50))}, p99 ${ms(cg((x) => x.p99))}, p99.9 ${ms(cg((x) => x.p999))}; ` +
+      `Publish RPC p50 ${ms(cg((x) => x.publishP50))}, p99 ${ms(cg((x) => x.publishP99))}`,
   );
   const g = (f: (x: GateResult) => number) => median(gate.map(f));
   console.log(

@@ -9,19 +9,44 @@ import type { ServerProcess } from "./server-process.js";
 const goDir = fileURLToPath(new URL("../../bench/go", import.meta.url));
 let binary: string | undefined;
 
+/** The Go benchmark client, built once per benchmark run with `go build`. */
+function goBinary(): string {
+  if (binary === undefined) {
+    binary = join(mkdtempSync(join(tmpdir(), "consort-bench-")), "latency");
+    execFileSync("go", ["build", "-o", binary, "."], { cwd: goDir, stdio: "inherit" });
+  }
+  return binary;
+}
+
 /**
  * Publish → subscriber latency with the Go client (bench/go, built once per benchmark run with `go build`):
  * same shape as the Node measurement — 1,000 signals/s, ~200-byte payload, separate connections for publisher
  * and subscriber in one client process.
  */
 export function measureLatencyGo(server: ServerProcess, options: { rate?: number; count?: number } = {}): LatencyResult {
-  if (binary === undefined) {
-    binary = join(mkdtempSync(join(tmpdir(), "consort-bench-")), "latency");
-    execFileSync("go", ["build", "-o", binary, "."], { cwd: goDir, stdio: "inherit" });
-  }
-  const out = execFileSync(binary, ["-addr", `127.0.0.1:${server.grpcPort}`, "-rate", String(options.rate ?? 1000), "-count", String(options.count ?? 5000)], {
+  const out = execFileSync(goBinary(), ["-addr", `127.0.0.1:${server.grpcPort}`, "-rate", String(options.rate ?? 1000), "-count", String(options.count ?? 5000)], {
     encoding: "utf8",
     timeout: 120_000,
   });
   return JSON.parse(out) as LatencyResult;
+}
+
+/** What {@link measureCompletionGo} prints, in milliseconds. */
+export interface CompletionGoResult extends LatencyResult {
+  readonly p999: number;
+  /** The publisher's own Publish round trip. */
+  readonly publishP50: number;
+  readonly publishP99: number;
+}
+
+/**
+ * Completion → waiter released with the Go client (bench/go/completion.go): waiter and publisher on their own
+ * connections in one client process (one clock), the server in its own; one completion at a time.
+ */
+export function measureCompletionGo(server: ServerProcess, options: { count?: number } = {}): CompletionGoResult {
+  const out = execFileSync(goBinary(), ["-mode", "completion", "-addr", `127.0.0.1:${server.grpcPort}`, "-count", String(options.count ?? 2000)], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  return JSON.parse(out) as CompletionGoResult;
 }

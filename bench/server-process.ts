@@ -13,7 +13,9 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-const mainJs = fileURLToPath(new URL("../src/main.js", import.meta.url));
+// CONSORT_BENCH_SERVER_MAIN names another build's dist/src/main.js: the same benchmark against an older server, for
+// before/after comparisons in alternating runs.
+const mainJs = process.env["CONSORT_BENCH_SERVER_MAIN"] ?? fileURLToPath(new URL("../src/main.js", import.meta.url));
 
 /**
  * Starts `dist/src/main.js` on free ports and waits for its "consort listening" line. `nodeFlags` go to node

@@ -1,7 +1,11 @@
-// Command latency measures publish → subscriber latency against a running Consort server with the Go client:
-// one goroutine publishes at a fixed rate (~200-byte payload), another receives on its own connection, and the
-// time from each Publish call's start to the signal's receipt is collected (same process, same clock).
-// It prints one JSON line: {"p50":…,"p90":…,"p99":…,"max":…,"count":…} in milliseconds.
+// Command latency measures Consort's event latencies with the Go client, against a running server:
+//
+//   - -mode signal (default): publish → subscriber. One goroutine publishes at a fixed rate (~200-byte payload),
+//     another receives on its own connection, and the time from each Publish call's start to the signal's receipt
+//     is collected (same process, same clock).
+//   - -mode completion: completion → dependency waiter released (completion.go).
+//
+// It prints one JSON line of milliseconds: {"p50":…,"p90":…,"p99":…,"max":…,"count":…} (and more per mode).
 package main
 
 import (
@@ -25,8 +29,13 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:50051", "Consort gRPC address")
 	rate := flag.Int("rate", 1000, "signals per second")
-	count := flag.Int("count", 5000, "signals measured after a warm-up of rate/2")
+	count := flag.Int("count", 5000, "signals (or completions) measured after a warm-up")
+	mode := flag.String("mode", "signal", "signal: publish → subscriber; completion: completion → waiter released")
 	flag.Parse()
+	if *mode == "completion" {
+		completion(*addr, *count)
+		return
+	}
 
 	dial := func() *grpc.ClientConn {
 		conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
