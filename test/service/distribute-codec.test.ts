@@ -1,11 +1,11 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DistributeContextRequestSchema } from "../../gen/ts/consort/v1/context_pb.js";
 import type { JsonObject, JsonValue } from "../../src/core/json.js";
 import { decodeDistributeCanonical, decodeDistributeContextRequest } from "../../src/service/distribute-codec.js";
 import { fuzzRuns } from "../fuzz-runs.js";
+import { clientBytes, outcome } from "./wire-arbitraries.js";
 
 /**
  * DistributeContext's hand-written request decoder against protobuf-es: for any bytes, exactly `fromBinary`'s
@@ -63,32 +63,8 @@ const request = fc
   )
   .map((init) => toBinary(DistributeContextRequestSchema, create(DistributeContextRequestSchema, init as never)));
 
-const rawField = fc
-  .record({ no: fc.integer({ min: 1, max: 12 }), wt: fc.constantFrom(WireType.Varint, WireType.Bit64, WireType.LengthDelimited, WireType.Bit32), bytes: fc.uint8Array({ maxLength: 8 }), n: fc.nat() })
-  .map(({ no, wt, bytes, n }) => {
-    const w = new BinaryWriter().tag(no, wt);
-    if (wt === WireType.Varint) w.uint32(n);
-    else if (wt === WireType.Bit64) w.double(n);
-    else if (wt === WireType.Bit32) w.fixed32(n);
-    else w.bytes(bytes);
-    return w.finish();
-  });
-
-const concat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
-
 /** Bytes a client could send: valid requests, merges, unknown fields, truncations, one changed byte, noise. */
-const requestBytes = fc.oneof(
-  request,
-  fc.tuple(request, request).map(([a, b]) => concat(a, b)),
-  fc.tuple(request, fc.array(rawField, { maxLength: 3 })).map(([a, fs]) => concat(a, ...fs)),
-  fc.tuple(request, fc.nat()).map(([a, n]) => a.subarray(0, a.length === 0 ? 0 : n % a.length)),
-  fc.tuple(request, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([a, i, b]) => {
-    const c = a.slice();
-    if (c.length > 0) c[i % c.length] = b;
-    return c;
-  }),
-  fc.uint8Array({ maxLength: 64 }),
-);
+const requestBytes = clientBytes(request, 12);
 
 /**
  * Whether two decoded values are the same: the same prototypes, the same own enumerable keys, equal leaves
@@ -101,14 +77,6 @@ function same(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined).sort();
   const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined).sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
-
-function outcome(decode: (bytes: Uint8Array) => unknown, bytes: Uint8Array): { value: unknown } | { error: string } {
-  try {
-    return { value: decode(bytes) };
-  } catch (e) {
-    return { error: String((e as Error).message) };
-  }
 }
 
 describe("DistributeContext's request decoder agrees with fromBinary on every input", () => {

@@ -15,6 +15,7 @@ import { decodeCanonical, decodeRouteRequest, encodeRouteResponse } from "../../
 import { routingResultMessage } from "../../src/service/routing-service.js";
 import { structSize, writeStruct } from "../../src/service/struct-codec.js";
 import { fuzzRuns } from "../fuzz-runs.js";
+import { clientBytes, concat, outcome } from "./wire-arbitraries.js";
 
 /**
  * Route's hand-written codecs against protobuf-es, the library they replace on the hot path: for any bytes, the
@@ -92,50 +93,8 @@ const routeRequest = fc
   )
   .map((init) => toBinary(RouteRequestSchema, create(RouteRequestSchema, init as never)));
 
-/** A field of any number and wire type, with a plausible value: what an unknown or misplaced field looks like. */
-const rawField = fc
-  .record({ no: fc.integer({ min: 1, max: 20 }), wt: fc.constantFrom(WireType.Varint, WireType.Bit64, WireType.LengthDelimited, WireType.Bit32), bytes: fc.uint8Array({ maxLength: 8 }), n: fc.nat() })
-  .map(({ no, wt, bytes, n }) => {
-    const w = new BinaryWriter().tag(no, wt);
-    if (wt === WireType.Varint) w.uint32(n);
-    else if (wt === WireType.Bit64) w.double(n);
-    else if (wt === WireType.Bit32) w.fixed32(n);
-    else w.bytes(bytes);
-    return w.finish();
-  });
-
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-};
-
 /** Bytes a client could send: valid requests, mutated ones, concatenations (merges), and noise. */
-const requestBytes = fc.oneof(
-  routeRequest,
-  fc.tuple(routeRequest, routeRequest).map(([a, b]) => concat(a, b)), // every field repeated: scalars replaced, Structs merged
-  fc.tuple(routeRequest, fc.array(rawField, { maxLength: 3 })).map(([a, fs]) => concat(a, ...fs)), // unknown fields, wrong wire types
-  fc.tuple(routeRequest, fc.nat()).map(([a, n]) => a.subarray(0, a.length === 0 ? 0 : n % a.length)), // truncated
-  fc.tuple(routeRequest, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([a, i, b]) => {
-    const c = a.slice();
-    if (c.length > 0) c[i % c.length] = b;
-    return c;
-  }), // one byte changed (invalid UTF-8, broken lengths, other tags)
-  fc.uint8Array({ maxLength: 64 }), // noise
-);
-
-/** What a decoder made of some bytes: its result, or the message of what it threw. */
-function outcome(decode: (bytes: Uint8Array) => unknown, bytes: Uint8Array): { value: unknown } | { error: string } {
-  try {
-    return { value: decode(bytes) };
-  } catch (e) {
-    return { error: String((e as Error).message) };
-  }
-}
+const requestBytes = clientBytes(routeRequest, 20);
 
 /** A length-delimited field `no` around `body`. */
 const lenField = (no: number, body: Uint8Array) => new BinaryWriter().tag(no, WireType.LengthDelimited).bytes(body).finish();
