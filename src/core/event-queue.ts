@@ -14,6 +14,12 @@ export interface EventQueueOptions {
   readonly onClose?: () => void;
 }
 
+/** Options of {@link createEventQueue} with the items it starts with. */
+export interface EventQueueInit<T> extends EventQueueOptions {
+  /** Queued at creation, over and above `limit` (a replay the consumer has yet to take). @default [] */
+  readonly initial?: readonly T[];
+}
+
 /** See the module comment. */
 export interface EventQueue<T> {
   /** Adds an item and wakes the consumer; ignored once ended. */
@@ -33,8 +39,10 @@ export interface EventQueue<T> {
 }
 
 /** Creates an {@link EventQueue}. */
-export function createEventQueue<T>(options: EventQueueOptions): EventQueue<T> {
-  let items: T[] = [];
+export function createEventQueue<T>(options: EventQueueInit<T>): EventQueue<T> {
+  let items: T[] = [...(options.initial ?? [])];
+  // The initial items do not count against the limit until the consumer has taken them.
+  let slack = items.length;
   let ended = false;
   let endedWith: unknown;
   let closed = false;
@@ -47,7 +55,7 @@ export function createEventQueue<T>(options: EventQueueOptions): EventQueue<T> {
   const queue: EventQueue<T> = {
     push(item) {
       if (ended) return;
-      if (items.length >= options.limit) {
+      if (items.length >= options.limit + slack) {
         queue.end(options.overflow());
         return;
       }
@@ -57,6 +65,7 @@ export function createEventQueue<T>(options: EventQueueOptions): EventQueue<T> {
     drain() {
       const out = items;
       items = [];
+      slack = 0;
       return out;
     },
     end(error) {

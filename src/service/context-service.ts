@@ -1,8 +1,8 @@
 import { create, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { abortedByShutdown, wireFormatOf } from "../binding/call-context.js";
+import { abortedByShutdown, interruptKey, wireFormatOf } from "../binding/call-context.js";
 import { attachEncoding, encodeRepeatedMessages } from "../binding/pre-encoded.js";
-import { streamContextWatch, watchShuttingDown, type ContextEngine } from "../core/context/context-engine.js";
+import { streamContextWatch, watcherLagging, watchShuttingDown, type ContextEngine, type ContextWatchStream } from "../core/context/context-engine.js";
 import { sharedIntelligenceParts, type AgentContextRecord } from "../core/context/types.js";
 import { Violations } from "../core/errors.js";
 import {
@@ -101,8 +101,13 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       const v = new Violations();
       const afterRevision = req.afterRevision === undefined ? undefined : sequenceOf(v, "after_revision", req.afterRevision);
       v.throwIfAny();
-      const watcher = engine.watch({ coordinationId: req.coordinationId, agentId: req.agentId, ...(afterRevision !== undefined && { afterRevision }) });
-      const stream = streamContextWatch(watcher, ctx.signal);
+      // Where the transport supports it, a watcher that falls behind is ended at once, even if the client's
+      // flow-control window is full (as Subscribe does).
+      const interrupt = ctx.values.get(interruptKey);
+      let stream: ContextWatchStream | undefined;
+      const onOverflow = interrupt && (() => interrupt(watcherLagging(stream?.lastRevision ?? afterRevision ?? 0)));
+      const watcher = engine.watch({ coordinationId: req.coordinationId, agentId: req.agentId, ...(afterRevision !== undefined && { afterRevision }) }, onOverflow);
+      stream = streamContextWatch(watcher, ctx.signal);
       try {
         const schema = WatchAgentContextResponseSchema;
         for await (const change of stream.changes) {

@@ -1,4 +1,5 @@
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import { DurationSchema, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { DescEnum } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Violations } from "../core/errors.js";
@@ -6,6 +7,21 @@ import type { Violations } from "../core/errors.js";
 /** Milliseconds since the epoch as a Timestamp. */
 export function toTimestamp(ms: number): Timestamp {
   return timestampFromMs(ms);
+}
+
+/**
+ * Milliseconds (any non-negative number, fractions included) as a Duration with whole nanoseconds: what
+ * {@link durationMs} read is written back as it came (`durationFromMs` would write fractional nanos for a
+ * timeout of 1.000000001 s, which no encoder accepts).
+ */
+export function toDuration(ms: number): Duration {
+  let seconds = Math.floor(ms / 1000);
+  let nanos = Math.round((ms - seconds * 1000) * 1e6);
+  if (nanos >= 1e9) {
+    seconds++;
+    nanos -= 1e9;
+  }
+  return create(DurationSchema, { seconds: BigInt(seconds), nanos });
 }
 
 /** A Duration as milliseconds; `undefined` when unset, or when negative (recorded in `v` as a violation of `field`). */

@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { abortKind, wireFormatOf } from "../binding/call-context.js";
 import type { DependencyEngine } from "../core/dependencies/dependency-engine.js";
@@ -20,7 +19,7 @@ import {
   type DependencyRecord,
   type DependencyService,
 } from "../../gen/ts/consort/v1/dependency_pb.js";
-import { checkedEnum, durationMs, enumValue, toTimestamp } from "./convert.js";
+import { checkedEnum, durationMs, enumValue, toDuration, toTimestamp } from "./convert.js";
 import { elementSize, responseReserveBytes } from "./encoded-size.js";
 
 /** A request's dependency (at `field`) as the core's input; a negative timeout is recorded in `v`. */
@@ -57,13 +56,13 @@ export function recordMessage(r: DependencyRecordView): DependencyRecord {
   return create(DependencyRecordSchema, {
     coordinationId: r.coordinationId,
     agentId: r.agentId,
-    dependency: { dependencyId: r.dependencyId, timeout: durationFromMs(r.timeoutMs), target: targetMessage(r.target) },
+    dependency: { dependencyId: r.dependencyId, timeout: toDuration(r.timeoutMs), target: targetMessage(r.target) },
     type: enumValue(dependencyTypes, r.target.type) as DependencyType,
     status: statusValue(r.status),
     message: r.message,
     startedAt: toTimestamp(r.startedAt),
     ...(r.finishedAt !== undefined && { finishedAt: toTimestamp(r.finishedAt) }),
-    duration: durationFromMs(Math.round(r.durationMs)),
+    duration: toDuration(r.durationMs),
   });
 }
 
@@ -103,7 +102,7 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
           results: r.results.map((o) => ({
             dependencyId: o.dependencyId,
             status: statusValue(o.status),
-            duration: durationFromMs(Math.round(o.durationMs)),
+            duration: toDuration(o.durationMs),
             message: o.message,
           })),
         });

@@ -125,6 +125,14 @@ describe("shared-intelligence updates", () => {
     expect(e.update({ coordinationId: "unknown", part: "type_registry", data: {} }).results).toEqual({});
   });
 
+  it('reports an agent named "__proto__" like any other', () => {
+    const e = setup();
+    distribute(e, [{ agentId: "__proto__" }]);
+    const r = e.update({ coordinationId: "c", part: "type_registry", data: { x: 1 } });
+    expect(Object.keys(r.results)).toEqual(["__proto__"]);
+    expect(r.results["__proto__"]).toBe(true);
+  });
+
   it("counts versions: 20 updates give 21; increment_version=false keeps it (SPEC case 19)", () => {
     const e = setup();
     distribute(e, [{ agentId: "a" }]);
@@ -202,6 +210,19 @@ describe("watching", () => {
       metadata: { oldest_revision: "3", head_revision: "4" },
     });
     expect(summary(drainNow(e, "a", 2))).toEqual([[3, 3], [4, 4]]);
+  });
+
+  it("replays a resume longer than the buffer whole, and calls onOverflow when a live watcher falls behind", async () => {
+    const e = setup({ subscriberBuffer: 2 });
+    distribute(e, [{ agentId: "a" }]); // 1
+    for (let i = 0; i < 5; i++) e.update({ coordinationId: "c", part: "type_registry", data: { i } }); // 2..6
+    expect(summary(drainNow(e, "a", 1)).map(([r]) => r)).toEqual([2, 3, 4, 5, 6]);
+    let overflowed = 0;
+    const w = e.watch({ coordinationId: "c", agentId: "a" }, () => overflowed++);
+    for (let i = 0; i < 3; i++) e.update({ coordinationId: "c", part: "type_registry", data: { i } }); // 7..9
+    expect(overflowed).toBe(1);
+    expect(w.queue.ended).toBe(true);
+    w.close();
   });
 
   it("forgets the window of changes on ClearContexts: a resume from before it is REVISION_COMPACTED, a live watch is told", () => {

@@ -187,6 +187,28 @@ describe("calls: re-attach, deadline, cancel", () => {
     expect((await b.result).success).toBe(false);
   });
 
+  it("starts a wait again when a later call names it after all its callers left (a retry after a dropped connection)", async () => {
+    const { deps, complete } = setup();
+    deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] }).abandon("cancelled");
+    expect(deps.status("c", "v", "d").status).toBe("failed");
+    const retry = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] });
+    expect(deps.status("c", "v", "d").status).toBe("in_progress");
+    complete("gen");
+    expect((await retry.result).success).toBe(true);
+    // A wait that ended on its own (resolved, or failed by its event) keeps its recorded result.
+    expect((await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] }).result).results[0]?.status).toBe("resolved");
+  });
+
+  it("keeps at most the newest finished records per coordination, dropping the oldest finished first", async () => {
+    const { deps } = setup({ maxDependencyRecords: 3 });
+    const open = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [resource("open", "never")] });
+    deps.setGateScore("c", "g", 0.5);
+    for (let i = 0; i < 6; i++) await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate(`g${i}`, "g", 0, 1000)] }).result;
+    const kept = deps.list({ coordinationId: "c" }).records.map((r) => r.dependencyId);
+    expect(kept).toEqual(["g5", "g4", "g3", "open"]);
+    open.abandon("cancelled");
+  });
+
   it("ClearDependencies fails open waits 'cleared' and forgets scores, resources and completions", async () => {
     const { deps, complete } = setup();
     complete("gen");

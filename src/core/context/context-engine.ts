@@ -135,8 +135,12 @@ export interface ContextEngine {
   update(input: UpdateInput, found?: readonly FieldViolation[]): { results: Record<string, boolean>; revision: number };
   /** Drops every context of the coordination; false when it had none. */
   clear(coordinationId: string): boolean;
-  /** Watches one agent's context: the current state first (or, with `afterRevision`, every change after it). */
-  watch(input: { coordinationId: string; agentId: string; afterRevision?: number }): ContextWatcher;
+  /**
+   * Watches one agent's context: the current state first (or, with `afterRevision`, every change after it).
+   * `onOverflow` is called (synchronously, within the change) when the watcher falls behind its buffer, so a
+   * transport can end the stream at once rather than when the lagging client next reads.
+   */
+  watch(input: { coordinationId: string; agentId: string; afterRevision?: number }, onOverflow?: () => void): ContextWatcher;
   /** The agents an agent's distributed assignment depends on; `undefined` when the agent has no context. */
   assignmentDependencies(coordinationId: string, agentId: string): readonly string[] | undefined;
   /** Open watches on the server. */
@@ -363,7 +367,8 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       checkFinite(v, "update_data", input.data);
       v.throwIfAny();
       const st = peekState(input.coordinationId);
-      const results: Record<string, boolean> = {};
+      // No prototype: an agent named "__proto__" is an ordinary key here.
+      const results: Record<string, boolean> = Object.create(null) as Record<string, boolean>;
       if (st === undefined) return { results, revision: 0 };
       const agents = targets.length > 0 ? targets : [...st.contexts.keys()];
       const part = partSet.has(input.part) ? (input.part as SharedIntelligencePart) : undefined;
@@ -422,7 +427,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       return true;
     },
 
-    watch(input) {
+    watch(input, onOverflow) {
       const v = new Violations();
       requireId(v, "coordination_id", input.coordinationId, maxId);
       requireId(v, "agent_id", input.agentId, maxId);
@@ -452,10 +457,25 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       let set = st.watchers.get(input.agentId);
       if (set === undefined) st.watchers.set(input.agentId, (set = new Set()));
       const watchers = set;
+      // The initial state (or replay) is queued and the watcher registered in one synchronous step: every later
+      // change reaches the queue, every earlier one is in the replay, none twice. A replay longer than the buffer
+      // is still taken whole (it is bounded by the window).
+      const initial: ContextChange[] = [];
+      if (after === undefined) initial.push({ revision: st.revision, context: st.contexts.get(input.agentId) ?? null });
+      else {
+        for (const entry of st.window) {
+          if (entry.revision <= after || !entry.changes.has(input.agentId)) continue;
+          initial.push({ revision: entry.revision, context: entry.changes.get(input.agentId) ?? null });
+        }
+      }
       const live: LiveWatcher = {
         queue: createEventQueue<ContextChange>({
           limit: limits.subscriberBuffer,
-          overflow: () => lagging,
+          initial,
+          overflow: () => {
+            onOverflow?.();
+            return lagging;
+          },
           onClose: () => {
             watchers.delete(live);
             if (watchers.size === 0 && st.watchers.get(input.agentId) === watchers) st.watchers.delete(input.agentId);
@@ -466,16 +486,6 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
           },
         }),
       };
-      // The initial state (or replay) is queued and the watcher registered in one synchronous step: every later
-      // change reaches the queue, every earlier one is in the replay, none twice.
-      if (after === undefined) {
-        live.queue.push({ revision: st.revision, context: st.contexts.get(input.agentId) ?? null });
-      } else {
-        for (const entry of st.window) {
-          if (entry.revision <= after || !entry.changes.has(input.agentId)) continue;
-          live.queue.push({ revision: entry.revision, context: entry.changes.get(input.agentId) ?? null });
-        }
-      }
       watchers.add(live);
       c.pins++;
       watcherCount++;
@@ -526,7 +536,13 @@ function checkAssignment(v: Violations, f: string, a: AssignmentInput, limits: L
   const maxId = limits.maxIdLength;
   optionalId(v, `${f}.agent_role`, a.agentRole ?? "", maxId);
   (a.tasks ?? []).forEach((t, j) => requireId(v, `${f}.tasks[${j}]`, t, limits.maxTaskNameLength));
-  (a.dependencies ?? []).forEach((d, j) => requireId(v, `${f}.dependencies[${j}]`, d, maxId));
+  const seen = new Map<string, number>();
+  (a.dependencies ?? []).forEach((d, j) => {
+    requireId(v, `${f}.dependencies[${j}]`, d, maxId);
+    const k = seen.get(d);
+    if (k !== undefined) v.add(`${f}.dependencies[${j}]`, `duplicates ${f}.dependencies[${k}] ${JSON.stringify(d)}`);
+    else seen.set(d, j);
+  });
   checkFinite(v, `${f}.input_data`, a.inputData);
   checkFinite(v, `${f}.output_requirements`, a.outputRequirements);
   checkFinite(v, `${f}.success_criteria`, a.successCriteria);
@@ -557,7 +573,7 @@ function contextTooLarge(agentId: string, size: number, limit: number): ConsortE
 }
 
 /** The end of a watch that fell behind its buffer: resume after `lastRevision`. */
-function watcherLagging(lastRevision: number): ConsortError {
+export function watcherLagging(lastRevision: number): ConsortError {
   return new ConsortError("exhausted", `the watcher fell behind its buffer of changes; resume with after_revision=${lastRevision}`, {
     reason: "WATCHER_LAGGING",
     metadata: { last_revision: String(lastRevision) },

@@ -103,6 +103,8 @@ interface Wait {
   durationMs: number;
   /** Calls waiting on it. */
   callers: number;
+  /** Ended because its last caller left (deadline, cancel, shutdown): a later call with its id starts it again. */
+  abandoned: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Told once, when the wait finishes. */
   readonly listeners: Set<() => void>;
@@ -112,7 +114,9 @@ interface Wait {
 interface DependencyState {
   /** agent \0 dependency id → wait, oldest first. */
   readonly waits: Map<string, Wait>;
-  finished: number;
+  /** Finished waits, oldest first (from `finishedHead`), for trimming; may hold waits already dropped. */
+  finishedOrder: Wait[];
+  finishedHead: number;
   /** Latest completion per agent. */
   readonly completions: Map<string, { readonly success: boolean; readonly sequence: number }>;
   readonly gates: Map<string, number>;
@@ -182,7 +186,8 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     if (s === undefined) {
       s = {
         waits: new Map(),
-        finished: 0,
+        finishedOrder: [],
+        finishedHead: 0,
         completions: new Map(),
         gates: new Map(),
         resources: new Map(),
@@ -207,14 +212,18 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     }
   };
 
-  /** Drops the oldest finished records beyond the per-coordination bound. */
+  const keyOfWait = (w: Wait) => keyOf(w.agentId, w.dependencyId);
+  /** Drops the oldest finished records beyond the per-coordination bound, oldest first, in O(dropped). */
   const trim = (st: DependencyState) => {
-    if (st.finished <= limits.maxDependencyRecords) return;
-    for (const [key, w] of st.waits) {
-      if (st.finished <= limits.maxDependencyRecords) break;
-      if (w.finishedAt === undefined) continue;
-      st.waits.delete(key);
-      st.finished--;
+    while (st.finishedOrder.length - st.finishedHead > limits.maxDependencyRecords) {
+      const w = st.finishedOrder[st.finishedHead] as Wait;
+      st.finishedOrder[st.finishedHead++] = undefined as unknown as Wait;
+      const key = keyOfWait(w);
+      if (st.waits.get(key) === w) st.waits.delete(key);
+    }
+    if (st.finishedHead > 1024 && st.finishedHead * 2 > st.finishedOrder.length) {
+      st.finishedOrder = st.finishedOrder.slice(st.finishedHead);
+      st.finishedHead = 0;
     }
   };
 
@@ -243,7 +252,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           break;
       }
     }
-    st.finished++;
+    st.finishedOrder.push(w);
     hooks.onFinished?.(status, w.durationMs);
     // The record is final now; its calls are told at most `releasesPerTurn` per event-loop turn.
     for (const l of w.listeners) tell(l);
@@ -405,7 +414,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       let resolvedTargets = targets as DependencyTarget[];
       if (deps.length === 0) {
         // The agent's assignment: each awaited agent becomes a completion wait under its own id.
-        const assigned = options.assignmentDependencies?.(input.coordinationId, input.agentId) ?? [];
+        const assigned = [...new Set(options.assignmentDependencies?.(input.coordinationId, input.agentId) ?? [])];
         deps = assigned.map((a) => ({ dependencyId: a, target: { type: "agent_completion", agentId: a } }));
         resolvedTargets = assigned.map((a) => ({ type: "agent_completion", agentId: a, requireSuccess: true }));
       }
@@ -414,11 +423,13 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       // Everything that can refuse the call is checked before anything is registered.
       const existing = peekState(input.coordinationId);
       let fresh = 0;
+      // A recorded wait whose callers all left is started again; its recorded result informs no one.
+      const reusable = (w: Wait | undefined): w is Wait => w !== undefined && !(w.abandoned && w.finishedAt !== undefined);
       deps.forEach((d, i) => {
         const w = existing?.waits.get(keyOf(input.agentId, d.dependencyId));
-        if (w === undefined) {
+        if (!reusable(w)) {
           fresh++;
-          return;
+          if (w === undefined) return;
         }
         const timeoutMs = d.timeoutMs ?? defaultTimeoutMs;
         if (!sameTarget(w.target, resolvedTargets[i] as DependencyTarget) || w.timeoutMs !== timeoutMs) {
@@ -441,10 +452,11 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       const waits = deps.map((d, i): Wait => {
         const key = keyOf(input.agentId, d.dependencyId);
         const old = st.waits.get(key);
-        if (old !== undefined) {
+        if (reusable(old)) {
           if (old.finishedAt === undefined) old.callers++;
           return old;
         }
+        if (old !== undefined) st.waits.delete(key); // started again, below: the newest record is the one kept
         const w: Wait = {
           seq: nextSeq++,
           coordination: c,
@@ -459,6 +471,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           finishedAt: undefined,
           durationMs: 0,
           callers: 1,
+          abandoned: false,
           timer: undefined,
           listeners: new Set(),
         };
@@ -476,6 +489,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       let settle!: (r: ResolveResult) => void;
       const result = new Promise<ResolveResult>((resolve) => (settle = resolve));
       const results = () => ({ success: waits.every((w) => w.status === "resolved"), results: waits.map(outcome) });
+      // Distinct open waits: the same wait listed twice is one wait to hear from.
       let open = 0;
       const onFinished = () => {
         if (--open > 0 || abandoned) return;
@@ -492,7 +506,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
         });
       };
       for (const w of waits) {
-        if (w.finishedAt !== undefined) continue;
+        if (w.finishedAt !== undefined || w.listeners.has(onFinished)) continue;
         open++;
         w.listeners.add(onFinished);
       }
@@ -509,6 +523,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
             if (w.finishedAt !== undefined) continue;
             w.listeners.delete(onFinished);
             if (--w.callers > 0) continue;
+            w.abandoned = true;
             if (kind === "deadline") release(st, w, "timeout", `Dependency '${w.dependencyId}' timed out after ${seconds(performance.now() - w.startedHr)}s: the call's deadline passed`);
             else if (kind === "cancelled") release(st, w, "failed", `Dependency '${w.dependencyId}' cancelled`);
             else release(st, w, "failed", `Dependency '${w.dependencyId}' ended: the server is shutting down`);
@@ -618,7 +633,8 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       const n = st.waits.size;
       for (const w of [...st.waits.values()]) release(st, w, "failed", `Dependency '${w.dependencyId}' cleared`);
       st.waits.clear();
-      st.finished = 0;
+      st.finishedOrder = [];
+      st.finishedHead = 0;
       st.completions.clear();
       st.gates.clear();
       st.resources.clear();

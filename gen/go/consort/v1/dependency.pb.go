@@ -149,7 +149,8 @@ func (DependencyStatus) EnumDescriptor() ([]byte, []int) {
 }
 
 // Waits until an agent completes: an `agent_completed` signal in the coordination whose sender or `data.agent_id`
-// is that agent, published before or during the wait.
+// is that agent, published before or during the wait (since the coordination's last ClearDependencies). The
+// agent's latest completion counts.
 type AgentCompletionTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The agent to wait for: 1 to 100 characters.
@@ -438,7 +439,8 @@ type DependencyResult struct {
 	// How long the dependency was waited for.
 	Duration *durationpb.Duration `protobuf:"bytes,3,opt,name=duration,proto3" json:"duration,omitempty"`
 	// Empty when resolved; otherwise why not, e.g. "Dependency '<id>' timed out after <n>s" (n the timeout in
-	// seconds) for DEPENDENCY_STATUS_TIMEOUT, or the wait cycle for a cycle.
+	// seconds) for DEPENDENCY_STATUS_TIMEOUT, "Dependency '<id>' timed out after <n>s: the call's deadline passed"
+	// (n the time waited) when the call's deadline ended it first, or the wait cycle for a cycle.
 	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -63,8 +63,10 @@ type DependencyServiceClient interface {
 	//
 	// Idempotent per (coordination, agent, dependency id), so a client whose connection dropped simply calls again:
 	// a dependency whose wait is still open is joined (the call waits on the same wait, whose timeout still counts
-	// from when it started), and one that has finished returns its recorded result at once. To wait again for the
-	// same thing, use a new dependency id or ClearDependencies first.
+	// from when it started), and one that has finished returns its recorded result at once — unless it ended because
+	// all its callers left (their deadline passed, they cancelled, the server shut down): such a wait informed no
+	// one, and the new call starts it again. To wait again for something that did finish, use a new dependency id
+	// or ClearDependencies first.
 	//
 	// The call is also bounded by its own deadline: give one longer than the longest dependency timeout to receive
 	// per-dependency timeouts. If the deadline passes or the client cancels first, the call ends DEADLINE_EXCEEDED
@@ -87,9 +89,11 @@ type DependencyServiceClient interface {
 	// ListDependencies returns a coordination's dependency records, newest first, filtered and paginated. An unknown
 	// coordination has none.
 	ListDependencies(ctx context.Context, in *ListDependenciesRequest, opts ...grpc.CallOption) (*ListDependenciesResponse, error)
-	// ClearDependencies drops a coordination's dependency records, gate scores and resource availability. Waits
-	// still open end at once with DEPENDENCY_STATUS_FAILED and the message "Dependency '<id>' cleared", so their
-	// ResolveDependencies calls return `success = false`.
+	// ClearDependencies drops a coordination's dependency records, the completions seen so far, gate scores and
+	// resource availability, so the coordination can run a workflow again from a clean slate (a completion published
+	// before the clear no longer counts; the signal history is ClearSignals' to drop). Waits still open end at once
+	// with DEPENDENCY_STATUS_FAILED and the message "Dependency '<id>' cleared", so their ResolveDependencies calls
+	// return `success = false`.
 	ClearDependencies(ctx context.Context, in *ClearDependenciesRequest, opts ...grpc.CallOption) (*ClearDependenciesResponse, error)
 }
 
@@ -194,8 +198,10 @@ type DependencyServiceServer interface {
 	//
 	// Idempotent per (coordination, agent, dependency id), so a client whose connection dropped simply calls again:
 	// a dependency whose wait is still open is joined (the call waits on the same wait, whose timeout still counts
-	// from when it started), and one that has finished returns its recorded result at once. To wait again for the
-	// same thing, use a new dependency id or ClearDependencies first.
+	// from when it started), and one that has finished returns its recorded result at once — unless it ended because
+	// all its callers left (their deadline passed, they cancelled, the server shut down): such a wait informed no
+	// one, and the new call starts it again. To wait again for something that did finish, use a new dependency id
+	// or ClearDependencies first.
 	//
 	// The call is also bounded by its own deadline: give one longer than the longest dependency timeout to receive
 	// per-dependency timeouts. If the deadline passes or the client cancels first, the call ends DEADLINE_EXCEEDED
@@ -218,9 +224,11 @@ type DependencyServiceServer interface {
 	// ListDependencies returns a coordination's dependency records, newest first, filtered and paginated. An unknown
 	// coordination has none.
 	ListDependencies(context.Context, *ListDependenciesRequest) (*ListDependenciesResponse, error)
-	// ClearDependencies drops a coordination's dependency records, gate scores and resource availability. Waits
-	// still open end at once with DEPENDENCY_STATUS_FAILED and the message "Dependency '<id>' cleared", so their
-	// ResolveDependencies calls return `success = false`.
+	// ClearDependencies drops a coordination's dependency records, the completions seen so far, gate scores and
+	// resource availability, so the coordination can run a workflow again from a clean slate (a completion published
+	// before the clear no longer counts; the signal history is ClearSignals' to drop). Waits still open end at once
+	// with DEPENDENCY_STATUS_FAILED and the message "Dependency '<id>' cleared", so their ResolveDependencies calls
+	// return `success = false`.
 	ClearDependencies(context.Context, *ClearDependenciesRequest) (*ClearDependenciesResponse, error)
 	mustEmbedUnimplementedDependencyServiceServer()
 }

@@ -115,8 +115,10 @@ class DependencyServiceServicer:
 
         Idempotent per (coordination, agent, dependency id), so a client whose connection dropped simply calls again:
         a dependency whose wait is still open is joined (the call waits on the same wait, whose timeout still counts
-        from when it started), and one that has finished returns its recorded result at once. To wait again for the
-        same thing, use a new dependency id or ClearDependencies first.
+        from when it started), and one that has finished returns its recorded result at once — unless it ended because
+        all its callers left (their deadline passed, they cancelled, the server shut down): such a wait informed no
+        one, and the new call starts it again. To wait again for something that did finish, use a new dependency id
+        or ClearDependencies first.
 
         The call is also bounded by its own deadline: give one longer than the longest dependency timeout to receive
         per-dependency timeouts. If the deadline passes or the client cancels first, the call ends DEADLINE_EXCEEDED
@@ -164,9 +166,11 @@ class DependencyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ClearDependencies(self, request, context):
-        """ClearDependencies drops a coordination's dependency records, gate scores and resource availability. Waits
-        still open end at once with DEPENDENCY_STATUS_FAILED and the message "Dependency '<id>' cleared", so their
-        ResolveDependencies calls return `success = false`.
+        """ClearDependencies drops a coordination's dependency records, the completions seen so far, gate scores and
+        resource availability, so the coordination can run a workflow again from a clean slate (a completion published
+        before the clear no longer counts; the signal history is ClearSignals' to drop). Waits still open end at once
+        with DEPENDENCY_STATUS_FAILED and the message "Dependency '<id>' cleared", so their ResolveDependencies calls
+        return `success = false`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -19,7 +19,8 @@ export const file_consort_v1_dependency: GenFile = /*@__PURE__*/
 
 /**
  * Waits until an agent completes: an `agent_completed` signal in the coordination whose sender or `data.agent_id`
- * is that agent, published before or during the wait.
+ * is that agent, published before or during the wait (since the coordination's last ClearDependencies). The
+ * agent's latest completion counts.
  *
  * @generated from message consort.v1.AgentCompletionTarget
  */
@@ -184,7 +185,8 @@ export type DependencyResult = Message<"consort.v1.DependencyResult"> & {
 
   /**
    * Empty when resolved; otherwise why not, e.g. "Dependency '<id>' timed out after <n>s" (n the timeout in
-   * seconds) for DEPENDENCY_STATUS_TIMEOUT, or the wait cycle for a cycle.
+   * seconds) for DEPENDENCY_STATUS_TIMEOUT, "Dependency '<id>' timed out after <n>s: the call's deadline passed"
+   * (n the time waited) when the call's deadline ended it first, or the wait cycle for a cycle.
    *
    * @generated from field: string message = 4;
    */
@@ -756,8 +758,10 @@ export const DependencyService: GenService<{
    *
    * Idempotent per (coordination, agent, dependency id), so a client whose connection dropped simply calls again:
    * a dependency whose wait is still open is joined (the call waits on the same wait, whose timeout still counts
-   * from when it started), and one that has finished returns its recorded result at once. To wait again for the
-   * same thing, use a new dependency id or ClearDependencies first.
+   * from when it started), and one that has finished returns its recorded result at once — unless it ended because
+   * all its callers left (their deadline passed, they cancelled, the server shut down): such a wait informed no
+   * one, and the new call starts it again. To wait again for something that did finish, use a new dependency id
+   * or ClearDependencies first.
    *
    * The call is also bounded by its own deadline: give one longer than the longest dependency timeout to receive
    * per-dependency timeouts. If the deadline passes or the client cancels first, the call ends DEADLINE_EXCEEDED
@@ -820,9 +824,11 @@ export const DependencyService: GenService<{
     output: typeof ListDependenciesResponseSchema;
   },
   /**
-   * ClearDependencies drops a coordination's dependency records, gate scores and resource availability. Waits
-   * still open end at once with DEPENDENCY_STATUS_FAILED and the message "Dependency '<id>' cleared", so their
-   * ResolveDependencies calls return `success = false`.
+   * ClearDependencies drops a coordination's dependency records, the completions seen so far, gate scores and
+   * resource availability, so the coordination can run a workflow again from a clean slate (a completion published
+   * before the clear no longer counts; the signal history is ClearSignals' to drop). Waits still open end at once
+   * with DEPENDENCY_STATUS_FAILED and the message "Dependency '<id>' cleared", so their ResolveDependencies calls
+   * return `success = false`.
    *
    * @generated from rpc consort.v1.DependencyService.ClearDependencies
    */
