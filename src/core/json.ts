@@ -126,3 +126,22 @@ export function truthy(v: JsonValue | undefined): boolean {
   if (typeof v === "object") return Object.keys(v).length > 0;
   return true;
 }
+
+/**
+ * Records a violation of `field` when `value` nests objects and lists deeper than `maxDepth` levels (the value
+ * itself is level 1, each object or list inside adds one). Iterative, and it stops at the first value too deep, so
+ * any input is checked in bounded stack.
+ */
+export function checkDepth(v: { add(field: string, rule: string): void }, field: string, value: JsonValue | undefined, maxDepth: number): void {
+  if (value === undefined || value === null || typeof value !== "object") return;
+  const stack: [JsonValue, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [x, depth] = stack.pop() as [JsonValue, number];
+    if (depth > maxDepth) {
+      v.add(field, `must nest objects and lists at most ${maxDepth} levels deep (every client can then read it back)`);
+      return;
+    }
+    const children = Array.isArray(x) ? x : Object.values(x as JsonObject);
+    for (const c of children) if (c !== null && typeof c === "object") stack.push([c, depth + 1]);
+  }
+}

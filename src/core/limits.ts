@@ -24,6 +24,8 @@ export interface Limits {
   readonly maxRoutingHistory: number;
   /** Stored routing policies per server. @default 10000 */
   readonly maxRoutingPolicies: number;
+  /** Levels of nested objects and lists in a free-form JSON field (context fields so far). @default 32 */
+  readonly maxJsonDepth: number;
   /** Agents of one coordination's context distribution. @default 10000 */
   readonly maxAgentsPerCoordination: number;
   /**
@@ -51,6 +53,7 @@ export const defaultLimits: Limits = Object.freeze({
   maxRecipients: 1_000,
   maxRoutingHistory: 1_000,
   maxRoutingPolicies: 10_000,
+  maxJsonDepth: 32,
   maxAgentsPerCoordination: 10_000,
   contextChangeWindow: 10_000,
   maxDependencyRecords: 10_000,

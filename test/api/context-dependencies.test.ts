@@ -142,6 +142,23 @@ describe("errors name their condition", () => {
   });
 });
 
+describe("what one port accepts, every client reads back", () => {
+  it("a context nested to the JSON depth limit is read back over gRPC and Connect JSON; one level more is refused", async () => {
+    const coordinationId = cid();
+    const nest = (levels: number) => Array.from({ length: levels - 1 }).reduce<Record<string, unknown>>((x) => ({ x }), { leaf: true });
+    await server.grpc.contexts.distributeContext({ coordinationId, sessionId: "s", assignments: [{ agentId: "deep", inputData: nest(32) as never }] });
+    for (const clients of [server.grpc, server.connectJson]) {
+      const got = await clients.contexts.getAgentContext({ coordinationId, agentId: "deep" });
+      expect(got.context?.agentAssignment?.inputData).toEqual(nest(32));
+    }
+    const err = await server.grpc.contexts
+      .distributeContext({ coordinationId, sessionId: "s", assignments: [{ agentId: "deeper", inputData: nest(33) as never }] })
+      .catch((e: unknown) => e);
+    expect(ConnectError.from(err).code).toBe(Code.InvalidArgument);
+    expect(ConnectError.from(err).rawMessage).toContain("assignments[0].input_data");
+  });
+});
+
 describe("responses fit in one message", () => {
   it("cuts DistributeContext's contexts to the message limit and continues them through ListAgentContexts", async () => {
     const coordinationId = cid();

@@ -82,6 +82,22 @@ describe("distribution", () => {
     expect(err.violations).toHaveLength(5);
   });
 
+  it("refuses JSON nested deeper than the limit in every free-form field, and accepts it at the limit", () => {
+    const e = setup({ maxJsonDepth: 4 });
+    const nest = (levels: number) => Array.from({ length: levels - 1 }).reduce<Record<string, unknown>>((x) => ({ x }), {}) as never;
+    expect(e.distribute({ coordinationId: "c", sessionId: "s", assignments: [{ agentId: "a", inputData: nest(4) }] }).contexts).toHaveLength(1);
+    const err = errorOf(() =>
+      e.distribute({
+        coordinationId: "c",
+        sessionId: "s",
+        sharedIntelligence: { validation_rules: nest(5) },
+        assignments: [{ agentId: "a", successCriteria: { list: [[[[1]]]] } }],
+      }),
+    );
+    expect(err.violations.map((x) => x.field).sort()).toEqual(["assignments[0].success_criteria", "shared_intelligence.validation_rules"]);
+    expect(errorOf(() => e.update({ coordinationId: "c", part: "type_registry", data: nest(5) })).violations[0]?.field).toBe("update_data");
+  });
+
   it("refuses a context that would not fit in one message, storing nothing", () => {
     const e = setup({}, { contextSize: { oversize: (r) => (r.assignment.objective.length > 10 ? r.assignment.objective.length : undefined), maxBytes: 10 } });
     const err = errorOf(() => e.distribute({ coordinationId: "c", sessionId: "s", assignments: [{ agentId: "a", objective: "x".repeat(11) }] }));

@@ -423,6 +423,23 @@ def test_redistribution_replaces_the_whole_set(contexts, coordination_id):
         {"agent-b": False}
 
 
+def test_a_context_nested_to_the_json_depth_limit_reads_back_in_python(contexts, coordination_id):
+    """32 levels of objects (the server's limit) arrive intact here; one more is refused naming the field."""
+    def nest(levels: int) -> dict:
+        value: dict = {"leaf": True}
+        for _ in range(levels - 1):
+            value = {"x": value}
+        return value
+
+    distribute(contexts, coordination_id, assignment("deep", input_data=nest(32)))
+    ctx = get(contexts, coordination_id, "deep")
+    assert json_format.MessageToDict(ctx.agent_assignment.input_data) == nest(32)
+    error = invalid_argument(contexts.DistributeContext, pb.DistributeContextRequest(
+        coordination_id=coordination_id, session_id="s", assignments=[assignment("deeper", input_data=nest(33))]),
+        "assignments[0].input_data")
+    assert "32 levels" in error.details()
+
+
 def test_list_pages_in_assignment_order(contexts, coordination_id):
     agents = [f"agent-{i}" for i in (3, 1, 4, 0, 2)]
     distribute(contexts, coordination_id, *(assignment(a) for a in agents))

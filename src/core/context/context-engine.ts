@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { createEventQueue, type EventQueue } from "../event-queue.js";
 import { findCycle } from "../graph.js";
-import { checkFinite } from "../json.js";
+import { checkDepth, checkFinite } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken } from "../page-token.js";
 import type { PageBudget } from "../sequence-log.js";
@@ -251,8 +251,10 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       optionalId(v, "session_id", input.sessionId, maxId);
       const parentWorkflowId = optionalId(v, "parent_workflow_id", input.parentWorkflowId ?? "", maxId);
       const si = input.sharedIntelligence ?? {};
-      checkFinite(v, "shared_intelligence.type_registry", si.type_registry);
-      checkFinite(v, "shared_intelligence.validation_rules", si.validation_rules);
+      for (const part of ["type_registry", "validation_rules"] as const) {
+        checkFinite(v, `shared_intelligence.${part}`, si[part]);
+        checkDepth(v, `shared_intelligence.${part}`, si[part], limits.maxJsonDepth);
+      }
       const { assignments } = input;
       if (assignments.length === 0) v.add("assignments", "must hold at least one assignment");
       if (assignments.length > limits.maxAgentsPerCoordination) {
@@ -365,6 +367,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       const targets = input.targetAgentIds ?? [];
       targets.forEach((t, i) => requireId(v, `target_agent_ids[${i}]`, t, maxId));
       checkFinite(v, "update_data", input.data);
+      checkDepth(v, "update_data", input.data, limits.maxJsonDepth);
       v.throwIfAny();
       const st = peekState(input.coordinationId);
       // No prototype: an agent named "__proto__" is an ordinary key here.
@@ -543,9 +546,10 @@ function checkAssignment(v: Violations, f: string, a: AssignmentInput, limits: L
     if (k !== undefined) v.add(`${f}.dependencies[${j}]`, `duplicates ${f}.dependencies[${k}] ${JSON.stringify(d)}`);
     else seen.set(d, j);
   });
-  checkFinite(v, `${f}.input_data`, a.inputData);
-  checkFinite(v, `${f}.output_requirements`, a.outputRequirements);
-  checkFinite(v, `${f}.success_criteria`, a.successCriteria);
+  for (const [name, value] of [["input_data", a.inputData], ["output_requirements", a.outputRequirements], ["success_criteria", a.successCriteria]] as const) {
+    checkFinite(v, `${f}.${name}`, value);
+    checkDepth(v, `${f}.${name}`, value, limits.maxJsonDepth);
+  }
   const p = a.protocols;
   if (p !== undefined) {
     for (const [k, [name, b]] of Object.entries(protocolBounds) as [keyof CoordinationProtocols, [string, Bound]][]) {
