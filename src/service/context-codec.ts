@@ -38,8 +38,12 @@ function structField(no: number, obj: AgentContextRecord["assignment"]["inputDat
   w.join();
 }
 
-/** Field 1 (coordination_metadata), field 3 (agent_assignment) and fields 6–8 of `r`'s context, each as encoded. */
-export function encodeOwnContextFields(r: AgentContextRecord): { metadata: Uint8Array; assignment: Uint8Array; scalars: Uint8Array } {
+/**
+ * Field 1 (coordination_metadata) and field 3 (agent_assignment) of `r`'s context, as encoded. Both depend only
+ * on what an update keeps (the record's assignment object and its distribution), so callers may cache them by
+ * the assignment object.
+ */
+export function encodeAgentFields(r: AgentContextRecord): { metadata: Uint8Array; assignment: Uint8Array } {
   const a = r.assignment;
   w.tag(1, LD).fork();
   stringField(1, r.sessionId);
@@ -62,10 +66,13 @@ export function encodeOwnContextFields(r: AgentContextRecord): { metadata: Uint8
   structField(8, a.successCriteria);
   w.join();
   const assignment = w.finish();
+  return { metadata, assignment };
+}
 
+/** Fields 6–8 of `r`'s context (version, updated_at, revision), as encoded: what every update changes. */
+export function encodeChangeFields(r: AgentContextRecord): Uint8Array {
   if (r.version !== 0) w.tag(6, VARINT).uint64(r.version);
   timestampField(7, r.updatedAt);
   if (r.revision !== 0) w.tag(8, VARINT).uint64(r.revision);
-  const scalars = w.finish();
-  return { metadata, assignment, scalars };
+  return w.finish();
 }

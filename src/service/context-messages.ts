@@ -19,7 +19,7 @@ import {
   type ResourceAllocation,
   type SharedIntelligence as SharedIntelligenceMessage,
 } from "../../gen/ts/consort/v1/context_pb.js";
-import { encodeOwnContextFields } from "./context-codec.js";
+import { encodeAgentFields, encodeChangeFields } from "./context-codec.js";
 import { toTimestamp } from "./convert.js";
 import { binaryElementSize, jsonBytes, jsonElementSize } from "./encoded-size.js";
 
@@ -141,6 +141,7 @@ interface Built {
   json: number | undefined;
 }
 const built = new WeakMap<AgentContextRecord, Built>();
+const agentFields = new WeakMap<AgentContextRecord["assignment"], { metadata: Uint8Array; assignment: Uint8Array }>();
 // `"sharedIntelligence":` and a comma: what the shared intelligence adds to a context's JSON beside its own text.
 const sharedJsonFraming = Buffer.byteLength('"sharedIntelligence":,');
 
@@ -150,8 +151,10 @@ function build(r: AgentContextRecord): Built {
   const protocols = sharedPart(protocolParts, r.protocols, protocolsMessage, (m) => toBinary(CoordinationProtocolsSchema, m), 4);
   const allocation = sharedPart(allocationParts, r.allocation, allocationMessage, (m) => toBinary(ResourceAllocationSchema, m), 5);
   const shared = sharedOf(r.shared);
-  const own = encodeOwnContextFields(r);
-  const parts = [own.metadata, shared.field, own.assignment, protocols.field, allocation.field, own.scalars];
+  // An update keeps the record's assignment object: its agent fields are encoded once per distribution.
+  let own = agentFields.get(r.assignment);
+  if (own === undefined) agentFields.set(r.assignment, (own = encodeAgentFields(r)));
+  const parts = [own.metadata, shared.field, own.assignment, protocols.field, allocation.field, encodeChangeFields(r)];
   let binary = 0;
   for (const part of parts) binary += part.length;
   b = { record: r, protocols: protocols.message, allocation: allocation.message, shared, parts, binary, rest: undefined, message: undefined, json: undefined };

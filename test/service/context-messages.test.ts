@@ -43,6 +43,8 @@ const assignment = fc.record(
     agentRole: text,
     objective: text,
     tasks: fc.array(fc.string({ minLength: 1, maxLength: 5 }), { maxLength: 3 }),
+    // Agents outside the distribution (no cycle possible), each once.
+    dependencies: fc.uniqueArray(id.map((x) => `ext-${x}`), { maxLength: 3 }),
     inputData: object,
     outputRequirements: object,
     successCriteria: object,
@@ -74,19 +76,39 @@ const distribution = fc.record({
     { type_registry: object, validation_rules: object, pattern_library: lists, dependency_graph: lists, naming_conventions: fc.dictionary(text, text, { maxKeys: 3 }) },
     { requiredKeys: [] },
   ),
-  update: fc.option(fc.record({ data: object, version: fc.boolean() }), { nil: undefined }),
+  // An update of any part (data of the part's shape), applied twice: the agent fields cached across updates.
+  update: fc.option(
+    fc.record({
+      change: fc.oneof(
+        fc.record({ part: fc.constantFrom("type_registry", "validation_rules"), data: object }),
+        fc.record({ part: fc.constantFrom("pattern_library", "dependency_graph"), data: lists }),
+        fc.record({ part: fc.constant("naming_conventions"), data: fc.dictionary(text, text, { maxKeys: 3 }) }),
+      ),
+      version: fc.boolean(),
+    }),
+    { nil: undefined },
+  ),
   // When it is stored: whole seconds (no nanos), the epoch itself, any millisecond.
   now: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 33 }).map((s) => s * 1000), fc.integer({ min: 0, max: 2 ** 43 })),
 });
 
 /** Stored contexts for a random distribution (and, sometimes, an update that gives some agents their own copy). */
-function recordsOf(d: { assignments: unknown[]; parentWorkflowId: string; sharedIntelligence: object; update: { data: object; version: boolean } | undefined; now: number }): AgentContextRecord[] {
+function recordsOf(d: {
+  assignments: unknown[];
+  parentWorkflowId: string;
+  sharedIntelligence: object;
+  update: { change: { part: string; data: object }; version: boolean } | undefined;
+  now: number;
+}): AgentContextRecord[] {
   const e = createContextEngine({ store: createStore(), now: () => d.now });
   const { now: _now, update: _update, ...input } = d;
   const page = e.distribute({ coordinationId: "c", sessionId: "s", ...(input as unknown as Omit<DistributeInput, "coordinationId" | "sessionId">) });
   if (d.update === undefined) return [...page.contexts];
   const first = page.contexts[0] as AgentContextRecord;
-  e.update({ coordinationId: "c", part: "type_registry", data: d.update.data as never, targetAgentIds: [first.assignment.agentId], incrementVersion: d.update.version });
+  for (let i = 0; i < 2; i++) {
+    const r = e.update({ coordinationId: "c", part: d.update.change.part, data: d.update.change.data as never, targetAgentIds: [first.assignment.agentId], incrementVersion: d.update.version });
+    expect(r.results[first.assignment.agentId]).toBe(true);
+  }
   return page.contexts.map((r) => e.get("c", r.assignment.agentId));
 }
 

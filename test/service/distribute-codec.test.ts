@@ -67,15 +67,16 @@ const request = fc
 const requestBytes = clientBytes(request, 12);
 
 /**
- * Whether two decoded values are the same: the same prototypes, the same own enumerable keys, equal leaves
- * (`Object.is`: NaN equals NaN, -0 differs from 0). Unlike toStrictEqual, an own key named "constructor" (a
- * Struct key clients may send) is compared as data, not taken for the object's class.
+ * Whether two decoded values are the same: the same prototypes, the same own enumerable keys in the same order
+ * (map and Struct entries are encoded again in key order), equal leaves (`Object.is`: NaN equals NaN, -0 differs
+ * from 0). Unlike toStrictEqual, an own key named "constructor" (a Struct key clients may send) is compared as
+ * data, not taken for the object's class.
  */
 function same(a: unknown, b: unknown): boolean {
   if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return Object.is(a, b);
   if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
-  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined).sort();
-  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined).sort();
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
@@ -114,6 +115,7 @@ describe("DistributeContext's request decoder agrees with fromBinary on every in
     expect(same({ a: 1 }, { a: 1, b: 2 })).toBe(false);
     expect(same({ a: 0 }, { a: -0 })).toBe(false);
     expect(same({ a: NaN }, { a: NaN })).toBe(true);
+    expect(same({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(false);
     expect(same(Object.create(null), {})).toBe(false);
   });
 });
