@@ -81,7 +81,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   limit("maxHistory", "max-history", "Signals retained per coordination", 1, 10_000_000),
   limit("maxPayloadBytes", "max-payload-bytes", "Bytes of a signal's data + metadata, protobuf-encoded (an unset field counts 0)", 1, 64 * 1024 * 1024),
   limit("maxMessageBytes", "max-message-bytes", "Bytes of one request or response message", 1024, 256 * 1024 * 1024),
-  limit("maxSubscriptions", "max-subscriptions", "Open subscriptions per server", 1, 10_000_000),
+  limit("maxSubscriptions", "max-subscriptions", "Open subscriptions per server, and open context watches", 1, 10_000_000),
   limit("subscriberBuffer", "subscriber-buffer", "Undelivered signals per subscription before it is cut", 1, 10_000_000),
   limit("maxPendingWaits", "max-pending-waits", "Pending dependency waits per server", 1, 100_000_000),
   limit("maxIdLength", "max-id-length", "Characters of any id", 1, 10_000),

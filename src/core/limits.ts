@@ -6,7 +6,7 @@ export interface Limits {
   readonly maxPayloadBytes: number;
   /** Bytes of one request or response message. @default 4194304 */
   readonly maxMessageBytes: number;
-  /** Open subscriptions per server. @default 10000 */
+  /** Open subscriptions per server; open context watches, counted apart, have the same limit. @default 10000 */
   readonly maxSubscriptions: number;
   /** Undelivered signals one subscription may hold before it is ended RESOURCE_EXHAUSTED. @default 1000 */
   readonly subscriberBuffer: number;

@@ -241,6 +241,14 @@ describe("watching", () => {
     w.close();
   });
 
+  it("refuses a watch past the server's limit with TOO_MANY_WATCHES, creating nothing", () => {
+    const e = setup({ maxSubscriptions: 1 });
+    const w = e.watch({ coordinationId: "c", agentId: "a" });
+    expect(errorOf(() => e.watch({ coordinationId: "other", agentId: "a" }))).toMatchObject({ kind: "exhausted", reason: "TOO_MANY_WATCHES" });
+    w.close();
+    e.watch({ coordinationId: "c", agentId: "a" }).close();
+  });
+
   it("forgets the window of changes on ClearContexts: a resume from before it is REVISION_COMPACTED, a live watch is told", () => {
     const e = setup();
     distribute(e, [{ agentId: "a" }]); // 1

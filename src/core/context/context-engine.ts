@@ -437,6 +437,12 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       const after = input.afterRevision;
       if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_revision", `must be a non-negative integer, got ${after}`);
       v.throwIfAny();
+      if (watcherCount >= limits.maxSubscriptions) {
+        throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} context watches`, {
+          reason: "TOO_MANY_WATCHES",
+          metadata: { limit: String(limits.maxSubscriptions) },
+        });
+      }
       // Checked against the state as it is, before anything is created: a refused watch leaves nothing behind.
       const existing = peekState(input.coordinationId);
       const head = existing?.revision ?? 0;

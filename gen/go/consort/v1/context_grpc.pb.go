@@ -95,7 +95,9 @@ type ContextServiceClient interface {
 	// `after_revision` to start from the current state.
 	//
 	// A watcher that does not read falls behind: beyond its buffer of changes the stream ends RESOURCE_EXHAUSTED
-	// (reason WATCHER_LAGGING, metadata `last_revision`), and it resumes with `after_revision`. UNAVAILABLE
+	// (reason WATCHER_LAGGING, metadata `last_revision`), and it resumes with `after_revision`. The server holds as
+	// many watches as subscriptions (10,000 by default); past that a watch is refused RESOURCE_EXHAUSTED (reason
+	// TOO_MANY_WATCHES, metadata `limit`). UNAVAILABLE
 	// (SHUTTING_DOWN, metadata `last_revision`) on server shutdown.
 	//
 	// Contract change (before any release used this RPC): the stream used to end NOT_FOUND for an agent without a
@@ -247,7 +249,9 @@ type ContextServiceServer interface {
 	// `after_revision` to start from the current state.
 	//
 	// A watcher that does not read falls behind: beyond its buffer of changes the stream ends RESOURCE_EXHAUSTED
-	// (reason WATCHER_LAGGING, metadata `last_revision`), and it resumes with `after_revision`. UNAVAILABLE
+	// (reason WATCHER_LAGGING, metadata `last_revision`), and it resumes with `after_revision`. The server holds as
+	// many watches as subscriptions (10,000 by default); past that a watch is refused RESOURCE_EXHAUSTED (reason
+	// TOO_MANY_WATCHES, metadata `limit`). UNAVAILABLE
 	// (SHUTTING_DOWN, metadata `last_revision`) on server shutdown.
 	//
 	// Contract change (before any release used this RPC): the stream used to end NOT_FOUND for an agent without a
