@@ -14,7 +14,7 @@ import { decodeRouteRequest } from "./service/route-codec.js";
 import { createRoutingService } from "./service/routing-service.js";
 import { createSignalService } from "./service/signal-service.js";
 import { structSize } from "./service/struct-codec.js";
-import { contextOversize } from "./service/context-messages.js";
+import { contextBinarySize, contextOversize } from "./service/context-messages.js";
 import { createContextService } from "./service/context-service.js";
 import { createDependencyService } from "./service/dependency-service.js";
 import { decodeDistributeContextRequest } from "./service/distribute-codec.js";
@@ -85,6 +85,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     limits: config.limits,
     // Every stored context fits in one message in either encoding, so every client can read it back.
     contextSize: { oversize: contextOversize(maxMessageBytes - responseReserveBytes), maxBytes: maxMessageBytes - responseReserveBytes },
+    sizeOf: contextBinarySize,
     hooks: {
       onDistributed: (_agents, ms) => metrics.observeLater(metrics.contextDistributionTime, ms),
       onWatchersChanged: (delta) => metrics.activeContextWatchers.inc(delta),

@@ -93,6 +93,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   limit("maxJsonDepth", "max-json-depth", "Levels of nested objects and lists in a context's JSON fields", 1, 90),
   limit("maxAgentsPerCoordination", "max-agents-per-coordination", "Agents of one context distribution", 1, 10_000_000),
   limit("contextChangeWindow", "context-change-window", "Context changes kept per coordination for watchers to resume from", 1, 10_000_000),
+  limit("contextChangeWindowBytes", "context-change-window-bytes", "Bytes of context changes kept per coordination for watchers to resume from", 1024, 64 * 1024 * 1024 * 1024),
   limit("maxDependencyRecords", "max-dependency-records", "Finished dependency records kept per coordination", 1, 10_000_000),
   limit("idleCoordinationTtlMs", "idle-coordination-ttl-ms", "Milliseconds before an idle coordination is dropped", 1000, 365 * 24 * 3600 * 1000),
 ];

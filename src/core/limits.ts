@@ -33,6 +33,8 @@ export interface Limits {
    * ones are forgotten, and resuming before them is OUT_OF_RANGE. @default 10000
    */
   readonly contextChangeWindow: number;
+  /** Bytes (as sent) of the context changes a coordination keeps for resumed watches. @default 67108864 (64 MiB) */
+  readonly contextChangeWindowBytes: number;
   /** Finished dependency records kept per coordination; the oldest finished ones are dropped beyond it. @default 10000 */
   readonly maxDependencyRecords: number;
   /** Milliseconds after its last activity an idle coordination is dropped. @default 86400000 (24 h) */
@@ -56,6 +58,7 @@ export const defaultLimits: Limits = Object.freeze({
   maxJsonDepth: 32,
   maxAgentsPerCoordination: 10_000,
   contextChangeWindow: 10_000,
+  contextChangeWindowBytes: 64 * 1024 * 1024,
   maxDependencyRecords: 10_000,
   idleCoordinationTtlMs: 24 * 60 * 60 * 1000,
 });

@@ -234,6 +234,11 @@ export function contextOversize(maxBytes: number): (r: AgentContextRecord) => nu
   };
 }
 
+/** Bytes of a context's binary encoding (measured once). */
+export function contextBinarySize(r: AgentContextRecord): number {
+  return build(r).binary;
+}
+
 /** What a context adds to a response's repeated `contexts` (field 1) in `format`, framing included. */
 export function contextElementSize(format: WireFormat): (r: AgentContextRecord) => number {
   return format === "json" ? (r) => jsonElementSize(jsonSize(r)) : (r) => binaryElementSize(build(r).binary);

@@ -263,6 +263,15 @@ describe("watching", () => {
     expect(summary(drainNow(e, "a", 2))).toEqual([[3, 1]]);
   });
 
+  it("keeps the window within its byte bound too, forgetting the oldest changes first", () => {
+    const e = setup({ contextChangeWindowBytes: 250 }, { sizeOf: () => 100 });
+    distribute(e, [{ agentId: "a" }]); // 1: 100 bytes
+    e.update({ coordinationId: "c", part: "type_registry", data: { x: 1 } }); // 2: 200
+    e.update({ coordinationId: "c", part: "type_registry", data: { x: 2 } }); // 3: 300 > 250: 1 is forgotten
+    expect(errorOf(() => e.watch({ coordinationId: "c", agentId: "a", afterRevision: 0 }))).toMatchObject({ reason: "REVISION_COMPACTED", metadata: { oldest_revision: "2" } });
+    expect(summary(drainNow(e, "a", 1))).toEqual([[2, 2], [3, 3]]);
+  });
+
   it("ends a watcher that lets its buffer overflow WATCHER_LAGGING with the revision to resume after", async () => {
     const e = setup({ subscriberBuffer: 3 });
     distribute(e, [{ agentId: "a" }]);

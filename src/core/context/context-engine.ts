@@ -117,6 +117,8 @@ export interface ContextEngineOptions {
    * updated (update), so every stored context can be read back. @default no bound
    */
   readonly contextSize?: { readonly oversize: (context: AgentContextRecord) => number | undefined; readonly maxBytes: number };
+  /** The bytes a context takes when sent, for the byte bound of the change window. @default 0 (no byte bound) */
+  readonly sizeOf?: (context: AgentContextRecord) => number;
 }
 
 /** The context engine: one context package per agent of a coordination, versions, revisions, watchers (SPEC.md §3). */
@@ -149,6 +151,8 @@ export interface ContextEngine {
 
 interface ChangeEntry {
   readonly revision: number;
+  /** The bytes of its contexts, as sent. */
+  readonly bytes: number;
   /** agent id → its context after the change, `null` when removed. */
   readonly changes: ReadonlyMap<string, AgentContextRecord | null>;
 }
@@ -168,8 +172,9 @@ interface ContextState {
   revision: number;
   /** Recent changes, oldest first, for resumed watches. */
   readonly window: ChangeEntry[];
-  /** Agent changes held by `window`. */
+  /** Agent changes held by `window`, and their bytes. */
   windowItems: number;
+  windowBytes: number;
   /** The newest revision no longer in `window` (0: none forgotten). */
   compactedThrough: number;
   readonly watchers: Map<string, Set<LiveWatcher>>;
@@ -187,13 +192,14 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
   const hooks = options.hooks ?? {};
   const now = options.now ?? Date.now;
   const maxId = limits.maxIdLength;
+  const { sizeOf } = options;
   let watcherCount = 0;
 
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as ContextState | undefined;
   const stateOf = (c: Coordination): ContextState => {
     let s = c.slots[SLOT] as ContextState | undefined;
     if (s === undefined) {
-      s = { contexts: new Map(), order: [], distribution: 0, revision: 0, window: [], windowItems: 0, compactedThrough: 0, watchers: new Map() };
+      s = { contexts: new Map(), order: [], distribution: 0, revision: 0, window: [], windowItems: 0, windowBytes: 0, compactedThrough: 0, watchers: new Map() };
       c.slots[SLOT] = s;
     }
     return s;
@@ -201,12 +207,16 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
 
   /** Records a change under a new revision, trims the window, and tells the agents' watchers. */
   const commit = (st: ContextState, changes: Map<string, AgentContextRecord | null>) => {
-    const entry: ChangeEntry = { revision: st.revision, changes };
+    let bytes = 0;
+    if (sizeOf !== undefined) for (const r of changes.values()) if (r !== null) bytes += sizeOf(r);
+    const entry: ChangeEntry = { revision: st.revision, bytes, changes };
     st.window.push(entry);
     st.windowItems += changes.size;
-    while (st.windowItems > limits.contextChangeWindow && st.window.length > 1) {
+    st.windowBytes += bytes;
+    while ((st.windowItems > limits.contextChangeWindow || st.windowBytes > limits.contextChangeWindowBytes) && st.window.length > 1) {
       const old = st.window.shift() as ChangeEntry;
       st.windowItems -= old.changes.size;
+      st.windowBytes -= old.bytes;
       st.compactedThrough = old.revision;
     }
     if (st.watchers.size === 0) return;
@@ -426,6 +436,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       // it expires): open watches have been told, and a watch resuming from before the clear is REVISION_COMPACTED.
       st.window.length = 0;
       st.windowItems = 0;
+      st.windowBytes = 0;
       st.compactedThrough = st.revision;
       return true;
     },

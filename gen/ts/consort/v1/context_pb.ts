@@ -994,7 +994,7 @@ export const ContextService: GenService<{
    * message carries the revision it brings the watcher up to: pass the last one received as `after_revision` to
    * resume after a disconnect, and every change after it is sent, none missed and none twice (no message at all
    * until the next change when nothing changed). The server keeps a bounded window of recent changes per
-   * coordination: OUT_OF_RANGE with reason REVISION_COMPACTED (metadata `oldest_revision`, `head_revision`) when
+   * coordination (10,000 agent changes and 64 MiB by default): OUT_OF_RANGE with reason REVISION_COMPACTED (metadata `oldest_revision`, `head_revision`) when
    * `after_revision` is older than that window, REVISION_AHEAD (metadata `head_revision`) when it is beyond the
    * coordination's newest revision (e.g. after a restart of an in-memory server); watch again without
    * `after_revision` to start from the current state.
