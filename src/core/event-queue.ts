@@ -1,7 +1,8 @@
 /**
  * A bounded queue between one producer that must never wait (an engine announcing a change) and one consumer that
  * pulls at its own pace (a stream paced by the transport's flow control). A consumer that lets more than `limit`
- * items pile up is ended with `overflow()`'s error, so memory stays bounded and the producer is never slowed.
+ * items pile up is ended with `overflow()`'s error and unregistered (its queued items dropped: it resumes from
+ * what it took), so memory stays bounded and the producer is never slowed.
  */
 
 /** Options of {@link createEventQueue}. */
@@ -56,7 +57,10 @@ export function createEventQueue<T>(options: EventQueueInit<T>): EventQueue<T> {
     push(item) {
       if (ended) return;
       if (items.length >= options.limit + slack) {
+        // Ended and unregistered at once: the queued items go too (the consumer resumes from what it took), so a
+        // consumer that never reads holds nothing.
         queue.end(options.overflow());
+        queue.close();
         return;
       }
       items.push(item);

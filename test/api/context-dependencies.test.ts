@@ -5,6 +5,8 @@ import { SharedIntelligencePart, type WatchAgentContextResponse } from "../../ge
 import { DependencyStatus } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import * as grpc from "@grpc/grpc-js";
+import { ContextService } from "../../gen/ts/consort/v1/context_pb.js";
 import { startTestServer, type Clients, type TestServer } from "./harness.js";
 
 /**
@@ -233,6 +235,29 @@ describe("a blocking call and its caller", () => {
       .catch((e: unknown) => e);
     expect(ConnectError.from(mismatch).code).toBe(Code.FailedPrecondition);
     expect(reasonOf(mismatch)).toBe("DEPENDENCY_MISMATCH");
+  });
+});
+
+describe("a context watcher that stops reading", () => {
+  it("is unregistered as soon as it falls behind its buffer, while it still does not read: it holds no changes, no pin", async () => {
+    const own = await startTestServer(["--subscriber-buffer", "3"]);
+    try {
+      const coordinationId = "lagging";
+      const objective = "o".repeat(16_000); // updates soon fill the stream's flow-control windows
+      await own.grpc.contexts.distributeContext({ coordinationId, sessionId: "s", assignments: [{ agentId: "a", objective }] });
+      const client = own.grpcClient(ContextService);
+      const stream = (client["watchAgentContext"] as (r: object) => grpc.ClientReadableStream<unknown>).call(client, { coordinationId, agentId: "a" });
+      stream.on("error", () => {});
+      stream.pause();
+      for (let i = 0; i < 200 && own.app.contexts.watcherCount > 0; i++) {
+        await own.grpc.contexts.updateSharedIntelligence({ coordinationId, updateType: SharedIntelligencePart.TYPE_REGISTRY, updateData: { i } });
+      }
+      expect(own.app.contexts.watcherCount).toBe(0);
+      expect(own.app.store.peek(coordinationId)?.pins).toBe(0);
+      stream.cancel();
+    } finally {
+      await own.close();
+    }
   });
 });
 

@@ -168,6 +168,15 @@ describe("shared-intelligence updates", () => {
     expect(e.get("c", "a")).toBe(before);
   });
 
+  it("reports false for an agent whose context would no longer fit in one message, and leaves it as it was", () => {
+    const e = setup({}, { contextSize: { oversize: (r) => (Object.keys(r.shared.type_registry).length > 2 ? 999 : undefined), maxBytes: 500 } });
+    distribute(e, [{ agentId: "a" }]);
+    expect(e.update({ coordinationId: "c", part: "type_registry", data: { x: 1, y: 2 } }).results).toEqual({ a: true });
+    const before = e.get("c", "a");
+    expect(e.update({ coordinationId: "c", part: "type_registry", data: { z: 3 } })).toMatchObject({ results: { a: false }, revision: before.revision });
+    expect(e.get("c", "a")).toBe(before);
+  });
+
   it("merges once per distinct copy: agents that shared one copy still share one after an update to them all", () => {
     const e = setup();
     distribute(e, [{ agentId: "a" }, { agentId: "b" }, { agentId: "c" }]);
@@ -278,14 +287,16 @@ describe("watching", () => {
     const stream = streamContextWatch(e.watch({ coordinationId: "c", agentId: "a" }));
     expect((await stream.changes.next()).value?.revision).toBe(1);
     for (let i = 0; i < 5; i++) e.update({ coordinationId: "c", part: "type_registry", data: { i } });
+    // Unregistered at the overflow itself, before its consumer reads again (a client that never reads holds nothing).
+    expect(e.watcherCount).toBe(0);
     const got: number[] = [];
     const err = await (async () => {
       for await (const c of stream.changes) got.push(c.revision);
     })().then(() => undefined, (x: unknown) => x as ConsortError);
-    expect(got).toEqual([2, 3, 4]);
-    expect(err).toMatchObject({ reason: "WATCHER_LAGGING", metadata: { last_revision: "4" } });
+    // Unregistered at the overflow, its queue dropped: it resumes from what it took, and the replay has the rest.
     expect(e.watcherCount).toBe(0);
-    // The resume point gives what the lagging watcher missed.
-    expect(summary(drainNow(e, "a", 4))).toEqual([[5, 5], [6, 6]]);
+    expect(got).toEqual([]);
+    expect(err).toMatchObject({ reason: "WATCHER_LAGGING", metadata: { last_revision: "1" } });
+    expect(summary(drainNow(e, "a", 1)).map(([r]) => r)).toEqual([2, 3, 4, 5, 6]);
   });
 });

@@ -111,6 +111,20 @@ describe("waiting without polling", () => {
     expect(results.every((r) => r.success)).toBe(true);
   });
 
+  it("tells the calls of a large release 256 per event-loop turn, so others get the loop in between", async () => {
+    const { deps } = setup();
+    const settled: number[] = [];
+    const calls = Array.from({ length: 1000 }, (_, i) => deps.resolve({ coordinationId: "c", agentId: `a${i}`, dependencies: [gate("g", "gate", 0.5)] }));
+    calls.forEach((c, i) => void c.result.then(() => settled.push(i)));
+    deps.setGateScore("c", "gate", 1);
+    await new Promise((r) => setTimeout(r, 0)); // microtasks and timers of this turn, before the next check phase
+    expect(settled.length).toBeGreaterThan(0);
+    expect(settled.length).toBeLessThanOrEqual(256);
+    await Promise.all(calls.map((c) => c.result));
+    expect(settled).toHaveLength(1000);
+    expect(settled).toEqual([...settled].sort((x, y) => x - y)); // in release order
+  });
+
   it("fails a wait at once on an unsuccessful completion with require_success, and resolves it without (SPEC §4)", async () => {
     const { deps, complete } = setup();
     const strict = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] });
