@@ -86,25 +86,34 @@ export function jsonEquals(a: JsonValue | undefined, b: JsonValue | undefined): 
 }
 
 /** True when every number in `v` is finite (a walk without allocations: Route checks every state this way). */
-function allFinite(v: JsonValue): boolean {
+/**
+ * True when every number in `v` is finite and objects and lists nest at most `room` levels (`v` itself being the
+ * first); it descends no deeper than that, so any input is walked in bounded stack. No allocation: the hot paths
+ * (Route's state, Publish's data) take this and nothing else.
+ */
+function wellFormed(v: JsonValue, room: number): boolean {
   if (typeof v === "number") return Number.isFinite(v);
   if (v === null || typeof v !== "object") return true;
+  if (room <= 0) return false;
   if (Array.isArray(v)) {
-    for (const item of v) if (!allFinite(item)) return false;
+    for (const item of v) if (!wellFormed(item, room - 1)) return false;
     return true;
   }
-  for (const k in v) if (!allFinite(v[k] as JsonValue)) return false;
+  for (const k in v) if (!wellFormed(v[k] as JsonValue, room - 1)) return false;
   return true;
 }
 
 /**
- * Records a violation of `field` (with the path inside it, e.g. `data["scores"][2]`) for every number JSON cannot
- * write — NaN, ±Infinity — in `value`, at most `max` of them. Binary protobuf carries them, but a JSON client
- * (every browser) could never read a value holding one back, so none is stored.
+ * Records violations for what JSON fields must be so that every client can read them back: finite numbers
+ * (NaN and ±Infinity cannot be written as JSON: a browser could never read them) and objects and lists nested at
+ * most `maxDepth` levels (`value` itself is level 1; generated Python clients cannot read ~40, protobuf-es ~48).
+ * Allocation-free when the value is fine; otherwise the paths are spelled out (e.g. `data["k"][2]`, at most `max`
+ * of them), or, for a value too deep, the field once.
  */
-export function checkFinite(v: { add(field: string, rule: string): void }, field: string, value: JsonValue | undefined, max = 5): void {
-  if (value === undefined || allFinite(value)) return;
-  // Only now are the paths spelled out.
+export function checkJson(v: { add(field: string, rule: string): void }, field: string, value: JsonValue | undefined, maxDepth: number, max = 5): void {
+  if (value === undefined || wellFormed(value, maxDepth)) return;
+  // Too deep: the field is named once, and its numbers are not walked (there could be any number of levels).
+  if (checkDepth(v, field, value, maxDepth)) return;
   let found = 0;
   const walk = (x: JsonValue, path: string): void => {
     if (found >= max) return;
@@ -129,19 +138,20 @@ export function truthy(v: JsonValue | undefined): boolean {
 
 /**
  * Records a violation of `field` when `value` nests objects and lists deeper than `maxDepth` levels (the value
- * itself is level 1, each object or list inside adds one). Iterative, and it stops at the first value too deep, so
- * any input is checked in bounded stack.
+ * itself is level 1, each object or list inside adds one), and says whether it did. Iterative, and it stops at the
+ * first value too deep, so any input is checked in bounded stack.
  */
-export function checkDepth(v: { add(field: string, rule: string): void }, field: string, value: JsonValue | undefined, maxDepth: number): void {
-  if (value === undefined || value === null || typeof value !== "object") return;
+export function checkDepth(v: { add(field: string, rule: string): void }, field: string, value: JsonValue | undefined, maxDepth: number): boolean {
+  if (value === undefined || value === null || typeof value !== "object") return false;
   const stack: [JsonValue, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [x, depth] = stack.pop() as [JsonValue, number];
     if (depth > maxDepth) {
       v.add(field, `must nest objects and lists at most ${maxDepth} levels deep (every client can then read it back)`);
-      return;
+      return true;
     }
     const children = Array.isArray(x) ? x : Object.values(x as JsonObject);
     for (const c of children) if (c !== null && typeof c === "object") stack.push([c, depth + 1]);
   }
+  return false;
 }

@@ -24,7 +24,10 @@ export interface Limits {
   readonly maxRoutingHistory: number;
   /** Stored routing policies per server. @default 10000 */
   readonly maxRoutingPolicies: number;
-  /** Levels of nested objects and lists in a free-form JSON field (context fields so far). @default 32 */
+  /**
+   * Levels of nested objects and lists in any free-form JSON field (signal data and metadata, route state and
+   * custom data, condition values, context fields): well below what every client can read back. @default 32
+   */
   readonly maxJsonDepth: number;
   /** Agents of one coordination's context distribution. @default 10000 */
   readonly maxAgentsPerCoordination: number;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { jsonByteSize, type JsonValue } from "../../src/core/json.js";
+import { Violations } from "../../src/core/errors.js";
+import { checkJson, jsonByteSize, type JsonValue } from "../../src/core/json.js";
 
 /** A small deterministic generator (mulberry32), so a failure reproduces. */
 function random(seed: number): () => number {
@@ -49,5 +50,47 @@ describe("jsonByteSize", () => {
   it("counts every number form and the empty containers", () => {
     for (const v of [...numbers, [], {}, "", [[]], { a: {} }]) expect(jsonByteSize(v as JsonValue), String(v)).toBe(Buffer.byteLength(JSON.stringify(v), "utf8"));
     expect(jsonByteSize(undefined)).toBe(0);
+  });
+});
+
+describe("checkJson: what every client can read back", () => {
+  const nest = (levels: number, leaf: JsonValue = 1): JsonValue => {
+    let v: JsonValue = leaf;
+    for (let i = 0; i < levels; i++) v = i % 2 === 0 ? { k: v } : [v];
+    return v;
+  };
+  const fieldsOf = (value: JsonValue | undefined, maxDepth = 32) => {
+    const v = new Violations();
+    checkJson(v, "data", value, maxDepth);
+    return v.list.map((x) => x.field);
+  };
+
+  it("accepts nesting up to the limit and refuses one level more, naming the field once", () => {
+    expect(fieldsOf(nest(32))).toEqual([]);
+    expect(fieldsOf(nest(33))).toEqual(["data"]);
+    expect(fieldsOf({ a: nest(31), b: [1, 2] })).toEqual([]);
+    expect(fieldsOf({ a: nest(32) })).toEqual(["data"]);
+  });
+
+  it("walks any depth in bounded stack (a 200,000-level value is refused, not a stack overflow)", () => {
+    expect(fieldsOf(nest(200_000))).toEqual(["data"]);
+    expect(fieldsOf(nest(200_000, Number.NaN))).toEqual(["data"]);
+  });
+
+  it("names each non-finite number by its path, within the depth limit", () => {
+    expect(fieldsOf({ a: [1, Number.NaN], b: { c: Infinity } })).toEqual(['data["a"][1]', 'data["b"]["c"]']);
+    expect(fieldsOf(nest(5, -Infinity))).toEqual(['data["k"][0]["k"][0]["k"]']);
+  });
+
+  it("agrees with a plain recursive definition on random values", () => {
+    const depthOf = (x: JsonValue): number => (x !== null && typeof x === "object" ? 1 + Math.max(0, ...(Array.isArray(x) ? x : Object.values(x)).map(depthOf)) : 0);
+    const finite = (x: JsonValue): boolean =>
+      typeof x === "number" ? Number.isFinite(x) : x !== null && typeof x === "object" ? (Array.isArray(x) ? x : Object.values(x)).every(finite) : true;
+    const next = random(7);
+    for (let i = 0; i < 2000; i++) {
+      const x = value(next, 0);
+      const max = 1 + Math.floor(next() * 4);
+      expect(fieldsOf(x, max).length === 0, JSON.stringify(x)).toBe(depthOf(x) <= max && finite(x));
+    }
   });
 });

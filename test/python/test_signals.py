@@ -12,7 +12,7 @@ from typing import Iterable
 import grpc
 import pytest
 from conftest import StreamReader, status_detail, struct
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -271,6 +271,24 @@ def test_invalid_publish_is_rejected_and_stores_nothing(stub, coordination_id):
     assert metrics.head_sequence == 0
     # The first valid publish still gets sequence 1: nothing was consumed by the rejected ones.
     assert publish(stub, coordination_id).signal.sequence == 1
+
+
+def test_data_at_the_json_depth_limit_reads_back_here_and_one_level_more_is_refused(stub, coordination_id):
+    """32 levels (the server's limit, below the ~40 generated Python clients can read) arrive intact; 33 are
+    refused naming the field, and nothing is stored."""
+    def nest(levels: int) -> dict:
+        value: dict = {"leaf": True}
+        for _ in range(levels - 1):
+            value = {"k": value}
+        return value
+
+    publish(stub, coordination_id, data=nest(32))
+    [signal] = list_all(stub, coordination_id)
+    assert json_format.MessageToDict(signal.data) == nest(32)
+    error, bad = invalid_argument(stub.Publish, pb.PublishRequest(coordination_id=coordination_id, type=COMPLETED,
+                                                                   data=struct(nest(33))))
+    assert [v.field for v in bad.field_violations] == ["data"]
+    assert len(list_all(stub, coordination_id)) == 1
 
 
 def test_invalid_subscribe_and_list(stub, subscribe, coordination_id):

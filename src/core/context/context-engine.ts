@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { createEventQueue, type EventQueue } from "../event-queue.js";
 import { findCycle } from "../graph.js";
-import { checkDepth, checkFinite } from "../json.js";
+import { checkJson } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken } from "../page-token.js";
 import type { PageBudget } from "../sequence-log.js";
@@ -262,8 +262,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       const parentWorkflowId = optionalId(v, "parent_workflow_id", input.parentWorkflowId ?? "", maxId);
       const si = input.sharedIntelligence ?? {};
       for (const part of ["type_registry", "validation_rules"] as const) {
-        checkFinite(v, `shared_intelligence.${part}`, si[part]);
-        checkDepth(v, `shared_intelligence.${part}`, si[part], limits.maxJsonDepth);
+        checkJson(v, `shared_intelligence.${part}`, si[part], limits.maxJsonDepth);
       }
       const { assignments } = input;
       if (assignments.length === 0) v.add("assignments", "must hold at least one assignment");
@@ -376,8 +375,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       requireId(v, "coordination_id", input.coordinationId, maxId);
       const targets = input.targetAgentIds ?? [];
       targets.forEach((t, i) => requireId(v, `target_agent_ids[${i}]`, t, maxId));
-      checkFinite(v, "update_data", input.data);
-      checkDepth(v, "update_data", input.data, limits.maxJsonDepth);
+      checkJson(v, "update_data", input.data, limits.maxJsonDepth);
       v.throwIfAny();
       const st = peekState(input.coordinationId);
       // No prototype: an agent named "__proto__" is an ordinary key here.
@@ -564,8 +562,7 @@ function checkAssignment(v: Violations, f: string, a: AssignmentInput, limits: L
     else seen.set(d, j);
   });
   for (const [name, value] of [["input_data", a.inputData], ["output_requirements", a.outputRequirements], ["success_criteria", a.successCriteria]] as const) {
-    checkFinite(v, `${f}.${name}`, value);
-    checkDepth(v, `${f}.${name}`, value, limits.maxJsonDepth);
+    checkJson(v, `${f}.${name}`, value, limits.maxJsonDepth);
   }
   const p = a.protocols;
   if (p !== undefined) {

@@ -1,5 +1,5 @@
 import type { Violations } from "../errors.js";
-import { checkFinite, type JsonValue } from "../json.js";
+import { checkJson, type JsonValue } from "../json.js";
 import type { Limits } from "../limits.js";
 import { requireId } from "../validate.js";
 import {
@@ -90,7 +90,7 @@ export function validateRouters(v: Violations, field: string, routers: readonly 
           requireId(v, `${rf}.condition_key`, rule.conditionKey, limits.maxTaskNameLength);
           if (!operatorSet.has(rule.operator)) v.add(`${rf}.operator`, `must be one of ${conditionOperators.join(" ")}`);
           if ((rule.nextTask ?? "").length > limits.maxTaskNameLength) v.add(`${rf}.next_task`, `must be at most ${limits.maxTaskNameLength} characters`);
-          checkFinite(v, `${rf}.condition_value`, rule.conditionValue);
+          checkJson(v, `${rf}.condition_value`, rule.conditionValue, limits.maxJsonDepth);
           const priority = rule.priority ?? 50;
           if (!Number.isInteger(priority) || priority < 0 || priority > 100) v.add(`${rf}.priority`, `must be an integer from 0 to 100, got ${priority}`);
           return {

@@ -4,7 +4,7 @@ import { decodePageToken, encodePageToken, queryFingerprint } from "../page-toke
 import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
 import { checkId, optionalId, pageSize, requireId } from "../validate.js";
 import { aggregate } from "./aggregate.js";
-import { checkFinite } from "../json.js";
+import { checkJson } from "../json.js";
 import { validateRouters, type RouterInput } from "./policy.js";
 import { compileRouter, type CompiledRouter } from "./routers.js";
 import type { RoutingContext, RoutingPolicy, RoutingRecord, RoutingStats } from "./types.js";
@@ -181,8 +181,8 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       const retryCount = input.retryCount ?? 0;
       if (!Number.isInteger(retryCount) || retryCount < 0) v.add("retry_count", `must be ≥ 0, got ${retryCount}`);
       const correlationId = optionalId(v, "correlation_id", input.correlationId ?? "", limits.maxIdLength);
-      checkFinite(v, "state", input.state);
-      checkFinite(v, "custom_data", input.customData);
+      checkJson(v, "state", input.state, limits.maxJsonDepth);
+      checkJson(v, "custom_data", input.customData, limits.maxJsonDepth);
 
       let policyId: string;
       let routers: readonly CompiledRouter[];

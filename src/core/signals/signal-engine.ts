@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { ConsortError, Violations, type FieldViolation } from "../errors.js";
-import { checkFinite, jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
+import { checkJson, jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import type { Coordination, Store } from "../store.js";
 import { checkId, optionalId, pageSize, requireId } from "../validate.js";
@@ -202,8 +202,8 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         recipients.forEach((r, i) => requireId(v, `recipient_agent_ids[${i}]`, r, limits.maxIdLength));
       }
       const key = optionalId(v, "idempotency_key", input.idempotencyKey ?? "", limits.maxIdLength);
-      checkFinite(v, "data", input.data);
-      checkFinite(v, "metadata", input.metadata);
+      checkJson(v, "data", input.data, limits.maxJsonDepth);
+      checkJson(v, "metadata", input.metadata, limits.maxJsonDepth);
       const payload = (input.data === undefined ? 0 : payloadBytes(input.data)) + (input.metadata === undefined ? 0 : payloadBytes(input.metadata));
       if (payload > limits.maxPayloadBytes) {
         v.add(input.data === undefined ? "metadata" : "data", `data and metadata must be at most ${limits.maxPayloadBytes} bytes together (encoded), got ${payload}`);
@@ -340,7 +340,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const sender = optionalId(v, "sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength);
       const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
       const dataEquals = Object.entries(input.dataEquals ?? {});
-      checkFinite(v, "data_equals", input.dataEquals);
+      checkJson(v, "data_equals", input.dataEquals, limits.maxJsonDepth);
       const fingerprint = queryFingerprint([input.coordinationId, [...types].sort(), sender, input.dataEquals ?? {}]);
       const before = decodePageToken<number>(v, input.pageToken ?? "", fingerprint, "number");
       v.throwIfAny();
