@@ -27,8 +27,13 @@ export function toDuration(ms: number): Duration {
 /** A Duration as milliseconds; `undefined` when unset, or when negative (recorded in `v` as a violation of `field`). */
 export function durationMs(v: Violations, field: string, d: Duration | undefined): number | undefined {
   if (d === undefined) return undefined;
+  // google.protobuf.Duration: nanos within ±999,999,999 and of the same sign as seconds; here, not negative.
+  if (d.nanos > 999_999_999 || d.nanos < 0) {
+    v.add(field, `must have nanos from 0 to 999999999 (a valid, non-negative Duration), got ${d.nanos}`);
+    return undefined;
+  }
   const ms = Number(d.seconds) * 1000 + d.nanos / 1e6;
-  if (!Number.isFinite(ms) || ms < 0 || d.nanos < 0) {
+  if (!Number.isFinite(ms) || ms < 0) {
     v.add(field, "must not be negative");
     return undefined;
   }

@@ -426,3 +426,22 @@ describe("violation lists", () => {
     expect(err.message).toBe("recipient_agent_ids[0]: must not be empty (and 49999 more invalid fields)");
   });
 });
+
+describe("filters a client sends are bounded", () => {
+  it("refuses more than 64 types or more sender ids than a signal may have recipients, naming the list, creating nothing", () => {
+    const { store, engine: e } = engine({ maxRecipients: 10 });
+    const tooMany = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { violations: { field: string }[] }).violations.map((x) => x.field);
+      }
+      return [];
+    };
+    expect(tooMany(() => e.subscribe({ coordinationId: "c", agentId: "a", types: Array.from({ length: 65 }, () => "agent_completed") }))).toEqual(["types"]);
+    expect(tooMany(() => e.subscribe({ coordinationId: "c", agentId: "a", senderAgentIds: Array.from({ length: 11 }, (_, i) => `s${i}`) }))).toEqual(["sender_agent_ids"]);
+    expect(tooMany(() => e.list({ coordinationId: "c", types: Array.from({ length: 65 }, () => "agent_completed") }))).toEqual(["types"]);
+    expect(store.size).toBe(0);
+    e.subscribe({ coordinationId: "c", agentId: "a", types: Array.from({ length: 64 }, () => "agent_completed"), senderAgentIds: Array.from({ length: 10 }, (_, i) => `s${i}`) }).subscription.close();
+  });
+});

@@ -24,3 +24,17 @@ describe("durations", () => {
     expect(toDuration(durationMs(new Violations(), "timeout", d) as number)).toEqual(d);
   });
 });
+
+describe("invalid Durations", () => {
+  it("refuses nanos outside 0..999,999,999 instead of reading 2e9 nanos as 2 s, and negative durations", () => {
+    const fields = (d: { seconds: bigint; nanos: number }) => {
+      const v = new Violations();
+      const ms = durationMs(v, "heartbeat_interval", create(DurationSchema, d));
+      return { ms, fields: v.list.map((x) => x.field) };
+    };
+    expect(fields({ seconds: 0n, nanos: 2_000_000_000 })).toEqual({ ms: undefined, fields: ["heartbeat_interval"] });
+    expect(fields({ seconds: 1n, nanos: -1 })).toEqual({ ms: undefined, fields: ["heartbeat_interval"] });
+    expect(fields({ seconds: -1n, nanos: 0 })).toEqual({ ms: undefined, fields: ["heartbeat_interval"] });
+    expect(fields({ seconds: 2n, nanos: 999_999_999 }).ms).toBeCloseTo(2999.999999, 6);
+  });
+});

@@ -135,6 +135,15 @@ export interface SignalEngine {
 }
 
 const typeSet: ReadonlySet<string> = new Set(signalTypes);
+/** Entries a list of signal types may hold (there are six types; a few repeats are tolerated). */
+const maxTypeFilters = 64;
+
+/** Records a violation when `list` holds more than `max` entries; returns whether it is within the bound. */
+function listBound(v: Violations, field: string, list: readonly unknown[] | undefined, max: number): boolean {
+  if ((list?.length ?? 0) <= max) return true;
+  v.add(field, `must hold at most ${max} entries, got ${list?.length}`);
+  return false;
+}
 const SLOT = "signals";
 
 function parseTypes(v: Violations, field: string, types: readonly string[] | undefined): ReadonlySet<SignalType> {
@@ -251,9 +260,11 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const v = new Violations(found);
       coordinationIdOf(v, input.coordinationId);
       const agentId = requireId(v, "agent_id", input.agentId, limits.maxIdLength);
-      const types = parseTypes(v, "types", input.types);
+      const types = listBound(v, "types", input.types, maxTypeFilters) ? parseTypes(v, "types", input.types) : new Set<SignalType>();
       const senders = new Set(input.senderAgentIds ?? []);
-      (input.senderAgentIds ?? []).forEach((s, i) => requireId(v, `sender_agent_ids[${i}]`, s, limits.maxIdLength));
+      if (listBound(v, "sender_agent_ids", input.senderAgentIds, limits.maxRecipients)) {
+        (input.senderAgentIds ?? []).forEach((s, i) => requireId(v, `sender_agent_ids[${i}]`, s, limits.maxIdLength));
+      }
       const after = input.afterSequence;
       if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_sequence", `must be a non-negative integer, got ${after}`);
       v.throwIfAny();
@@ -336,7 +347,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
     list(input, found) {
       const v = new Violations(found);
       coordinationIdOf(v, input.coordinationId);
-      const types = parseTypes(v, "types", input.types);
+      const types = listBound(v, "types", input.types, maxTypeFilters) ? parseTypes(v, "types", input.types) : new Set<SignalType>();
       const sender = optionalId(v, "sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength);
       const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
       const dataEquals = Object.entries(input.dataEquals ?? {});
