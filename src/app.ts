@@ -58,7 +58,7 @@ export interface AppOptions {
 /** The composition root: store → engines → services → transports. */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const store = createStore({ idleTtlMs: config.limits.idleCoordinationTtlMs });
+  const store = createStore({ idleTtlMs: config.limits.idleCoordinationTtlMs, maxCoordinations: config.limits.maxCoordinations });
   const metrics = createServerMetrics({ coordinations: () => store.size, processMetrics: options.processMetrics ?? true });
   const signals = createSignalEngine({
     store,

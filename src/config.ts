@@ -95,6 +95,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   limit("contextChangeWindow", "context-change-window", "Context changes kept per coordination for watchers to resume from", 1, 10_000_000),
   limit("contextChangeWindowBytes", "context-change-window-bytes", "Bytes of context changes kept per coordination for watchers to resume from", 1024, 64 * 1024 * 1024 * 1024),
   limit("maxDependencyRecords", "max-dependency-records", "Finished dependency records kept per coordination", 1, 10_000_000),
+  limit("maxCoordinations", "max-coordinations", "Coordinations held in memory", 1, 100_000_000),
   limit("idleCoordinationTtlMs", "idle-coordination-ttl-ms", "Milliseconds before an idle coordination is dropped", 1000, 365 * 24 * 3600 * 1000),
 ];
 

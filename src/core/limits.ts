@@ -40,6 +40,8 @@ export interface Limits {
   readonly contextChangeWindowBytes: number;
   /** Finished dependency records kept per coordination; the oldest finished ones are dropped beyond it. @default 10000 */
   readonly maxDependencyRecords: number;
+  /** Coordinations held in memory; a call that would create one more is refused RESOURCE_EXHAUSTED. @default 100000 */
+  readonly maxCoordinations: number;
   /** Milliseconds after its last activity an idle coordination is dropped. @default 86400000 (24 h) */
   readonly idleCoordinationTtlMs: number;
 }
@@ -63,6 +65,7 @@ export const defaultLimits: Limits = Object.freeze({
   contextChangeWindow: 10_000,
   contextChangeWindowBytes: 64 * 1024 * 1024,
   maxDependencyRecords: 10_000,
+  maxCoordinations: 100_000,
   idleCoordinationTtlMs: 24 * 60 * 60 * 1000,
 });
 

@@ -20,9 +20,13 @@ export interface SequenceLog<T extends { readonly sequence: number }> {
   clear(): number;
 }
 
+/** Slots of a new (or cleared) log's ring. */
+const initialRing = 16;
+
 /** Creates an empty {@link SequenceLog} retaining at most `capacity` (≥ 1) entries. */
 export function createSequenceLog<T extends { readonly sequence: number }>(capacity: number): SequenceLog<T> {
-  const ring: (T | undefined)[] = new Array<T | undefined>(Math.min(capacity, 1024));
+  // Small to start (an empty coordination costs next to nothing); it grows by doubling up to `capacity`.
+  const ring: (T | undefined)[] = new Array<T | undefined>(Math.min(capacity, initialRing));
   let head = 0;
   let oldest = 1;
   const slot = (sequence: number) => sequence % ring.length;
@@ -65,7 +69,7 @@ export function createSequenceLog<T extends { readonly sequence: number }>(capac
     },
     clear() {
       const n = head - oldest + 1;
-      ring.length = Math.min(capacity, 1024);
+      ring.length = Math.min(capacity, initialRing);
       ring.fill(undefined);
       oldest = head + 1;
       return n;

@@ -1,3 +1,5 @@
+import { ConsortError } from "./errors.js";
+
 /**
  * The one shared in-memory state: coordinations by id, created on first use. Each engine keeps its part of a
  * coordination in its own slot; the store tracks activity and drops coordinations idle longer than the TTL.
@@ -26,13 +28,18 @@ export interface Coordination {
 export interface StoreOptions {
   /** Milliseconds after its last activity an unpinned coordination is dropped. @default 86400000 */
   readonly idleTtlMs?: number;
+  /** Coordinations held at most; creating one more is refused (`exhausted`, TOO_MANY_COORDINATIONS). @default 100000 */
+  readonly maxCoordinations?: number;
   /** Clock in milliseconds since the epoch. @default Date.now */
   readonly now?: () => number;
 }
 
 /** The shared state of all coordinations. */
 export interface Store {
-  /** The coordination, created when missing; marks it active. */
+  /**
+   * The coordination, created when missing; marks it active. Creating one past the limit throws `exhausted`
+   * (TOO_MANY_COORDINATIONS): engines call this after validating a request, so a refused call stores nothing.
+   */
   acquire(id: string): Coordination;
   /** The coordination or `undefined`; does not create it nor mark it active. */
   peek(id: string): Coordination | undefined;
@@ -50,12 +57,19 @@ export interface Store {
 export function createStore(options: StoreOptions = {}): Store {
   const idleTtlMs = options.idleTtlMs ?? 24 * 60 * 60 * 1000;
   const now = options.now ?? Date.now;
+  const maxCoordinations = options.maxCoordinations ?? 100_000;
   const coordinations = new Map<string, Coordination>();
   return {
     acquire(id) {
       const t = now();
       let c = coordinations.get(id);
       if (c === undefined) {
+        if (coordinations.size >= maxCoordinations) {
+          throw new ConsortError("exhausted", `the server holds its limit of ${maxCoordinations} coordinations; clear or let idle ones expire`, {
+            reason: "TOO_MANY_COORDINATIONS",
+            metadata: { limit: String(maxCoordinations) },
+          });
+        }
         c = { id, createdAt: t, lastActivity: t, pins: 0, slots: {} };
         coordinations.set(id, c);
       } else {

@@ -22,4 +22,14 @@ describe("store", () => {
     expect(store.sweep()).toBe(1);
     expect(store.size).toBe(0);
   });
+
+  it("refuses to create a coordination past its limit, TOO_MANY_COORDINATIONS; existing ones are still served", () => {
+    const store = createStore({ maxCoordinations: 2 });
+    store.acquire("a");
+    store.acquire("b");
+    expect(() => store.acquire("c")).toThrow(expect.objectContaining({ kind: "exhausted", reason: "TOO_MANY_COORDINATIONS", metadata: { limit: "2" } }) as never);
+    expect(store.acquire("a").id).toBe("a");
+    store.delete("b");
+    expect(store.acquire("c").id).toBe("c");
+  });
 });
