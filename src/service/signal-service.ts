@@ -51,6 +51,7 @@ export function toSignalMessage(s: SignalRecord): Signal {
       data: s.data,
       metadata: s.metadata,
       idempotencyKey: s.idempotencyKey,
+      epoch: s.epoch,
     });
     messages.set(s, m);
   }
@@ -138,13 +139,14 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
       }
       const types = typesOf(v, "types", req.types);
       const afterSequence = req.afterSequence === undefined ? undefined : sequenceOf(v, "after_sequence", req.afterSequence);
-      const { subscription, headSequence, oldestSequence } = engine.subscribe(
+      const { subscription, headSequence, oldestSequence, epoch } = engine.subscribe(
         {
           coordinationId: req.coordinationId,
           agentId: req.agentId,
           types,
           senderAgentIds: req.senderAgentIds,
           ...(afterSequence !== undefined && { afterSequence }),
+          epoch: req.epoch,
         },
         v.list,
       );
@@ -167,6 +169,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
             subscriptionId: subscription.id,
             headSequence: BigInt(headSequence),
             oldestSequence: BigInt(oldestSequence),
+            epoch,
           },
         });
         for await (const ev of events) {

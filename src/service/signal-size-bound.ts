@@ -16,7 +16,9 @@ export function signalBytesBound(l: Pick<Limits, "maxIdLength" | "maxPayloadByte
   const idBinary = 1 + varintSize(3 * l.maxIdLength) + 3 * l.maxIdLength;
   const idJson = 6 * l.maxIdLength + 3; // quotes and a comma
   const payloadFraming = 2 * (1 + varintSize(l.maxPayloadBytes));
-  const binary = 128 + 3 * idBinary + l.maxRecipients * idBinary + l.maxPayloadBytes + payloadFraming;
-  const json = 512 + 3 * idJson + l.maxRecipients * idJson + 6 * l.maxPayloadBytes + 4;
+  // Fixed allowances: the signal id and the epoch (UUIDs), sequence, type, timestamp and framing; as JSON, also
+  // the field names.
+  const binary = 192 + 3 * idBinary + l.maxRecipients * idBinary + l.maxPayloadBytes + payloadFraming;
+  const json = 640 + 3 * idJson + l.maxRecipients * idJson + 6 * l.maxPayloadBytes + 4;
   return { binary, json };
 }

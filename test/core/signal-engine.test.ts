@@ -445,3 +445,30 @@ describe("filters a client sends are bounded", () => {
     e.subscribe({ coordinationId: "c", agentId: "a", types: Array.from({ length: 64 }, () => "agent_completed"), senderAgentIds: Array.from({ length: 10 }, (_, i) => `s${i}`) }).subscription.close();
   });
 });
+
+describe("epochs: a new log is never mistaken for the old one", () => {
+  it("stamps every signal and subscription with the log's epoch; ClearSignals keeps it", () => {
+    const { engine: e } = engine();
+    const first = e.publish({ coordinationId: "c", type: "agent_completed" }).signal;
+    const sub = e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 1, epoch: first.epoch });
+    expect(sub.epoch).toBe(first.epoch);
+    sub.subscription.close();
+    e.clear("c");
+    expect(e.publish({ coordinationId: "c", type: "agent_completed" }).signal).toMatchObject({ epoch: first.epoch, sequence: 2 });
+  });
+
+  it("refuses a resume in another epoch with EPOCH_CHANGED, the current epoch and bounds, creating nothing", () => {
+    const { store, engine: e } = engine();
+    const old = e.publish({ coordinationId: "c", type: "agent_completed" }).signal.epoch;
+    store.delete("c"); // the coordination expired (or the server restarted)
+    const unknown = expectError(() => e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 1, epoch: old }), "failed_precondition", /has no log now/);
+    expect(unknown).toMatchObject({ reason: "EPOCH_CHANGED", metadata: { epoch: "", oldest_sequence: "0", head_sequence: "0" } });
+    expect(store.size).toBe(0);
+    for (let i = 0; i < 3; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
+    const current = e.subscribe({ coordinationId: "c", agentId: "a" });
+    current.subscription.close();
+    expect(current.epoch).not.toBe(old);
+    const changed = expectError(() => e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 1, epoch: old }), "failed_precondition", /is epoch/);
+    expect(changed.metadata).toEqual({ epoch: current.epoch, oldest_sequence: "1", head_sequence: "3" });
+  });
+});

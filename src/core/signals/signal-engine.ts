@@ -19,6 +19,8 @@ import {
 
 /** The signal part of a coordination (its store slot). */
 interface SignalState {
+  /** Minted when the log is created: a sequence means something only within its epoch. */
+  readonly epoch: string;
   readonly log: SequenceLog<SignalRecord>;
   /** idempotency key → sequence, for retained signals only. */
   readonly idempotency: Map<string, number>;
@@ -47,6 +49,8 @@ export interface SubscribeInput {
   readonly senderAgentIds?: readonly string[];
   /** Replay retained signals after this sequence first; `undefined` means live only. */
   readonly afterSequence?: number;
+  /** The epoch `afterSequence` belongs to; "" or unset means any. Another log's epoch is refused (EPOCH_CHANGED). */
+  readonly epoch?: string;
 }
 
 /** A registered subscription and the log position it started at. */
@@ -56,6 +60,8 @@ export interface SubscribeResult {
   readonly headSequence: number;
   /** Oldest retained sequence at registration; 0 when the history is empty. */
   readonly oldestSequence: number;
+  /** The epoch of the coordination's log. */
+  readonly epoch: string;
 }
 
 /** A history query. */
@@ -171,6 +177,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
     let s = c.slots[SLOT] as SignalState | undefined;
     if (s === undefined) {
       s = {
+        epoch: nextId(),
         log: createSequenceLog<SignalRecord>(limits.maxHistory),
         idempotency: new Map(),
         subscriptions: new Set(),
@@ -239,6 +246,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         data,
         metadata,
         idempotencyKey: key,
+        epoch: st.epoch,
         publishedAtHr: performance.now(),
       };
       const evicted = st.log.append(signal);
@@ -267,6 +275,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       }
       const after = input.afterSequence;
       if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_sequence", `must be a non-negative integer, got ${after}`);
+      const epoch = optionalId(v, "epoch", input.epoch ?? "", limits.maxIdLength);
       v.throwIfAny();
       if (subscriptionCount >= limits.maxSubscriptions) {
         throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} subscriptions`, {
@@ -276,9 +285,23 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       }
       // Checked against the log as it is, before anything is created: a subscription refused here leaves no
       // coordination behind.
-      const existing = peekState(input.coordinationId)?.log;
+      const existingState = peekState(input.coordinationId);
+      const existing = existingState?.log;
       const head = existing?.head ?? 0;
       const oldest = existing?.oldest ?? 1;
+      if (epoch !== "" && epoch !== existingState?.epoch) {
+        const current = existingState?.epoch ?? "";
+        throw new ConsortError(
+          "failed_precondition",
+          current === ""
+            ? `coordination ${input.coordinationId} has no log now (epoch ${epoch} is gone: the server restarted or the coordination expired); subscribe without epoch and after_sequence to start over`
+            : `coordination ${input.coordinationId}'s log is epoch ${current}, not ${epoch} (the server restarted or the coordination expired and was created again); its sequences are not those of the log you followed`,
+          {
+            reason: "EPOCH_CHANGED",
+            metadata: { epoch: current, oldest_sequence: String(existing !== undefined && existing.size > 0 ? oldest : 0), head_sequence: String(head) },
+          },
+        );
+      }
       if (after !== undefined) {
         if (after > head) {
           throw new ConsortError("out_of_range", `after_sequence ${after} is beyond the head sequence ${head} of coordination ${input.coordinationId}`, {
@@ -341,7 +364,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       c.pins++;
       subscriptionCount++;
       hooks.onSubscriptionsChanged?.(1);
-      return { subscription: live.sub, headSequence: log.head, oldestSequence: log.size > 0 ? log.oldest : 0 };
+      return { subscription: live.sub, headSequence: log.head, oldestSequence: log.size > 0 ? log.oldest : 0, epoch: st.epoch };
     },
 
     list(input, found) {

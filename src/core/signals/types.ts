@@ -35,6 +35,8 @@ export interface SignalRecord {
   readonly metadata: JsonObject;
   /** The publisher's idempotency key, or "". */
   readonly idempotencyKey: string;
+  /** The epoch of the coordination's log (minted when the log was created). */
+  readonly epoch: string;
   /** `performance.now()` at publish, for propagation time. */
   readonly publishedAtHr: number;
 }

@@ -119,8 +119,12 @@ type Signal struct {
 	Metadata *structpb.Struct `protobuf:"bytes,9,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// The idempotency key the publisher gave, empty if none.
 	IdempotencyKey string `protobuf:"bytes,10,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The epoch of the coordination's log: an id minted when the log is created (its first use, after a restart of
+	// an in-memory server, after the coordination expired). A sequence means something only within its epoch: keep
+	// both to resume (SubscribeRequest.epoch), so a new log is never mistaken for the old one.
+	Epoch         string `protobuf:"bytes,11,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Signal) Reset() {
@@ -219,6 +223,13 @@ func (x *Signal) GetMetadata() *structpb.Struct {
 func (x *Signal) GetIdempotencyKey() string {
 	if x != nil {
 		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *Signal) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
 	}
 	return ""
 }
@@ -401,8 +412,14 @@ type SubscribeRequest struct {
 	// How often to send a heartbeat while no signal is delivered; unset or zero means no heartbeats. Between 100 ms
 	// and 1 hour.
 	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The epoch of the log `after_sequence` belongs to (the `epoch` of the signals last received, or of the
+	// `subscribed` message); empty means any. When the coordination's log is another one (the server restarted, the
+	// coordination expired and was created again) the stream ends FAILED_PRECONDITION with reason EPOCH_CHANGED
+	// (metadata `epoch`: the current one, empty when the coordination has no log; `oldest_sequence`,
+	// `head_sequence`), instead of resuming silently in a different log. Up to 100 characters.
+	Epoch         string `protobuf:"bytes,7,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -477,6 +494,13 @@ func (x *SubscribeRequest) GetHeartbeatInterval() *durationpb.Duration {
 	return nil
 }
 
+func (x *SubscribeRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 // The confirmation that a subscription is registered: the first message of every Subscribe stream.
 type SubscribedEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -486,8 +510,10 @@ type SubscribedEvent struct {
 	HeadSequence uint64 `protobuf:"varint,2,opt,name=head_sequence,json=headSequence,proto3" json:"head_sequence,omitempty"`
 	// The oldest retained sequence at registration; 0 when the history is empty.
 	OldestSequence uint64 `protobuf:"varint,3,opt,name=oldest_sequence,json=oldestSequence,proto3" json:"oldest_sequence,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The epoch of the coordination's log (see Signal.epoch).
+	Epoch         string `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribedEvent) Reset() {
@@ -539,6 +565,13 @@ func (x *SubscribedEvent) GetOldestSequence() uint64 {
 		return x.OldestSequence
 	}
 	return 0
+}
+
+func (x *SubscribedEvent) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
 }
 
 // A keep-alive sent when no signal was delivered for the requested heartbeat interval.
@@ -1072,7 +1105,7 @@ var File_consort_v1_signal_proto protoreflect.FileDescriptor
 const file_consort_v1_signal_proto_rawDesc = "" +
 	"\n" +
 	"\x17consort/v1/signal.proto\x12\n" +
-	"consort.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x03\n" +
+	"consort.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\x03\n" +
 	"\x06Signal\x12\x1b\n" +
 	"\tsignal_id\x18\x01 \x01(\tR\bsignalId\x12'\n" +
 	"\x0fcoordination_id\x18\x02 \x01(\tR\x0ecoordinationId\x12\x1a\n" +
@@ -1085,7 +1118,8 @@ const file_consort_v1_signal_proto_rawDesc = "" +
 	"\x04data\x18\b \x01(\v2\x17.google.protobuf.StructR\x04data\x123\n" +
 	"\bmetadata\x18\t \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12'\n" +
 	"\x0fidempotency_key\x18\n" +
-	" \x01(\tR\x0eidempotencyKey\"\xc8\x02\n" +
+	" \x01(\tR\x0eidempotencyKey\x12\x14\n" +
+	"\x05epoch\x18\v \x01(\tR\x05epoch\"\xc8\x02\n" +
 	"\x0ePublishRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12*\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x16.consort.v1.SignalTypeR\x04type\x12&\n" +
@@ -1096,19 +1130,21 @@ const file_consort_v1_signal_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\a \x01(\tR\x0eidempotencyKey\"[\n" +
 	"\x0fPublishResponse\x12*\n" +
 	"\x06signal\x18\x01 \x01(\v2\x12.consort.v1.SignalR\x06signal\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xb7\x02\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xcd\x02\n" +
 	"\x10SubscribeRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12,\n" +
 	"\x05types\x18\x03 \x03(\x0e2\x16.consort.v1.SignalTypeR\x05types\x12(\n" +
 	"\x10sender_agent_ids\x18\x04 \x03(\tR\x0esenderAgentIds\x12*\n" +
 	"\x0eafter_sequence\x18\x05 \x01(\x04H\x00R\rafterSequence\x88\x01\x01\x12H\n" +
-	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatIntervalB\x11\n" +
-	"\x0f_after_sequence\"\x88\x01\n" +
+	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12\x14\n" +
+	"\x05epoch\x18\a \x01(\tR\x05epochB\x11\n" +
+	"\x0f_after_sequence\"\x9e\x01\n" +
 	"\x0fSubscribedEvent\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12#\n" +
 	"\rhead_sequence\x18\x02 \x01(\x04R\fheadSequence\x12'\n" +
-	"\x0foldest_sequence\x18\x03 \x01(\x04R\x0eoldestSequence\"j\n" +
+	"\x0foldest_sequence\x18\x03 \x01(\x04R\x0eoldestSequence\x12\x14\n" +
+	"\x05epoch\x18\x04 \x01(\tR\x05epoch\"j\n" +
 	"\x0eHeartbeatEvent\x12#\n" +
 	"\rhead_sequence\x18\x01 \x01(\x04R\fheadSequence\x123\n" +
 	"\asent_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\"\xb8\x01\n" +

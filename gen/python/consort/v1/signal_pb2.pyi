@@ -30,7 +30,7 @@ SIGNAL_TYPE_STAGE_COMPLETED: SignalType
 SIGNAL_TYPE_ERROR_RECOVERY_COMPLETED: SignalType
 
 class Signal(_message.Message):
-    __slots__ = ("signal_id", "coordination_id", "sequence", "type", "sender_agent_id", "recipient_agent_ids", "created_at", "data", "metadata", "idempotency_key")
+    __slots__ = ("signal_id", "coordination_id", "sequence", "type", "sender_agent_id", "recipient_agent_ids", "created_at", "data", "metadata", "idempotency_key", "epoch")
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     COORDINATION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,7 @@ class Signal(_message.Message):
     DATA_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     signal_id: str
     coordination_id: str
     sequence: int
@@ -51,7 +52,8 @@ class Signal(_message.Message):
     data: _struct_pb2.Struct
     metadata: _struct_pb2.Struct
     idempotency_key: str
-    def __init__(self, signal_id: _Optional[str] = ..., coordination_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[_Union[SignalType, str]] = ..., sender_agent_id: _Optional[str] = ..., recipient_agent_ids: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    epoch: str
+    def __init__(self, signal_id: _Optional[str] = ..., coordination_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[_Union[SignalType, str]] = ..., sender_agent_id: _Optional[str] = ..., recipient_agent_ids: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
     __slots__ = ("coordination_id", "type", "sender_agent_id", "recipient_agent_ids", "data", "metadata", "idempotency_key")
@@ -80,30 +82,34 @@ class PublishResponse(_message.Message):
     def __init__(self, signal: _Optional[_Union[Signal, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("coordination_id", "agent_id", "types", "sender_agent_ids", "after_sequence", "heartbeat_interval")
+    __slots__ = ("coordination_id", "agent_id", "types", "sender_agent_ids", "after_sequence", "heartbeat_interval", "epoch")
     COORDINATION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPES_FIELD_NUMBER: _ClassVar[int]
     SENDER_AGENT_IDS_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     coordination_id: str
     agent_id: str
     types: _containers.RepeatedScalarFieldContainer[SignalType]
     sender_agent_ids: _containers.RepeatedScalarFieldContainer[str]
     after_sequence: int
     heartbeat_interval: _duration_pb2.Duration
-    def __init__(self, coordination_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[SignalType, str]]] = ..., sender_agent_ids: _Optional[_Iterable[str]] = ..., after_sequence: _Optional[int] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    epoch: str
+    def __init__(self, coordination_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[SignalType, str]]] = ..., sender_agent_ids: _Optional[_Iterable[str]] = ..., after_sequence: _Optional[int] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class SubscribedEvent(_message.Message):
-    __slots__ = ("subscription_id", "head_sequence", "oldest_sequence")
+    __slots__ = ("subscription_id", "head_sequence", "oldest_sequence", "epoch")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     OLDEST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     head_sequence: int
     oldest_sequence: int
-    def __init__(self, subscription_id: _Optional[str] = ..., head_sequence: _Optional[int] = ..., oldest_sequence: _Optional[int] = ...) -> None: ...
+    epoch: str
+    def __init__(self, subscription_id: _Optional[str] = ..., head_sequence: _Optional[int] = ..., oldest_sequence: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class HeartbeatEvent(_message.Message):
     __slots__ = ("head_sequence", "sent_at")
