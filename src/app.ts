@@ -112,8 +112,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // Every open call listens to it (10,000 subscriptions are 10,000 listeners): no listener cap.
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
-  const common = { host: config.host, services, observer, maxMessageBytes, shutdownSignal: shutdown.signal };
-  const grpc = await startGrpcServer({ ...common, port: config.grpcPort });
+  const common = { host: config.host, services, observer, maxMessageBytes, shutdownSignal: shutdown.signal, keepaliveMs: config.keepaliveMs };
+  const grpc = await startGrpcServer({ ...common, port: config.grpcPort, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
   let web;
   try {
     web = await startWebServer({ ...common, port: config.httpPort, registry: metrics.registry, corsOrigins: config.corsOrigins });

@@ -17,6 +17,14 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Browser origins allowed by CORS on the HTTP port; `*` for any. @default [] */
   readonly corsOrigins: readonly string[];
+  /**
+   * Milliseconds between keepalive probes of a quiet connection (HTTP/2 pings on the gRPC port, TCP keepalive on
+   * the HTTP port), so a peer that vanished without closing its connection is dropped, its streams ended.
+   * @default 30000
+   */
+  readonly keepaliveMs: number;
+  /** Milliseconds a gRPC keepalive ping may go unanswered before the connection is closed. @default 10000 */
+  readonly keepaliveTimeoutMs: number;
   /** Every limit of DESIGN.md §4. */
   readonly limits: Limits;
 }
@@ -75,6 +83,12 @@ export const optionSpecs: readonly OptionSpec[] = [
   { flag: "shutdown-grace-ms", env: "CONSORT_SHUTDOWN_GRACE_MS", help: "Milliseconds in-flight calls get on shutdown", default: "10000", apply: (v, c) => {
       c.shutdownGraceMs = int("--shutdown-grace-ms", 0, 600_000)(v);
     } },
+  { flag: "keepalive-ms", env: "CONSORT_KEEPALIVE_MS", help: "Milliseconds between keepalive probes of a quiet connection", default: "30000", apply: (v, c) => {
+      c.keepaliveMs = int("--keepalive-ms", 100, 3_600_000)(v);
+    } },
+  { flag: "keepalive-timeout-ms", env: "CONSORT_KEEPALIVE_TIMEOUT_MS", help: "Milliseconds a gRPC keepalive ping may go unanswered", default: "10000", apply: (v, c) => {
+      c.keepaliveTimeoutMs = int("--keepalive-timeout-ms", 100, 600_000)(v);
+    } },
   { flag: "cors-origins", env: "CONSORT_CORS_ORIGINS", help: "Comma-separated browser origins allowed on the HTTP port (* for any)", default: "", apply: (v, c) => {
       c.corsOrigins = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
     } },
@@ -117,6 +131,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     httpPort: 0,
     logLevel: "info",
     shutdownGraceMs: 0,
+    keepaliveMs: 0,
+    keepaliveTimeoutMs: 0,
     corsOrigins: [],
     limits: { ...defaultLimits },
   };

@@ -19,6 +19,10 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   /** Aborted when the server shuts down: every call's context signal aborts with its reason. */
   readonly shutdownSignal: AbortSignal;
+  /** Milliseconds between HTTP/2 keepalive pings on each connection. @default 30000 */
+  readonly keepaliveMs?: number;
+  /** Milliseconds a ping may go unanswered before the connection (and its streams) is closed. @default 10000 */
+  readonly keepaliveTimeoutMs?: number;
 }
 
 /** A running native gRPC server. */
@@ -100,6 +104,10 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     "grpc.max_receive_message_length": o.maxMessageBytes,
     // Responses are size-checked by the bridge, which answers RESOURCE_EXHAUSTED with an ErrorInfo.
     "grpc.max_send_message_length": -1,
+    // A subscriber whose peer vanished without FIN or RST would otherwise keep its stream (and its slot) for as
+    // long as TCP takes to notice: ~2 h of grpc-js's default keepalive, days of TCP retransmission.
+    "grpc.keepalive_time_ms": o.keepaliveMs ?? 30_000,
+    "grpc.keepalive_timeout_ms": o.keepaliveTimeoutMs ?? 10_000,
   });
   const calls = createCallCounter(o.observer);
   const shared = { shutdown: createShutdownFanout(o.shutdownSignal) };

@@ -30,6 +30,8 @@ export interface WebServerOptions {
   readonly corsOrigins?: readonly string[];
   /** Aborted when the server shuts down: every call's context signal aborts with its reason. */
   readonly shutdownSignal: AbortSignal;
+  /** Milliseconds of quiet before TCP keepalive probes a connection (a vanished peer is then dropped). @default 30000 */
+  readonly keepaliveMs?: number;
 }
 
 /** A running HTTP/1.1 server for browsers and operators. */
@@ -186,7 +188,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   };
 
   const origins = new Set(o.corsOrigins ?? []);
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ keepAlive: true, keepAliveInitialDelay: o.keepaliveMs ?? 30_000 }, (req, res) => {
     const origin = req.headers.origin;
     if (origin !== undefined && (origins.has("*") || origins.has(origin))) {
       res.setHeader("Access-Control-Allow-Origin", origin);

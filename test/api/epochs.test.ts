@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
+import { SignalType, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { startTestServer } from "./harness.js";
 
@@ -36,7 +36,8 @@ describe("resuming across a server restart", () => {
       // Starting over in the new epoch from its beginning loses nothing of the new log.
       const fresh = second.grpc.signals.subscribe({ coordinationId, agentId: "a", afterSequence: 0n, epoch: info?.metadata["epoch"] ?? "" }, { timeoutMs: 5000 })[Symbol.asyncIterator]();
       await fresh.next();
-      expect((await fresh.next()).value?.signals.map((s) => s.sequence)).toEqual([1n, 2n, 3n, 4n, 5n]);
+      const batch = (await fresh.next()).value as SubscribeResponse | undefined;
+      expect(batch?.signals.map((s) => s.sequence)).toEqual([1n, 2n, 3n, 4n, 5n]);
       await fresh.return?.();
     } finally {
       await second.close();
