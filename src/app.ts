@@ -11,7 +11,7 @@ import { createServerMetrics, type ServerMetrics } from "./metrics.js";
 import { ServerShutdown } from "./binding/call-context.js";
 import type { ServiceBinding } from "./binding/service-binding.js";
 import { decodeRouteRequest } from "./service/route-codec.js";
-import { createRoutingService } from "./service/routing-service.js";
+import { createRoutingService, policyOversize } from "./service/routing-service.js";
 import { createSignalService } from "./service/signal-service.js";
 import { structSize } from "./service/struct-codec.js";
 import { contextBinarySize, contextOversize } from "./service/context-messages.js";
@@ -76,6 +76,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   const routing = createRoutingEngine({
     limits: config.limits,
+    // Every stored policy fits in one message in either encoding, so GetRoutingPolicy can always return it.
+    policySize: { oversize: policyOversize(config.limits.maxMessageBytes - responseReserveBytes), maxBytes: config.limits.maxMessageBytes - responseReserveBytes },
     onRouterError: (policyId, strategy, err) => logger.warn({ policyId, strategy, err: (err as Error).message }, "router failed and was skipped"),
     onRouted: (record) => metrics.observeLater(metrics.routingDecisionTime, record.routingTimeMs),
   });

@@ -104,6 +104,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   limit("maxRecipients", "max-recipients", "Recipients of one signal", 1, 1_000_000),
   limit("maxRoutingHistory", "max-routing-history", "Routing results retained per policy", 1, 10_000_000),
   limit("maxRoutingPolicies", "max-routing-policies", "Stored routing policies per server", 1, 10_000_000),
+  limit("maxRulesPerRouter", "max-rules-per-router", "Rules of a conditional router, hints of a parallel router", 1, 1_000_000),
   limit("maxJsonDepth", "max-json-depth", "Levels of nested objects and lists in any JSON field (data, state, contexts…)", 1, 90),
   limit("maxAgentsPerCoordination", "max-agents-per-coordination", "Agents of one context distribution", 1, 10_000_000),
   limit("contextChangeWindow", "context-change-window", "Context changes kept per coordination for watchers to resume from", 1, 10_000_000),

@@ -22,6 +22,8 @@ export interface Limits {
   readonly maxRecipients: number;
   /** Routing results retained per policy id. @default 1000 */
   readonly maxRoutingHistory: number;
+  /** Rules of a conditional router, hints of a parallel router (and tasks of one hint). @default 1000 */
+  readonly maxRulesPerRouter: number;
   /** Stored routing policies per server. @default 10000 */
   readonly maxRoutingPolicies: number;
   /**
@@ -60,6 +62,7 @@ export const defaultLimits: Limits = Object.freeze({
   maxRecipients: 1_000,
   maxRoutingHistory: 1_000,
   maxRoutingPolicies: 10_000,
+  maxRulesPerRouter: 1_000,
   maxJsonDepth: 32,
   maxAgentsPerCoordination: 10_000,
   contextChangeWindow: 10_000,

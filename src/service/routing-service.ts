@@ -1,4 +1,4 @@
-import { create, fromJson, toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromJson, toBinary, toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { wireFormatOf, type WireFormat } from "../binding/call-context.js";
@@ -36,7 +36,7 @@ import {
 } from "../../gen/ts/consort/v1/routing_pb.js";
 import { checkedEnum, enumValue, toTimestamp } from "./convert.js";
 import { preEncoded } from "../binding/pre-encoded.js";
-import { elementSize, responseReserveBytes } from "./encoded-size.js";
+import { elementSize, jsonBytes, responseReserveBytes } from "./encoded-size.js";
 import { encodeRouteResponse } from "./route-codec.js";
 
 /** A Value as JSON, or a violation of `field` for what JSON cannot hold (NaN, ±Infinity). */
@@ -173,6 +173,18 @@ export function routingResultMessage(r: RoutingRecord): RoutingResult {
     correlationId: r.correlationId,
     createdAt: toTimestamp(r.createdAt),
   });
+}
+
+/**
+ * The check that a stored policy can be read back: the bytes its message would take in the larger of its two
+ * encodings when that exceeds `maxBytes`, `undefined` when it fits. Measured at PutRoutingPolicy only.
+ */
+export function policyOversize(maxBytes: number): (p: CorePolicy) => number | undefined {
+  return (p) => {
+    const message = policyMessage(p);
+    const larger = Math.max(toBinary(RoutingPolicySchema, message).byteLength, jsonBytes(RoutingPolicySchema, message));
+    return larger > maxBytes ? larger : undefined;
+  };
 }
 
 const counts = (m: Readonly<Record<string, number>>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, BigInt(v)]));

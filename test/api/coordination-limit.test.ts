@@ -31,3 +31,26 @@ describe("the coordination limit", () => {
     expect((await server.grpc.signals.publish({ coordinationId: "a", type: SignalType.AGENT_COMPLETED })).signal?.sequence).toBe(2n);
   });
 });
+
+describe("routing policy bounds", () => {
+  it("refuses a policy GetRoutingPolicy could not return in one message (measured as JSON too), keeping the one stored", async () => {
+    const small = await startTestServer(["--max-message-bytes", "65536", "--max-payload-bytes", "4096", "--max-recipients", "10"]);
+    try {
+      // 140 rules whose ids are control characters: ~55 KB as protobuf would fit, ~6 times that as JSON would not.
+      const rules = (n: number, id: string) =>
+        Array.from({ length: n }, (_, i) => ({ ruleId: `${id}${i}`, name: id, conditionKey: id, operator: 1, decision: 2, nextTask: id }));
+      const put = (n: number) =>
+        small.grpc.routing.putRoutingPolicy({ policy: { policyId: "big", routers: [{ kind: { case: "conditional", value: { rules: rules(n, "\u0001".repeat(90)) } } }] } });
+      await put(2);
+      const err = ConnectError.from(await put(140).then(() => new Error("accepted"), (e: unknown) => e));
+      expect(err.code).toBe(Code.ResourceExhausted);
+      expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("POLICY_TOO_LARGE");
+      for (const c of [small.grpc, small.connectJson]) {
+        const got = await c.routing.getRoutingPolicy({ policyId: "big" });
+        expect(got.policy?.routers[0]?.kind.case === "conditional" && got.policy.routers[0].kind.value.rules.length).toBe(2);
+      }
+    } finally {
+      await small.close();
+    }
+  });
+});

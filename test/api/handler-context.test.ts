@@ -7,7 +7,14 @@ import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContextService, type WatchAgentContextResponse } from "../../gen/ts/consort/v1/context_pb.js";
-import { ListSignalsResponseSchema, SignalService, SignalType, SubscribeResponseSchema, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
+import {
+  GetSignalMetricsResponseSchema,
+  ListSignalsResponseSchema,
+  SignalService,
+  SignalType,
+  SubscribeResponseSchema,
+  type SubscribeResponse,
+} from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import type { ServiceBinding } from "../../src/binding/service-binding.js";
 import { createServerMetrics } from "../../src/metrics.js";
@@ -48,6 +55,10 @@ const testSignals: ServiceBinding = {
       yield create(SubscribeResponseSchema, { subscribed: { subscriptionId: req.agentId } });
       await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
       abortCodes.set(req.agentId, ConnectError.from(ctx.signal.reason).code);
+    },
+    // Answers a response larger than the message limit (no real handler can any longer: each bounds its own).
+    getSignalMetrics() {
+      return create(GetSignalMetricsResponseSchema, { signalsByType: { ["x".repeat(2_000_000)]: 1n } });
     },
     // Fails unexpectedly, with a cause.
     publish() {
@@ -152,6 +163,20 @@ describe("a real handler context on both transports", () => {
     })().then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(werr?.code).toBe(Code.Internal);
     expect(werr?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("UNEXPECTED_ERROR");
+  });
+
+  it("answers a response over the message limit RESOURCE_EXHAUSTED, reason RESPONSE_TOO_LARGE with the size and limit, on both ports", async () => {
+    const client = grpcClient(SignalService);
+    const err = await unary(client, "getSignalMetrics", {}).then(() => undefined, (e: unknown) => e as grpc.ServiceError);
+    client.close();
+    expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const info = grpcErrorDetails(err as grpc.ServiceError).info;
+    expect(info?.reason).toBe("RESPONSE_TOO_LARGE");
+    expect(info?.metadata["limit_bytes"]).toBe(String(1 << 20));
+    expect(Number(info?.metadata["size_bytes"])).toBeGreaterThan(2_000_000);
+    const web = await connect(SignalService).getSignalMetrics({}).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(web?.code).toBe(Code.ResourceExhausted);
+    expect(web?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("RESPONSE_TOO_LARGE");
   });
 
   it("answers a method its service binding leaves out UNIMPLEMENTED, reason METHOD_NOT_IMPLEMENTED, on both transports", async () => {

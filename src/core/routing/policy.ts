@@ -1,5 +1,5 @@
 import type { Violations } from "../errors.js";
-import { checkJson, type JsonValue } from "../json.js";
+import { checkJson, jsonByteSize, type JsonValue } from "../json.js";
 import type { Limits } from "../limits.js";
 import { requireId } from "../validate.js";
 import {
@@ -80,6 +80,16 @@ export function validateRouters(v: Violations, field: string, routers: readonly 
     seen.set(r.strategy, i);
     switch (r.strategy) {
       case "conditional": {
+        if (r.rules.length > limits.maxRulesPerRouter) {
+          // Refused before anything per rule is done: a 100,000-rule policy must not cost what compiling it would.
+          v.add(`${f}.conditional.rules`, `must hold at most ${limits.maxRulesPerRouter} rules, got ${r.rules.length}`);
+          return;
+        }
+        let valueBytes = 0;
+        for (const rule of r.rules) valueBytes += jsonByteSize(rule.conditionValue ?? null);
+        if (valueBytes > limits.maxPayloadBytes) {
+          v.add(`${f}.conditional.rules`, `condition values must take at most ${limits.maxPayloadBytes} bytes together (as JSON), got ${valueBytes}`);
+        }
         const ids = new Set<string>();
         const rules = r.rules.map((rule, j) => {
           const rf = `${f}.conditional.rules[${j}]`;
@@ -108,7 +118,14 @@ export function validateRouters(v: Violations, field: string, routers: readonly 
         return;
       }
       case "parallel": {
+        if (r.hints.length > limits.maxRulesPerRouter) {
+          v.add(`${f}.parallel.hints`, `must hold at most ${limits.maxRulesPerRouter} hints, got ${r.hints.length}`);
+          return;
+        }
         const hints = r.hints.map((h, j) => {
+          if (h.taskGroup.length + h.dependencies.length > limits.maxRulesPerRouter) {
+            v.add(`${f}.parallel.hints[${j}]`, `must name at most ${limits.maxRulesPerRouter} tasks (task group and dependencies together)`);
+          }
           const hf = `${f}.parallel.hints[${j}]`;
           if (h.taskGroup.length === 0) v.add(`${hf}.task_group`, "must hold at least one task");
           h.taskGroup.forEach((t, k) => requireId(v, `${hf}.task_group[${k}]`, t, limits.maxTaskNameLength));

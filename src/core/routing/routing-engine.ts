@@ -37,6 +37,11 @@ export interface RoutingEngineOptions {
   readonly onRouted?: (record: RoutingRecord) => void;
   /** Clock in milliseconds since the epoch. @default Date.now */
   readonly now?: () => number;
+  /**
+   * The most bytes a stored policy may take when sent, and a check giving the bytes a policy would take when it
+   * exceeds them (`undefined` when it fits): a policy no GetRoutingPolicy could return is refused. @default no bound
+   */
+  readonly policySize?: { readonly oversize: (policy: RoutingPolicy) => number | undefined; readonly maxBytes: number };
 }
 
 /** A page request: `pageSize` 0 means the default; a budget bounds the page's bytes as sent. */
@@ -126,6 +131,13 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       }
       const t = now();
       const policy: RoutingPolicy = { policyId, routers: routers.map((r) => r.spec), createdAt: existing?.policy.createdAt ?? t, updatedAt: t };
+      const size = options.policySize?.oversize(policy);
+      if (size !== undefined) {
+        throw new ConsortError("exhausted", `policy ${JSON.stringify(policyId)} would take ${size} bytes, over the ${options.policySize?.maxBytes}-byte message limit`, {
+          reason: "POLICY_TOO_LARGE",
+          metadata: { size_bytes: String(size), limit_bytes: String(options.policySize?.maxBytes) },
+        });
+      }
       policies.set(policyId, { policy, routers });
       return { policy, created: existing === undefined };
     },

@@ -153,3 +153,32 @@ describe("routing engine", () => {
     expect(failures).toEqual(["priority"]);
   });
 });
+
+describe("policy bounds", () => {
+  const rule = (i: number, value: unknown = i) => ({ ...errRule, ruleId: `r${i}`, conditionValue: value as never });
+
+  it("refuses more rules or hints than a router may hold, before looking at each, naming the list", () => {
+    const e = createRoutingEngine({ limits: { ...defaultLimits, maxRulesPerRouter: 3 } });
+    const tooMany = fails(() => e.putPolicy("p", [{ strategy: "conditional", rules: Array.from({ length: 4 }, (_, i) => rule(i)) }]));
+    expect(tooMany.violations.map((v) => v.field)).toEqual(["policy.routers[0].conditional.rules"]);
+    const hints = Array.from({ length: 4 }, () => ({ taskGroup: ["a"], dependencies: [], estimatedDurationMs: 0 }));
+    expect(fails(() => e.putPolicy("p", [{ strategy: "parallel", hints }])).violations.map((v) => v.field)).toEqual(["policy.routers[0].parallel.hints"]);
+    expect(() => e.getPolicy("p")).toThrow();
+    expect(e.putPolicy("p", [{ strategy: "conditional", rules: Array.from({ length: 3 }, (_, i) => rule(i)) }]).created).toBe(true);
+  });
+
+  it("refuses condition values larger together than a signal's payload", () => {
+    const e = createRoutingEngine({ limits: { ...defaultLimits, maxPayloadBytes: 100 } });
+    const err = fails(() => e.putPolicy("p", [{ strategy: "conditional", rules: [rule(1, "x".repeat(60)), rule(2, "y".repeat(60))] }]));
+    expect(err.violations[0]).toMatchObject({ field: "policy.routers[0].conditional.rules" });
+    expect(err.violations[0]?.description).toContain("at most 100 bytes");
+  });
+
+  it("refuses a policy that could not be read back in one message, POLICY_TOO_LARGE, and keeps the one stored", () => {
+    const e = createRoutingEngine({ policySize: { oversize: (p) => (p.routers.length > 1 ? 999 : undefined), maxBytes: 500 } });
+    e.putPolicy("p", [retryOnError]);
+    const err = fails(() => e.putPolicy("p", [retryOnError, { strategy: "priority" }]));
+    expect(err).toMatchObject({ kind: "exhausted", reason: "POLICY_TOO_LARGE", metadata: { size_bytes: "999", limit_bytes: "500" } });
+    expect(e.getPolicy("p").routers).toHaveLength(1);
+  });
+});
