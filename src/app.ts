@@ -41,8 +41,10 @@ export interface App {
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
   /**
-   * Graceful shutdown: stop accepting, end open streams UNAVAILABLE (with each subscriber's resume point),
-   * let in-flight unary calls finish up to the grace period, then close. Idempotent.
+   * Graceful shutdown: refuse publishes first, stop accepting calls, let each subscriber's stream deliver what it
+   * holds (as far as its flow control allows within the grace period) and end it UNAVAILABLE with its resume
+   * point, let in-flight unary calls finish, then close once every stream's trailers are out (or the grace period
+   * is over). Idempotent.
    */
   close(): Promise<void>;
 }
@@ -143,6 +145,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        // Publishes stop first: every signal acknowledged from here on is in the buffers the streams flush below.
+        signals.stopAccepting();
         grpc.drain();
         web.drain();
         shutdown.abort(new ServerShutdown());

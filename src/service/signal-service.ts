@@ -162,6 +162,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         ...(options.maxBatch !== undefined && { maxBatch: options.maxBatch }),
         maxBatchBytes: batchBytes,
         sizeOf: sizeFor(ctx),
+        // On shutdown (publishes stopped first) the stream delivers what it holds, then ends UNAVAILABLE.
+        flushOnAbort: () => abortedByShutdown(ctx.signal),
       });
       try {
         yield create(SubscribeResponseSchema, {

@@ -60,9 +60,7 @@ function sendTrailers(this: HookedStream, headers: Headers): void {
  * its listeners.
  */
 export function addStatusDetails(server: grpc.Server, onError: TransportErrorListener): void {
-  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(servers instanceof Map)) throw new Error("grpc-js no longer exposes its HTTP/2 servers (http2Servers): the status-details hook needs updating");
-  for (const h2 of servers.keys() as IterableIterator<http2.Http2Server>) {
+  for (const h2 of http2ServersOf(server)) {
     h2.prependListener("stream", (stream: HookedStream, headers: http2.IncomingHttpHeaders) => {
       if (originalRespond === undefined) {
         const proto = Object.getPrototypeOf(stream) as http2.ServerHttp2Stream;
@@ -75,4 +73,27 @@ export function addStatusDetails(server: grpc.Server, onError: TransportErrorLis
       stream.sendTrailers = sendTrailers;
     });
   }
+}
+
+/** The HTTP/2 listeners of a bound grpc-js server (its private `http2Servers`); throws if grpc-js no longer has them. */
+export function http2ServersOf(server: grpc.Server): http2.Http2Server[] {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) throw new Error("grpc-js no longer exposes its HTTP/2 servers (http2Servers): the transport hooks need updating");
+  return [...(servers.keys() as IterableIterator<http2.Http2Server>)];
+}
+
+/**
+ * Counts the HTTP/2 streams of a bound grpc-js server not yet closed whose path `counts`: a stream closes once its
+ * trailers have been sent, which a client that reads slowly can hold back behind flow control after its call ended.
+ */
+export function countOpenStreams(server: grpc.Server, counts: (path: string) => boolean): { readonly open: number } {
+  const counter = { open: 0 };
+  for (const h2 of http2ServersOf(server)) {
+    h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      if (!counts(headers[":path"] ?? "")) return;
+      counter.open++;
+      stream.once("close", () => counter.open--);
+    });
+  }
+  return counter;
 }

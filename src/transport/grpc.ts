@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { isServing, type ServiceBinding } from "../binding/service-binding.js";
 import { bridgeService } from "./grpc-bridge.js";
-import { addStatusDetails } from "./grpc-status-details.js";
+import { addStatusDetails, countOpenStreams } from "./grpc-status-details.js";
 import type { CallObservation, CallObserver, CallOutcome } from "./observe.js";
 import { createReflection, healthServiceName, reflectionServiceNames } from "./reflection.js";
 import { createShutdownFanout } from "./shutdown-fanout.js";
@@ -132,6 +132,9 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     const method = served.has(path.slice(1, path.lastIndexOf("/"))) ? path.slice(1) : "unknown";
     o.observer.start(method, "grpc", undefined).end({ code: error.code, error });
   });
+  // Consort's own calls only: health watches and reflection streams never end on their own.
+  const consort = new Set(o.services.map((b) => b.service.typeName));
+  const streams = countOpenStreams(server, (path) => consort.has(path.slice(1, path.lastIndexOf("/"))));
   return {
     port,
     drain() {
@@ -140,7 +143,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     },
     close(graceMs) {
       // grpc-js's tryShutdown can wait on a connection the client already closed; once every Consort call has
-      // ended (or the grace period is over) the remaining connections and health watches are cut.
+      // ended and every stream has closed — its trailers sent, which a slow reader's flow control can hold back
+      // after its call ended — (or the grace period is over) the remaining connections and health watches are cut.
       return new Promise<void>((resolve) => {
         let done = false;
         const finish = (force: boolean) => {
@@ -155,7 +159,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
         // Idle for 100 ms: the last responses and trailers have had time to reach the socket.
         let idleSince: number | undefined;
         const poll = setInterval(() => {
-          if (calls.active > 0) idleSince = undefined;
+          if (calls.active > 0 || streams.open > 0) idleSince = undefined;
           else if (idleSince === undefined) idleSince = Date.now();
           else if (Date.now() - idleSince >= 100) finish(true);
         }, 10);

@@ -472,3 +472,29 @@ describe("epochs: a new log is never mistaken for the old one", () => {
     expect(changed.metadata).toEqual({ epoch: current.epoch, oldest_sequence: "1", head_sequence: "3" });
   });
 });
+
+describe("shutdown", () => {
+  it("refuses publishes once stopped, storing nothing", () => {
+    const { engine: e } = engine();
+    e.publish({ coordinationId: "c", type: "agent_completed" });
+    e.stopAccepting();
+    expectError(() => e.publish({ coordinationId: "c", type: "agent_completed" }), "unavailable", /shutting down/);
+    expect(e.headSequence("c")).toBe(1);
+  });
+
+  it("flushes what a subscription holds when its signal aborts for the shutdown, and only then", async () => {
+    for (const flush of [true, false]) {
+      const { engine: e } = engine();
+      const { subscription } = e.subscribe({ coordinationId: "c", agentId: "a" });
+      for (let i = 0; i < 5; i++) e.publish({ coordinationId: "c", type: "agent_completed" });
+      const ac = new AbortController();
+      const it = stream(subscription, { signal: ac.signal, maxBatch: 2, flushOnAbort: () => flush });
+      const first = await it.next();
+      ac.abort();
+      const rest: SubscriptionEvent[] = [];
+      for await (const ev of it) rest.push(ev);
+      expect(seqs([first.value as SubscriptionEvent, ...rest])).toEqual(flush ? [1, 2, 3, 4, 5] : [1, 2]);
+      expect(subscription.lastDelivered).toBe(flush ? 5 : 2);
+    }
+  });
+});

@@ -500,6 +500,9 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           const r = results();
           try {
             if (r.success) announce(input.coordinationId, input.agentId, waits);
+          } catch {
+            // The announcement is refused only once the server shuts down (publishes stop first): the caller still
+            // gets its result, and nothing is left to announce to.
           } finally {
             settle(r);
           }

@@ -136,6 +136,11 @@ export interface SignalEngine {
    * function that removes it.
    */
   addAppendListener(listener: (signal: SignalRecord) => void): () => void;
+  /**
+   * Refuses every later publish (UNAVAILABLE, SHUTTING_DOWN), storing nothing: the first step of a shutdown, so
+   * that what subscribers hold when their streams are flushed is every signal ever acknowledged.
+   */
+  stopAccepting(): void;
   /** Open subscriptions on the server. */
   readonly subscriptionCount: number;
 }
@@ -172,6 +177,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
   let subscriptionCount = 0;
   let nextSubscription = 1;
   const appendListeners = new Set<(signal: SignalRecord) => void>();
+  let stopped = false;
 
   const stateOf = (c: Coordination): SignalState => {
     let s = c.slots[SLOT] as SignalState | undefined;
@@ -201,12 +207,19 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       return subscriptionCount;
     },
 
+    stopAccepting() {
+      stopped = true;
+    },
+
     addAppendListener(listener) {
       appendListeners.add(listener);
       return () => appendListeners.delete(listener);
     },
 
     publish(input, found) {
+      if (stopped) {
+        throw new ConsortError("unavailable", "server is shutting down: the signal was not stored; publish it again to a running server", { reason: "SHUTTING_DOWN" });
+      }
       const v = new Violations(found);
       coordinationIdOf(v, input.coordinationId);
       if (!typeSet.has(input.type)) v.add("type", `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(input.type)}`);

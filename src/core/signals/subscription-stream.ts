@@ -18,6 +18,12 @@ export interface StreamOptions {
   readonly maxBatchBytes: number;
   /** What a signal adds to a batch as sent (its encoded size with framing). */
   readonly sizeOf: (signal: SignalRecord) => number;
+  /**
+   * Asked when `signal` aborts: true (the server's shutdown, once publishes have stopped) delivers what the
+   * subscription still holds before the stream returns, so no acknowledged signal is left undelivered to a
+   * subscriber that can take it. @default never
+   */
+  readonly flushOnAbort?: () => boolean;
 }
 
 /**
@@ -30,7 +36,14 @@ export async function* streamSubscription(sub: Subscription, options: StreamOpti
   const maxBatch = options.maxBatch ?? 256;
   try {
     for (;;) {
-      if (options.signal?.aborted) return;
+      if (options.signal?.aborted) {
+        if (options.flushOnAbort?.() !== true) return;
+        for (;;) {
+          const rest = sub.take(maxBatch, options.maxBatchBytes, options.sizeOf);
+          if (rest.length === 0) return;
+          yield { kind: "signals", signals: rest };
+        }
+      }
       const batch = sub.take(maxBatch, options.maxBatchBytes, options.sizeOf);
       if (batch.length > 0) {
         yield { kind: "signals", signals: batch };
