@@ -162,11 +162,15 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const transportError = (path: string) => (w: ReturnType<typeof toWireError>) => o.observer.start(path.slice(1), "web", undefined).end({ code: w.code, error: w });
 
   const shutdown = createShutdownFanout(o.shutdownSignal);
+  // Calls whose response is not yet written out: on close, connections are cut as soon as there is none.
+  let active = 0;
   const serveRpc = async (h: UniversalHandler, req: http.IncomingMessage, res: http.ServerResponse) => {
     const call = callSignal(universalRequestFromNodeRequest(req, res, undefined, undefined), shutdown);
+    active++;
     try {
       await serveCall(h, call.req, req, res);
     } finally {
+      active--;
       call.release();
     }
   };
@@ -248,9 +252,20 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     },
     close(graceMs) {
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        // Connections are cut once every call's response is written out (a client that stalled mid-request or
+        // never reads again must not hold the process), or when the grace period is over.
+        const cut = () => {
+          clearTimeout(timer);
+          clearInterval(poll);
+          server.closeAllConnections();
+        };
+        const timer = setTimeout(cut, graceMs);
+        const poll = setInterval(() => {
+          if (active === 0) cut();
+        }, 10);
         server.close(() => {
           clearTimeout(timer);
+          clearInterval(poll);
           resolve();
         });
         server.closeIdleConnections();
