@@ -103,6 +103,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   limit("maxPageSize", "max-page-size", "Largest page of a List call", 1, 100_000),
   limit("maxRecipients", "max-recipients", "Recipients of one signal", 1, 1_000_000),
   limit("maxRoutingHistory", "max-routing-history", "Routing results retained per policy", 1, 10_000_000),
+  limit("maxRoutingHistoryBytes", "max-routing-history-bytes", "Bytes of routing results retained across all policies", 1024, 64 * 1024 * 1024 * 1024),
   limit("maxRoutingPolicies", "max-routing-policies", "Stored routing policies per server", 1, 10_000_000),
   limit("maxRulesPerRouter", "max-rules-per-router", "Rules of a conditional router, hints of a parallel router", 1, 1_000_000),
   limit("maxJsonDepth", "max-json-depth", "Levels of nested objects and lists in any JSON field (data, state, contexts…)", 1, 90),

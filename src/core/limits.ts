@@ -20,6 +20,11 @@ export interface Limits {
   readonly maxPageSize: number;
   /** Recipients of one signal. @default 1000 */
   readonly maxRecipients: number;
+  /**
+   * Bytes (estimated as JSON) of the routing results retained across every policy id, inline ones included; the
+   * oldest results go first beyond it. @default 268435456 (256 MiB)
+   */
+  readonly maxRoutingHistoryBytes: number;
   /** Routing results retained per policy id. @default 1000 */
   readonly maxRoutingHistory: number;
   /** Rules of a conditional router, hints of a parallel router (and tasks of one hint). @default 1000 */
@@ -61,6 +66,7 @@ export const defaultLimits: Limits = Object.freeze({
   maxPageSize: 1_000,
   maxRecipients: 1_000,
   maxRoutingHistory: 1_000,
+  maxRoutingHistoryBytes: 256 * 1024 * 1024,
   maxRoutingPolicies: 10_000,
   maxRulesPerRouter: 1_000,
   maxJsonDepth: 32,

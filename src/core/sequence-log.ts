@@ -18,6 +18,8 @@ export interface SequenceLog<T extends { readonly sequence: number }> {
   get(sequence: number): T | undefined;
   /** Drops every retained entry; numbering continues from `head`. Returns how many were dropped. */
   clear(): number;
+  /** Drops the oldest retained entry and returns it; `undefined` when empty. */
+  dropOldest(): T | undefined;
 }
 
 /** Slots of a new (or cleared) log's ring. */
@@ -66,6 +68,13 @@ export function createSequenceLog<T extends { readonly sequence: number }>(capac
     get(sequence) {
       if (sequence < oldest || sequence > head) return undefined;
       return ring[slot(sequence)];
+    },
+    dropOldest() {
+      if (head < oldest) return undefined;
+      const entry = ring[slot(oldest)];
+      ring[slot(oldest)] = undefined;
+      oldest++;
+      return entry;
     },
     clear() {
       const n = head - oldest + 1;

@@ -4,7 +4,7 @@ import { decodePageToken, encodePageToken, queryFingerprint } from "../page-toke
 import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
 import { checkId, optionalId, pageSize, requireId } from "../validate.js";
 import { aggregate } from "./aggregate.js";
-import { checkJson } from "../json.js";
+import { checkJson, jsonByteSize } from "../json.js";
 import { validateRouters, type RouterInput } from "./policy.js";
 import { compileRouter, type CompiledRouter } from "./routers.js";
 import type { RoutingContext, RoutingPolicy, RoutingRecord, RoutingStats } from "./types.js";
@@ -80,7 +80,22 @@ interface StoredPolicy {
   readonly policy: RoutingPolicy;
   readonly routers: readonly CompiledRouter[];
 }
-type HistoryEntry = RoutingRecord & { readonly sequence: number };
+/** A retained result: its sequence in its history, that history, and its estimated size (JSON bytes). */
+type HistoryEntry = RoutingRecord & { readonly sequence: number; readonly log: SequenceLog<HistoryEntry>; readonly bytes: number };
+
+// Results of the fixed routers share frozen metadata objects: measured once each.
+const metadataBytes = new WeakMap<object, number>();
+function sizeOfMetadata(m: RoutingRecord["metadata"]): number {
+  if (!Object.isFrozen(m)) return jsonByteSize(m);
+  let n = metadataBytes.get(m);
+  if (n === undefined) {
+    n = jsonByteSize(m);
+    metadataBytes.set(m, n);
+  }
+  return n;
+}
+/** What a result's fields other than its strings and metadata take, about, as JSON (numbers, names, quotes). */
+const recordOverheadBytes = 256;
 
 /** Creates a {@link RoutingEngine}. Policies and histories are server-wide, keyed by policy id. */
 export function createRoutingEngine(options: RoutingEngineOptions = {}): RoutingEngine {
@@ -90,6 +105,30 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
   const onRouterError = options.onRouterError;
   const policies = new Map<string, StoredPolicy>();
   const histories = new Map<string, SequenceLog<HistoryEntry>>();
+  // Every retained result in recording order, and their bytes: past `maxRoutingHistoryBytes` the oldest go first,
+  // whichever history holds them (an entry already gone from its log is skipped).
+  let retained: HistoryEntry[] = [];
+  let retainedHead = 0;
+  let historyBytes = 0;
+  const forget = (entry: HistoryEntry | undefined) => {
+    if (entry !== undefined) historyBytes -= entry.bytes;
+  };
+  const forgetAll = (log: SequenceLog<HistoryEntry> | undefined) => {
+    if (log === undefined) return;
+    for (let s = log.oldest; s <= log.head; s++) forget(log.get(s));
+  };
+  const keepWithinBytes = () => {
+    while (historyBytes > limits.maxRoutingHistoryBytes && retainedHead < retained.length) {
+      const entry = retained[retainedHead] as HistoryEntry;
+      retained[retainedHead++] = undefined as unknown as HistoryEntry;
+      const { log } = entry;
+      if (log.get(entry.sequence) === entry && log.oldest === entry.sequence) forget(log.dropOldest());
+    }
+    if (retainedHead > 1024 && retainedHead * 2 > retained.length) {
+      retained = retained.slice(retainedHead);
+      retainedHead = 0;
+    }
+  };
 
   const checkPolicyId = (id: string) => checkId("policy_id", id, limits.maxIdLength);
   /** Validates routers into `v`, then compiles them if nothing was recorded. */
@@ -105,6 +144,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       if (histories.size >= 2 * limits.maxRoutingPolicies) {
         for (const old of histories.keys()) {
           if (!policies.has(old)) {
+            forgetAll(histories.get(old));
             histories.delete(old);
             break;
           }
@@ -178,6 +218,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       checkPolicyId(policyId);
       if (!policies.delete(policyId)) throw notFound(policyId);
       const n = histories.get(policyId)?.size ?? 0;
+      forgetAll(histories.get(policyId));
       histories.delete(policyId);
       return n;
     },
@@ -241,8 +282,20 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
         currentTask: input.currentTask,
         correlationId,
         createdAt: now(),
+        log: history,
+        bytes:
+          recordOverheadBytes +
+          sizeOfMetadata(result.metadata) +
+          result.reasoning.length +
+          result.nextTask.length +
+          input.currentTask.length +
+          correlationId.length +
+          policyId.length,
       };
-      history.append(record);
+      forget(history.append(record));
+      historyBytes += record.bytes;
+      retained.push(record);
+      keepWithinBytes();
       options.onRouted?.(record);
       return record;
     },
@@ -290,6 +343,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
 
     clearHistory(policyId) {
       checkPolicyId(policyId);
+      forgetAll(histories.get(policyId));
       return histories.get(policyId)?.clear() ?? 0;
     },
   };

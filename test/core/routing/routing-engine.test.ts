@@ -182,3 +182,23 @@ describe("policy bounds", () => {
     expect(e.getPolicy("p").routers).toHaveLength(1);
   });
 });
+
+describe("routing history bounded in bytes", () => {
+  it("drops the oldest results first, across every history (inline policies included), past the byte bound", () => {
+    const e = createRoutingEngine({ limits: { ...defaultLimits, maxRoutingHistoryBytes: 3000 } });
+    const route = (policyId: string) => e.route({ inline: { policyId, routers: [retryOnError] }, currentTask: "t", state: { error_count: 1 } });
+    for (let i = 0; i < 10; i++) route("first");
+    const firstKept = e.listHistory({ policyId: "first", pageSize: 100 }).records.length;
+    expect(firstKept).toBeLessThanOrEqual(3000 / 256); // each result counts its fixed part at least
+    expect(firstKept).toBeGreaterThan(0);
+    for (let i = 0; i < 10; i++) route("second");
+    expect(e.listHistory({ policyId: "first", pageSize: 100 }).records).toHaveLength(0);
+    const kept = e.listHistory({ policyId: "second", pageSize: 100 }).records;
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(10);
+    // Clearing a history gives its bytes back: the other history is no longer cut.
+    e.clearHistory("second");
+    for (let i = 0; i < 3; i++) route("third");
+    expect(e.listHistory({ policyId: "third", pageSize: 100 }).records).toHaveLength(3);
+  });
+});
