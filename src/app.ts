@@ -33,6 +33,8 @@ export interface App {
   readonly grpcPort: number;
   /** The bound HTTP/1.1 port. */
   readonly httpPort: number;
+  /** Calls on the HTTP port whose response is not over yet. */
+  readonly openWebCalls: number;
   readonly store: Store;
   readonly signals: SignalEngine;
   readonly routing: RoutingEngine;
@@ -103,6 +105,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     hooks: {
       onPendingChanged: (delta) => metrics.pendingWaits.inc(delta),
       onFinished: (status, ms) => metrics.observeLater(metrics.dependencyResolutionTime.labels(status), ms),
+      onError: (err) => logger.error({ err }, "dependency_resolved could not be published"),
     },
   });
   const services: ServiceBinding[] = [
@@ -135,6 +138,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   return {
     grpcPort: grpc.port,
     httpPort: web.port,
+    get openWebCalls() {
+      return web.openCalls;
+    },
     store,
     signals,
     routing,

@@ -41,6 +41,8 @@ export interface WebServer {
   drain(): void;
   /** Waits for open requests up to `graceMs`, then closes every connection. */
   close(graceMs: number): Promise<void>;
+  /** Calls whose response is not over yet. */
+  readonly openCalls: number;
 }
 
 /** How a call the interceptor saw ended without an error: OK, or how the client went away (cancel, deadline). */
@@ -162,16 +164,26 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const transportError = (path: string) => (w: ReturnType<typeof toWireError>) => o.observer.start(path.slice(1), "web", undefined).end({ code: w.code, error: w });
 
   const shutdown = createShutdownFanout(o.shutdownSignal);
-  // Calls whose response is not yet written out: on close, connections are cut as soon as there is none.
-  let active = 0;
+  // Calls whose response is not yet over: on close, connections are cut as soon as there is none (and a request
+  // still being received is cut at once: its client stalled, or it would not matter).
+  const active = new Set<http.IncomingMessage>();
   const serveRpc = async (h: UniversalHandler, req: http.IncomingMessage, res: http.ServerResponse) => {
     const call = callSignal(universalRequestFromNodeRequest(req, res, undefined, undefined), shutdown);
-    active++;
+    active.add(req);
+    // The response's "close" ends the call however it went (connect's writer may never settle its promise once
+    // the response is done): the call leaves the shutdown fan-out and the count here exactly once.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      active.delete(req);
+      call.release();
+    };
+    res.once("close", release);
     try {
       await serveCall(h, call.req, req, res);
     } finally {
-      active--;
-      call.release();
+      release();
     }
   };
   const serveCall = async (h: UniversalHandler, uReqIn: UniversalServerRequest, req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -250,6 +262,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     drain() {
       draining = true;
     },
+    get openCalls() {
+      return active.size;
+    },
     close(graceMs) {
       return new Promise<void>((resolve) => {
         // Connections are cut once every call's response is written out (a client that stalled mid-request or
@@ -261,8 +276,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
         };
         const timer = setTimeout(cut, graceMs);
         const poll = setInterval(() => {
-          if (active === 0) cut();
+          if (active.size === 0) cut();
         }, 10);
+        for (const req of active) if (!req.complete) req.socket.destroy();
         server.close(() => {
           clearTimeout(timer);
           clearInterval(poll);

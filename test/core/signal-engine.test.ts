@@ -457,6 +457,15 @@ describe("epochs: a new log is never mistaken for the old one", () => {
     expect(e.publish({ coordinationId: "c", type: "agent_completed" }).signal).toMatchObject({ epoch: first.epoch, sequence: 2 });
   });
 
+  it("takes an epoch whatever the id limit, and checks it only with after_sequence (the position it qualifies)", () => {
+    const { store, engine: e } = engine({ maxIdLength: 8 });
+    const old = e.publish({ coordinationId: "c", type: "agent_completed" }).signal.epoch;
+    e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 1, epoch: old }).subscription.close();
+    store.delete("c");
+    e.subscribe({ coordinationId: "c", agentId: "a", epoch: old }).subscription.close(); // live only: no position
+    expectError(() => e.subscribe({ coordinationId: "c", agentId: "a", afterSequence: 0, epoch: old }), "failed_precondition", /is epoch|no log/);
+  });
+
   it("refuses a resume in another epoch with EPOCH_CHANGED, the current epoch and bounds, creating nothing", () => {
     const { store, engine: e } = engine();
     const old = e.publish({ coordinationId: "c", type: "agent_completed" }).signal.epoch;

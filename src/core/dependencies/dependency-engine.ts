@@ -39,6 +39,8 @@ export interface DependencyEngineHooks {
   readonly onPendingChanged?: (delta: number) => void;
   /** A wait finished with `status` after `ms`. */
   readonly onFinished?: (status: DependencyStatus, ms: number) => void;
+  /** Publishing `dependency_resolved` failed unexpectedly (the call's result is returned all the same). */
+  readonly onError?: (error: unknown) => void;
 }
 
 /** Options of {@link createDependencyEngine}. */
@@ -500,9 +502,10 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           const r = results();
           try {
             if (r.success) announce(input.coordinationId, input.agentId, waits);
-          } catch {
-            // The announcement is refused only once the server shuts down (publishes stop first): the caller still
-            // gets its result, and nothing is left to announce to.
+          } catch (e) {
+            // Refused once the server shuts down (publishes stop first): the caller still gets its result. Any
+            // other failure is a bug the server must hear of, not lose in a microtask.
+            if (!(e instanceof ConsortError && e.reason === "SHUTTING_DOWN")) hooks.onError?.(e);
           } finally {
             settle(r);
           }

@@ -83,10 +83,21 @@ interface StoredPolicy {
 /** A retained result: its sequence in its history, that history, and its estimated size (JSON bytes). */
 type HistoryEntry = RoutingRecord & { readonly sequence: number; readonly log: SequenceLog<HistoryEntry>; readonly bytes: number };
 
-// Results of the fixed routers share frozen metadata objects: measured once each.
+// Results of the fixed routers share frozen metadata objects: measured once each. Others (state analysis,
+// priority, parallel) are estimated from their top level without a walk: Route is the hot path.
 const metadataBytes = new WeakMap<object, number>();
 function sizeOfMetadata(m: RoutingRecord["metadata"]): number {
-  if (!Object.isFrozen(m)) return jsonByteSize(m);
+  if (!Object.isFrozen(m)) {
+    let n = 2;
+    for (const k in m) {
+      const value = m[k];
+      n += k.length + 4;
+      if (typeof value === "string") n += value.length + 2;
+      else if (Array.isArray(value)) for (const item of value) n += (typeof item === "string" ? item.length : 8) + 3;
+      else n += 64; // a number, or a small object (complexity metrics)
+    }
+    return n;
+  }
   let n = metadataBytes.get(m);
   if (n === undefined) {
     n = jsonByteSize(m);
@@ -110,8 +121,12 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
   let retained: HistoryEntry[] = [];
   let retainedHead = 0;
   let historyBytes = 0;
+  /** Entries of `retained` still in their log: the rest are compacted away once they dominate. */
+  let live = 0;
   const forget = (entry: HistoryEntry | undefined) => {
-    if (entry !== undefined) historyBytes -= entry.bytes;
+    if (entry === undefined) return;
+    historyBytes -= entry.bytes;
+    live--;
   };
   const forgetAll = (log: SequenceLog<HistoryEntry> | undefined) => {
     if (log === undefined) return;
@@ -124,8 +139,9 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       const { log } = entry;
       if (log.get(entry.sequence) === entry && log.oldest === entry.sequence) forget(log.dropOldest());
     }
-    if (retainedHead > 1024 && retainedHead * 2 > retained.length) {
-      retained = retained.slice(retainedHead);
+    // Entries evicted by their log's own count bound or cleared stay here until compacted: keep them a minority.
+    if (retained.length - retainedHead > 2 * live + 1024) {
+      retained = retained.slice(retainedHead).filter((e) => e.log.get(e.sequence) === e);
       retainedHead = 0;
     }
   };
@@ -145,6 +161,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
         for (const old of histories.keys()) {
           if (!policies.has(old)) {
             forgetAll(histories.get(old));
+            histories.get(old)?.clear(); // its entries in `retained` are then skipped, not counted again
             histories.delete(old);
             break;
           }
@@ -219,6 +236,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       if (!policies.delete(policyId)) throw notFound(policyId);
       const n = histories.get(policyId)?.size ?? 0;
       forgetAll(histories.get(policyId));
+      histories.get(policyId)?.clear(); // its entries in `retained` are then skipped, not counted again
       histories.delete(policyId);
       return n;
     },
@@ -294,6 +312,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       };
       forget(history.append(record));
       historyBytes += record.bytes;
+      live++;
       retained.push(record);
       keepWithinBytes();
       options.onRouted?.(record);

@@ -288,7 +288,8 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       }
       const after = input.afterSequence;
       if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_sequence", `must be a non-negative integer, got ${after}`);
-      const epoch = optionalId(v, "epoch", input.epoch ?? "", limits.maxIdLength);
+      // Epochs are server-minted UUIDs: bounded by the contract's 100 characters, whatever the id limit.
+      const epoch = optionalId(v, "epoch", input.epoch ?? "", 100);
       v.throwIfAny();
       if (subscriptionCount >= limits.maxSubscriptions) {
         throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} subscriptions`, {
@@ -302,7 +303,8 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const existing = existingState?.log;
       const head = existing?.head ?? 0;
       const oldest = existing?.oldest ?? 1;
-      if (epoch !== "" && epoch !== existingState?.epoch) {
+      // The epoch qualifies `after_sequence`: a live-only subscription has no position to be wrong about.
+      if (after !== undefined && epoch !== "" && epoch !== existingState?.epoch) {
         const current = existingState?.epoch ?? "";
         throw new ConsortError(
           "failed_precondition",

@@ -202,3 +202,21 @@ describe("routing history bounded in bytes", () => {
     expect(e.listHistory({ policyId: "third", pageSize: 100 }).records).toHaveLength(3);
   });
 });
+
+describe("routing history bytes after deletes and clears", () => {
+  it("counts a deleted or cleared history's bytes once: the remaining histories keep what the bound allows", () => {
+    const e = createRoutingEngine({ limits: { ...defaultLimits, maxRoutingHistoryBytes: 4000 } });
+    const route = (policyId: string) => e.route({ policyId, currentTask: "t", state: { error_count: 1 } });
+    e.putPolicy("a", [retryOnError]);
+    e.putPolicy("b", [retryOnError]);
+    for (let i = 0; i < 6; i++) route("a");
+    e.deletePolicy("a");
+    for (let i = 0; i < 40; i++) route("b");
+    const capacity = e.listHistory({ policyId: "b", pageSize: 100 }).records.length;
+    // Again, with nothing deleted first: the same number of results fits.
+    const f = createRoutingEngine({ limits: { ...defaultLimits, maxRoutingHistoryBytes: 4000 } });
+    f.putPolicy("b", [retryOnError]);
+    for (let i = 0; i < 40; i++) f.route({ policyId: "b", currentTask: "t", state: { error_count: 1 } });
+    expect(capacity).toBe(f.listHistory({ policyId: "b", pageSize: 100 }).records.length);
+  });
+});
