@@ -12,7 +12,7 @@ import {
 import { PublishRequestSchema, SignalService, SignalType } from "../gen/ts/consort/v1/signal_pb.js";
 import { rawUnaryClient, serviceClient, type ServiceClient } from "./clients.js";
 import { checkSharedClock, startWaiterProcess } from "./dependency-waiter.js";
-import { echoPath, startEchoProcess, type EchoProcess } from "./echo-server.js";
+import { echoPath, withServerAndEcho, type EchoProcess } from "./echo-server.js";
 import { gaugeValue, scrapeMetrics } from "./metrics-scrape.js";
 import { measureCompletionGo, type CompletionGoResult } from "./latency-go.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
@@ -312,18 +312,9 @@ export async function runDependencyBench(runs = 3): Promise<{ completion: Comple
   const completion: CompletionResult[] = [];
   const gate: GateResult[] = [];
   for (let r = 0; r < runs; r++) {
-    const server = await startServerProcess();
-    const echo = await startEchoProcess().catch(async (e: unknown) => {
-      await server.stop();
-      throw e;
-    });
-    try {
-      const res = await measureCompletion(server, { echo });
-      completion.push(res);
-      console.log(`Dependencies/completion run ${r + 1}: ${completionLine(res)}`);
-    } finally {
-      await Promise.all([server.stop(), echo.stop()]);
-    }
+    const res = await withServerAndEcho((server, echo) => measureCompletion(server, { echo }));
+    completion.push(res);
+    console.log(`Dependencies/completion run ${r + 1}: ${completionLine(res)}`);
   }
   const completionGo: CompletionGoResult[] = [];
   for (let r = 0; r < runs; r++) {

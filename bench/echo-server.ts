@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
+import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 /** The echo method's path. */
 export const echoPath = "/bench.Echo/Echo";
@@ -89,3 +90,20 @@ async function serve(): Promise<void> {
 }
 
 if (process.argv[1] === thisFile && process.argv.includes("--serve")) await serve();
+
+/**
+ * Runs `measure` against a fresh Consort server process and a fresh echo process (the floor it is compared with),
+ * and stops both however it ends.
+ */
+export async function withServerAndEcho<T>(measure: (server: ServerProcess, echo: EchoProcess) => Promise<T>): Promise<T> {
+  const server = await startServerProcess();
+  const echo = await startEchoProcess().catch(async (e: unknown) => {
+    await server.stop();
+    throw e;
+  });
+  try {
+    return await measure(server, echo);
+  } finally {
+    await Promise.all([server.stop(), echo.stop()]);
+  }
+}

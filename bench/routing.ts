@@ -20,7 +20,7 @@ import { compileRouter } from "../src/core/routing/routers.js";
 import { createRoutingEngine } from "../src/core/routing/routing-engine.js";
 import { conditionOperators, routingDecisions, type RoutingContext } from "../src/core/routing/types.js";
 import { rawUnaryClient, serviceClient, type RawUnaryClient } from "./clients.js";
-import { echoPath, startEchoProcess, type EchoProcess } from "./echo-server.js";
+import { echoPath, withServerAndEcho, type EchoProcess } from "./echo-server.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -384,12 +384,7 @@ export async function runRoutingBench(runs = 3): Promise<RoutingBenchResult> {
   const rpc1: RouteRpcResult[] = [];
   const rpc64: RouteRpcResult[] = [];
   for (let r = 0; r < runs; r++) {
-    const server = await startServerProcess();
-    const echo = await startEchoProcess().catch(async (e: unknown) => {
-      await server.stop();
-      throw e;
-    });
-    try {
+    await withServerAndEcho(async (server, echo) => {
       for (const [inFlight, into] of [
         [1, rpc1],
         [64, rpc64],
@@ -398,9 +393,7 @@ export async function runRoutingBench(runs = 3): Promise<RoutingBenchResult> {
         into.push(res);
         console.log(`Routing/rpc-${inFlight} run ${r + 1}: ${rpcLine(res)} (${res.requestBytes}-byte request, ${res.responseBytes}-byte response)`);
       }
-    } finally {
-      await Promise.all([server.stop(), echo.stop()]);
-    }
+    });
   }
   for (const [inFlight, list] of [
     [1, rpc1],

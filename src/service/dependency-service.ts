@@ -20,7 +20,7 @@ import {
   type DependencyService,
 } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { checkedEnum, durationMs, enumValue, toDuration, toTimestamp } from "./convert.js";
-import { elementSize, responseReserveBytes } from "./encoded-size.js";
+import { measuredMessages, responseReserveBytes } from "./encoded-size.js";
 
 /** A request's dependency (at `field`) as the core's input; a negative timeout is recorded in `v`. */
 function dependencyInput(v: Violations, d: Dependency, field: string): DependencyInput {
@@ -129,22 +129,16 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
       const v = new Violations();
       const statuses = req.statuses.map((s, i) => checkedEnum(v, `statuses[${i}]`, DependencyStatusSchema, dependencyStatuses, s, true));
       v.throwIfAny();
-      const format = wireFormatOf(ctx);
-      const messages = new Map<DependencyRecordView, DependencyRecord>();
-      const message = (r: DependencyRecordView) => {
-        let m = messages.get(r);
-        if (m === undefined) messages.set(r, (m = recordMessage(r)));
-        return m;
-      };
+      const m = measuredMessages(DependencyRecordSchema, recordMessage, wireFormatOf(ctx), pageBytes);
       const page = engine.list({
         coordinationId: req.coordinationId,
         agentId: req.agentId,
         statuses: statuses.filter((s) => s !== ""),
         pageSize: req.pageSize,
         pageToken: req.pageToken,
-        budget: { maxBytes: pageBytes, sizeOf: (r) => elementSize(DependencyRecordSchema, message(r), format) },
+        budget: m.budget,
       });
-      return create(ListDependenciesResponseSchema, { records: page.records.map(message), nextPageToken: page.nextPageToken });
+      return create(ListDependenciesResponseSchema, { records: page.records.map(m.message), nextPageToken: page.nextPageToken });
     },
 
     async clearDependencies(req) {

@@ -29,3 +29,17 @@ export function elementSize<Desc extends DescMessage>(schema: Desc, message: Mes
  * is ample.
  */
 export const responseReserveBytes = 1024;
+
+/**
+ * A page's messages, each built once from its core item: measured for the engine's byte budget (in the response's
+ * format), then sent.
+ */
+export function measuredMessages<T, Desc extends DescMessage>(schema: Desc, make: (item: T) => MessageShape<Desc>, format: WireFormat, maxBytes: number) {
+  const built = new Map<T, MessageShape<Desc>>();
+  const message = (item: T): MessageShape<Desc> => {
+    let m = built.get(item);
+    if (m === undefined) built.set(item, (m = make(item)));
+    return m;
+  };
+  return { message, budget: { maxBytes, sizeOf: (item: T) => elementSize(schema, message(item), format) } };
+}

@@ -36,7 +36,7 @@ import {
 } from "../../gen/ts/consort/v1/routing_pb.js";
 import { checkedEnum, enumValue, toTimestamp } from "./convert.js";
 import { preEncoded } from "../binding/pre-encoded.js";
-import { elementSize, jsonBytes, responseReserveBytes } from "./encoded-size.js";
+import { jsonBytes, measuredMessages, responseReserveBytes } from "./encoded-size.js";
 import { encodeRouteResponse } from "./route-codec.js";
 
 /** A Value as JSON, or a violation of `field` for what JSON cannot hold (NaN, ±Infinity). */
@@ -275,18 +275,4 @@ export function createRoutingService(options: RoutingServiceOptions): ServiceImp
       return create(ClearRoutingHistoryResponseSchema, { clearedRecords: BigInt(engine.clearHistory(req.policyId)) });
     },
   };
-}
-
-/**
- * A page's messages, each built once from its core item: measured for the engine's byte budget (in the response's
- * format), then sent.
- */
-function measuredMessages<T, Desc extends DescMessage>(schema: Desc, make: (item: T) => MessageShape<Desc>, format: WireFormat, maxBytes: number) {
-  const built = new Map<T, MessageShape<Desc>>();
-  const message = (item: T): MessageShape<Desc> => {
-    let m = built.get(item);
-    if (m === undefined) built.set(item, (m = make(item)));
-    return m;
-  };
-  return { message, budget: { maxBytes, sizeOf: (item: T) => elementSize(schema, message(item), format) } };
 }
