@@ -275,3 +275,21 @@ describe("calls: re-attach, deadline, cancel", () => {
     ]);
   });
 });
+
+describe("records", () => {
+  it("lists newest first, filtered by agent and status, cut by its byte budget with a token that continues it", async () => {
+    const { deps } = setup();
+    deps.setGateScore("c", "g", 1);
+    for (let i = 0; i < 5; i++) await deps.resolve({ coordinationId: "c", agentId: i % 2 === 0 ? "even" : "odd", dependencies: [gate(`d${i}`, "g")] }).result;
+    const open = deps.resolve({ coordinationId: "c", agentId: "even", dependencies: [resource("waiting", "r")] });
+    const budget = { maxBytes: 25, sizeOf: () => 10 };
+    const first = deps.list({ coordinationId: "c", agentId: "even", budget });
+    expect(first.records.map((r) => r.dependencyId)).toEqual(["waiting", "d4"]);
+    const rest = deps.list({ coordinationId: "c", agentId: "even", pageToken: first.nextPageToken });
+    expect(rest.records.map((r) => r.dependencyId)).toEqual(["d2", "d0"]);
+    expect(rest.nextPageToken).toBe("");
+    expect(deps.list({ coordinationId: "c", statuses: ["in_progress"] }).records.map((r) => r.dependencyId)).toEqual(["waiting"]);
+    expect(() => deps.list({ coordinationId: "c", agentId: "odd", pageToken: first.nextPageToken })).toThrow(/different query/);
+    open.abandon("cancelled");
+  });
+});
