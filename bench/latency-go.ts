@@ -10,7 +10,7 @@ const goDir = fileURLToPath(new URL("../../bench/go", import.meta.url));
 let binary: string | undefined;
 
 /** The Go benchmark client, built once per benchmark run with `go build`. */
-function goBinary(): string {
+export function goBinary(): string {
   if (binary === undefined) {
     binary = join(mkdtempSync(join(tmpdir(), "consort-bench-")), "latency");
     execFileSync("go", ["build", "-o", binary, "."], { cwd: goDir, stdio: "inherit" });

@@ -3,12 +3,13 @@ import { runDependencyBench } from "./dependencies.js";
 import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
 import { measureLatencyGo } from "./latency-go.js";
+import { runMemoryBench } from "./memory.js";
 import { measurePublishCost } from "./publish-cost.js";
 import { runRoutingBench } from "./routing.js";
 import { startServerProcess } from "./server-process.js";
 
 /**
- * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing|Context|Dependencies]`. Each
+ * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing|Context|Dependencies|Memory]`. Each
  * RPC run uses a fresh server process; the median over runs is printed last.
  */
 const arg = (name: string) => {
@@ -85,3 +86,5 @@ if (selected("Routing")) await runRoutingBench(runs);
 if (selected("Context")) await runContextBench(runs);
 
 if (selected("Dependencies")) await runDependencyBench(runs);
+
+if (selected("Memory")) await runMemoryBench(runs);

@@ -4,6 +4,7 @@
 //     another receives on its own connection, and the time from each Publish call's start to the signal's receipt
 //     is collected (same process, same clock).
 //   - -mode completion: completion → dependency waiter released (completion.go).
+//   - -mode memory: the steps of the Memory cases, driven over stdin (memory.go).
 //
 // It prints one JSON line of milliseconds: {"p50":…,"p90":…,"p99":…,"max":…,"count":…} (and more per mode).
 package main
@@ -30,10 +31,16 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:50051", "Consort gRPC address")
 	rate := flag.Int("rate", 1000, "signals per second")
 	count := flag.Int("count", 5000, "signals (or completions) measured after a warm-up")
-	mode := flag.String("mode", "signal", "signal: publish → subscriber; completion: completion → waiter released")
+	mode := flag.String("mode", "signal", "signal: publish → subscriber; completion: completion → waiter released; memory: the Memory steps")
+	coords := flag.Int("coordinations", 100, "memory: coordinations the signals are spread over")
+	subs := flag.Int("subscriptions", 10000, "memory: idle subscriptions opened by the subscribe step")
 	flag.Parse()
-	if *mode == "completion" {
+	switch *mode {
+	case "completion":
 		completion(*addr, *count)
+		return
+	case "memory":
+		memory(*addr, *count, *coords, *subs)
 		return
 	}
 

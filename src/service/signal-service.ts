@@ -2,7 +2,8 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { abortedByShutdown, interruptKey, wireFormatOf, type WireFormat } from "../binding/call-context.js";
-import { attachEncoding, encodeRepeatedMessages } from "../binding/pre-encoded.js";
+import { encodeRepeatedMessages, preEncoded } from "../binding/pre-encoded.js";
+import { LRUCache } from "lru-cache";
 import { ConsortError, Violations } from "../core/errors.js";
 import type { SignalEngine } from "../core/signals/signal-engine.js";
 import { streamSubscription } from "../core/signals/subscription-stream.js";
@@ -31,68 +32,98 @@ export interface SignalServiceOptions {
   readonly maxBatch?: number;
   /** Bytes per Subscribe response while catching up (encoded; at most the message limit). @default 1048576 */
   readonly maxBatchBytes?: number;
+  /**
+   * Bytes of recent signals' encodings kept for fan-out and resumed reads (older ones are encoded again when
+   * read). @default 16777216 (16 MiB)
+   */
+  readonly encodingCacheBytes?: number;
 }
 
-// A signal is converted to its message once, however many subscribers receive it.
-const messages = new WeakMap<SignalRecord, Signal>();
-
-/** The proto message of a stored signal (cached per signal). */
+/**
+ * The proto message of a stored signal, built on demand: retained signals are kept once, as records (a million of
+ * them within 1 GiB), and the gRPC port sends their cached bytes without building messages at all.
+ */
 export function toSignalMessage(s: SignalRecord): Signal {
-  let m = messages.get(s);
-  if (m === undefined) {
-    m = create(SignalSchema, {
-      signalId: s.signalId,
-      coordinationId: s.coordinationId,
-      sequence: BigInt(s.sequence),
-      type: enumValue(signalTypes, s.type) as SignalType,
-      senderAgentId: s.senderAgentId,
-      recipientAgentIds: s.recipientAgentIds as string[],
-      createdAt: toTimestamp(s.createdAt),
-      data: s.data,
-      metadata: s.metadata,
-      idempotencyKey: s.idempotencyKey,
-      epoch: s.epoch,
-    });
-    messages.set(s, m);
-  }
-  return m;
+  return create(SignalSchema, {
+    signalId: s.signalId,
+    coordinationId: s.coordinationId,
+    sequence: BigInt(s.sequence),
+    type: enumValue(signalTypes, s.type) as SignalType,
+    senderAgentId: s.senderAgentId,
+    recipientAgentIds: s.recipientAgentIds as string[],
+    createdAt: toTimestamp(s.createdAt),
+    data: s.data,
+    metadata: s.metadata,
+    idempotencyKey: s.idempotencyKey,
+    epoch: s.epoch,
+  });
 }
 
-// …encoded once (`SubscribeResponse.signals` and `ListSignalsResponse.signals` are field 1, so a batch's bytes
-// are its signals' bytes, framed)…
-const encodings = new WeakMap<SignalRecord, Uint8Array>();
-
-function encodedSignal(s: SignalRecord): Uint8Array {
-  let b = encodings.get(s);
-  if (b === undefined) {
-    b = toBinary(SignalSchema, toSignalMessage(s));
-    encodings.set(s, b);
-  }
-  return b;
+/**
+ * The encodings of recently used signals, bounded in bytes: a signal fanned out to many subscribers, and read back
+ * by a resuming one, is encoded once while it is recent; an old one is encoded again when read.
+ */
+interface SignalEncodings {
+  /** The signal's protobuf encoding. */
+  binary(s: SignalRecord): Uint8Array;
+  /** What the signal adds to a response's `signals` in `format`, framing included. */
+  sizeOf(format: WireFormat): (s: SignalRecord) => number;
 }
 
-// …and measured once as JSON, for Connect JSON clients.
-const jsonSizes = new WeakMap<SignalRecord, number>();
-
-/** What a signal adds to a response's `signals` in `format`, framing included. */
-function signalSize(format: WireFormat): (s: SignalRecord) => number {
-  if (format === "binary") return (s) => binaryElementSize(encodedSignal(s).byteLength);
-  return (s) => {
+function createSignalEncodings(maxBytes: number): SignalEncodings {
+  const encodings = new LRUCache<SignalRecord, Uint8Array>({ maxSize: maxBytes, sizeCalculation: (b) => Math.max(1, b.byteLength) });
+  // Connect JSON clients are measured as JSON; the size of a recent signal is kept (a number, not its text).
+  const jsonSizes = new LRUCache<SignalRecord, number>({ max: Math.max(1, Math.floor(maxBytes / 256)) });
+  const binary = (s: SignalRecord): Uint8Array => {
+    let b = encodings.get(s);
+    if (b === undefined) {
+      b = toBinary(SignalSchema, toSignalMessage(s));
+      // One larger than the whole cache is sent, not kept.
+      if (b.byteLength <= maxBytes) encodings.set(s, b);
+    }
+    return b;
+  };
+  const binarySize = (s: SignalRecord) => binaryElementSize(binary(s).byteLength);
+  const jsonSize = (s: SignalRecord) => {
     let n = jsonSizes.get(s);
     if (n === undefined) jsonSizes.set(s, (n = jsonBytes(SignalSchema, toSignalMessage(s))));
     return jsonElementSize(n);
   };
+  return { binary, sizeOf: (format) => (format === "binary" ? binarySize : jsonSize) };
 }
-const binarySize = signalSize("binary");
-const jsonSize = signalSize("json");
 
 /**
- * A Subscribe response carrying `signals`; with `preEncode` (the gRPC bridge, which sends attached bytes as they
- * are), its wire encoding attached, framed from each signal's cached encoding (see pre-encoded.ts).
+ * A response whose repeated field 1 holds signals (SubscribeResponse, ListSignalsResponse), carrying its wire
+ * encoding framed from each signal's cached bytes, plus `tail` (the encoded fields after them). The messages are
+ * built only if a transport reads `signals` (the gRPC bridge sends the bytes). A class: an object literal with a
+ * getter would make a new hidden class per call.
  */
-function signalsResponse(signals: readonly SignalRecord[], preEncode: boolean) {
-  const msg = create(SubscribeResponseSchema, { signals: signals.map(toSignalMessage) });
-  return preEncode ? attachEncoding(msg, encodeRepeatedMessages(1, signals.map(encodedSignal))) : msg;
+class EncodedSignalsResponse {
+  readonly [preEncoded]: Uint8Array;
+  readonly #signals: readonly SignalRecord[];
+  constructor(signals: readonly SignalRecord[], encodings: SignalEncodings, readonly nextPageToken = "") {
+    this.#signals = signals;
+    const body = encodeRepeatedMessages(1, signals.map(encodings.binary));
+    this[preEncoded] =
+      nextPageToken === "" ? body : Buffer.concat([body, new BinaryWriter().tag(2, WireType.LengthDelimited).string(nextPageToken).finish()]);
+  }
+  get signals(): Signal[] {
+    return this.#signals.map(toSignalMessage);
+  }
+}
+
+/** A PublishResponse carrying its wire encoding, framed from the signal's cached bytes; its message built on demand. */
+class EncodedPublishResponse {
+  readonly [preEncoded]: Uint8Array;
+  readonly #signal: SignalRecord;
+  constructor(signal: SignalRecord, encodings: SignalEncodings, readonly duplicate: boolean) {
+    this.#signal = signal;
+    const body = encodeRepeatedMessages(1, [encodings.binary(signal)]);
+    this[preEncoded] = duplicate ? Buffer.concat([body, Uint8Array.of(2 << 3, 1)]) : body;
+  }
+  get signal(): Signal {
+    return toSignalMessage(this.#signal);
+  }
 }
 
 /** The stream's end on server shutdown: UNAVAILABLE with the point to resume after. */
@@ -108,12 +139,13 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
   const { engine } = options;
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
   const batchBytes = Math.min(options.maxBatchBytes ?? 1024 * 1024, pageBytes);
-  const sizeFor = (ctx: HandlerContext) => (wireFormatOf(ctx) === "json" ? jsonSize : binarySize);
+  const encodings = createSignalEncodings(options.encodingCacheBytes ?? 16 * 1024 * 1024);
+  const sizeFor = (ctx: HandlerContext) => encodings.sizeOf(wireFormatOf(ctx));
   const typesOf = (v: Violations, field: string, types: readonly SignalType[]) =>
     types.map((t, i) => checkedEnum(v, `${field}[${i}]`, SignalTypeSchema, signalTypes, t, true));
 
   return {
-    async publish(req) {
+    async publish(req, ctx) {
       const v = new Violations();
       const type = checkedEnum(v, "type", SignalTypeSchema, signalTypes, req.type, true);
       const { signal, duplicate } = engine.publish(
@@ -128,6 +160,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         },
         v.list,
       );
+      // The gRPC port sends the signal's bytes, cached for its fan-out too; Connect serializes the message.
+      if (ctx.protocolName === "grpc") return new EncodedPublishResponse(signal, encodings, duplicate);
       return create(PublishResponseSchema, { signal: toSignalMessage(signal), duplicate });
     },
 
@@ -176,7 +210,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         });
         for await (const ev of events) {
           if (ev.kind === "signals") {
-            yield signalsResponse(ev.signals, preEncode);
+            yield preEncode ? new EncodedSignalsResponse(ev.signals, encodings) : create(SubscribeResponseSchema, { signals: ev.signals.map(toSignalMessage) });
           } else {
             const head = engine.headSequence(req.coordinationId);
             yield create(SubscribeResponseSchema, {
@@ -208,11 +242,9 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         },
         v.list,
       );
-      const msg = create(ListSignalsResponseSchema, { signals: page.signals.map(toSignalMessage), nextPageToken: page.nextPageToken });
-      if (ctx.protocolName !== "grpc") return msg;
-      // The page's signals were encoded to be measured: the response is framed from those bytes, not encoded again.
-      const token = page.nextPageToken === "" ? new Uint8Array(0) : new BinaryWriter().tag(2, WireType.LengthDelimited).string(page.nextPageToken).finish();
-      return attachEncoding(msg, Buffer.concat([encodeRepeatedMessages(1, page.signals.map(encodedSignal)), token]));
+      // The page's signals were encoded to be measured: the gRPC response is framed from those bytes.
+      if (ctx.protocolName === "grpc") return new EncodedSignalsResponse(page.signals, encodings, page.nextPageToken);
+      return create(ListSignalsResponseSchema, { signals: page.signals.map(toSignalMessage), nextPageToken: page.nextPageToken });
     },
 
     async getSignalMetrics(req) {

@@ -19,6 +19,8 @@ import {
 
 /** The signal part of a coordination (its store slot). */
 interface SignalState {
+  /** Sender ids seen, each kept once (at most {@link maxInternedSenders}) and shared by their signals. */
+  readonly senders: Map<string, string>;
   /** Minted when the log is created: a sequence means something only within its epoch. */
   readonly epoch: string;
   readonly log: SequenceLog<SignalRecord>;
@@ -157,6 +159,26 @@ function listBound(v: Violations, field: string, list: readonly unknown[] | unde
 }
 const SLOT = "signals";
 
+/** Distinct sender ids a coordination shares among its signals; beyond it, each signal keeps its own copy. */
+const maxInternedSenders = 1024;
+const noRecipients: readonly string[] = Object.freeze([]);
+const emptyJson: JsonObject = Object.freeze({});
+
+/** The one shared copy of `sender` in the coordination (most coordinations have a few senders, repeated). */
+function internSender(st: SignalState, sender: string): string {
+  const known = st.senders.get(sender);
+  if (known !== undefined) return known;
+  if (st.senders.size < maxInternedSenders) st.senders.set(sender, sender);
+  return sender;
+}
+
+/** `json`, or one shared frozen `{}` when it is unset or empty (most metadata is). */
+function compactJson(json: JsonObject | undefined): JsonObject {
+  if (json === undefined) return emptyJson;
+  for (const _ in json) return json;
+  return emptyJson;
+}
+
 function parseTypes(v: Violations, field: string, types: readonly string[] | undefined): ReadonlySet<SignalType> {
   const out = new Set<SignalType>();
   (types ?? []).forEach((t, i) => {
@@ -184,6 +206,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
     if (s === undefined) {
       s = {
         epoch: nextId(),
+        senders: new Map(),
         log: createSequenceLog<SignalRecord>(limits.maxHistory),
         idempotency: new Map(),
         subscriptions: new Set(),
@@ -238,8 +261,8 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         v.add(input.data === undefined ? "metadata" : "data", `data and metadata must be at most ${limits.maxPayloadBytes} bytes together (encoded), got ${payload}`);
       }
       v.throwIfAny();
-      const data = input.data ?? {};
-      const metadata = input.metadata ?? {};
+      const data = compactJson(input.data);
+      const metadata = compactJson(input.metadata);
 
       const c = store.acquire(input.coordinationId);
       const st = stateOf(c);
@@ -248,13 +271,14 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         const original = seq === undefined ? undefined : st.log.get(seq);
         if (original !== undefined) return { signal: original, duplicate: true };
       }
+      // Retained by the million: strings every signal of the coordination repeats are shared, not copied.
       const signal: SignalRecord = {
         signalId: nextId(),
-        coordinationId: input.coordinationId,
+        coordinationId: c.id,
         sequence: st.log.head + 1,
         type: input.type as SignalType,
-        senderAgentId: sender,
-        recipientAgentIds: recipients.slice(),
+        senderAgentId: internSender(st, sender),
+        recipientAgentIds: recipients.length === 0 ? noRecipients : recipients.slice(),
         createdAt: now(),
         data,
         metadata,
