@@ -1,8 +1,8 @@
-import * as net from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, it } from "vitest";
 import { SignalService, SignalType, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
+import { cuttingProxy } from "./cutting-proxy.js";
 import { startTestServer } from "./harness.js";
 
 /**
@@ -12,37 +12,6 @@ import { startTestServer } from "./harness.js";
  */
 
 const cuts = Number(process.env["CONSORT_CHAOS_CUTS"] ?? 120);
-
-/** A TCP proxy to `target` whose live connections can be cut (destroyed) at any moment. */
-async function cuttingProxy(target: number) {
-  const live = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target, "127.0.0.1");
-    client.pipe(upstream).pipe(client);
-    for (const s of [client, upstream]) {
-      s.on("error", () => {});
-      live.add(s);
-      s.once("close", () => live.delete(s));
-    }
-    client.once("close", () => upstream.destroy());
-    upstream.once("close", () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    /** Cuts one live connection at random; false when there was none. */
-    cutOne(): boolean {
-      const all = [...live];
-      const victim = all[Math.floor(Math.random() * all.length)];
-      victim?.destroy();
-      return victim !== undefined;
-    },
-    close() {
-      for (const s of live) s.destroy();
-      server.close();
-    },
-  };
-}
 
 describe("chaos", () => {
   it(`subscribers cut ${cuts} times while signals are published resume without loss or duplicate`, async () => {

@@ -16,10 +16,11 @@ export interface Server {
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-export async function startServer(): Promise<Server> {
+/** Starts one; `args` are appended to the command line. */
+export async function startServer(args: readonly string[] = []): Promise<Server> {
   const main = join(root, "dist/src/main.js");
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [main, "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"], {
+  const child = spawn(process.execPath, [main, "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"],
   });
