@@ -4,12 +4,13 @@ import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
 import { measureLatencyGo } from "./latency-go.js";
 import { runMemoryBench } from "./memory.js";
+import { runShutdownBench } from "./shutdown.js";
 import { measurePublishCost } from "./publish-cost.js";
 import { runRoutingBench } from "./routing.js";
 import { startServerProcess } from "./server-process.js";
 
 /**
- * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing|Context|Dependencies|Memory]`. Each
+ * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing|Context|Dependencies|Memory|Shutdown]`. Each
  * RPC run uses a fresh server process; the median over runs is printed last.
  */
 const arg = (name: string) => {
@@ -88,3 +89,5 @@ if (selected("Context")) await runContextBench(runs);
 if (selected("Dependencies")) await runDependencyBench(runs);
 
 if (selected("Memory")) await runMemoryBench(runs);
+
+if (selected("Shutdown")) await runShutdownBench(runs);
