@@ -36,8 +36,14 @@ export interface Limits {
    * custom data, condition values, context fields): well below what every client can read back. @default 32
    */
   readonly maxJsonDepth: number;
-  /** Agents of one coordination's context distribution. @default 10000 */
+  /**
+   * Agents of one coordination: the assignments of a context distribution, and the agents whose completion the
+   * coordination remembers for dependency waits (beyond it, the completion heard longest ago is forgotten).
+   * @default 10000
+   */
   readonly maxAgentsPerCoordination: number;
+  /** Quality gates one coordination holds, and resources (each); setting one more is refused. @default 10000 */
+  readonly maxGatesPerCoordination: number;
   /**
    * Agent-context changes a coordination keeps for WatchAgentContext to resume from (`after_revision`); older
    * ones are forgotten, and resuming before them is OUT_OF_RANGE. @default 10000
@@ -71,6 +77,7 @@ export const defaultLimits: Limits = Object.freeze({
   maxRulesPerRouter: 1_000,
   maxJsonDepth: 32,
   maxAgentsPerCoordination: 10_000,
+  maxGatesPerCoordination: 10_000,
   contextChangeWindow: 10_000,
   contextChangeWindowBytes: 64 * 1024 * 1024,
   maxDependencyRecords: 10_000,

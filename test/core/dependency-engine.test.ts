@@ -146,6 +146,19 @@ describe("waiting without polling", () => {
     expect(signals.list({ coordinationId: "c" }).signals.some((s) => s.type === "agent_completed")).toBe(false);
     expect((await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen")] }).result).success).toBe(true);
   });
+
+  it("remembers the completions of at most max_agents_per_coordination agents, forgetting the one heard longest ago", async () => {
+    const { deps, complete } = setup({ maxAgentsPerCoordination: 3 });
+    for (const a of ["a", "b", "c"]) complete(a);
+    complete("a"); // heard again: now the newest
+    complete("d"); // one too many: "b" is forgotten
+    const r = await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: ["a", "c", "d"].map((a) => completion(`on-${a}`, a)) }).result;
+    expect(r.results.map((x) => x.status)).toEqual(["resolved", "resolved", "resolved"]);
+    const forgotten = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("on-b", "b")] });
+    expect(deps.status("c", "v", "on-b").status).toBe("in_progress");
+    complete("b");
+    expect((await forgotten.result).success).toBe(true);
+  });
 });
 
 describe("cycles", () => {
@@ -232,6 +245,20 @@ describe("calls: re-attach, deadline, cancel", () => {
     expect((await call.result).results[0]).toMatchObject({ status: "failed", message: "Dependency 'r' cleared" });
     const after = deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [completion("d", "gen", 30), gate("g", "g", 0.5, 30)] });
     expect((await after.result).results.map((r) => r.status)).toEqual(["timeout", "timeout"]);
+  });
+
+  it("refuses a quality gate or resource beyond the coordination's limit; existing ones still change", () => {
+    const { deps } = setup({ maxGatesPerCoordination: 2 });
+    deps.setGateScore("c", "g1", 0.1);
+    deps.setGateScore("c", "g2", 0.2);
+    expect(errorOf(() => deps.setGateScore("c", "g3", 0.3))).toMatchObject({ kind: "exhausted", reason: "TOO_MANY_GATES", metadata: { limit: "2" } });
+    deps.setGateScore("c", "g2", 0.9);
+    deps.setResourceAvailability("c", "r1", true);
+    deps.setResourceAvailability("c", "r2", false);
+    expect(errorOf(() => deps.setResourceAvailability("c", "r3", true))).toMatchObject({ kind: "exhausted", reason: "TOO_MANY_RESOURCES" });
+    deps.setResourceAvailability("c", "r2", true);
+    // Another coordination has its own.
+    deps.setGateScore("other", "g3", 0.3);
   });
 
   it("refuses waits beyond the pending limit with RESOURCE_EXHAUSTED, registering none of the call's", () => {

@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createHandlerContext } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ListSignalsRequestSchema, ListSignalsResponseSchema, PublishRequestSchema, PublishResponseSchema, SignalService, SignalType, SubscribeRequestSchema, SubscribeResponseSchema, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
+import { type ListSignalsResponse, ListSignalsRequestSchema, ListSignalsResponseSchema, type PublishResponse, PublishRequestSchema, PublishResponseSchema, SignalService, SignalType, SubscribeRequestSchema, SubscribeResponseSchema, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
 import { encodedOf } from "../../src/binding/pre-encoded.js";
 import { defaultLimits } from "../../src/core/limits.js";
 import { createSignalEngine } from "../../src/core/signals/signal-engine.js";
@@ -24,7 +24,8 @@ describe("pre-encoded SignalService responses", () => {
       const res = await service.listSignals(create(ListSignalsRequestSchema, { coordinationId: "c", pageSize }), ctx("grpc", SignalService.method.listSignals));
       expect(res.nextPageToken === "").toBe(pageSize === 100);
       // The bytes sent are those of the message a transport would build from what the response exposes.
-      const message = create(ListSignalsResponseSchema, { signals: res.signals, nextPageToken: res.nextPageToken });
+      const { signals, nextPageToken } = res as ListSignalsResponse;
+      const message = create(ListSignalsResponseSchema, { signals, nextPageToken });
       expect(Buffer.from(encodedOf(res)!)).toEqual(Buffer.from(toBinary(ListSignalsResponseSchema, message)));
     }
     const web = await service.listSignals(create(ListSignalsRequestSchema, { coordinationId: "c" }), ctx("connect", SignalService.method.listSignals));
@@ -36,7 +37,8 @@ describe("pre-encoded SignalService responses", () => {
     for (const duplicate of [false, true]) {
       const res = await service.publish(req, ctx("grpc", SignalService.method.publish));
       expect(res.duplicate).toBe(duplicate);
-      const message = create(PublishResponseSchema, { signal: res.signal, duplicate: res.duplicate });
+      const { signal, duplicate: dup } = res as PublishResponse;
+      const message = create(PublishResponseSchema, { ...(signal !== undefined && { signal }), duplicate: dup });
       expect(Buffer.from(encodedOf(res)!)).toEqual(Buffer.from(toBinary(PublishResponseSchema, message)));
     }
     const web = await service.publish(req, ctx("connect", SignalService.method.publish));
@@ -50,7 +52,7 @@ describe("pre-encoded SignalService responses", () => {
     const req = create(ListSignalsRequestSchema, { coordinationId: "c", pageSize: 100 });
     const a = await small.listSignals(req, ctx("grpc", SignalService.method.listSignals));
     const b = await service.listSignals(req, ctx("grpc", SignalService.method.listSignals));
-    expect(a.signals).toHaveLength(7);
+    expect((a as ListSignalsResponse).signals).toHaveLength(7);
     expect(Buffer.from(encodedOf(a)!)).toEqual(Buffer.from(encodedOf(b)!));
   });
 

@@ -270,6 +270,15 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     trim(st);
   };
 
+  /** Refuses a new key once a coordination's gates (or resources) are at their limit; an existing one may change. */
+  const checkRoom = (m: ReadonlyMap<string, unknown>, key: string, what: string, reason: string) => {
+    if (m.size < limits.maxGatesPerCoordination || m.has(key)) return;
+    throw new ConsortError("exhausted", `the coordination holds its limit of ${limits.maxGatesPerCoordination} ${what}`, {
+      reason,
+      metadata: { limit: String(limits.maxGatesPerCoordination) },
+    });
+  };
+
   const completionOutcome = (w: Wait, success: boolean): [DependencyStatus, string] => {
     const t = w.target as Extract<DependencyTarget, { type: "agent_completion" }>;
     return !success && t.requireSuccess
@@ -288,7 +297,10 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     const named = signal.data["agent_id"];
     if (typeof named === "string" && named !== "") agents.add(named);
     for (const agent of agents) {
+      // Newest last: beyond the bound, the completion heard longest ago is forgotten.
+      st.completions.delete(agent);
       st.completions.set(agent, { success, sequence: signal.sequence });
+      if (st.completions.size > limits.maxAgentsPerCoordination) st.completions.delete(st.completions.keys().next().value!);
       const waiting = st.onCompletion.get(agent);
       if (waiting === undefined) continue;
       for (const w of [...waiting]) {
@@ -546,6 +558,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       if (!(score >= 0 && score <= 1)) v.add("score", `must be between 0 and 1, got ${score}`);
       v.throwIfAny();
       const st = stateOf(store.acquire(coordinationId));
+      checkRoom(st.gates, gateId, "quality gates", "TOO_MANY_GATES");
       st.gates.set(gateId, score);
       const waiting = st.onGate.get(gateId);
       if (waiting === undefined) return 0;
@@ -565,6 +578,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       requireId(v, "resource_id", resourceId, maxId);
       v.throwIfAny();
       const st = stateOf(store.acquire(coordinationId));
+      checkRoom(st.resources, resourceId, "resources", "TOO_MANY_RESOURCES");
       st.resources.set(resourceId, available);
       const waiting = available ? st.onResource.get(resourceId) : undefined;
       if (waiting === undefined) return 0;

@@ -79,10 +79,12 @@ type DependencyServiceClient interface {
 	// could not retry.
 	ResolveDependencies(ctx context.Context, in *ResolveDependenciesRequest, opts ...grpc.CallOption) (*ResolveDependenciesResponse, error)
 	// SetQualityGateScore records a gate's latest score in a coordination and at once resolves the waits on that gate
-	// whose threshold the score reaches.
+	// whose threshold the score reaches. A coordination holds at most 10,000 gates by default; a new one beyond that
+	// is RESOURCE_EXHAUSTED (reason TOO_MANY_GATES, metadata `limit`).
 	SetQualityGateScore(ctx context.Context, in *SetQualityGateScoreRequest, opts ...grpc.CallOption) (*SetQualityGateScoreResponse, error)
 	// SetResourceAvailability records whether a resource is available in a coordination; marking it available at
-	// once resolves the waits on it. Marking it unavailable does not affect finished waits.
+	// once resolves the waits on it. Marking it unavailable does not affect finished waits. A coordination holds at
+	// most 10,000 resources by default; a new one beyond that is RESOURCE_EXHAUSTED (reason TOO_MANY_RESOURCES).
 	SetResourceAvailability(ctx context.Context, in *SetResourceAvailabilityRequest, opts ...grpc.CallOption) (*SetResourceAvailabilityResponse, error)
 	// GetDependencyStatus returns the record of one dependency of one agent; NOT_FOUND when there is none.
 	GetDependencyStatus(ctx context.Context, in *GetDependencyStatusRequest, opts ...grpc.CallOption) (*GetDependencyStatusResponse, error)
@@ -214,10 +216,12 @@ type DependencyServiceServer interface {
 	// could not retry.
 	ResolveDependencies(context.Context, *ResolveDependenciesRequest) (*ResolveDependenciesResponse, error)
 	// SetQualityGateScore records a gate's latest score in a coordination and at once resolves the waits on that gate
-	// whose threshold the score reaches.
+	// whose threshold the score reaches. A coordination holds at most 10,000 gates by default; a new one beyond that
+	// is RESOURCE_EXHAUSTED (reason TOO_MANY_GATES, metadata `limit`).
 	SetQualityGateScore(context.Context, *SetQualityGateScoreRequest) (*SetQualityGateScoreResponse, error)
 	// SetResourceAvailability records whether a resource is available in a coordination; marking it available at
-	// once resolves the waits on it. Marking it unavailable does not affect finished waits.
+	// once resolves the waits on it. Marking it unavailable does not affect finished waits. A coordination holds at
+	// most 10,000 resources by default; a new one beyond that is RESOURCE_EXHAUSTED (reason TOO_MANY_RESOURCES).
 	SetResourceAvailability(context.Context, *SetResourceAvailabilityRequest) (*SetResourceAvailabilityResponse, error)
 	// GetDependencyStatus returns the record of one dependency of one agent; NOT_FOUND when there is none.
 	GetDependencyStatus(context.Context, *GetDependencyStatusRequest) (*GetDependencyStatusResponse, error)

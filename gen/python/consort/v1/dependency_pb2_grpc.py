@@ -136,7 +136,8 @@ class DependencyServiceServicer:
 
     def SetQualityGateScore(self, request, context):
         """SetQualityGateScore records a gate's latest score in a coordination and at once resolves the waits on that gate
-        whose threshold the score reaches.
+        whose threshold the score reaches. A coordination holds at most 10,000 gates by default; a new one beyond that
+        is RESOURCE_EXHAUSTED (reason TOO_MANY_GATES, metadata `limit`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -144,7 +145,8 @@ class DependencyServiceServicer:
 
     def SetResourceAvailability(self, request, context):
         """SetResourceAvailability records whether a resource is available in a coordination; marking it available at
-        once resolves the waits on it. Marking it unavailable does not affect finished waits.
+        once resolves the waits on it. Marking it unavailable does not affect finished waits. A coordination holds at
+        most 10,000 resources by default; a new one beyond that is RESOURCE_EXHAUSTED (reason TOO_MANY_RESOURCES).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

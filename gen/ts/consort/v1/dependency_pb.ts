@@ -782,7 +782,8 @@ export const DependencyService: GenService<{
   },
   /**
    * SetQualityGateScore records a gate's latest score in a coordination and at once resolves the waits on that gate
-   * whose threshold the score reaches.
+   * whose threshold the score reaches. A coordination holds at most 10,000 gates by default; a new one beyond that
+   * is RESOURCE_EXHAUSTED (reason TOO_MANY_GATES, metadata `limit`).
    *
    * @generated from rpc consort.v1.DependencyService.SetQualityGateScore
    */
@@ -793,7 +794,8 @@ export const DependencyService: GenService<{
   },
   /**
    * SetResourceAvailability records whether a resource is available in a coordination; marking it available at
-   * once resolves the waits on it. Marking it unavailable does not affect finished waits.
+   * once resolves the waits on it. Marking it unavailable does not affect finished waits. A coordination holds at
+   * most 10,000 resources by default; a new one beyond that is RESOURCE_EXHAUSTED (reason TOO_MANY_RESOURCES).
    *
    * @generated from rpc consort.v1.DependencyService.SetResourceAvailability
    */
