@@ -207,6 +207,8 @@ describe("watching", () => {
     distribute(e, [{ agentId: "a" }]);
     const second = await stream.changes.next();
     expect(second.value).toMatchObject({ revision: 1, context: { version: 1 } });
+    // What was handed over counts as delivered: a resume point given now (lag cut, shutdown) must not repeat it.
+    expect(stream.lastRevision).toBe(1);
     e.clear("c");
     expect((await stream.changes.next()).value).toEqual({ revision: 2, context: null });
     await stream.changes.return(undefined);

@@ -64,8 +64,10 @@ export function streamContextWatch(w: ContextWatcher, signal?: AbortSignal): Con
         if (signal?.aborted === true) return;
         const items = w.queue.drain();
         for (const item of items) {
-          yield item;
+          // Delivered once handed over: the transport sends what it was given before any status, so a resume
+          // point that left the last one out would have the client see it twice.
           delivered = item.revision;
+          yield item;
         }
         if (items.length > 0) continue;
         if (w.queue.ended) {
