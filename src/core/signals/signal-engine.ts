@@ -284,7 +284,6 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         metadata,
         idempotencyKey: key,
         epoch: st.epoch,
-        publishedAtHr: performance.now(),
       };
       const evicted = st.log.append(signal);
       if (evicted !== undefined && evicted.idempotencyKey !== "" && st.idempotency.get(evicted.idempotencyKey) === evicted.sequence) {
@@ -295,8 +294,11 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       st.byType.set(signal.type, (st.byType.get(signal.type) ?? 0) + 1);
       hooks.onPublished?.(signal);
       for (const listener of appendListeners) listener(signal);
-      for (const live of st.subscriptions) {
-        if (live.matches(signal)) live.sub.offer(signal);
+      if (st.subscriptions.size > 0) {
+        const at = performance.now();
+        for (const live of st.subscriptions) {
+          if (live.matches(signal)) live.sub.offer(signal, at);
+        }
       }
       return { signal, duplicate: false };
     },
@@ -362,14 +364,14 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         (types.size === 0 || types.has(s.type)) &&
         (senders.size === 0 || senders.has(s.senderAgentId)) &&
         (s.recipientAgentIds.length === 0 || s.recipientAgentIds.includes(agentId));
-      const onDeliver = (batch: readonly SignalRecord[], live: number) => {
+      const onDeliver = (batch: readonly SignalRecord[], liveOfferedAt: readonly number[]) => {
         st.received += batch.length;
-        st.liveReceived += live;
+        st.liveReceived += liveOfferedAt.length;
         const times: number[] = [];
-        if (live > 0) {
+        if (liveOfferedAt.length > 0) {
           const t = performance.now();
-          for (let i = batch.length - live; i < batch.length; i++) {
-            const ms = t - (batch[i] as SignalRecord).publishedAtHr;
+          for (const at of liveOfferedAt) {
+            const ms = t - at;
             times.push(ms);
             st.propagationSumMs += ms;
             if (ms > st.propagationMaxMs) st.propagationMaxMs = ms;

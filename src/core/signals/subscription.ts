@@ -15,8 +15,11 @@ export interface SubscriptionOptions {
   readonly replayTo: number;
   /** Undelivered live signals held before the subscription is cut. */
   readonly bufferSize: number;
-  /** Called with each batch handed to the transport (metrics); its last `live` signals came live, the rest from replay. */
-  readonly onDeliver: (batch: readonly SignalRecord[], live: number) => void;
+  /**
+   * Called with each batch handed to the transport (metrics): its last `liveOfferedAt.length` signals came live,
+   * offered at those `performance.now()` times; the rest came from replay.
+   */
+  readonly onDeliver: (batch: readonly SignalRecord[], liveOfferedAt: readonly number[]) => void;
   /** Called once when the subscription closes, however it ends. */
   readonly onClose: () => void;
 }
@@ -36,8 +39,11 @@ export interface Subscription {
   readonly lastDelivered: number;
   /** The error the subscription ended with, once ended. */
   readonly endedWith: ConsortError | undefined;
-  /** Hands a live signal to the subscription; never blocks. */
-  offer(signal: SignalRecord): void;
+  /**
+   * Hands a live signal to the subscription, published at `offeredAt` (`performance.now()`, for its propagation
+   * time: kept while it waits here, not on the retained record); never blocks.
+   */
+  offer(signal: SignalRecord, offeredAt: number): void;
   /**
    * Takes up to `maxCount` signals, replay first, stopping before the signal that would take the batch past
    * `maxBytes` as measured by `sizeOf` (the first signal is always taken); [] when none is ready.
@@ -56,6 +62,7 @@ export interface Subscription {
 /** Creates a {@link Subscription}. */
 export function createSubscription(o: SubscriptionOptions): Subscription {
   let queue: SignalRecord[] = [];
+  let offeredAt: number[] = [];
   let qHead = 0;
   let replayNext = o.replayFrom;
   let lastDelivered = o.replayFrom - 1;
@@ -86,13 +93,14 @@ export function createSubscription(o: SubscriptionOptions): Subscription {
     get endedWith() {
       return endedWith;
     },
-    offer(signal) {
+    offer(signal, at) {
       if (endedWith !== undefined) return;
       if (pending() >= o.bufferSize) {
         sub.end(lagging());
         return;
       }
       queue.push(signal);
+      offeredAt.push(at);
       notify("ready");
     },
     take(maxCount, maxBytes, sizeOf) {
@@ -119,22 +127,24 @@ export function createSubscription(o: SubscriptionOptions): Subscription {
         if (s !== undefined && o.matches(s) && !fits(s)) full = true;
         else replayNext++;
       }
-      const replayed = out.length;
+      const liveAt: number[] = [];
       while (!full && replayNext > o.replayTo && qHead < queue.length && out.length < maxCount) {
-        if (fits(queue[qHead] as SignalRecord)) qHead++;
+        if (fits(queue[qHead] as SignalRecord)) liveAt.push(offeredAt[qHead++] as number);
         else full = true;
       }
       if (qHead > 1024 && qHead * 2 > queue.length) {
         queue = queue.slice(qHead);
+        offeredAt = offeredAt.slice(qHead);
         qHead = 0;
       } else if (qHead === queue.length && qHead > 0) {
         queue = [];
+        offeredAt = [];
         qHead = 0;
       }
       const last = out[out.length - 1];
       if (last !== undefined) {
         lastDelivered = last.sequence;
-        o.onDeliver(out, out.length - replayed);
+        o.onDeliver(out, liveAt);
       } else if (replayNext > o.replayTo && o.replayTo >= o.replayFrom) {
         // The replay range held nothing for this subscriber: it has seen everything up to replayTo.
         lastDelivered = Math.max(lastDelivered, o.replayTo);
@@ -161,6 +171,7 @@ export function createSubscription(o: SubscriptionOptions): Subscription {
       if (endedWith !== undefined) return;
       endedWith = error;
       queue = [];
+      offeredAt = [];
       qHead = 0;
       notify("ended");
       endListener?.(error);
@@ -175,6 +186,7 @@ export function createSubscription(o: SubscriptionOptions): Subscription {
         endedWith = new ConsortError("aborted", "subscription closed", { reason: "SUBSCRIPTION_CLOSED" });
       }
       queue = [];
+      offeredAt = [];
       notify("ended");
       o.onClose();
     },

@@ -37,8 +37,6 @@ export interface SignalRecord {
   readonly idempotencyKey: string;
   /** The epoch of the coordination's log (minted when the log was created). */
   readonly epoch: string;
-  /** `performance.now()` at publish, for propagation time. */
-  readonly publishedAtHr: number;
 }
 
 /** What a publisher gives. */
