@@ -44,7 +44,8 @@ buf generate --template buf.gen.go.yaml
 PY=$(bash scripts/tools-python.sh)
 rm -rf gen/python/consort
 mkdir -p gen/python
-"$PY" -m grpc_tools.protoc -I proto \
+# google/rpc/status.proto is imported from third_party/proto; its Python module comes from googleapis-common-protos.
+"$PY" -m grpc_tools.protoc -I proto -I third_party/proto \
   --python_out=gen/python --pyi_out=gen/python --grpc_python_out=gen/python \
   $(cd proto && find consort -name '*.proto' | sort)
 touch gen/python/consort/__init__.py gen/python/consort/v1/__init__.py

@@ -1,10 +1,12 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { abortedByShutdown, interruptKey, wireFormatOf, type WireFormat } from "../binding/call-context.js";
 import { encodeRepeatedMessages, preEncoded } from "../binding/pre-encoded.js";
 import { LRUCache } from "lru-cache";
-import { ConsortError, Violations } from "../core/errors.js";
+import { ConsortError, isConsortError, Violations } from "../core/errors.js";
+import { statusOf } from "./status-message.js";
+import { StatusSchema, type Status } from "../../gen/ts/google/rpc/status_pb.js";
 import type { SignalEngine } from "../core/signals/signal-engine.js";
 import { streamSubscription } from "../core/signals/subscription-stream.js";
 import { signalTypes, type SignalRecord } from "../core/signals/types.js";
@@ -16,6 +18,10 @@ import {
   SignalTypeSchema,
   SubscribeResponseSchema,
   PublishResponseSchema,
+  PublishRequestSchema,
+  type PublishRequest,
+  PublishAckSchema,
+  PublishStreamResponseSchema,
   ListSignalsResponseSchema,
   GetSignalMetricsResponseSchema,
   ClearSignalsResponseSchema,
@@ -134,9 +140,50 @@ function shuttingDown(lastDelivered: number): ConsortError {
   });
 }
 
+const emptyPublish = create(PublishRequestSchema);
+
+/** A PublishOutcome as `create` takes it. */
+type PublishOutcomeInit = { outcome: { case: "ack"; value: MessageInitShape<typeof PublishAckSchema> } | { case: "error"; value: Status } };
+
+const streamEnded = Symbol("ended");
+const turnPassed = Symbol("turn");
+/** Resolves once the event loop has run its pending I/O callbacks: what arrived meanwhile joins the batch. */
+const nextTurn = () => new Promise<typeof turnPassed>((resolve) => setImmediate(resolve, turnPassed));
+/** Outcomes per PublishStream response at most, and the bytes they may take (an ack is ~70 bytes encoded). */
+const maxOutcomes = 1024;
+const maxOutcomeBytes = 256 * 1024;
+const ackBytes = 96;
+
 /** SignalService: proto messages ⇄ the signal engine. Served by both transports. */
 export function createSignalService(options: SignalServiceOptions): ServiceImpl<typeof SignalService> {
   const { engine } = options;
+  /** Publish's work, for Publish and for each PublishStream request. */
+  const publishOne = (req: PublishRequest) => {
+    const v = new Violations();
+    const type = checkedEnum(v, "type", SignalTypeSchema, signalTypes, req.type, true);
+    return engine.publish(
+      {
+        coordinationId: req.coordinationId,
+        type,
+        senderAgentId: req.senderAgentId,
+        recipientAgentIds: req.recipientAgentIds,
+        ...(req.data !== undefined && { data: req.data }),
+        ...(req.metadata !== undefined && { metadata: req.metadata }),
+        idempotencyKey: req.idempotencyKey,
+      },
+      v.list,
+    );
+  };
+  /** One PublishStream request's outcome: its ack, or the status Publish would have ended with. */
+  const outcomeOf = (req: PublishRequest | undefined): PublishOutcomeInit => {
+    try {
+      const { signal, duplicate } = publishOne(req ?? emptyPublish);
+      return { outcome: { case: "ack", value: { signalId: signal.signalId, sequence: BigInt(signal.sequence), epoch: signal.epoch, duplicate } } };
+    } catch (e) {
+      if (isConsortError(e)) return { outcome: { case: "error", value: statusOf(e) } };
+      throw e; // not the request's fault: the stream ends INTERNAL
+    }
+  };
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
   const batchBytes = Math.min(options.maxBatchBytes ?? 1024 * 1024, pageBytes);
   const encodings = createSignalEncodings(options.encodingCacheBytes ?? 16 * 1024 * 1024);
@@ -146,23 +193,60 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
 
   return {
     async publish(req, ctx) {
-      const v = new Violations();
-      const type = checkedEnum(v, "type", SignalTypeSchema, signalTypes, req.type, true);
-      const { signal, duplicate } = engine.publish(
-        {
-          coordinationId: req.coordinationId,
-          type,
-          senderAgentId: req.senderAgentId,
-          recipientAgentIds: req.recipientAgentIds,
-          ...(req.data !== undefined && { data: req.data }),
-          ...(req.metadata !== undefined && { metadata: req.metadata }),
-          idempotencyKey: req.idempotencyKey,
-        },
-        v.list,
-      );
+      const { signal, duplicate } = publishOne(req);
       // The gRPC port sends the signal's bytes, cached for its fan-out too; Connect serializes the message.
       if (ctx.protocolName === "grpc") return new EncodedPublishResponse(signal, encodings, duplicate);
       return create(PublishResponseSchema, { signal: toSignalMessage(signal), duplicate });
+    },
+
+    async *publishStream(requests, ctx) {
+      const it = requests[Symbol.asyncIterator]();
+      // Each request is applied as it arrives; its outcome waits for the others that arrived in the same turn of
+      // the event loop, and they go out together in one response (one message per burst, not per signal).
+      let outcomes: PublishOutcomeInit[] = [];
+      let bytes = 0;
+      const flush = () => {
+        const res = create(PublishStreamResponseSchema, { outcomes });
+        outcomes = [];
+        bytes = 0;
+        return res;
+      };
+      const ended = new Promise<typeof streamEnded>((resolve) => {
+        if (ctx.signal.aborted) resolve(streamEnded);
+        else ctx.signal.addEventListener("abort", () => resolve(streamEnded), { once: true });
+      });
+      const pull = () => {
+        const p = it.next();
+        p.catch(() => {}); // awaited below; a failure while a response is being sent must not go unhandled
+        return p;
+      };
+      try {
+        let next = pull();
+        for (;;) {
+          const r = await Promise.race(outcomes.length === 0 ? [next, ended] : [next, ended, nextTurn()]);
+          if (r === streamEnded) break;
+          if (r === turnPassed) {
+            yield flush();
+            continue;
+          }
+          if (r.done === true) break;
+          next = pull();
+          const outcome = outcomeOf(r.value.publish);
+          outcomes.push(outcome);
+          bytes += outcome.outcome.case === "error" ? toBinary(StatusSchema, outcome.outcome.value).byteLength + 16 : ackBytes;
+          if (outcomes.length >= maxOutcomes || bytes >= maxOutcomeBytes) yield flush();
+        }
+        if (outcomes.length > 0) yield flush();
+        // Ended by the call's signal: a client cancel quietly; the server's shutdown with UNAVAILABLE, after the
+        // outcome of every request applied.
+        if (abortedByShutdown(ctx.signal)) {
+          throw new ConsortError("unavailable", "server is shutting down; publish the signals not acknowledged to a running server", { reason: "SHUTTING_DOWN" });
+        }
+      } finally {
+        // Not awaited: with a read pending it would wait for the client's next request. The read settles when the
+        // transport ends the call.
+        it.return?.(undefined).catch(() => {});
+      }
     },
 
     async *subscribe(req, ctx) {

@@ -130,7 +130,7 @@ class UnaryMethod {
 }
 
 /** Waits until the stream can take more data, or `signal` aborts. */
-function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+function drained(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off("drain", done);
@@ -142,9 +142,20 @@ function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: Abor
   });
 }
 
-/** The grpc-js side of one server-streaming method. */
-function serverStreamingMethod(binding: ServiceBinding, method: DescMethod, name: string, o: BridgeOptions) {
-  return async (call: grpc.ServerWritableStream<Buffer, Buffer>): Promise<void> => {
+/**
+ * A bidirectional call's requests, decoded one at a time as the handler pulls them: grpc-js reads no further than
+ * its buffer ahead of the handler, so a client is held back by HTTP/2 flow control, not buffered without bound.
+ * A request that cannot be decoded ends the call INVALID_ARGUMENT (MALFORMED_MESSAGE).
+ */
+async function* requestsOf(call: grpc.ServerDuplexStream<Buffer, Buffer>, method: DescMethod, decode: ((bytes: Uint8Array) => unknown) | undefined): AsyncGenerator<unknown> {
+  // Not destroyed when the requests end: the call still has its responses and status to send.
+  for await (const bytes of call.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) yield decodeRequest(method, decode, bytes);
+}
+
+/** The grpc-js side of one server-streaming or bidirectional method. */
+function streamingMethod(binding: ServiceBinding, method: DescMethod, name: string, o: BridgeOptions) {
+  const bidi = method.methodKind === "bidi_streaming";
+  return async (call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>): Promise<void> => {
     let obs: CallObservation | undefined;
     // A handler ends the stream now (lagging subscriber) through the context's interrupt, even while the client's
     // flow-control window is full: waiting for the client to read first could take forever.
@@ -158,8 +169,11 @@ function serverStreamingMethod(binding: ServiceBinding, method: DescMethod, name
     let it: AsyncIterator<unknown> | undefined;
     let headerSent = false;
     try {
-      const req = decodeRequest(method, binding.decoders?.[method.localName], call.request);
-      obs = o.calls.start(name, req);
+      const decode = binding.decoders?.[method.localName];
+      const req = bidi
+        ? requestsOf(call as grpc.ServerDuplexStream<Buffer, Buffer>, method, decode)
+        : decodeRequest(method, decode, (call as grpc.ServerWritableStream<Buffer, Buffer>).request);
+      obs = o.calls.start(name, bidi ? undefined : req);
       it = (handlerOf(binding, method).call(binding.impl, req, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
       for (;;) {
         const r = await it.next();
@@ -209,7 +223,7 @@ export function bridgeService(binding: ServiceBinding, o: BridgeOptions): { defi
       responseDeserialize: passBytes,
     };
     if (method.methodKind === "unary") handlers[method.localName] = new UnaryMethod(binding, method, name, o).handle;
-    else if (method.methodKind === "server_streaming") handlers[method.localName] = serverStreamingMethod(binding, method, name, o);
+    else if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") handlers[method.localName] = streamingMethod(binding, method, name, o);
   }
   return { definition: definition as grpc.ServiceDefinition, handlers };
 }

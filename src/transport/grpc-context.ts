@@ -5,8 +5,8 @@ import { interruptKey } from "../binding/call-context.js";
 import { clientGoneReason } from "./cancel-reason.js";
 import type { ShutdownFanout } from "./shutdown-fanout.js";
 
-/** A grpc-js server call, unary or streaming: what a handler context is made from. */
-export type GrpcCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+/** A grpc-js server call, unary or streaming (either way): what a handler context is made from. */
+export type GrpcCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
 
 /** What every call's context shares. */
 export interface GrpcContextShared {
@@ -81,11 +81,13 @@ export class GrpcHandlerContext implements HandlerContext {
       // also emits "cancelled" once it has sent a call's trailers: `end` removes the listener first.
       const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
       const cancelled = () => requestAbort.abort(clientGoneReason(deadlineAt));
+      // Every grpc-js call is an EventEmitter; the union of their typed overloads is not callable as such.
+      const events = call as unknown as NodeJS.EventEmitter;
       if (call.cancelled) cancelled();
-      else call.once("cancelled", cancelled);
+      else events.once("cancelled", cancelled);
       const unregister = this.#shared.shutdown.add(requestAbort);
       this.#release = () => {
-        call.removeListener("cancelled", cancelled);
+        events.removeListener("cancelled", cancelled);
         unregister();
       };
     }

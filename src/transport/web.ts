@@ -13,6 +13,7 @@ import { toConnectError, toWireError } from "./errors.js";
 import { OK, type CallObserver } from "./observe.js";
 import { createShutdownFanout, type ShutdownFanout } from "./shutdown-fanout.js";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./web-grpc-web-text.js";
+import { http2Required } from "./web-http2-required.js";
 import { withErrorDetails } from "./web-status-details.js";
 import { illFormedStrings } from "./well-formed.js";
 
@@ -161,6 +162,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     router.service(b.service, impl as never);
   }
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const bidiPaths = new Set(o.services.flatMap((b) => b.service.methods.filter((m) => m.methodKind === "bidi_streaming").map((m) => `/${b.service.typeName}/${m.name}`)));
   const transportError = (path: string) => (w: ReturnType<typeof toWireError>) => o.observer.start(path.slice(1), "web", undefined).end({ code: w.code, error: w });
 
   const shutdown = createShutdownFanout(o.shutdownSignal);
@@ -187,6 +189,12 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     }
   };
   const serveCall = async (h: UniversalHandler, uReqIn: UniversalServerRequest, req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (bidiPaths.has(h.requestPath)) {
+      const { response, error } = http2Required(h.requestPath.slice(1), req.headers["content-type"] ?? "");
+      transportError(h.requestPath)(error);
+      await universalResponseToNodeResponse(response, res);
+      return;
+    }
     let uReq = uReqIn;
     const text = isGrpcWebText(uReq);
     if (text) uReq = textRequestToBinary(uReq);

@@ -9,6 +9,7 @@
 package consortv1
 
 import (
+	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -392,6 +393,259 @@ func (x *PublishResponse) GetDuplicate() bool {
 	return false
 }
 
+// The request of SignalService.PublishStream: one signal to publish.
+type PublishStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signal, exactly as Publish takes it.
+	Publish       *PublishRequest `protobuf:"bytes,1,opt,name=publish,proto3" json:"publish,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishStreamRequest) Reset() {
+	*x = PublishStreamRequest{}
+	mi := &file_consort_v1_signal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishStreamRequest) ProtoMessage() {}
+
+func (x *PublishStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_signal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishStreamRequest.ProtoReflect.Descriptor instead.
+func (*PublishStreamRequest) Descriptor() ([]byte, []int) {
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PublishStreamRequest) GetPublish() *PublishRequest {
+	if x != nil {
+		return x.Publish
+	}
+	return nil
+}
+
+// The response of SignalService.PublishStream: the outcomes of the next requests, in the order they were sent.
+type PublishStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per request, in request order; at least one.
+	Outcomes      []*PublishOutcome `protobuf:"bytes,1,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishStreamResponse) Reset() {
+	*x = PublishStreamResponse{}
+	mi := &file_consort_v1_signal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishStreamResponse) ProtoMessage() {}
+
+func (x *PublishStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_signal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishStreamResponse.ProtoReflect.Descriptor instead.
+func (*PublishStreamResponse) Descriptor() ([]byte, []int) {
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PublishStreamResponse) GetOutcomes() []*PublishOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+// The outcome of one PublishStream request.
+type PublishOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stored, or refused.
+	//
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*PublishOutcome_Ack
+	//	*PublishOutcome_Error
+	Outcome       isPublishOutcome_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishOutcome) Reset() {
+	*x = PublishOutcome{}
+	mi := &file_consort_v1_signal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishOutcome) ProtoMessage() {}
+
+func (x *PublishOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_signal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishOutcome.ProtoReflect.Descriptor instead.
+func (*PublishOutcome) Descriptor() ([]byte, []int) {
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PublishOutcome) GetOutcome() isPublishOutcome_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *PublishOutcome) GetAck() *PublishAck {
+	if x != nil {
+		if x, ok := x.Outcome.(*PublishOutcome_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *PublishOutcome) GetError() *status.Status {
+	if x != nil {
+		if x, ok := x.Outcome.(*PublishOutcome_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isPublishOutcome_Outcome interface {
+	isPublishOutcome_Outcome()
+}
+
+type PublishOutcome_Ack struct {
+	// The signal is in the log (or, for a repeated idempotency key, was already).
+	Ack *PublishAck `protobuf:"bytes,1,opt,name=ack,proto3,oneof"`
+}
+
+type PublishOutcome_Error struct {
+	// The request was refused, as Publish would have refused it: its code, message and details (a
+	// google.rpc.ErrorInfo, and a google.rpc.BadRequest for invalid fields).
+	Error *status.Status `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*PublishOutcome_Ack) isPublishOutcome_Outcome() {}
+
+func (*PublishOutcome_Error) isPublishOutcome_Outcome() {}
+
+// Where an acknowledged signal stands in its coordination's log.
+type PublishAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored signal's id.
+	SignalId string `protobuf:"bytes,1,opt,name=signal_id,json=signalId,proto3" json:"signal_id,omitempty"`
+	// The stored signal's sequence.
+	Sequence uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The epoch of the log the sequence belongs to.
+	Epoch string `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// True when the idempotency key matched an earlier signal, whose id and sequence these are.
+	Duplicate     bool `protobuf:"varint,4,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishAck) Reset() {
+	*x = PublishAck{}
+	mi := &file_consort_v1_signal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishAck) ProtoMessage() {}
+
+func (x *PublishAck) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_signal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishAck.ProtoReflect.Descriptor instead.
+func (*PublishAck) Descriptor() ([]byte, []int) {
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PublishAck) GetSignalId() string {
+	if x != nil {
+		return x.SignalId
+	}
+	return ""
+}
+
+func (x *PublishAck) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *PublishAck) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *PublishAck) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
 // The request of SignalService.Subscribe.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -424,7 +678,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_consort_v1_signal_proto_msgTypes[3]
+	mi := &file_consort_v1_signal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +690,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[3]
+	mi := &file_consort_v1_signal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +703,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{3}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubscribeRequest) GetCoordinationId() string {
@@ -518,7 +772,7 @@ type SubscribedEvent struct {
 
 func (x *SubscribedEvent) Reset() {
 	*x = SubscribedEvent{}
-	mi := &file_consort_v1_signal_proto_msgTypes[4]
+	mi := &file_consort_v1_signal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +784,7 @@ func (x *SubscribedEvent) String() string {
 func (*SubscribedEvent) ProtoMessage() {}
 
 func (x *SubscribedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[4]
+	mi := &file_consort_v1_signal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +797,7 @@ func (x *SubscribedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribedEvent.ProtoReflect.Descriptor instead.
 func (*SubscribedEvent) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{4}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubscribedEvent) GetSubscriptionId() string {
@@ -587,7 +841,7 @@ type HeartbeatEvent struct {
 
 func (x *HeartbeatEvent) Reset() {
 	*x = HeartbeatEvent{}
-	mi := &file_consort_v1_signal_proto_msgTypes[5]
+	mi := &file_consort_v1_signal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +853,7 @@ func (x *HeartbeatEvent) String() string {
 func (*HeartbeatEvent) ProtoMessage() {}
 
 func (x *HeartbeatEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[5]
+	mi := &file_consort_v1_signal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +866,7 @@ func (x *HeartbeatEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatEvent.ProtoReflect.Descriptor instead.
 func (*HeartbeatEvent) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{5}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HeartbeatEvent) GetHeadSequence() uint64 {
@@ -646,7 +900,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_consort_v1_signal_proto_msgTypes[6]
+	mi := &file_consort_v1_signal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +912,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[6]
+	mi := &file_consort_v1_signal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +925,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{6}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubscribeResponse) GetSignals() []*Signal {
@@ -719,7 +973,7 @@ type ListSignalsRequest struct {
 
 func (x *ListSignalsRequest) Reset() {
 	*x = ListSignalsRequest{}
-	mi := &file_consort_v1_signal_proto_msgTypes[7]
+	mi := &file_consort_v1_signal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +985,7 @@ func (x *ListSignalsRequest) String() string {
 func (*ListSignalsRequest) ProtoMessage() {}
 
 func (x *ListSignalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[7]
+	mi := &file_consort_v1_signal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +998,7 @@ func (x *ListSignalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSignalsRequest.ProtoReflect.Descriptor instead.
 func (*ListSignalsRequest) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{7}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListSignalsRequest) GetCoordinationId() string {
@@ -802,7 +1056,7 @@ type ListSignalsResponse struct {
 
 func (x *ListSignalsResponse) Reset() {
 	*x = ListSignalsResponse{}
-	mi := &file_consort_v1_signal_proto_msgTypes[8]
+	mi := &file_consort_v1_signal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1068,7 @@ func (x *ListSignalsResponse) String() string {
 func (*ListSignalsResponse) ProtoMessage() {}
 
 func (x *ListSignalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[8]
+	mi := &file_consort_v1_signal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1081,7 @@ func (x *ListSignalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSignalsResponse.ProtoReflect.Descriptor instead.
 func (*ListSignalsResponse) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{8}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListSignalsResponse) GetSignals() []*Signal {
@@ -855,7 +1109,7 @@ type GetSignalMetricsRequest struct {
 
 func (x *GetSignalMetricsRequest) Reset() {
 	*x = GetSignalMetricsRequest{}
-	mi := &file_consort_v1_signal_proto_msgTypes[9]
+	mi := &file_consort_v1_signal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1121,7 @@ func (x *GetSignalMetricsRequest) String() string {
 func (*GetSignalMetricsRequest) ProtoMessage() {}
 
 func (x *GetSignalMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[9]
+	mi := &file_consort_v1_signal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1134,7 @@ func (x *GetSignalMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSignalMetricsRequest.ProtoReflect.Descriptor instead.
 func (*GetSignalMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{9}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetSignalMetricsRequest) GetCoordinationId() string {
@@ -915,7 +1169,7 @@ type GetSignalMetricsResponse struct {
 
 func (x *GetSignalMetricsResponse) Reset() {
 	*x = GetSignalMetricsResponse{}
-	mi := &file_consort_v1_signal_proto_msgTypes[10]
+	mi := &file_consort_v1_signal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1181,7 @@ func (x *GetSignalMetricsResponse) String() string {
 func (*GetSignalMetricsResponse) ProtoMessage() {}
 
 func (x *GetSignalMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[10]
+	mi := &file_consort_v1_signal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1194,7 @@ func (x *GetSignalMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSignalMetricsResponse.ProtoReflect.Descriptor instead.
 func (*GetSignalMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{10}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetSignalMetricsResponse) GetTotalSignalsSent() uint64 {
@@ -1010,7 +1264,7 @@ type ClearSignalsRequest struct {
 
 func (x *ClearSignalsRequest) Reset() {
 	*x = ClearSignalsRequest{}
-	mi := &file_consort_v1_signal_proto_msgTypes[11]
+	mi := &file_consort_v1_signal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1276,7 @@ func (x *ClearSignalsRequest) String() string {
 func (*ClearSignalsRequest) ProtoMessage() {}
 
 func (x *ClearSignalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[11]
+	mi := &file_consort_v1_signal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1289,7 @@ func (x *ClearSignalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearSignalsRequest.ProtoReflect.Descriptor instead.
 func (*ClearSignalsRequest) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{11}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ClearSignalsRequest) GetCoordinationId() string {
@@ -1058,7 +1312,7 @@ type ClearSignalsResponse struct {
 
 func (x *ClearSignalsResponse) Reset() {
 	*x = ClearSignalsResponse{}
-	mi := &file_consort_v1_signal_proto_msgTypes[12]
+	mi := &file_consort_v1_signal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1324,7 @@ func (x *ClearSignalsResponse) String() string {
 func (*ClearSignalsResponse) ProtoMessage() {}
 
 func (x *ClearSignalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consort_v1_signal_proto_msgTypes[12]
+	mi := &file_consort_v1_signal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1337,7 @@ func (x *ClearSignalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearSignalsResponse.ProtoReflect.Descriptor instead.
 func (*ClearSignalsResponse) Descriptor() ([]byte, []int) {
-	return file_consort_v1_signal_proto_rawDescGZIP(), []int{12}
+	return file_consort_v1_signal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ClearSignalsResponse) GetClearedSignals() uint64 {
@@ -1105,7 +1359,7 @@ var File_consort_v1_signal_proto protoreflect.FileDescriptor
 const file_consort_v1_signal_proto_rawDesc = "" +
 	"\n" +
 	"\x17consort/v1/signal.proto\x12\n" +
-	"consort.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\x03\n" +
+	"consort.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xca\x03\n" +
 	"\x06Signal\x12\x1b\n" +
 	"\tsignal_id\x18\x01 \x01(\tR\bsignalId\x12'\n" +
 	"\x0fcoordination_id\x18\x02 \x01(\tR\x0ecoordinationId\x12\x1a\n" +
@@ -1130,7 +1384,21 @@ const file_consort_v1_signal_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\a \x01(\tR\x0eidempotencyKey\"[\n" +
 	"\x0fPublishResponse\x12*\n" +
 	"\x06signal\x18\x01 \x01(\v2\x12.consort.v1.SignalR\x06signal\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xcd\x02\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"L\n" +
+	"\x14PublishStreamRequest\x124\n" +
+	"\apublish\x18\x01 \x01(\v2\x1a.consort.v1.PublishRequestR\apublish\"O\n" +
+	"\x15PublishStreamResponse\x126\n" +
+	"\boutcomes\x18\x01 \x03(\v2\x1a.consort.v1.PublishOutcomeR\boutcomes\"s\n" +
+	"\x0ePublishOutcome\x12*\n" +
+	"\x03ack\x18\x01 \x01(\v2\x16.consort.v1.PublishAckH\x00R\x03ack\x12*\n" +
+	"\x05error\x18\x02 \x01(\v2\x12.google.rpc.StatusH\x00R\x05errorB\t\n" +
+	"\aoutcome\"y\n" +
+	"\n" +
+	"PublishAck\x12\x1b\n" +
+	"\tsignal_id\x18\x01 \x01(\tR\bsignalId\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\tR\x05epoch\x12\x1c\n" +
+	"\tduplicate\x18\x04 \x01(\bR\tduplicate\"\xcd\x02\n" +
 	"\x10SubscribeRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12,\n" +
@@ -1193,9 +1461,10 @@ const file_consort_v1_signal_proto_rawDesc = "" +
 	"\x1fSIGNAL_TYPE_DEPENDENCY_RESOLVED\x10\x03\x12#\n" +
 	"\x1fSIGNAL_TYPE_INTER_AGENT_MESSAGE\x10\x04\x12\x1f\n" +
 	"\x1bSIGNAL_TYPE_STAGE_COMPLETED\x10\x05\x12(\n" +
-	"$SIGNAL_TYPE_ERROR_RECOVERY_COMPLETED\x10\x062\xa1\x03\n" +
+	"$SIGNAL_TYPE_ERROR_RECOVERY_COMPLETED\x10\x062\xfb\x03\n" +
 	"\rSignalService\x12B\n" +
-	"\aPublish\x12\x1a.consort.v1.PublishRequest\x1a\x1b.consort.v1.PublishResponse\x12J\n" +
+	"\aPublish\x12\x1a.consort.v1.PublishRequest\x1a\x1b.consort.v1.PublishResponse\x12X\n" +
+	"\rPublishStream\x12 .consort.v1.PublishStreamRequest\x1a!.consort.v1.PublishStreamResponse(\x010\x01\x12J\n" +
 	"\tSubscribe\x12\x1c.consort.v1.SubscribeRequest\x1a\x1d.consort.v1.SubscribeResponse0\x01\x12N\n" +
 	"\vListSignals\x12\x1e.consort.v1.ListSignalsRequest\x1a\x1f.consort.v1.ListSignalsResponse\x12]\n" +
 	"\x10GetSignalMetrics\x12#.consort.v1.GetSignalMetricsRequest\x1a$.consort.v1.GetSignalMetricsResponse\x12Q\n" +
@@ -1214,61 +1483,72 @@ func file_consort_v1_signal_proto_rawDescGZIP() []byte {
 }
 
 var file_consort_v1_signal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_consort_v1_signal_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_consort_v1_signal_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_consort_v1_signal_proto_goTypes = []any{
 	(SignalType)(0),                  // 0: consort.v1.SignalType
 	(*Signal)(nil),                   // 1: consort.v1.Signal
 	(*PublishRequest)(nil),           // 2: consort.v1.PublishRequest
 	(*PublishResponse)(nil),          // 3: consort.v1.PublishResponse
-	(*SubscribeRequest)(nil),         // 4: consort.v1.SubscribeRequest
-	(*SubscribedEvent)(nil),          // 5: consort.v1.SubscribedEvent
-	(*HeartbeatEvent)(nil),           // 6: consort.v1.HeartbeatEvent
-	(*SubscribeResponse)(nil),        // 7: consort.v1.SubscribeResponse
-	(*ListSignalsRequest)(nil),       // 8: consort.v1.ListSignalsRequest
-	(*ListSignalsResponse)(nil),      // 9: consort.v1.ListSignalsResponse
-	(*GetSignalMetricsRequest)(nil),  // 10: consort.v1.GetSignalMetricsRequest
-	(*GetSignalMetricsResponse)(nil), // 11: consort.v1.GetSignalMetricsResponse
-	(*ClearSignalsRequest)(nil),      // 12: consort.v1.ClearSignalsRequest
-	(*ClearSignalsResponse)(nil),     // 13: consort.v1.ClearSignalsResponse
-	nil,                              // 14: consort.v1.GetSignalMetricsResponse.SignalsByTypeEntry
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),          // 16: google.protobuf.Struct
-	(*durationpb.Duration)(nil),      // 17: google.protobuf.Duration
+	(*PublishStreamRequest)(nil),     // 4: consort.v1.PublishStreamRequest
+	(*PublishStreamResponse)(nil),    // 5: consort.v1.PublishStreamResponse
+	(*PublishOutcome)(nil),           // 6: consort.v1.PublishOutcome
+	(*PublishAck)(nil),               // 7: consort.v1.PublishAck
+	(*SubscribeRequest)(nil),         // 8: consort.v1.SubscribeRequest
+	(*SubscribedEvent)(nil),          // 9: consort.v1.SubscribedEvent
+	(*HeartbeatEvent)(nil),           // 10: consort.v1.HeartbeatEvent
+	(*SubscribeResponse)(nil),        // 11: consort.v1.SubscribeResponse
+	(*ListSignalsRequest)(nil),       // 12: consort.v1.ListSignalsRequest
+	(*ListSignalsResponse)(nil),      // 13: consort.v1.ListSignalsResponse
+	(*GetSignalMetricsRequest)(nil),  // 14: consort.v1.GetSignalMetricsRequest
+	(*GetSignalMetricsResponse)(nil), // 15: consort.v1.GetSignalMetricsResponse
+	(*ClearSignalsRequest)(nil),      // 16: consort.v1.ClearSignalsRequest
+	(*ClearSignalsResponse)(nil),     // 17: consort.v1.ClearSignalsResponse
+	nil,                              // 18: consort.v1.GetSignalMetricsResponse.SignalsByTypeEntry
+	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),          // 20: google.protobuf.Struct
+	(*status.Status)(nil),            // 21: google.rpc.Status
+	(*durationpb.Duration)(nil),      // 22: google.protobuf.Duration
 }
 var file_consort_v1_signal_proto_depIdxs = []int32{
 	0,  // 0: consort.v1.Signal.type:type_name -> consort.v1.SignalType
-	15, // 1: consort.v1.Signal.created_at:type_name -> google.protobuf.Timestamp
-	16, // 2: consort.v1.Signal.data:type_name -> google.protobuf.Struct
-	16, // 3: consort.v1.Signal.metadata:type_name -> google.protobuf.Struct
+	19, // 1: consort.v1.Signal.created_at:type_name -> google.protobuf.Timestamp
+	20, // 2: consort.v1.Signal.data:type_name -> google.protobuf.Struct
+	20, // 3: consort.v1.Signal.metadata:type_name -> google.protobuf.Struct
 	0,  // 4: consort.v1.PublishRequest.type:type_name -> consort.v1.SignalType
-	16, // 5: consort.v1.PublishRequest.data:type_name -> google.protobuf.Struct
-	16, // 6: consort.v1.PublishRequest.metadata:type_name -> google.protobuf.Struct
+	20, // 5: consort.v1.PublishRequest.data:type_name -> google.protobuf.Struct
+	20, // 6: consort.v1.PublishRequest.metadata:type_name -> google.protobuf.Struct
 	1,  // 7: consort.v1.PublishResponse.signal:type_name -> consort.v1.Signal
-	0,  // 8: consort.v1.SubscribeRequest.types:type_name -> consort.v1.SignalType
-	17, // 9: consort.v1.SubscribeRequest.heartbeat_interval:type_name -> google.protobuf.Duration
-	15, // 10: consort.v1.HeartbeatEvent.sent_at:type_name -> google.protobuf.Timestamp
-	1,  // 11: consort.v1.SubscribeResponse.signals:type_name -> consort.v1.Signal
-	5,  // 12: consort.v1.SubscribeResponse.subscribed:type_name -> consort.v1.SubscribedEvent
-	6,  // 13: consort.v1.SubscribeResponse.heartbeat:type_name -> consort.v1.HeartbeatEvent
-	0,  // 14: consort.v1.ListSignalsRequest.types:type_name -> consort.v1.SignalType
-	16, // 15: consort.v1.ListSignalsRequest.data_equals:type_name -> google.protobuf.Struct
-	1,  // 16: consort.v1.ListSignalsResponse.signals:type_name -> consort.v1.Signal
-	14, // 17: consort.v1.GetSignalMetricsResponse.signals_by_type:type_name -> consort.v1.GetSignalMetricsResponse.SignalsByTypeEntry
-	2,  // 18: consort.v1.SignalService.Publish:input_type -> consort.v1.PublishRequest
-	4,  // 19: consort.v1.SignalService.Subscribe:input_type -> consort.v1.SubscribeRequest
-	8,  // 20: consort.v1.SignalService.ListSignals:input_type -> consort.v1.ListSignalsRequest
-	10, // 21: consort.v1.SignalService.GetSignalMetrics:input_type -> consort.v1.GetSignalMetricsRequest
-	12, // 22: consort.v1.SignalService.ClearSignals:input_type -> consort.v1.ClearSignalsRequest
-	3,  // 23: consort.v1.SignalService.Publish:output_type -> consort.v1.PublishResponse
-	7,  // 24: consort.v1.SignalService.Subscribe:output_type -> consort.v1.SubscribeResponse
-	9,  // 25: consort.v1.SignalService.ListSignals:output_type -> consort.v1.ListSignalsResponse
-	11, // 26: consort.v1.SignalService.GetSignalMetrics:output_type -> consort.v1.GetSignalMetricsResponse
-	13, // 27: consort.v1.SignalService.ClearSignals:output_type -> consort.v1.ClearSignalsResponse
-	23, // [23:28] is the sub-list for method output_type
-	18, // [18:23] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	2,  // 8: consort.v1.PublishStreamRequest.publish:type_name -> consort.v1.PublishRequest
+	6,  // 9: consort.v1.PublishStreamResponse.outcomes:type_name -> consort.v1.PublishOutcome
+	7,  // 10: consort.v1.PublishOutcome.ack:type_name -> consort.v1.PublishAck
+	21, // 11: consort.v1.PublishOutcome.error:type_name -> google.rpc.Status
+	0,  // 12: consort.v1.SubscribeRequest.types:type_name -> consort.v1.SignalType
+	22, // 13: consort.v1.SubscribeRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	19, // 14: consort.v1.HeartbeatEvent.sent_at:type_name -> google.protobuf.Timestamp
+	1,  // 15: consort.v1.SubscribeResponse.signals:type_name -> consort.v1.Signal
+	9,  // 16: consort.v1.SubscribeResponse.subscribed:type_name -> consort.v1.SubscribedEvent
+	10, // 17: consort.v1.SubscribeResponse.heartbeat:type_name -> consort.v1.HeartbeatEvent
+	0,  // 18: consort.v1.ListSignalsRequest.types:type_name -> consort.v1.SignalType
+	20, // 19: consort.v1.ListSignalsRequest.data_equals:type_name -> google.protobuf.Struct
+	1,  // 20: consort.v1.ListSignalsResponse.signals:type_name -> consort.v1.Signal
+	18, // 21: consort.v1.GetSignalMetricsResponse.signals_by_type:type_name -> consort.v1.GetSignalMetricsResponse.SignalsByTypeEntry
+	2,  // 22: consort.v1.SignalService.Publish:input_type -> consort.v1.PublishRequest
+	4,  // 23: consort.v1.SignalService.PublishStream:input_type -> consort.v1.PublishStreamRequest
+	8,  // 24: consort.v1.SignalService.Subscribe:input_type -> consort.v1.SubscribeRequest
+	12, // 25: consort.v1.SignalService.ListSignals:input_type -> consort.v1.ListSignalsRequest
+	14, // 26: consort.v1.SignalService.GetSignalMetrics:input_type -> consort.v1.GetSignalMetricsRequest
+	16, // 27: consort.v1.SignalService.ClearSignals:input_type -> consort.v1.ClearSignalsRequest
+	3,  // 28: consort.v1.SignalService.Publish:output_type -> consort.v1.PublishResponse
+	5,  // 29: consort.v1.SignalService.PublishStream:output_type -> consort.v1.PublishStreamResponse
+	11, // 30: consort.v1.SignalService.Subscribe:output_type -> consort.v1.SubscribeResponse
+	13, // 31: consort.v1.SignalService.ListSignals:output_type -> consort.v1.ListSignalsResponse
+	15, // 32: consort.v1.SignalService.GetSignalMetrics:output_type -> consort.v1.GetSignalMetricsResponse
+	17, // 33: consort.v1.SignalService.ClearSignals:output_type -> consort.v1.ClearSignalsResponse
+	28, // [28:34] is the sub-list for method output_type
+	22, // [22:28] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_consort_v1_signal_proto_init() }
@@ -1276,14 +1556,18 @@ func file_consort_v1_signal_proto_init() {
 	if File_consort_v1_signal_proto != nil {
 		return
 	}
-	file_consort_v1_signal_proto_msgTypes[3].OneofWrappers = []any{}
+	file_consort_v1_signal_proto_msgTypes[5].OneofWrappers = []any{
+		(*PublishOutcome_Ack)(nil),
+		(*PublishOutcome_Error)(nil),
+	}
+	file_consort_v1_signal_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consort_v1_signal_proto_rawDesc), len(file_consort_v1_signal_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

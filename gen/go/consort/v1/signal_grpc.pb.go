@@ -22,6 +22,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	SignalService_Publish_FullMethodName          = "/consort.v1.SignalService/Publish"
+	SignalService_PublishStream_FullMethodName    = "/consort.v1.SignalService/PublishStream"
 	SignalService_Subscribe_FullMethodName        = "/consort.v1.SignalService/Subscribe"
 	SignalService_ListSignals_FullMethodName      = "/consort.v1.SignalService/ListSignals"
 	SignalService_GetSignalMetrics_FullMethodName = "/consort.v1.SignalService/GetSignalMetrics"
@@ -48,6 +49,16 @@ type SignalServiceClient interface {
 	// for any of them. The coordination is created on first use. With an `idempotency_key` already used in the
 	// coordination's retained history, the original signal is returned and nothing is appended.
 	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishResponse, error)
+	// PublishStream publishes many signals over one call, for agents that publish at a high rate: a unary Publish
+	// costs a whole HTTP/2 stream per signal. Each request is one Publish, with the same fields, rules and
+	// idempotency; requests are applied in the order sent, and each gets one outcome, in that same order, in the
+	// responses (a response may carry the outcomes of several consecutive requests). A request that Publish would
+	// refuse gets an `error` outcome (the status Publish would have ended with, ErrorInfo and BadRequest included)
+	// and the stream goes on. The server reads requests only as fast as the client reads outcomes (HTTP/2 flow
+	// control). The stream ends when the client half-closes, after the last outcome; with UNAVAILABLE
+	// (SHUTTING_DOWN) on server shutdown, after the outcomes of every request it applied. Needs HTTP/2: the gRPC
+	// port serves it; browsers use Publish.
+	PublishStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PublishStreamRequest, PublishStreamResponse], error)
 	// Subscribe streams the signals of one coordination that match the request's filters.
 	//
 	// The first response always carries `subscribed`: it is sent once the subscription is registered, so every
@@ -90,9 +101,22 @@ func (c *signalServiceClient) Publish(ctx context.Context, in *PublishRequest, o
 	return out, nil
 }
 
+func (c *signalServiceClient) PublishStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PublishStreamRequest, PublishStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SignalService_ServiceDesc.Streams[0], SignalService_PublishStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PublishStreamRequest, PublishStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SignalService_PublishStreamClient = grpc.BidiStreamingClient[PublishStreamRequest, PublishStreamResponse]
+
 func (c *signalServiceClient) Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &SignalService_ServiceDesc.Streams[0], SignalService_Subscribe_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &SignalService_ServiceDesc.Streams[1], SignalService_Subscribe_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +183,16 @@ type SignalServiceServer interface {
 	// for any of them. The coordination is created on first use. With an `idempotency_key` already used in the
 	// coordination's retained history, the original signal is returned and nothing is appended.
 	Publish(context.Context, *PublishRequest) (*PublishResponse, error)
+	// PublishStream publishes many signals over one call, for agents that publish at a high rate: a unary Publish
+	// costs a whole HTTP/2 stream per signal. Each request is one Publish, with the same fields, rules and
+	// idempotency; requests are applied in the order sent, and each gets one outcome, in that same order, in the
+	// responses (a response may carry the outcomes of several consecutive requests). A request that Publish would
+	// refuse gets an `error` outcome (the status Publish would have ended with, ErrorInfo and BadRequest included)
+	// and the stream goes on. The server reads requests only as fast as the client reads outcomes (HTTP/2 flow
+	// control). The stream ends when the client half-closes, after the last outcome; with UNAVAILABLE
+	// (SHUTTING_DOWN) on server shutdown, after the outcomes of every request it applied. Needs HTTP/2: the gRPC
+	// port serves it; browsers use Publish.
+	PublishStream(grpc.BidiStreamingServer[PublishStreamRequest, PublishStreamResponse]) error
 	// Subscribe streams the signals of one coordination that match the request's filters.
 	//
 	// The first response always carries `subscribed`: it is sent once the subscription is registered, so every
@@ -193,6 +227,9 @@ type UnimplementedSignalServiceServer struct{}
 
 func (UnimplementedSignalServiceServer) Publish(context.Context, *PublishRequest) (*PublishResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Publish not implemented")
+}
+func (UnimplementedSignalServiceServer) PublishStream(grpc.BidiStreamingServer[PublishStreamRequest, PublishStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method PublishStream not implemented")
 }
 func (UnimplementedSignalServiceServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error {
 	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
@@ -244,6 +281,13 @@ func _SignalService_Publish_Handler(srv interface{}, ctx context.Context, dec fu
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _SignalService_PublishStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SignalServiceServer).PublishStream(&grpc.GenericServerStream[PublishStreamRequest, PublishStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SignalService_PublishStreamServer = grpc.BidiStreamingServer[PublishStreamRequest, PublishStreamResponse]
 
 func _SignalService_Subscribe_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(SubscribeRequest)
@@ -335,6 +379,12 @@ var SignalService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "PublishStream",
+			Handler:       _SignalService_PublishStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "Subscribe",
 			Handler:       _SignalService_Subscribe_Handler,

@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63onsort/v1/signal.proto\x12\nconsort.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x02\n\x06Signal\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63oordination_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12$\n\x04type\x18\x04 \x01(\x0e\x32\x16.consort.v1.SignalType\x12\x17\n\x0fsender_agent_id\x18\x05 \x01(\t\x12\x1b\n\x13recipient_agent_ids\x18\x06 \x03(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08metadata\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\n \x01(\t\x12\r\n\x05\x65poch\x18\x0b \x01(\t\"\xf0\x01\n\x0ePublishRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.consort.v1.SignalType\x12\x17\n\x0fsender_agent_id\x18\x03 \x01(\t\x12\x1b\n\x13recipient_agent_ids\x18\x04 \x03(\t\x12%\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\"H\n\x0fPublishResponse\x12\"\n\x06signal\x18\x01 \x01(\x0b\x32\x12.consort.v1.Signal\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\xf4\x01\n\x10SubscribeRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12%\n\x05types\x18\x03 \x03(\x0e\x32\x16.consort.v1.SignalType\x12\x18\n\x10sender_agent_ids\x18\x04 \x03(\t\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12\x35\n\x12heartbeat_interval\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05\x65poch\x18\x07 \x01(\tB\x11\n\x0f_after_sequence\"i\n\x0fSubscribedEvent\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x15\n\rhead_sequence\x18\x02 \x01(\x04\x12\x17\n\x0foldest_sequence\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\t\"T\n\x0eHeartbeatEvent\x12\x15\n\rhead_sequence\x18\x01 \x01(\x04\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x98\x01\n\x11SubscribeResponse\x12#\n\x07signals\x18\x01 \x03(\x0b\x32\x12.consort.v1.Signal\x12/\n\nsubscribed\x18\x02 \x01(\x0b\x32\x1b.consort.v1.SubscribedEvent\x12-\n\theartbeat\x18\x03 \x01(\x0b\x32\x1a.consort.v1.HeartbeatEvent\"\xc2\x01\n\x12ListSignalsRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\x12%\n\x05types\x18\x02 \x03(\x0e\x32\x16.consort.v1.SignalType\x12\x17\n\x0fsender_agent_id\x18\x03 \x01(\t\x12,\n\x0b\x64\x61ta_equals\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"S\n\x13ListSignalsResponse\x12#\n\x07signals\x18\x01 \x03(\x0b\x32\x12.consort.v1.Signal\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x17GetSignalMetricsRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\"\xe8\x02\n\x18GetSignalMetricsResponse\x12\x1a\n\x12total_signals_sent\x18\x01 \x01(\x04\x12\x1e\n\x16total_signals_received\x18\x02 \x01(\x04\x12\x1e\n\x16\x61verage_propagation_ms\x18\x03 \x01(\x01\x12\x1a\n\x12max_propagation_ms\x18\x04 \x01(\x01\x12P\n\x0fsignals_by_type\x18\x05 \x03(\x0b\x32\x37.consort.v1.GetSignalMetricsResponse.SignalsByTypeEntry\x12\x15\n\rhead_sequence\x18\x06 \x01(\x04\x12\x17\n\x0foldest_sequence\x18\x07 \x01(\x04\x12\x1c\n\x14\x61\x63tive_subscriptions\x18\x08 \x01(\r\x1a\x34\n\x12SignalsByTypeEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\".\n\x13\x43learSignalsRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\"F\n\x14\x43learSignalsResponse\x12\x17\n\x0f\x63leared_signals\x18\x01 \x01(\x04\x12\x15\n\rhead_sequence\x18\x02 \x01(\x04*\x82\x02\n\nSignalType\x12\x1b\n\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dSIGNAL_TYPE_AGENT_INITIALIZED\x10\x01\x12\x1f\n\x1bSIGNAL_TYPE_AGENT_COMPLETED\x10\x02\x12#\n\x1fSIGNAL_TYPE_DEPENDENCY_RESOLVED\x10\x03\x12#\n\x1fSIGNAL_TYPE_INTER_AGENT_MESSAGE\x10\x04\x12\x1f\n\x1bSIGNAL_TYPE_STAGE_COMPLETED\x10\x05\x12(\n$SIGNAL_TYPE_ERROR_RECOVERY_COMPLETED\x10\x06\x32\xa1\x03\n\rSignalService\x12\x42\n\x07Publish\x12\x1a.consort.v1.PublishRequest\x1a\x1b.consort.v1.PublishResponse\x12J\n\tSubscribe\x12\x1c.consort.v1.SubscribeRequest\x1a\x1d.consort.v1.SubscribeResponse0\x01\x12N\n\x0bListSignals\x12\x1e.consort.v1.ListSignalsRequest\x1a\x1f.consort.v1.ListSignalsResponse\x12]\n\x10GetSignalMetrics\x12#.consort.v1.GetSignalMetricsRequest\x1a$.consort.v1.GetSignalMetricsResponse\x12Q\n\x0c\x43learSignals\x12\x1f.consort.v1.ClearSignalsRequest\x1a .consort.v1.ClearSignalsResponseB)Z\'consort.dev/gen/go/consort/v1;consortv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63onsort/v1/signal.proto\x12\nconsort.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xcc\x02\n\x06Signal\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63oordination_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12$\n\x04type\x18\x04 \x01(\x0e\x32\x16.consort.v1.SignalType\x12\x17\n\x0fsender_agent_id\x18\x05 \x01(\t\x12\x1b\n\x13recipient_agent_ids\x18\x06 \x03(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08metadata\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\n \x01(\t\x12\r\n\x05\x65poch\x18\x0b \x01(\t\"\xf0\x01\n\x0ePublishRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.consort.v1.SignalType\x12\x17\n\x0fsender_agent_id\x18\x03 \x01(\t\x12\x1b\n\x13recipient_agent_ids\x18\x04 \x03(\t\x12%\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\"H\n\x0fPublishResponse\x12\"\n\x06signal\x18\x01 \x01(\x0b\x32\x12.consort.v1.Signal\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"C\n\x14PublishStreamRequest\x12+\n\x07publish\x18\x01 \x01(\x0b\x32\x1a.consort.v1.PublishRequest\"E\n\x15PublishStreamResponse\x12,\n\x08outcomes\x18\x01 \x03(\x0b\x32\x1a.consort.v1.PublishOutcome\"g\n\x0ePublishOutcome\x12%\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x16.consort.v1.PublishAckH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"S\n\nPublishAck\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\r\n\x05\x65poch\x18\x03 \x01(\t\x12\x11\n\tduplicate\x18\x04 \x01(\x08\"\xf4\x01\n\x10SubscribeRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12%\n\x05types\x18\x03 \x03(\x0e\x32\x16.consort.v1.SignalType\x12\x18\n\x10sender_agent_ids\x18\x04 \x03(\t\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12\x35\n\x12heartbeat_interval\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05\x65poch\x18\x07 \x01(\tB\x11\n\x0f_after_sequence\"i\n\x0fSubscribedEvent\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x15\n\rhead_sequence\x18\x02 \x01(\x04\x12\x17\n\x0foldest_sequence\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\t\"T\n\x0eHeartbeatEvent\x12\x15\n\rhead_sequence\x18\x01 \x01(\x04\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x98\x01\n\x11SubscribeResponse\x12#\n\x07signals\x18\x01 \x03(\x0b\x32\x12.consort.v1.Signal\x12/\n\nsubscribed\x18\x02 \x01(\x0b\x32\x1b.consort.v1.SubscribedEvent\x12-\n\theartbeat\x18\x03 \x01(\x0b\x32\x1a.consort.v1.HeartbeatEvent\"\xc2\x01\n\x12ListSignalsRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\x12%\n\x05types\x18\x02 \x03(\x0e\x32\x16.consort.v1.SignalType\x12\x17\n\x0fsender_agent_id\x18\x03 \x01(\t\x12,\n\x0b\x64\x61ta_equals\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"S\n\x13ListSignalsResponse\x12#\n\x07signals\x18\x01 \x03(\x0b\x32\x12.consort.v1.Signal\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x17GetSignalMetricsRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\"\xe8\x02\n\x18GetSignalMetricsResponse\x12\x1a\n\x12total_signals_sent\x18\x01 \x01(\x04\x12\x1e\n\x16total_signals_received\x18\x02 \x01(\x04\x12\x1e\n\x16\x61verage_propagation_ms\x18\x03 \x01(\x01\x12\x1a\n\x12max_propagation_ms\x18\x04 \x01(\x01\x12P\n\x0fsignals_by_type\x18\x05 \x03(\x0b\x32\x37.consort.v1.GetSignalMetricsResponse.SignalsByTypeEntry\x12\x15\n\rhead_sequence\x18\x06 \x01(\x04\x12\x17\n\x0foldest_sequence\x18\x07 \x01(\x04\x12\x1c\n\x14\x61\x63tive_subscriptions\x18\x08 \x01(\r\x1a\x34\n\x12SignalsByTypeEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\".\n\x13\x43learSignalsRequest\x12\x17\n\x0f\x63oordination_id\x18\x01 \x01(\t\"F\n\x14\x43learSignalsResponse\x12\x17\n\x0f\x63leared_signals\x18\x01 \x01(\x04\x12\x15\n\rhead_sequence\x18\x02 \x01(\x04*\x82\x02\n\nSignalType\x12\x1b\n\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dSIGNAL_TYPE_AGENT_INITIALIZED\x10\x01\x12\x1f\n\x1bSIGNAL_TYPE_AGENT_COMPLETED\x10\x02\x12#\n\x1fSIGNAL_TYPE_DEPENDENCY_RESOLVED\x10\x03\x12#\n\x1fSIGNAL_TYPE_INTER_AGENT_MESSAGE\x10\x04\x12\x1f\n\x1bSIGNAL_TYPE_STAGE_COMPLETED\x10\x05\x12(\n$SIGNAL_TYPE_ERROR_RECOVERY_COMPLETED\x10\x06\x32\xfb\x03\n\rSignalService\x12\x42\n\x07Publish\x12\x1a.consort.v1.PublishRequest\x1a\x1b.consort.v1.PublishResponse\x12X\n\rPublishStream\x12 .consort.v1.PublishStreamRequest\x1a!.consort.v1.PublishStreamResponse(\x01\x30\x01\x12J\n\tSubscribe\x12\x1c.consort.v1.SubscribeRequest\x1a\x1d.consort.v1.SubscribeResponse0\x01\x12N\n\x0bListSignals\x12\x1e.consort.v1.ListSignalsRequest\x1a\x1f.consort.v1.ListSignalsResponse\x12]\n\x10GetSignalMetrics\x12#.consort.v1.GetSignalMetricsRequest\x1a$.consort.v1.GetSignalMetricsResponse\x12Q\n\x0c\x43learSignals\x12\x1f.consort.v1.ClearSignalsRequest\x1a .consort.v1.ClearSignalsResponseB)Z\'consort.dev/gen/go/consort/v1;consortv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,36 +38,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z\'consort.dev/gen/go/consort/v1;consortv1'
   _globals['_GETSIGNALMETRICSRESPONSE_SIGNALSBYTYPEENTRY']._loaded_options = None
   _globals['_GETSIGNALMETRICSRESPONSE_SIGNALSBYTYPEENTRY']._serialized_options = b'8\001'
-  _globals['_SIGNALTYPE']._serialized_start=2199
-  _globals['_SIGNALTYPE']._serialized_end=2457
-  _globals['_SIGNAL']._serialized_start=135
-  _globals['_SIGNAL']._serialized_end=467
-  _globals['_PUBLISHREQUEST']._serialized_start=470
-  _globals['_PUBLISHREQUEST']._serialized_end=710
-  _globals['_PUBLISHRESPONSE']._serialized_start=712
-  _globals['_PUBLISHRESPONSE']._serialized_end=784
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=787
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=1031
-  _globals['_SUBSCRIBEDEVENT']._serialized_start=1033
-  _globals['_SUBSCRIBEDEVENT']._serialized_end=1138
-  _globals['_HEARTBEATEVENT']._serialized_start=1140
-  _globals['_HEARTBEATEVENT']._serialized_end=1224
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=1227
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=1379
-  _globals['_LISTSIGNALSREQUEST']._serialized_start=1382
-  _globals['_LISTSIGNALSREQUEST']._serialized_end=1576
-  _globals['_LISTSIGNALSRESPONSE']._serialized_start=1578
-  _globals['_LISTSIGNALSRESPONSE']._serialized_end=1661
-  _globals['_GETSIGNALMETRICSREQUEST']._serialized_start=1663
-  _globals['_GETSIGNALMETRICSREQUEST']._serialized_end=1713
-  _globals['_GETSIGNALMETRICSRESPONSE']._serialized_start=1716
-  _globals['_GETSIGNALMETRICSRESPONSE']._serialized_end=2076
-  _globals['_GETSIGNALMETRICSRESPONSE_SIGNALSBYTYPEENTRY']._serialized_start=2024
-  _globals['_GETSIGNALMETRICSRESPONSE_SIGNALSBYTYPEENTRY']._serialized_end=2076
-  _globals['_CLEARSIGNALSREQUEST']._serialized_start=2078
-  _globals['_CLEARSIGNALSREQUEST']._serialized_end=2124
-  _globals['_CLEARSIGNALSRESPONSE']._serialized_start=2126
-  _globals['_CLEARSIGNALSRESPONSE']._serialized_end=2196
-  _globals['_SIGNALSERVICE']._serialized_start=2460
-  _globals['_SIGNALSERVICE']._serialized_end=2877
+  _globals['_SIGNALTYPE']._serialized_start=2554
+  _globals['_SIGNALTYPE']._serialized_end=2812
+  _globals['_SIGNAL']._serialized_start=160
+  _globals['_SIGNAL']._serialized_end=492
+  _globals['_PUBLISHREQUEST']._serialized_start=495
+  _globals['_PUBLISHREQUEST']._serialized_end=735
+  _globals['_PUBLISHRESPONSE']._serialized_start=737
+  _globals['_PUBLISHRESPONSE']._serialized_end=809
+  _globals['_PUBLISHSTREAMREQUEST']._serialized_start=811
+  _globals['_PUBLISHSTREAMREQUEST']._serialized_end=878
+  _globals['_PUBLISHSTREAMRESPONSE']._serialized_start=880
+  _globals['_PUBLISHSTREAMRESPONSE']._serialized_end=949
+  _globals['_PUBLISHOUTCOME']._serialized_start=951
+  _globals['_PUBLISHOUTCOME']._serialized_end=1054
+  _globals['_PUBLISHACK']._serialized_start=1056
+  _globals['_PUBLISHACK']._serialized_end=1139
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1142
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1386
+  _globals['_SUBSCRIBEDEVENT']._serialized_start=1388
+  _globals['_SUBSCRIBEDEVENT']._serialized_end=1493
+  _globals['_HEARTBEATEVENT']._serialized_start=1495
+  _globals['_HEARTBEATEVENT']._serialized_end=1579
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=1582
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=1734
+  _globals['_LISTSIGNALSREQUEST']._serialized_start=1737
+  _globals['_LISTSIGNALSREQUEST']._serialized_end=1931
+  _globals['_LISTSIGNALSRESPONSE']._serialized_start=1933
+  _globals['_LISTSIGNALSRESPONSE']._serialized_end=2016
+  _globals['_GETSIGNALMETRICSREQUEST']._serialized_start=2018
+  _globals['_GETSIGNALMETRICSREQUEST']._serialized_end=2068
+  _globals['_GETSIGNALMETRICSRESPONSE']._serialized_start=2071
+  _globals['_GETSIGNALMETRICSRESPONSE']._serialized_end=2431
+  _globals['_GETSIGNALMETRICSRESPONSE_SIGNALSBYTYPEENTRY']._serialized_start=2379
+  _globals['_GETSIGNALMETRICSRESPONSE_SIGNALSBYTYPEENTRY']._serialized_end=2431
+  _globals['_CLEARSIGNALSREQUEST']._serialized_start=2433
+  _globals['_CLEARSIGNALSREQUEST']._serialized_end=2479
+  _globals['_CLEARSIGNALSRESPONSE']._serialized_start=2481
+  _globals['_CLEARSIGNALSRESPONSE']._serialized_end=2551
+  _globals['_SIGNALSERVICE']._serialized_start=2815
+  _globals['_SIGNALSERVICE']._serialized_end=3322
 # @@protoc_insertion_point(module_scope)

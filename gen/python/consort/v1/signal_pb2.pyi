@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -80,6 +81,38 @@ class PublishResponse(_message.Message):
     signal: Signal
     duplicate: bool
     def __init__(self, signal: _Optional[_Union[Signal, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class PublishStreamRequest(_message.Message):
+    __slots__ = ("publish",)
+    PUBLISH_FIELD_NUMBER: _ClassVar[int]
+    publish: PublishRequest
+    def __init__(self, publish: _Optional[_Union[PublishRequest, _Mapping]] = ...) -> None: ...
+
+class PublishStreamResponse(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[PublishOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[PublishOutcome, _Mapping]]] = ...) -> None: ...
+
+class PublishOutcome(_message.Message):
+    __slots__ = ("ack", "error")
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ack: PublishAck
+    error: _status_pb2.Status
+    def __init__(self, ack: _Optional[_Union[PublishAck, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class PublishAck(_message.Message):
+    __slots__ = ("signal_id", "sequence", "epoch", "duplicate")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    sequence: int
+    epoch: str
+    duplicate: bool
+    def __init__(self, signal_id: _Optional[str] = ..., sequence: _Optional[int] = ..., epoch: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
     __slots__ = ("coordination_id", "agent_id", "types", "sender_agent_ids", "after_sequence", "heartbeat_interval", "epoch")

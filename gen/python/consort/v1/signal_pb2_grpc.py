@@ -50,6 +50,11 @@ class SignalServiceStub:
                 request_serializer=consort_dot_v1_dot_signal__pb2.PublishRequest.SerializeToString,
                 response_deserializer=consort_dot_v1_dot_signal__pb2.PublishResponse.FromString,
                 _registered_method=True)
+        self.PublishStream = channel.stream_stream(
+                '/consort.v1.SignalService/PublishStream',
+                request_serializer=consort_dot_v1_dot_signal__pb2.PublishStreamRequest.SerializeToString,
+                response_deserializer=consort_dot_v1_dot_signal__pb2.PublishStreamResponse.FromString,
+                _registered_method=True)
         self.Subscribe = channel.unary_stream(
                 '/consort.v1.SignalService/Subscribe',
                 request_serializer=consort_dot_v1_dot_signal__pb2.SubscribeRequest.SerializeToString,
@@ -90,6 +95,21 @@ class SignalServiceServicer:
         """Publish appends one signal to its coordination's log and hands it to the matching subscribers without waiting
         for any of them. The coordination is created on first use. With an `idempotency_key` already used in the
         coordination's retained history, the original signal is returned and nothing is appended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishStream(self, request_iterator, context):
+        """PublishStream publishes many signals over one call, for agents that publish at a high rate: a unary Publish
+        costs a whole HTTP/2 stream per signal. Each request is one Publish, with the same fields, rules and
+        idempotency; requests are applied in the order sent, and each gets one outcome, in that same order, in the
+        responses (a response may carry the outcomes of several consecutive requests). A request that Publish would
+        refuse gets an `error` outcome (the status Publish would have ended with, ErrorInfo and BadRequest included)
+        and the stream goes on. The server reads requests only as fast as the client reads outcomes (HTTP/2 flow
+        control). The stream ends when the client half-closes, after the last outcome; with UNAVAILABLE
+        (SHUTTING_DOWN) on server shutdown, after the outcomes of every request it applied. Needs HTTP/2: the gRPC
+        port serves it; browsers use Publish.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -144,6 +164,11 @@ def add_SignalServiceServicer_to_server(servicer, server):
                     servicer.Publish,
                     request_deserializer=consort_dot_v1_dot_signal__pb2.PublishRequest.FromString,
                     response_serializer=consort_dot_v1_dot_signal__pb2.PublishResponse.SerializeToString,
+            ),
+            'PublishStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.PublishStream,
+                    request_deserializer=consort_dot_v1_dot_signal__pb2.PublishStreamRequest.FromString,
+                    response_serializer=consort_dot_v1_dot_signal__pb2.PublishStreamResponse.SerializeToString,
             ),
             'Subscribe': grpc.unary_stream_rpc_method_handler(
                     servicer.Subscribe,
@@ -204,6 +229,33 @@ class SignalService:
             '/consort.v1.SignalService/Publish',
             consort_dot_v1_dot_signal__pb2.PublishRequest.SerializeToString,
             consort_dot_v1_dot_signal__pb2.PublishResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/consort.v1.SignalService/PublishStream',
+            consort_dot_v1_dot_signal__pb2.PublishStreamRequest.SerializeToString,
+            consort_dot_v1_dot_signal__pb2.PublishStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

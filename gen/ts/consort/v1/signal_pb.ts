@@ -8,13 +8,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Status } from "../../google/rpc/status_pb.js";
+import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file consort/v1/signal.proto.
  */
 export const file_consort_v1_signal: GenFile = /*@__PURE__*/
-  fileDesc("Chdjb25zb3J0L3YxL3NpZ25hbC5wcm90bxIKY29uc29ydC52MSLMAgoGU2lnbmFsEhEKCXNpZ25hbF9pZBgBIAEoCRIXCg9jb29yZGluYXRpb25faWQYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQSJAoEdHlwZRgEIAEoDjIWLmNvbnNvcnQudjEuU2lnbmFsVHlwZRIXCg9zZW5kZXJfYWdlbnRfaWQYBSABKAkSGwoTcmVjaXBpZW50X2FnZW50X2lkcxgGIAMoCRIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRkYXRhGAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPaWRlbXBvdGVuY3lfa2V5GAogASgJEg0KBWVwb2NoGAsgASgJIvABCg5QdWJsaXNoUmVxdWVzdBIXCg9jb29yZGluYXRpb25faWQYASABKAkSJAoEdHlwZRgCIAEoDjIWLmNvbnNvcnQudjEuU2lnbmFsVHlwZRIXCg9zZW5kZXJfYWdlbnRfaWQYAyABKAkSGwoTcmVjaXBpZW50X2FnZW50X2lkcxgEIAMoCRIlCgRkYXRhGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPaWRlbXBvdGVuY3lfa2V5GAcgASgJIkgKD1B1Ymxpc2hSZXNwb25zZRIiCgZzaWduYWwYASABKAsyEi5jb25zb3J0LnYxLlNpZ25hbBIRCglkdXBsaWNhdGUYAiABKAgi9AEKEFN1YnNjcmliZVJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEiUKBXR5cGVzGAMgAygOMhYuY29uc29ydC52MS5TaWduYWxUeXBlEhgKEHNlbmRlcl9hZ2VudF9pZHMYBCADKAkSGwoOYWZ0ZXJfc2VxdWVuY2UYBSABKARIAIgBARI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFZXBvY2gYByABKAlCEQoPX2FmdGVyX3NlcXVlbmNlImkKD1N1YnNjcmliZWRFdmVudBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSFQoNaGVhZF9zZXF1ZW5jZRgCIAEoBBIXCg9vbGRlc3Rfc2VxdWVuY2UYAyABKAQSDQoFZXBvY2gYBCABKAkiVAoOSGVhcnRiZWF0RXZlbnQSFQoNaGVhZF9zZXF1ZW5jZRgBIAEoBBIrCgdzZW50X2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKYAQoRU3Vic2NyaWJlUmVzcG9uc2USIwoHc2lnbmFscxgBIAMoCzISLmNvbnNvcnQudjEuU2lnbmFsEi8KCnN1YnNjcmliZWQYAiABKAsyGy5jb25zb3J0LnYxLlN1YnNjcmliZWRFdmVudBItCgloZWFydGJlYXQYAyABKAsyGi5jb25zb3J0LnYxLkhlYXJ0YmVhdEV2ZW50IsIBChJMaXN0U2lnbmFsc1JlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEiUKBXR5cGVzGAIgAygOMhYuY29uc29ydC52MS5TaWduYWxUeXBlEhcKD3NlbmRlcl9hZ2VudF9pZBgDIAEoCRIsCgtkYXRhX2VxdWFscxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkiUwoTTGlzdFNpZ25hbHNSZXNwb25zZRIjCgdzaWduYWxzGAEgAygLMhIuY29uc29ydC52MS5TaWduYWwSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjIKF0dldFNpZ25hbE1ldHJpY3NSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCSLoAgoYR2V0U2lnbmFsTWV0cmljc1Jlc3BvbnNlEhoKEnRvdGFsX3NpZ25hbHNfc2VudBgBIAEoBBIeChZ0b3RhbF9zaWduYWxzX3JlY2VpdmVkGAIgASgEEh4KFmF2ZXJhZ2VfcHJvcGFnYXRpb25fbXMYAyABKAESGgoSbWF4X3Byb3BhZ2F0aW9uX21zGAQgASgBElAKD3NpZ25hbHNfYnlfdHlwZRgFIAMoCzI3LmNvbnNvcnQudjEuR2V0U2lnbmFsTWV0cmljc1Jlc3BvbnNlLlNpZ25hbHNCeVR5cGVFbnRyeRIVCg1oZWFkX3NlcXVlbmNlGAYgASgEEhcKD29sZGVzdF9zZXF1ZW5jZRgHIAEoBBIcChRhY3RpdmVfc3Vic2NyaXB0aW9ucxgIIAEoDRo0ChJTaWduYWxzQnlUeXBlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASIuChNDbGVhclNpZ25hbHNSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCSJGChRDbGVhclNpZ25hbHNSZXNwb25zZRIXCg9jbGVhcmVkX3NpZ25hbHMYASABKAQSFQoNaGVhZF9zZXF1ZW5jZRgCIAEoBCqCAgoKU2lnbmFsVHlwZRIbChdTSUdOQUxfVFlQRV9VTlNQRUNJRklFRBAAEiEKHVNJR05BTF9UWVBFX0FHRU5UX0lOSVRJQUxJWkVEEAESHwobU0lHTkFMX1RZUEVfQUdFTlRfQ09NUExFVEVEEAISIwofU0lHTkFMX1RZUEVfREVQRU5ERU5DWV9SRVNPTFZFRBADEiMKH1NJR05BTF9UWVBFX0lOVEVSX0FHRU5UX01FU1NBR0UQBBIfChtTSUdOQUxfVFlQRV9TVEFHRV9DT01QTEVURUQQBRIoCiRTSUdOQUxfVFlQRV9FUlJPUl9SRUNPVkVSWV9DT01QTEVURUQQBjKhAwoNU2lnbmFsU2VydmljZRJCCgdQdWJsaXNoEhouY29uc29ydC52MS5QdWJsaXNoUmVxdWVzdBobLmNvbnNvcnQudjEuUHVibGlzaFJlc3BvbnNlEkoKCVN1YnNjcmliZRIcLmNvbnNvcnQudjEuU3Vic2NyaWJlUmVxdWVzdBodLmNvbnNvcnQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJOCgtMaXN0U2lnbmFscxIeLmNvbnNvcnQudjEuTGlzdFNpZ25hbHNSZXF1ZXN0Gh8uY29uc29ydC52MS5MaXN0U2lnbmFsc1Jlc3BvbnNlEl0KEEdldFNpZ25hbE1ldHJpY3MSIy5jb25zb3J0LnYxLkdldFNpZ25hbE1ldHJpY3NSZXF1ZXN0GiQuY29uc29ydC52MS5HZXRTaWduYWxNZXRyaWNzUmVzcG9uc2USUQoMQ2xlYXJTaWduYWxzEh8uY29uc29ydC52MS5DbGVhclNpZ25hbHNSZXF1ZXN0GiAuY29uc29ydC52MS5DbGVhclNpZ25hbHNSZXNwb25zZUIpWidjb25zb3J0LmRldi9nZW4vZ28vY29uc29ydC92MTtjb25zb3J0djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chdjb25zb3J0L3YxL3NpZ25hbC5wcm90bxIKY29uc29ydC52MSLMAgoGU2lnbmFsEhEKCXNpZ25hbF9pZBgBIAEoCRIXCg9jb29yZGluYXRpb25faWQYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQSJAoEdHlwZRgEIAEoDjIWLmNvbnNvcnQudjEuU2lnbmFsVHlwZRIXCg9zZW5kZXJfYWdlbnRfaWQYBSABKAkSGwoTcmVjaXBpZW50X2FnZW50X2lkcxgGIAMoCRIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRkYXRhGAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPaWRlbXBvdGVuY3lfa2V5GAogASgJEg0KBWVwb2NoGAsgASgJIvABCg5QdWJsaXNoUmVxdWVzdBIXCg9jb29yZGluYXRpb25faWQYASABKAkSJAoEdHlwZRgCIAEoDjIWLmNvbnNvcnQudjEuU2lnbmFsVHlwZRIXCg9zZW5kZXJfYWdlbnRfaWQYAyABKAkSGwoTcmVjaXBpZW50X2FnZW50X2lkcxgEIAMoCRIlCgRkYXRhGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPaWRlbXBvdGVuY3lfa2V5GAcgASgJIkgKD1B1Ymxpc2hSZXNwb25zZRIiCgZzaWduYWwYASABKAsyEi5jb25zb3J0LnYxLlNpZ25hbBIRCglkdXBsaWNhdGUYAiABKAgiQwoUUHVibGlzaFN0cmVhbVJlcXVlc3QSKwoHcHVibGlzaBgBIAEoCzIaLmNvbnNvcnQudjEuUHVibGlzaFJlcXVlc3QiRQoVUHVibGlzaFN0cmVhbVJlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygLMhouY29uc29ydC52MS5QdWJsaXNoT3V0Y29tZSJnCg5QdWJsaXNoT3V0Y29tZRIlCgNhY2sYASABKAsyFi5jb25zb3J0LnYxLlB1Ymxpc2hBY2tIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCQoHb3V0Y29tZSJTCgpQdWJsaXNoQWNrEhEKCXNpZ25hbF9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBINCgVlcG9jaBgDIAEoCRIRCglkdXBsaWNhdGUYBCABKAgi9AEKEFN1YnNjcmliZVJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEiUKBXR5cGVzGAMgAygOMhYuY29uc29ydC52MS5TaWduYWxUeXBlEhgKEHNlbmRlcl9hZ2VudF9pZHMYBCADKAkSGwoOYWZ0ZXJfc2VxdWVuY2UYBSABKARIAIgBARI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFZXBvY2gYByABKAlCEQoPX2FmdGVyX3NlcXVlbmNlImkKD1N1YnNjcmliZWRFdmVudBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSFQoNaGVhZF9zZXF1ZW5jZRgCIAEoBBIXCg9vbGRlc3Rfc2VxdWVuY2UYAyABKAQSDQoFZXBvY2gYBCABKAkiVAoOSGVhcnRiZWF0RXZlbnQSFQoNaGVhZF9zZXF1ZW5jZRgBIAEoBBIrCgdzZW50X2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKYAQoRU3Vic2NyaWJlUmVzcG9uc2USIwoHc2lnbmFscxgBIAMoCzISLmNvbnNvcnQudjEuU2lnbmFsEi8KCnN1YnNjcmliZWQYAiABKAsyGy5jb25zb3J0LnYxLlN1YnNjcmliZWRFdmVudBItCgloZWFydGJlYXQYAyABKAsyGi5jb25zb3J0LnYxLkhlYXJ0YmVhdEV2ZW50IsIBChJMaXN0U2lnbmFsc1JlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEiUKBXR5cGVzGAIgAygOMhYuY29uc29ydC52MS5TaWduYWxUeXBlEhcKD3NlbmRlcl9hZ2VudF9pZBgDIAEoCRIsCgtkYXRhX2VxdWFscxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkiUwoTTGlzdFNpZ25hbHNSZXNwb25zZRIjCgdzaWduYWxzGAEgAygLMhIuY29uc29ydC52MS5TaWduYWwSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjIKF0dldFNpZ25hbE1ldHJpY3NSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCSLoAgoYR2V0U2lnbmFsTWV0cmljc1Jlc3BvbnNlEhoKEnRvdGFsX3NpZ25hbHNfc2VudBgBIAEoBBIeChZ0b3RhbF9zaWduYWxzX3JlY2VpdmVkGAIgASgEEh4KFmF2ZXJhZ2VfcHJvcGFnYXRpb25fbXMYAyABKAESGgoSbWF4X3Byb3BhZ2F0aW9uX21zGAQgASgBElAKD3NpZ25hbHNfYnlfdHlwZRgFIAMoCzI3LmNvbnNvcnQudjEuR2V0U2lnbmFsTWV0cmljc1Jlc3BvbnNlLlNpZ25hbHNCeVR5cGVFbnRyeRIVCg1oZWFkX3NlcXVlbmNlGAYgASgEEhcKD29sZGVzdF9zZXF1ZW5jZRgHIAEoBBIcChRhY3RpdmVfc3Vic2NyaXB0aW9ucxgIIAEoDRo0ChJTaWduYWxzQnlUeXBlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASIuChNDbGVhclNpZ25hbHNSZXF1ZXN0EhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCSJGChRDbGVhclNpZ25hbHNSZXNwb25zZRIXCg9jbGVhcmVkX3NpZ25hbHMYASABKAQSFQoNaGVhZF9zZXF1ZW5jZRgCIAEoBCqCAgoKU2lnbmFsVHlwZRIbChdTSUdOQUxfVFlQRV9VTlNQRUNJRklFRBAAEiEKHVNJR05BTF9UWVBFX0FHRU5UX0lOSVRJQUxJWkVEEAESHwobU0lHTkFMX1RZUEVfQUdFTlRfQ09NUExFVEVEEAISIwofU0lHTkFMX1RZUEVfREVQRU5ERU5DWV9SRVNPTFZFRBADEiMKH1NJR05BTF9UWVBFX0lOVEVSX0FHRU5UX01FU1NBR0UQBBIfChtTSUdOQUxfVFlQRV9TVEFHRV9DT01QTEVURUQQBRIoCiRTSUdOQUxfVFlQRV9FUlJPUl9SRUNPVkVSWV9DT01QTEVURUQQBjL7AwoNU2lnbmFsU2VydmljZRJCCgdQdWJsaXNoEhouY29uc29ydC52MS5QdWJsaXNoUmVxdWVzdBobLmNvbnNvcnQudjEuUHVibGlzaFJlc3BvbnNlElgKDVB1Ymxpc2hTdHJlYW0SIC5jb25zb3J0LnYxLlB1Ymxpc2hTdHJlYW1SZXF1ZXN0GiEuY29uc29ydC52MS5QdWJsaXNoU3RyZWFtUmVzcG9uc2UoATABEkoKCVN1YnNjcmliZRIcLmNvbnNvcnQudjEuU3Vic2NyaWJlUmVxdWVzdBodLmNvbnNvcnQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJOCgtMaXN0U2lnbmFscxIeLmNvbnNvcnQudjEuTGlzdFNpZ25hbHNSZXF1ZXN0Gh8uY29uc29ydC52MS5MaXN0U2lnbmFsc1Jlc3BvbnNlEl0KEEdldFNpZ25hbE1ldHJpY3MSIy5jb25zb3J0LnYxLkdldFNpZ25hbE1ldHJpY3NSZXF1ZXN0GiQuY29uc29ydC52MS5HZXRTaWduYWxNZXRyaWNzUmVzcG9uc2USUQoMQ2xlYXJTaWduYWxzEh8uY29uc29ydC52MS5DbGVhclNpZ25hbHNSZXF1ZXN0GiAuY29uc29ydC52MS5DbGVhclNpZ25hbHNSZXNwb25zZUIpWidjb25zb3J0LmRldi9nZW4vZ28vY29uc29ydC92MTtjb25zb3J0djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * One stored signal.
@@ -204,6 +206,128 @@ export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
   messageDesc(file_consort_v1_signal, 2);
 
 /**
+ * The request of SignalService.PublishStream: one signal to publish.
+ *
+ * @generated from message consort.v1.PublishStreamRequest
+ */
+export type PublishStreamRequest = Message<"consort.v1.PublishStreamRequest"> & {
+  /**
+   * The signal, exactly as Publish takes it.
+   *
+   * @generated from field: consort.v1.PublishRequest publish = 1;
+   */
+  publish?: PublishRequest | undefined;
+};
+
+/**
+ * Describes the message consort.v1.PublishStreamRequest.
+ * Use `create(PublishStreamRequestSchema)` to create a new message.
+ */
+export const PublishStreamRequestSchema: GenMessage<PublishStreamRequest> = /*@__PURE__*/
+  messageDesc(file_consort_v1_signal, 3);
+
+/**
+ * The response of SignalService.PublishStream: the outcomes of the next requests, in the order they were sent.
+ *
+ * @generated from message consort.v1.PublishStreamResponse
+ */
+export type PublishStreamResponse = Message<"consort.v1.PublishStreamResponse"> & {
+  /**
+   * One per request, in request order; at least one.
+   *
+   * @generated from field: repeated consort.v1.PublishOutcome outcomes = 1;
+   */
+  outcomes: PublishOutcome[];
+};
+
+/**
+ * Describes the message consort.v1.PublishStreamResponse.
+ * Use `create(PublishStreamResponseSchema)` to create a new message.
+ */
+export const PublishStreamResponseSchema: GenMessage<PublishStreamResponse> = /*@__PURE__*/
+  messageDesc(file_consort_v1_signal, 4);
+
+/**
+ * The outcome of one PublishStream request.
+ *
+ * @generated from message consort.v1.PublishOutcome
+ */
+export type PublishOutcome = Message<"consort.v1.PublishOutcome"> & {
+  /**
+   * Stored, or refused.
+   *
+   * @generated from oneof consort.v1.PublishOutcome.outcome
+   */
+  outcome: {
+    /**
+     * The signal is in the log (or, for a repeated idempotency key, was already).
+     *
+     * @generated from field: consort.v1.PublishAck ack = 1;
+     */
+    value: PublishAck;
+    case: "ack";
+  } | {
+    /**
+     * The request was refused, as Publish would have refused it: its code, message and details (a
+     * google.rpc.ErrorInfo, and a google.rpc.BadRequest for invalid fields).
+     *
+     * @generated from field: google.rpc.Status error = 2;
+     */
+    value: Status;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message consort.v1.PublishOutcome.
+ * Use `create(PublishOutcomeSchema)` to create a new message.
+ */
+export const PublishOutcomeSchema: GenMessage<PublishOutcome> = /*@__PURE__*/
+  messageDesc(file_consort_v1_signal, 5);
+
+/**
+ * Where an acknowledged signal stands in its coordination's log.
+ *
+ * @generated from message consort.v1.PublishAck
+ */
+export type PublishAck = Message<"consort.v1.PublishAck"> & {
+  /**
+   * The stored signal's id.
+   *
+   * @generated from field: string signal_id = 1;
+   */
+  signalId: string;
+
+  /**
+   * The stored signal's sequence.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * The epoch of the log the sequence belongs to.
+   *
+   * @generated from field: string epoch = 3;
+   */
+  epoch: string;
+
+  /**
+   * True when the idempotency key matched an earlier signal, whose id and sequence these are.
+   *
+   * @generated from field: bool duplicate = 4;
+   */
+  duplicate: boolean;
+};
+
+/**
+ * Describes the message consort.v1.PublishAck.
+ * Use `create(PublishAckSchema)` to create a new message.
+ */
+export const PublishAckSchema: GenMessage<PublishAck> = /*@__PURE__*/
+  messageDesc(file_consort_v1_signal, 6);
+
+/**
  * The request of SignalService.Subscribe.
  *
  * @generated from message consort.v1.SubscribeRequest
@@ -273,7 +397,7 @@ export type SubscribeRequest = Message<"consort.v1.SubscribeRequest"> & {
  * Use `create(SubscribeRequestSchema)` to create a new message.
  */
 export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 3);
+  messageDesc(file_consort_v1_signal, 7);
 
 /**
  * The confirmation that a subscription is registered: the first message of every Subscribe stream.
@@ -315,7 +439,7 @@ export type SubscribedEvent = Message<"consort.v1.SubscribedEvent"> & {
  * Use `create(SubscribedEventSchema)` to create a new message.
  */
 export const SubscribedEventSchema: GenMessage<SubscribedEvent> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 4);
+  messageDesc(file_consort_v1_signal, 8);
 
 /**
  * A keep-alive sent when no signal was delivered for the requested heartbeat interval.
@@ -343,7 +467,7 @@ export type HeartbeatEvent = Message<"consort.v1.HeartbeatEvent"> & {
  * Use `create(HeartbeatEventSchema)` to create a new message.
  */
 export const HeartbeatEventSchema: GenMessage<HeartbeatEvent> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 5);
+  messageDesc(file_consort_v1_signal, 9);
 
 /**
  * One message of a Subscribe stream: exactly one of `signals` (non-empty), `subscribed` or `heartbeat` is set.
@@ -380,7 +504,7 @@ export type SubscribeResponse = Message<"consort.v1.SubscribeResponse"> & {
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 6);
+  messageDesc(file_consort_v1_signal, 10);
 
 /**
  * The request of SignalService.ListSignals.
@@ -439,7 +563,7 @@ export type ListSignalsRequest = Message<"consort.v1.ListSignalsRequest"> & {
  * Use `create(ListSignalsRequestSchema)` to create a new message.
  */
 export const ListSignalsRequestSchema: GenMessage<ListSignalsRequest> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 7);
+  messageDesc(file_consort_v1_signal, 11);
 
 /**
  * The response of SignalService.ListSignals.
@@ -467,7 +591,7 @@ export type ListSignalsResponse = Message<"consort.v1.ListSignalsResponse"> & {
  * Use `create(ListSignalsResponseSchema)` to create a new message.
  */
 export const ListSignalsResponseSchema: GenMessage<ListSignalsResponse> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 8);
+  messageDesc(file_consort_v1_signal, 12);
 
 /**
  * The request of SignalService.GetSignalMetrics.
@@ -488,7 +612,7 @@ export type GetSignalMetricsRequest = Message<"consort.v1.GetSignalMetricsReques
  * Use `create(GetSignalMetricsRequestSchema)` to create a new message.
  */
 export const GetSignalMetricsRequestSchema: GenMessage<GetSignalMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 9);
+  messageDesc(file_consort_v1_signal, 13);
 
 /**
  * The counters of one coordination since it was created or last cleared.
@@ -558,7 +682,7 @@ export type GetSignalMetricsResponse = Message<"consort.v1.GetSignalMetricsRespo
  * Use `create(GetSignalMetricsResponseSchema)` to create a new message.
  */
 export const GetSignalMetricsResponseSchema: GenMessage<GetSignalMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 10);
+  messageDesc(file_consort_v1_signal, 14);
 
 /**
  * The request of SignalService.ClearSignals.
@@ -579,7 +703,7 @@ export type ClearSignalsRequest = Message<"consort.v1.ClearSignalsRequest"> & {
  * Use `create(ClearSignalsRequestSchema)` to create a new message.
  */
 export const ClearSignalsRequestSchema: GenMessage<ClearSignalsRequest> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 11);
+  messageDesc(file_consort_v1_signal, 15);
 
 /**
  * The response of SignalService.ClearSignals.
@@ -607,7 +731,7 @@ export type ClearSignalsResponse = Message<"consort.v1.ClearSignalsResponse"> & 
  * Use `create(ClearSignalsResponseSchema)` to create a new message.
  */
 export const ClearSignalsResponseSchema: GenMessage<ClearSignalsResponse> = /*@__PURE__*/
-  messageDesc(file_consort_v1_signal, 12);
+  messageDesc(file_consort_v1_signal, 16);
 
 /**
  * The six kinds of signal agents exchange.
@@ -699,6 +823,24 @@ export const SignalService: GenService<{
     methodKind: "unary";
     input: typeof PublishRequestSchema;
     output: typeof PublishResponseSchema;
+  },
+  /**
+   * PublishStream publishes many signals over one call, for agents that publish at a high rate: a unary Publish
+   * costs a whole HTTP/2 stream per signal. Each request is one Publish, with the same fields, rules and
+   * idempotency; requests are applied in the order sent, and each gets one outcome, in that same order, in the
+   * responses (a response may carry the outcomes of several consecutive requests). A request that Publish would
+   * refuse gets an `error` outcome (the status Publish would have ended with, ErrorInfo and BadRequest included)
+   * and the stream goes on. The server reads requests only as fast as the client reads outcomes (HTTP/2 flow
+   * control). The stream ends when the client half-closes, after the last outcome; with UNAVAILABLE
+   * (SHUTTING_DOWN) on server shutdown, after the outcomes of every request it applied. Needs HTTP/2: the gRPC
+   * port serves it; browsers use Publish.
+   *
+   * @generated from rpc consort.v1.SignalService.PublishStream
+   */
+  publishStream: {
+    methodKind: "bidi_streaming";
+    input: typeof PublishStreamRequestSchema;
+    output: typeof PublishStreamResponseSchema;
   },
   /**
    * Subscribe streams the signals of one coordination that match the request's filters.
