@@ -5,6 +5,8 @@
 //     is collected (same process, same clock).
 //   - -mode completion: completion → dependency waiter released (completion.go).
 //   - -mode memory: the steps of the Memory cases, driven over stdin (memory.go).
+//   - -mode signal-stream: publish → subscriber with the signals published over one PublishStream (stream.go);
+//     -rate 0 publishes flat out.
 //
 // It prints one JSON line of milliseconds: {"p50":…,"p90":…,"p99":…,"max":…,"count":…} (and more per mode).
 package main
@@ -41,6 +43,9 @@ func main() {
 		return
 	case "memory":
 		memory(*addr, *count, *coords, *subs)
+		return
+	case "signal-stream":
+		signalStream(*addr, *rate, *count)
 		return
 	}
 
