@@ -1,12 +1,13 @@
-import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { abortedByShutdown, interruptKey, wireFormatOf, type WireFormat } from "../binding/call-context.js";
 import { encodeRepeatedMessages, preEncoded } from "../binding/pre-encoded.js";
 import { LRUCache } from "lru-cache";
 import { ConsortError, isConsortError, Violations } from "../core/errors.js";
+import { encodePublishStreamResponse, encodeSignal, type OutcomeFields } from "./signal-codec.js";
 import { statusOf } from "./status-message.js";
-import { StatusSchema, type Status } from "../../gen/ts/google/rpc/status_pb.js";
+import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
 import type { SignalEngine } from "../core/signals/signal-engine.js";
 import { streamSubscription } from "../core/signals/subscription-stream.js";
 import { signalTypes, type SignalRecord } from "../core/signals/types.js";
@@ -20,7 +21,8 @@ import {
   PublishResponseSchema,
   PublishRequestSchema,
   type PublishRequest,
-  PublishAckSchema,
+  PublishOutcomeSchema,
+  type PublishOutcome,
   PublishStreamResponseSchema,
   ListSignalsResponseSchema,
   GetSignalMetricsResponseSchema,
@@ -83,7 +85,7 @@ function createSignalEncodings(maxBytes: number): SignalEncodings {
   const binary = (s: SignalRecord): Uint8Array => {
     let b = encodings.get(s);
     if (b === undefined) {
-      b = toBinary(SignalSchema, toSignalMessage(s));
+      b = encodeSignal(s);
       // One larger than the whole cache is sent, not kept.
       if (b.byteLength <= maxBytes) encodings.set(s, b);
     }
@@ -142,8 +144,24 @@ function shuttingDown(lastDelivered: number): ConsortError {
 
 const emptyPublish = create(PublishRequestSchema);
 
-/** A PublishOutcome as `create` takes it. */
-type PublishOutcomeInit = { outcome: { case: "ack"; value: MessageInitShape<typeof PublishAckSchema> } | { case: "error"; value: Status } };
+/** An outcome as a message, for the ports that serialize messages themselves. */
+function outcomeMessage(o: OutcomeFields): MessageInitShape<typeof PublishOutcomeSchema> {
+  if ("ack" in o) return { outcome: { case: "ack", value: { ...o.ack, sequence: BigInt(o.ack.sequence) } } };
+  return { outcome: { case: "error", value: fromBinary(StatusSchema, o.errorBytes) } };
+}
+
+/** A PublishStreamResponse carrying its wire encoding; its message built only if a transport reads `outcomes`. */
+class EncodedPublishStreamResponse {
+  readonly [preEncoded]: Uint8Array;
+  readonly #outcomes: readonly OutcomeFields[];
+  constructor(outcomes: readonly OutcomeFields[]) {
+    this.#outcomes = outcomes;
+    this[preEncoded] = encodePublishStreamResponse(outcomes);
+  }
+  get outcomes(): PublishOutcome[] {
+    return this.#outcomes.map((o) => create(PublishOutcomeSchema, outcomeMessage(o)));
+  }
+}
 
 const streamEnded = Symbol("ended");
 const turnPassed = Symbol("turn");
@@ -175,12 +193,12 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     );
   };
   /** One PublishStream request's outcome: its ack, or the status Publish would have ended with. */
-  const outcomeOf = (req: PublishRequest | undefined): PublishOutcomeInit => {
+  const outcomeOf = (req: PublishRequest | undefined): OutcomeFields => {
     try {
       const { signal, duplicate } = publishOne(req ?? emptyPublish);
-      return { outcome: { case: "ack", value: { signalId: signal.signalId, sequence: BigInt(signal.sequence), epoch: signal.epoch, duplicate } } };
+      return { ack: { signalId: signal.signalId, sequence: signal.sequence, epoch: signal.epoch, duplicate } };
     } catch (e) {
-      if (isConsortError(e)) return { outcome: { case: "error", value: statusOf(e) } };
+      if (isConsortError(e)) return { errorBytes: toBinary(StatusSchema, statusOf(e)) };
       throw e; // not the request's fault: the stream ends INTERNAL
     }
   };
@@ -202,11 +220,13 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     async *publishStream(requests, ctx) {
       const it = requests[Symbol.asyncIterator]();
       // Each request is applied as it arrives; its outcome waits for the others that arrived in the same turn of
-      // the event loop, and they go out together in one response (one message per burst, not per signal).
-      let outcomes: PublishOutcomeInit[] = [];
+      // the event loop, and they go out together in one response (one message per burst, not per signal). The
+      // gRPC port sends the response's bytes, encoded here; the other ports build the message.
+      const grpc = ctx.protocolName === "grpc";
+      let outcomes: OutcomeFields[] = [];
       let bytes = 0;
       const flush = () => {
-        const res = create(PublishStreamResponseSchema, { outcomes });
+        const res = grpc ? new EncodedPublishStreamResponse(outcomes) : create(PublishStreamResponseSchema, { outcomes: outcomes.map(outcomeMessage) });
         outcomes = [];
         bytes = 0;
         return res;
@@ -233,7 +253,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
           next = pull();
           const outcome = outcomeOf(r.value.publish);
           outcomes.push(outcome);
-          bytes += outcome.outcome.case === "error" ? toBinary(StatusSchema, outcome.outcome.value).byteLength + 16 : ackBytes;
+          bytes += "ack" in outcome ? ackBytes : outcome.errorBytes.byteLength + 16;
           if (outcomes.length >= maxOutcomes || bytes >= maxOutcomeBytes) yield flush();
         }
         if (outcomes.length > 0) yield flush();
