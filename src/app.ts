@@ -12,6 +12,7 @@ import { ServerShutdown } from "./binding/call-context.js";
 import type { ServiceBinding } from "./binding/service-binding.js";
 import { decodeRouteRequest } from "./service/route-codec.js";
 import { createRoutingService, policyOversize } from "./service/routing-service.js";
+import { decodePublishRequest, decodePublishStreamRequest } from "./service/publish-codec.js";
 import { createSignalService } from "./service/signal-service.js";
 import { structSize } from "./service/struct-codec.js";
 import { contextBinarySize, contextOversize } from "./service/context-messages.js";
@@ -109,7 +110,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   });
   const services: ServiceBinding[] = [
-    { service: SignalService, impl: createSignalService({ engine: signals, maxMessageBytes }) },
+    {
+      service: SignalService,
+      impl: createSignalService({ engine: signals, maxMessageBytes }),
+      decoders: { publish: decodePublishRequest, publishStream: decodePublishStreamRequest },
+    },
     { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },
     { service: ContextService, impl: createContextService({ engine: contexts, maxMessageBytes }), decoders: { distributeContext: decodeDistributeContextRequest } },
     { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
