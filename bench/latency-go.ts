@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LatencyResult } from "./latency.js";
+import type { PeerKind } from "./peers.js";
 import type { ServerProcess } from "./server-process.js";
 
 const goDir = fileURLToPath(new URL("../../bench/go", import.meta.url));
@@ -24,7 +25,17 @@ export function goBinary(): string {
  * and subscriber in one client process.
  */
 export function measureLatencyGo(server: ServerProcess, options: { rate?: number; count?: number } = {}): LatencyResult {
-  const out = execFileSync(goBinary(), ["-addr", `127.0.0.1:${server.grpcPort}`, "-rate", String(options.rate ?? 1000), "-count", String(options.count ?? 5000)], {
+  return measureLatencyGoAt("consort", `127.0.0.1:${server.grpcPort}`, options);
+}
+
+/**
+ * The same publish → subscriber latency against Consort or a peer at `addr` (bench/go/main.go, nats.go, redis.go):
+ * same payload (as JSON bytes for the peers), pacing and counts. NATS JetStream publishes are acknowledged before
+ * the next (as Consort's unary Publish is) and read by an ordered push consumer; Redis Streams: XADD, XREAD BLOCK.
+ */
+export function measureLatencyGoAt(system: "consort" | PeerKind, addr: string, options: { rate?: number; count?: number } = {}): LatencyResult {
+  const mode = system === "consort" ? "signal" : `${system}-latency`;
+  const out = execFileSync(goBinary(), ["-mode", mode, "-addr", addr, "-rate", String(options.rate ?? 1000), "-count", String(options.count ?? 5000), "-timeout", "100s"], {
     encoding: "utf8",
     timeout: 120_000,
   });
