@@ -35,18 +35,18 @@ const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (n: number) => `${n.toFixed(3)} ms`;
 
 /** Runs `fn` against a fresh server of `system` (Consort with `consortArgs`), stopping it afterwards. */
-async function withSystem<T>(system: System, consortArgs: readonly string[], fn: (addr: string, pid: number) => T): Promise<T> {
+async function withSystem<T>(system: System, consortArgs: readonly string[], fn: (addr: string, pid: number) => Promise<T>): Promise<T> {
   if (system === "consort") {
     const server = await startServerProcess(consortArgs);
     try {
-      return fn(`127.0.0.1:${server.grpcPort}`, server.child.pid!);
+      return await fn(`127.0.0.1:${server.grpcPort}`, server.child.pid!);
     } finally {
       await server.stop();
     }
   }
   const peer = await startPeer(system);
   try {
-    return fn(peer.addr, peer.pid);
+    return await fn(peer.addr, peer.pid);
   } finally {
     await peer.stop();
   }
@@ -69,7 +69,7 @@ function ratios(value: (s: System) => number | undefined, systems: readonly Syst
     .filter((s) => s !== "consort")
     .map((s) => {
       const v = value(s);
-      return `Consort/${short[s]} ${c === undefined || v === undefined ? "n/a" : (c / v).toFixed(2)}`;
+      return `Consort/${short[s]} ${c === undefined || v === undefined || !(v > 0) ? "n/a" : (c / v).toFixed(2)}`;
     })
     .join(", ");
 }
@@ -115,10 +115,10 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
   for (let r = 0; r < runs; r++) {
     for (const n of [1, 10, 100]) {
       for (const s of systems) {
-        const res = await withSystem(s, ["--subscriber-buffer", "100000"], (addr, pid) => {
+        const res = await withSystem(s, ["--subscriber-buffer", "100000"], async (addr, pid) => {
           if (smoke) return measureFanoutGo(s, addr, pid, { subscribers: n, messages: 100 });
-          const warm = measureFanoutGo(s, addr, pid, { subscribers: n, messages: Math.max(200, Math.min(2000, Math.round(20_000 / n))) });
-          const sizing = measureFanoutGo(s, addr, pid, { subscribers: n, messages: sized(warm, n, 1, 1000) });
+          const warm = await measureFanoutGo(s, addr, pid, { subscribers: n, messages: Math.max(200, Math.min(2000, Math.round(20_000 / n))) });
+          const sizing = await measureFanoutGo(s, addr, pid, { subscribers: n, messages: sized(warm, n, 1, 1000) });
           return measureFanoutGo(s, addr, pid, { subscribers: n, messages: sized(sizing, n, 2, 5000) });
         });
         ((fanout[n] ??= {})[s] ??= []).push(res);

@@ -327,7 +327,7 @@ export async function runDependencyBench(runs = 3, options: DependencyBenchOptio
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess();
     try {
-      const res = measureCompletionGo(server, { count: options.completionGoCount ?? 2000 });
+      const res = await measureCompletionGo(server, { count: options.completionGoCount ?? 2000 });
       completionGo.push(res);
       console.log(
         `Dependencies/completion-go run ${r + 1}: p50 ${ms(res.p50)}, p90 ${ms(res.p90)}, p99 ${ms(res.p99)}, p99.9 ${ms(res.p999)}, max ${ms(res.max)} ` +

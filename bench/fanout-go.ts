@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { goBinary } from "./latency-go.js";
+import { runGo } from "./latency-go.js";
 
 /** The systems the Go fan-out mode drives. */
 export type FanoutSystem = "consort" | "nats" | "redis";
@@ -36,8 +35,8 @@ export interface FanoutGoResult {
  * Fan-out with the Go client (`-mode fanout`, bench/go/fanout.go): one publisher flat out and N subscribers of
  * `system` at `addr`, whose server process is `serverPid`. Ends with an error after 90 s.
  */
-export function measureFanoutGo(system: FanoutSystem, addr: string, serverPid: number, options: FanoutGoOptions): FanoutGoResult {
+export async function measureFanoutGo(system: FanoutSystem, addr: string, serverPid: number, options: FanoutGoOptions): Promise<FanoutGoResult> {
   const args = ["-mode", "fanout", "-system", system, "-addr", addr, "-server-pid", String(serverPid), "-subscribers", String(options.subscribers)];
   args.push("-count", String(options.messages), "-window", String(options.window ?? 32), "-timeout", "90s");
-  return JSON.parse(execFileSync(goBinary(), args, { encoding: "utf8", timeout: 100_000 })) as FanoutGoResult;
+  return JSON.parse(await runGo(args, 100_000)) as FanoutGoResult;
 }

@@ -57,7 +57,7 @@ async function signals(): Promise<unknown> {
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess();
     try {
-      const res = measureLatencyGo(server, { rate: 1000, count });
+      const res = await measureLatencyGo(server, { rate: 1000, count });
       goResults.push(res);
       console.log(
         `Signals/latency-go run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, Go client)`,
