@@ -294,12 +294,12 @@ function line(r: DistributeResult): string {
  * Runs the context benchmark `runs` times (a fresh server process per run, the sizes in turn on it) and prints
  * one line per size and run, then the medians over runs of each percentile.
  */
-export async function runContextBench(runs = 3): Promise<DistributeResult[][]> {
-  const all: DistributeResult[][] = distributeSizes.map(() => []);
+export async function runContextBench(runs = 3, sizes: readonly DistributeOptions[] = distributeSizes): Promise<DistributeResult[][]> {
+  const all: DistributeResult[][] = sizes.map(() => []);
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess();
     try {
-      for (const [k, size] of distributeSizes.entries()) {
+      for (const [k, size] of sizes.entries()) {
         const res = await measureDistribute(server, size);
         all[k]!.push(res);
         console.log(`Context/distribute-${size.agents} run ${r + 1}: ${line(res)}`);
@@ -308,7 +308,7 @@ export async function runContextBench(runs = 3): Promise<DistributeResult[][]> {
       await server.stop();
     }
   }
-  for (const [k, size] of distributeSizes.entries()) {
+  for (const [k, size] of sizes.entries()) {
     const list = all[k]!;
     const med = (f: (x: DistributeResult) => Percentiles | undefined): Percentiles | undefined =>
       list.some((x) => f(x) === undefined) ? undefined : { p50: median(list.map((x) => f(x)!.p50)), p99: median(list.map((x) => f(x)!.p99)), max: median(list.map((x) => f(x)!.max)) };

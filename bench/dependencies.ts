@@ -254,7 +254,7 @@ export async function measureGateRelease(server: ServerProcess, options: GateOpt
     const t0 = process.hrtime.bigint();
     const set = await unary<SetQualityGateScoreResponse>(admin, "setQualityGateScore", { coordinationId, gateId: "release", score: 0.9 });
     const tSet = process.hrtime.bigint();
-    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${arrived} of ${n} waiters released in 60 s`)), 60_000))]);
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${arrived} of ${n} waiters released in 60 s`)), 60_000).unref())]);
     const client1 = process.cpuUsage(client0);
     const serverCpu = (server.cpuMicros() - cpu0) / 1000;
     if (failure !== undefined) throw failure;
@@ -300,19 +300,26 @@ function gateLine(r: GateResult): string {
   );
 }
 
-/** Gate releases per server process: the first is a warm-up, the rest are measured. */
-const gateRounds = 4;
+/** Options of {@link runDependencyBench}: passed to each measurement (the smoke run makes them tiny). */
+export interface DependencyBenchOptions {
+  readonly completion?: Omit<CompletionOptions, "echo">;
+  /** Completions measured by the Go client. @default 2000 */
+  readonly completionGoCount?: number;
+  readonly gate?: GateOptions;
+  /** Gate releases per server process: the first is a warm-up, the rest are measured. @default 4 */
+  readonly gateRounds?: number;
+}
 
 /**
  * Runs the dependency benchmarks `runs` times, each on a fresh server process: completion → waiter latency, then
- * the 10,000-waiter gate release ({@link gateRounds} rounds, the first untimed). Prints one line per run and the
- * medians over runs.
+ * the 10,000-waiter gate release (4 rounds, the first untimed). Prints one line per run and the medians over runs.
  */
-export async function runDependencyBench(runs = 3): Promise<{ completion: CompletionResult[]; gate: GateResult[] }> {
+export async function runDependencyBench(runs = 3, options: DependencyBenchOptions = {}): Promise<{ completion: CompletionResult[]; gate: GateResult[] }> {
+  const gateRounds = options.gateRounds ?? 4;
   const completion: CompletionResult[] = [];
   const gate: GateResult[] = [];
   for (let r = 0; r < runs; r++) {
-    const res = await withServerAndEcho((server, echo) => measureCompletion(server, { echo }));
+    const res = await withServerAndEcho((server, echo) => measureCompletion(server, { ...options.completion, echo }));
     completion.push(res);
     console.log(`Dependencies/completion run ${r + 1}: ${completionLine(res)}`);
   }
@@ -320,7 +327,7 @@ export async function runDependencyBench(runs = 3): Promise<{ completion: Comple
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess();
     try {
-      const res = measureCompletionGo(server, { count: 2000 });
+      const res = await measureCompletionGo(server, { count: options.completionGoCount ?? 2000 });
       completionGo.push(res);
       console.log(
         `Dependencies/completion-go run ${r + 1}: p50 ${ms(res.p50)}, p90 ${ms(res.p90)}, p99 ${ms(res.p99)}, p99.9 ${ms(res.p999)}, max ${ms(res.max)} ` +
@@ -335,7 +342,7 @@ export async function runDependencyBench(runs = 3): Promise<{ completion: Comple
     try {
       const rounds: GateResult[] = [];
       for (let k = 0; k < gateRounds; k++) {
-        const res = await measureGateRelease(server);
+        const res = await measureGateRelease(server, options.gate);
         if (k === 0) continue;
         rounds.push(res);
         console.log(`Dependencies/gate-10000 run ${r + 1} round ${k}: ${gateLine(res)}`);

@@ -79,7 +79,7 @@ export async function measureFanout(server: ServerProcess, options: FanoutOption
     };
     pump();
   });
-  await Promise.race([Promise.all(finished), new Promise((_, rej) => setTimeout(() => rej(new Error("fan-out timed out")), 60_000))]);
+  await Promise.race([Promise.all(finished), new Promise((_, rej) => setTimeout(() => rej(new Error("fan-out timed out")), 60_000).unref())]);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = server.cpuMicros() - cpu0;
   streams.forEach((s) => s.cancel());

@@ -72,7 +72,7 @@ export async function measureLatency(server: ServerProcess, options: LatencyOpti
       if (err) throw err;
     });
   }
-  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error("timed out waiting for signals")), 30_000))]);
+  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error("timed out waiting for signals")), 30_000).unref())]);
   stream.cancel();
   pub.close();
   sub.close();

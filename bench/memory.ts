@@ -32,13 +32,23 @@ export interface MemoryResult {
   readonly fillSeconds: number;
 }
 
+/** Options of {@link measureMemory}. */
+export interface MemoryOptions {
+  /** @default 1000000 */
+  readonly signals?: number;
+  /** @default 10000 */
+  readonly subscriptions?: number;
+  /** Pause before each reading. @default 1000 */
+  readonly settleMs?: number;
+}
+
 /**
  * The Memory cases in one fresh server: `signals` ~200-byte signals published over 100 coordinations by the Go
  * client (bench/go/memory.go), all read back once with ListSignals (so whatever a delivery caches is counted), then
  * `subscriptions` idle subscriptions opened on top; the server's RSS and heap are read after each step, after a
  * 1-second pause.
  */
-export async function measureMemory(options: { signals?: number; subscriptions?: number } = {}): Promise<MemoryResult> {
+export async function measureMemory(options: MemoryOptions = {}): Promise<MemoryResult> {
   const signals = options.signals ?? 1_000_000;
   const subscriptions = options.subscriptions ?? 10_000;
   const server = await startServerProcess();
@@ -55,7 +65,7 @@ export async function measureMemory(options: { signals?: number; subscriptions?:
     return JSON.parse(line.value) as Record<string, number>;
   };
   const reading = async (): Promise<MemoryReading> => {
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, options.settleMs ?? 1000));
     const heap = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(await scrapeMetrics(server.httpPort));
     return { rssBytes: rssBytes(server.child.pid!), heapUsedBytes: Number(heap?.[1] ?? NaN) };
   };
@@ -78,7 +88,7 @@ export async function measureMemory(options: { signals?: number; subscriptions?:
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
 
 /** Prints the Memory cases over `runs` fresh servers, and their medians. */
-export async function runMemoryBench(runs: number, options: { signals?: number; subscriptions?: number } = {}): Promise<void> {
+export async function runMemoryBench(runs: number, options: MemoryOptions = {}): Promise<MemoryResult[]> {
   const results: MemoryResult[] = [];
   for (let r = 0; r < runs; r++) {
     const m = await measureMemory(options);
@@ -95,4 +105,5 @@ export async function runMemoryBench(runs: number, options: { signals?: number; 
     `Memory/retained-1M median of ${runs}: RSS ${mib(retained)} after publishing and reading back (goal ≤ 1024 MiB), ${(median(results.map((m) => m.read.rssBytes - m.start.rssBytes)) / results[0]!.signals).toFixed(0)} bytes per signal above the idle server`,
   );
   console.log(`Memory/idle-subscriptions median of ${runs}: +${mib(subs)} RSS for ${results[0]!.subscriptions} idle subscriptions (goal ≤ 512 MiB)`);
+  return results;
 }

@@ -366,15 +366,21 @@ export interface RoutingBenchResult {
   readonly rpc64: RouteRpcResult[];
 }
 
+/** Options of {@link runRoutingBench}: passed to each measurement (the smoke run makes them tiny). */
+export interface RoutingBenchOptions {
+  readonly core?: RoutingCoreOptions;
+  readonly rpc?: Omit<RouteRpcOptions, "inFlight">;
+}
+
 /**
  * Runs the routing benchmarks `runs` times and prints one line per run and the medians: in-core cost (this
  * process), then Route RPC vs the echo floor at 1 and 64 requests in flight (a fresh Consort server and echo
  * server per run).
  */
-export async function runRoutingBench(runs = 3): Promise<RoutingBenchResult> {
+export async function runRoutingBench(runs = 3, options: RoutingBenchOptions = {}): Promise<RoutingBenchResult> {
   const core: RoutingCoreResult[] = [];
   for (let r = 0; r < runs; r++) {
-    const res = measureRoutingCore();
+    const res = measureRoutingCore(options.core);
     core.push(res);
     console.log(`Routing/core run ${r + 1}: ${coreLine(res)}`);
   }
@@ -389,7 +395,7 @@ export async function runRoutingBench(runs = 3): Promise<RoutingBenchResult> {
         [1, rpc1],
         [64, rpc64],
       ] as const) {
-        const res = await measureRouteRpc(server, echo, { inFlight });
+        const res = await measureRouteRpc(server, echo, { ...options.rpc, inFlight });
         into.push(res);
         console.log(`Routing/rpc-${inFlight} run ${r + 1}: ${rpcLine(res)} (${res.requestBytes}-byte request, ${res.responseBytes}-byte response)`);
       }

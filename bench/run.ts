@@ -1,38 +1,46 @@
+import { runPeersBench } from "./compare.js";
 import { runContextBench } from "./context.js";
 import { runDependencyBench } from "./dependencies.js";
 import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
 import { measureLatencyGo } from "./latency-go.js";
+import { machineLoad } from "./machine.js";
 import { runMemoryBench } from "./memory.js";
 import { runShutdownBench } from "./shutdown.js";
 import { measurePublishCost } from "./publish-cost.js";
+import { writeResults } from "./results.js";
 import { runRoutingBench } from "./routing.js";
 import { startServerProcess } from "./server-process.js";
 
 /**
- * Runs the benchmarks and prints their numbers: `npm run bench [-- --runs N] [-- --only Signals|Routing|Context|Dependencies|Memory|Shutdown]`. Each
- * RPC run uses a fresh server process; the median over runs is printed last.
+ * Runs the benchmarks and prints their numbers:
+ * `npm run bench [-- --runs N] [-- --only Signals|Routing|Context|Dependencies|Memory|Shutdown|Peers] [-- --smoke]`.
+ * Each RPC run uses a fresh server process; the median over runs is printed last. `--only Compare` is `--only Peers`.
+ * `--smoke` (or CONSORT_BENCH_SMOKE=1) runs every case once with tiny counts, to check the cases work: its numbers
+ * say nothing about speed. The machine's load is printed at the start and end; every area's results go to
+ * bench/results/latest.json (smoke.json for a smoke run).
  */
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const runs = Number(arg("--runs") ?? 3);
+const smoke = process.argv.includes("--smoke") || process.env["CONSORT_BENCH_SMOKE"] === "1";
+const runs = smoke ? 1 : Number(arg("--runs") ?? 3);
 const only = arg("--only");
-const selected = (area: string) => only === undefined || area.startsWith(only);
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-if (selected("Signals")) {
-  const cost = measurePublishCost();
+async function signals(): Promise<unknown> {
+  const cost = measurePublishCost(smoke ? { warmup: 2000, coordinations: 20, full: 2000 } : {});
   console.log(
     `Signals/publish-cost: ${cost.earlyUs.toFixed(2)} µs/signal at signals 1..10, ${cost.fullUs.toFixed(2)} µs/signal at a full 10,000 history (ratio ${cost.ratio.toFixed(2)})`,
   );
+  const count = smoke ? 200 : 5000;
 
   const results = [];
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess();
     try {
-      const res = await measureLatency(server, { rate: 1000, count: 5000 });
+      const res = await measureLatency(server, { rate: 1000, count });
       results.push(res);
       console.log(
         `Signals/latency run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, Node grpc-js client)`,
@@ -49,7 +57,7 @@ if (selected("Signals")) {
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess();
     try {
-      const res = measureLatencyGo(server, { rate: 1000, count: 5000 });
+      const res = await measureLatencyGo(server, { rate: 1000, count });
       goResults.push(res);
       console.log(
         `Signals/latency-go run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, Go client)`,
@@ -68,7 +76,7 @@ if (selected("Signals")) {
   for (let r = 0; r < runs; r++) {
     const server = await startServerProcess(["--subscriber-buffer", "100000"]);
     try {
-      const res = await measureFanout(server, { subscribers: 100, signals: 5000 });
+      const res = await measureFanout(server, { subscribers: 100, signals: smoke ? 200 : 5000 });
       fan.push(res);
       console.log(
         `Signals/fanout-100 run ${r + 1}: ${Math.round(res.deliveriesPerSecond)} deliveries/s, ${res.serverCpuMicrosPerDelivery.toFixed(2)} µs server CPU per delivery, ${res.messagesPerDelivery.toFixed(3)} stream messages per delivery (${res.seconds.toFixed(2)} s)`,
@@ -80,14 +88,71 @@ if (selected("Signals")) {
   console.log(
     `Signals/fanout-100 median of ${runs}: ${Math.round(median(fan.map((r) => r.deliveriesPerSecond)))} deliveries/s, ${median(fan.map((r) => r.serverCpuMicrosPerDelivery)).toFixed(2)} µs server CPU per delivery`,
   );
+  return { publishCost: cost, latency: results, latencyGo: goResults, fanout100: fan };
 }
 
-if (selected("Routing")) await runRoutingBench(runs);
+/** The areas in the order they run; `--only X` runs those whose name (or alias) starts with X. */
+const areas: readonly { name: string; aliases?: readonly string[]; run: () => Promise<unknown> }[] = [
+  { name: "Signals", run: signals },
+  {
+    name: "Routing",
+    run: () => runRoutingBench(runs, smoke ? { core: { routes: 20_000, warmup: 5000 }, rpc: { seconds: 0.3, rounds: 1, warmupSeconds: 0.2 } } : {}),
+  },
+  {
+    name: "Context",
+    run: () =>
+      smoke
+        ? runContextBench(runs, [
+            { agents: 10, calls: 5, warmup: 2 },
+            { agents: 100, calls: 5, warmup: 2 },
+            { agents: 1000, calls: 3, warmup: 1 },
+          ])
+        : runContextBench(runs),
+  },
+  {
+    name: "Dependencies",
+    run: () => runDependencyBench(runs, smoke ? { completion: { count: 50, warmup: 10 }, completionGoCount: 50, gate: { waiters: 200 }, gateRounds: 2 } : {}),
+  },
+  { name: "Memory", run: () => runMemoryBench(runs, smoke ? { signals: 5000, subscriptions: 100, settleMs: 100 } : {}) },
+  { name: "Shutdown", run: () => runShutdownBench(runs, smoke ? { subscribers: 10, loadMs: 300 } : {}) },
+  { name: "Peers", aliases: ["Compare"], run: () => runPeersBench({ runs, smoke }) },
+];
 
-if (selected("Context")) await runContextBench(runs);
+const selected = areas.filter((a) => only === undefined || [a.name, ...(a.aliases ?? [])].some((n) => n.startsWith(only)));
+if (selected.length === 0) throw new Error(`--only ${only}: no such area (${areas.map((a) => a.name).join(", ")})`);
 
-if (selected("Dependencies")) await runDependencyBench(runs);
-
-if (selected("Memory")) await runMemoryBench(runs);
-
-if (selected("Shutdown")) await runShutdownBench(runs);
+const startedAt = new Date();
+const loadStart = machineLoad();
+console.log(`Machine load at start: ${loadStart.raw} (/proc/loadavg: 1, 5, 15 min; ${smoke ? "SMOKE run: tiny counts, numbers say nothing about speed" : `${runs} runs`})`);
+const results: Record<string, unknown> = {};
+let failure: unknown;
+try {
+  for (const area of selected) {
+    const t0 = performance.now();
+    try {
+      results[area.name] = await area.run();
+    } catch (e) {
+      failure = e;
+      results[area.name] = { error: String(e) };
+      break;
+    } finally {
+      console.log(`${area.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  }
+} finally {
+  const loadEnd = machineLoad();
+  console.log(`Machine load at end: ${loadEnd.raw}`);
+  const seconds = (Date.now() - startedAt.getTime()) / 1000;
+  const path = writeResults({
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    seconds,
+    argv: process.argv.slice(2),
+    runs,
+    smoke,
+    load: { start: loadStart, end: loadEnd },
+    areas: results,
+  });
+  console.log(`Results of this run (${seconds.toFixed(0)} s) written to ${path}`);
+}
+if (failure !== undefined) throw failure;

@@ -94,14 +94,17 @@ export async function measureShutdown(options: { subscribers?: number; rate?: nu
   return { subscribers: n, endedWithResumePoint: outcomes.filter((o) => o === "ok").length, otherEndings, acknowledged: acked.length, undelivered, exitMs };
 }
 
-/** Prints the Shutdown case over `runs` fresh servers. */
-export async function runShutdownBench(runs: number): Promise<void> {
+/** Prints the Shutdown case over `runs` fresh servers, with {@link measureShutdown}'s options. */
+export async function runShutdownBench(runs: number, options: Parameters<typeof measureShutdown>[0] = {}): Promise<ShutdownResult[]> {
+  const results: ShutdownResult[] = [];
   for (let r = 0; r < runs; r++) {
-    const m = await measureShutdown();
+    const m = await measureShutdown(options);
+    results.push(m);
     const others = Object.entries(m.otherEndings).map(([k, v]) => `${v}× ${k}`).join(", ");
     console.log(
       `Shutdown/sigterm-100 run ${r + 1}: ${m.endedWithResumePoint}/${m.subscribers} streams ended UNAVAILABLE SHUTTING_DOWN with their resume point${others === "" ? "" : ` (others: ${others})`}, ` +
         `${m.undelivered} acknowledged signals undelivered (${m.acknowledged} acknowledged × ${m.subscribers} subscribers), exit ${m.exitMs.toFixed(0)} ms after SIGTERM`,
     );
   }
+  return results;
 }
