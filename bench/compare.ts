@@ -103,7 +103,8 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
   const count = smoke ? 200 : 5000;
   for (let r = 0; r < runs; r++) {
     for (const s of systems) {
-      const res = await withSystem(s, [], (addr) => measureLatencyGoAt(s, addr, { rate: 1000, count }));
+      // Consort publishes over PublishStream, its high-rate path (Signals/latency-go measures unary Publish).
+      const res = await withSystem(s, [], (addr) => measureLatencyGoAt(s, addr, { rate: 1000, count, stream: true }));
       (latency[s] ??= []).push(res);
       console.log(
         `Peers/latency ${short[s]} run ${r + 1}: p50 ${ms(res.p50)}, p90 ${ms(res.p90)}, p99 ${ms(res.p99)}, max ${ms(res.max)} (${res.count} at 1,000/s, Go client)`,

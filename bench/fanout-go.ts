@@ -8,7 +8,7 @@ export interface FanoutGoOptions {
   readonly subscribers: number;
   /** Messages published; every subscriber receives them all. */
   readonly messages: number;
-  /** Publishes in flight (Consort: unary calls; NATS: pending async publishes; Redis: XADDs per pipeline). @default 32 */
+  /** Publishes in flight (Consort: unacknowledged PublishStream requests; NATS: pending async publishes; Redis: XADDs per pipeline). @default 32 */
   readonly window?: number;
 }
 

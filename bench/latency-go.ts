@@ -38,7 +38,7 @@ export function runGo(args: readonly string[], timeoutMs: number): Promise<strin
  * same shape as the Node measurement — 1,000 signals/s, ~200-byte payload, separate connections for publisher
  * and subscriber in one client process.
  */
-export function measureLatencyGo(server: ServerProcess, options: { rate?: number; count?: number } = {}): Promise<LatencyResult> {
+export function measureLatencyGo(server: ServerProcess, options: { rate?: number; count?: number; stream?: boolean } = {}): Promise<LatencyResult> {
   return measureLatencyGoAt("consort", `127.0.0.1:${server.grpcPort}`, options);
 }
 
@@ -47,8 +47,13 @@ export function measureLatencyGo(server: ServerProcess, options: { rate?: number
  * same payload (as JSON bytes for the peers), pacing and counts. NATS JetStream publishes are acknowledged before
  * the next (as Consort's unary Publish is) and read by an ordered push consumer; Redis Streams: XADD, XREAD BLOCK.
  */
-export async function measureLatencyGoAt(system: "consort" | PeerKind, addr: string, options: { rate?: number; count?: number } = {}): Promise<LatencyResult> {
-  const mode = system === "consort" ? "signal" : `${system}-latency`;
+export async function measureLatencyGoAt(
+  system: "consort" | PeerKind,
+  addr: string,
+  options: { rate?: number; count?: number; stream?: boolean } = {},
+): Promise<LatencyResult> {
+  // Consort's publisher: unary Publish, or with `stream` one PublishStream call (bench/go/stream.go).
+  const mode = system === "consort" ? (options.stream === true ? "signal-stream" : "signal") : `${system}-latency`;
   const out = await runGo(["-mode", mode, "-addr", addr, "-rate", String(options.rate ?? 1000), "-count", String(options.count ?? 5000), "-timeout", "100s"], 120_000);
   return JSON.parse(out) as LatencyResult;
 }

@@ -70,6 +70,23 @@ async function signals(): Promise<unknown> {
     `Signals/latency-go median of ${runs}: p50 ${median(goResults.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(goResults.map((r) => r.p99)).toFixed(3)} ms`,
   );
 
+  const streamResults = [];
+  for (let r = 0; r < runs; r++) {
+    const server = await startServerProcess();
+    try {
+      const res = await measureLatencyGo(server, { rate: 1000, count, stream: true });
+      streamResults.push(res);
+      console.log(
+        `Signals/latency-go-stream run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s over one PublishStream, Go client)`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  console.log(
+    `Signals/latency-go-stream median of ${runs}: p50 ${median(streamResults.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(streamResults.map((r) => r.p99)).toFixed(3)} ms`,
+  );
+
   // The publisher runs flat out, so subscribers are given a buffer that holds the whole run: this measures
   // throughput, not the lag cut-off.
   const fan = [];
@@ -88,7 +105,7 @@ async function signals(): Promise<unknown> {
   console.log(
     `Signals/fanout-100 median of ${runs}: ${Math.round(median(fan.map((r) => r.deliveriesPerSecond)))} deliveries/s, ${median(fan.map((r) => r.serverCpuMicrosPerDelivery)).toFixed(2)} µs server CPU per delivery`,
   );
-  return { publishCost: cost, latency: results, latencyGo: goResults, fanout100: fan };
+  return { publishCost: cost, latency: results, latencyGo: goResults, latencyGoStream: streamResults, fanout100: fan };
 }
 
 /** The areas in the order they run; `--only X` runs those whose name (or alias) starts with X. */

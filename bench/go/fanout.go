@@ -91,7 +91,8 @@ func fanout(ctx context.Context, system, addr string, n, count, window, serverPi
 }
 
 // consortFanout is the fan-out case on Consort: N Subscribe streams of one coordination over 4 connections, one
-// publisher with `window` unary Publish calls in flight on its own connection (as bench/fanout.ts does with Node).
+// publisher on its own connection sending over one PublishStream with `window` requests unacknowledged at most
+// (bench/fanout.ts measures the unary path, with Node).
 type consortFanout struct {
 	conns []*grpc.ClientConn // the publisher's, then the subscribers'
 	coord string
@@ -141,32 +142,53 @@ func (f *consortFanout) subscribe(ctx context.Context, n int, got func(sub, k in
 	}
 }
 
+// publish sends the signals over one PublishStream call (the high-rate path, as NATS and Redis pipeline theirs),
+// at most `window` unacknowledged at a time; an outcome that is not an ack fails the run.
 func (f *consortFanout) publish(ctx context.Context, count, window int) error {
 	client := consortv1.NewSignalServiceClient(f.conns[0])
+	stream, err := client.PublishStream(ctx)
+	if err != nil {
+		return err
+	}
 	data := signalData()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, window)
-	for range window {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(count) {
-				if _, err := client.Publish(ctx, &consortv1.PublishRequest{CoordinationId: f.coord,
-					Type: consortv1.SignalType_SIGNAL_TYPE_INTER_AGENT_MESSAGE, SenderAgentId: "bench", Data: data}); err != nil {
-					errs <- err
+	credits := make(chan struct{}, window)
+	acked := make(chan error, 1)
+	go func() {
+		n := 0
+		for n < count {
+			res, err := stream.Recv()
+			if err != nil {
+				acked <- err
+				return
+			}
+			for _, o := range res.GetOutcomes() {
+				if o.GetAck() == nil {
+					acked <- fmt.Errorf("publish refused: %v", o.GetError())
 					return
 				}
+				n++
+				<-credits
 			}
-		}()
+		}
+		acked <- nil
+	}()
+	for i := 0; i < count; i++ {
+		select {
+		case credits <- struct{}{}:
+		case err := <-acked:
+			if err == nil {
+				err = fmt.Errorf("stream ended after fewer outcomes than requests")
+			}
+			return err
+		}
+		if err := stream.Send(&consortv1.PublishStreamRequest{Publish: &consortv1.PublishRequest{CoordinationId: f.coord,
+			Type: consortv1.SignalType_SIGNAL_TYPE_INTER_AGENT_MESSAGE, SenderAgentId: "bench", Data: data}}); err != nil {
+			return err
+		}
 	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
+	err = <-acked
+	_ = stream.CloseSend()
+	return err
 }
 
 func (f *consortFanout) close() {
