@@ -8,8 +8,7 @@
 //   - -mode fanout -system consort|nats|redis: one publisher flat out, N subscribers (fanout.go).
 //   - -mode completion: completion → dependency waiter released (completion.go).
 //   - -mode memory: the steps of the Memory cases, driven over stdin (memory.go).
-//   - -mode signal-stream: publish → subscriber with the signals published over one PublishStream (stream.go);
-//     -rate 0 publishes flat out.
+//   - -mode signal-stream: publish → subscriber with the signals published over one PublishStream (stream.go).
 //
 // It prints one JSON line: {"p50":…,"p90":…,"p99":…,"max":…,"count":…} in milliseconds for the latency modes
 // (and more per mode). Every mode ends with an error after -timeout.
@@ -63,7 +62,7 @@ func main() {
 	case "memory":
 		memory(*addr, *count, *coords, *subs)
 	case "signal-stream":
-		signalStream(*addr, *rate, *count)
+		signalStreamLatency(ctx, *addr, *rate, *count)
 	default:
 		fail(fmt.Sprintf("unknown -mode %q", *mode))
 	}
