@@ -27,7 +27,7 @@ export interface MemoryResult {
   readonly subscribed: MemoryReading;
   readonly signals: number;
   readonly subscriptions: number;
-  /** Mean encoded size of one stored signal (the Signal message, as Publish returned it). */
+  /** Mean encoded size of one stored signal (the Signal message, as ListSignals returned it). */
   readonly signalBytes: number;
   readonly fillSeconds: number;
 }
@@ -73,11 +73,11 @@ export async function measureMemory(options: MemoryOptions = {}): Promise<Memory
     const start = await reading();
     const fill = await step("fill");
     const filled = await reading();
-    await step("read");
+    const readBack = await step("read");
     const read = await reading();
     await step("subscribe");
     const subscribed = await reading();
-    return { start, filled, read, subscribed, signals, subscriptions, signalBytes: fill["signal_bytes"]!, fillSeconds: fill["seconds"]! };
+    return { start, filled, read, subscribed, signals, subscriptions, signalBytes: readBack["signal_bytes"]!, fillSeconds: fill["seconds"]! };
   } finally {
     go.stdin!.end();
     await new Promise((r) => go.once("exit", r));
@@ -94,7 +94,7 @@ export async function runMemoryBench(runs: number, options: MemoryOptions = {}):
     const m = await measureMemory(options);
     results.push(m);
     console.log(
-      `Memory run ${r + 1}: RSS ${mib(m.start.rssBytes)} at start, ${mib(m.filled.rssBytes)} after ${m.signals} signals (${m.signalBytes.toFixed(0)} bytes each encoded, published in ${m.fillSeconds.toFixed(1)} s), ` +
+      `Memory run ${r + 1}: RSS ${mib(m.start.rssBytes)} at start, ${mib(m.filled.rssBytes)} after ${m.signals} signals (${m.signalBytes.toFixed(0)} bytes each encoded, published over PublishStream in ${m.fillSeconds.toFixed(1)} s), ` +
         `${mib(m.read.rssBytes)} after reading them back, ${mib(m.subscribed.rssBytes)} with ${m.subscriptions} idle subscriptions; heap used ${mib(m.filled.heapUsedBytes)} / ${mib(m.read.heapUsedBytes)} / ${mib(m.subscribed.heapUsedBytes)}`,
     );
   }

@@ -8,7 +8,6 @@ import (
 	"log"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -35,9 +34,10 @@ func memoryData(i int) *structpb.Struct {
 // memory drives the Memory cases, one step per line read on stdin, each answered with one JSON line on stdout
 // (the benchmark reads the server's RSS between steps):
 //
-//   - "fill": publishes `count` signals round-robin over `coords` coordinations (memory-<run>-<k>), 64 calls in
-//     flight over 4 connections;
-//   - "read": reads every coordination's whole history back with ListSignals (pages of 1,000), checking the count;
+//   - "fill": publishes `count` signals round-robin over `coords` coordinations (memory-<run>-<k>) over 4
+//     PublishStreams (one per connection), at most 256 unacknowledged on each;
+//   - "read": reads every coordination's whole history back with ListSignals (pages of 1,000), checking the count
+//     and the signals' mean encoded size;
 //   - "subscribe": opens `subs` idle subscriptions (Subscribe, spread over the coordinations and 8 connections)
 //     and answers once every one has its `subscribed` message; they stay open until stdin closes.
 func memory(addr string, count, coords, subs int) {
@@ -61,33 +61,53 @@ func memory(addr string, count, coords, subs int) {
 		start := time.Now()
 		switch step := in.Text(); step {
 		case "fill":
-			var next atomic.Int64
-			var bytes atomic.Int64
+			// Four PublishStreams (one per connection), each with its share of the signals, at most 256
+			// unacknowledged at a time: the high-rate path, so a million signals take seconds, not minutes.
 			var wg sync.WaitGroup
-			for w := 0; w < 64; w++ {
+			const streams = 4
+			for w := 0; w < streams; w++ {
 				wg.Add(1)
-				go func(client consortv1.SignalServiceClient) {
+				go func(w int, client consortv1.SignalServiceClient) {
 					defer wg.Done()
-					for {
-						i := int(next.Add(1)) - 1
-						if i >= count {
-							return
+					stream, err := client.PublishStream(ctx)
+					if err != nil {
+						log.Fatal(err)
+					}
+					mine := (count - w + streams - 1) / streams
+					credits := make(chan struct{}, 256)
+					acked := make(chan struct{})
+					go func() {
+						for n := 0; n < mine; {
+							res, err := stream.Recv()
+							if err != nil {
+								log.Fatal(err)
+							}
+							for _, o := range res.GetOutcomes() {
+								if o.GetAck() == nil {
+									log.Fatalf("publish refused: %v", o.GetError())
+								}
+								n++
+								<-credits
+							}
 						}
-						resp, err := client.Publish(ctx, &consortv1.PublishRequest{CoordinationId: coord(i % coords),
+						close(acked)
+					}()
+					for i := w; i < count; i += streams {
+						credits <- struct{}{}
+						if err := stream.Send(&consortv1.PublishStreamRequest{Publish: &consortv1.PublishRequest{CoordinationId: coord(i % coords),
 							Type: consortv1.SignalType_SIGNAL_TYPE_AGENT_COMPLETED, SenderAgentId: fmt.Sprintf("generator-%03d", i%100),
-							Data: memoryData(i)})
-						if err != nil {
+							Data: memoryData(i)}}); err != nil {
 							log.Fatal(err)
 						}
-						bytes.Add(int64(proto.Size(resp.GetSignal())))
 					}
-				}(consortv1.NewSignalServiceClient(conns[w%4]))
+					<-acked
+					_ = stream.CloseSend()
+				}(w, consortv1.NewSignalServiceClient(conns[w%4]))
 			}
 			wg.Wait()
-			_ = out.Encode(map[string]any{"step": step, "signals": count, "seconds": time.Since(start).Seconds(),
-				"signal_bytes": float64(bytes.Load()) / float64(count)})
+			_ = out.Encode(map[string]any{"step": step, "signals": count, "seconds": time.Since(start).Seconds()})
 		case "read":
-			read := 0
+			read, bytes := 0, 0
 			client := consortv1.NewSignalServiceClient(conns[0])
 			for k := 0; k < coords; k++ {
 				token := ""
@@ -97,6 +117,9 @@ func memory(addr string, count, coords, subs int) {
 						log.Fatal(err)
 					}
 					read += len(page.GetSignals())
+					for _, sig := range page.GetSignals() {
+						bytes += proto.Size(sig)
+					}
 					if token = page.GetNextPageToken(); token == "" {
 						break
 					}
@@ -105,7 +128,7 @@ func memory(addr string, count, coords, subs int) {
 			if read != count {
 				log.Fatalf("read %d signals back, published %d", read, count)
 			}
-			_ = out.Encode(map[string]any{"step": step, "signals": read, "seconds": time.Since(start).Seconds()})
+			_ = out.Encode(map[string]any{"step": step, "signals": read, "seconds": time.Since(start).Seconds(), "signal_bytes": float64(bytes) / float64(read)})
 		case "subscribe":
 			var wg sync.WaitGroup
 			for s := 0; s < subs; s++ {
