@@ -85,6 +85,22 @@ func signalLatency(ctx context.Context, addr string, rate, count int) {
 	pub, sub := consortv1.NewSignalServiceClient(pubConn), consortv1.NewSignalServiceClient(subConn)
 
 	coord := fmt.Sprintf("latency-go-%d", time.Now().UnixNano())
+	probe := subscribedProbe(ctx, sub, coord, rate, count)
+	data := signalData()
+	err := probe.run(ctx, func(uint64) error {
+		_, err := pub.Publish(ctx, &consortv1.PublishRequest{CoordinationId: coord,
+			Type: consortv1.SignalType_SIGNAL_TYPE_INTER_AGENT_MESSAGE, SenderAgentId: "bench", Data: data})
+		return err
+	})
+	if err != nil {
+		fail(err)
+	}
+	probe.print()
+}
+
+// subscribedProbe subscribes to coord (registered before it returns) and feeds every signal received to a new
+// latency probe, from a goroutine of its own, until the probe has them all.
+func subscribedProbe(ctx context.Context, sub consortv1.SignalServiceClient, coord string, rate, count int) *latencyProbe {
 	stream, err := sub.Subscribe(ctx, &consortv1.SubscribeRequest{CoordinationId: coord, AgentId: "bench"})
 	if err != nil {
 		fail(err)
@@ -105,14 +121,5 @@ func signalLatency(ctx context.Context, addr string, rate, count int) {
 			}
 		}
 	}()
-	data := signalData()
-	err = probe.run(ctx, func(uint64) error {
-		_, err := pub.Publish(ctx, &consortv1.PublishRequest{CoordinationId: coord,
-			Type: consortv1.SignalType_SIGNAL_TYPE_INTER_AGENT_MESSAGE, SenderAgentId: "bench", Data: data})
-		return err
-	})
-	if err != nil {
-		fail(err)
-	}
-	probe.print()
+	return probe
 }

@@ -19,26 +19,7 @@ func signalStreamLatency(ctx context.Context, addr string, rate, count int) {
 	pub, sub := consortv1.NewSignalServiceClient(pubConn), consortv1.NewSignalServiceClient(subConn)
 
 	coord := fmt.Sprintf("latency-go-stream-%d", time.Now().UnixNano())
-	stream, err := sub.Subscribe(ctx, &consortv1.SubscribeRequest{CoordinationId: coord, AgentId: "bench"})
-	if err != nil {
-		fail(err)
-	}
-	if _, err := stream.Recv(); err != nil { // `subscribed`
-		fail(err)
-	}
-	probe := newLatencyProbe(rate, count)
-	go func() {
-		for !probe.complete() {
-			resp, err := stream.Recv()
-			if err != nil {
-				fail(err)
-			}
-			now := time.Now()
-			for _, s := range resp.GetSignals() {
-				probe.got(s.GetSequence(), now)
-			}
-		}
-	}()
+	probe := subscribedProbe(ctx, sub, coord, rate, count)
 	ps, err := pub.PublishStream(ctx)
 	if err != nil {
 		fail(err)
