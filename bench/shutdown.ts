@@ -39,15 +39,16 @@ export async function measureShutdown(options: { subscribers?: number; rate?: nu
   const coordinationId = `shutdown-${Date.now()}`;
   const received: Set<bigint>[] = [];
   const endings: Promise<string>[] = [];
+  const registered: Promise<unknown>[] = [];
   for (let i = 0; i < n; i++) {
     const ch = channels[i % channels.length]!;
     const got = new Set<bigint>();
     let last = 0n;
     received.push(got);
     const s = ch["subscribe"]!.call(ch, { coordinationId, agentId: `agent-${i}` }) as grpc.ClientReadableStream<SubscribeResponse>;
+    registered.push(new Promise((resolve) => s.once("data", resolve))); // `subscribed`
     endings.push(
       new Promise<string>((resolve) => {
-        let subscribed: () => void;
         s.on("data", (m: SubscribeResponse) => {
           for (const sig of m.signals) {
             got.add(sig.sequence);
@@ -62,12 +63,11 @@ export async function measureShutdown(options: { subscribers?: number; rate?: nu
           resolve(ok ? "ok" : `${grpc.status[err.code]} ${info?.reason ?? ""} ${info?.metadata["last_delivered_sequence"] ?? ""}/${last}`);
         });
         s.on("end", () => resolve("no status"));
-        void subscribed!;
       }),
     );
   }
-  // Every subscriber registered before the first publish: it must receive them all.
-  await new Promise((r) => setTimeout(r, 500));
+  // Every subscriber registered (its `subscribed` read) before the first publish: it must receive them all.
+  await Promise.all(registered);
   const acked: bigint[] = [];
   let refused = false;
   const perTick = Math.max(1, Math.round(rate / 1000));

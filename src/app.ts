@@ -24,6 +24,7 @@ import { ContextService } from "../gen/ts/consort/v1/context_pb.js";
 import { DependencyService } from "../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../gen/ts/consort/v1/signal_pb.js";
+import { statusDetailsBin, toWireError } from "./transport/errors.js";
 import { startGrpcServer } from "./transport/grpc.js";
 import { createCallObserver } from "./transport/observe.js";
 import { startWebServer } from "./transport/web.js";
@@ -112,7 +113,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const services: ServiceBinding[] = [
     {
       service: SignalService,
-      impl: createSignalService({ engine: signals, maxMessageBytes }),
+      impl: createSignalService({ engine: signals, maxMessageBytes, statusBytes: (err) => statusDetailsBin(toWireError(err)) }),
       decoders: { publish: decodePublishRequest, publishStream: decodePublishStreamRequest },
     },
     { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },

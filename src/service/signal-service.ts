@@ -6,7 +6,6 @@ import { encodeRepeatedMessages, preEncoded } from "../binding/pre-encoded.js";
 import { LRUCache } from "lru-cache";
 import { ConsortError, isConsortError, Violations } from "../core/errors.js";
 import { encodePublishStreamResponse, encodeSignal, type OutcomeFields } from "./signal-codec.js";
-import { statusOf } from "./status-message.js";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
 import type { SignalEngine } from "../core/signals/signal-engine.js";
 import { streamSubscription } from "../core/signals/subscription-stream.js";
@@ -23,7 +22,6 @@ import {
   type PublishRequest,
   PublishOutcomeSchema,
   type PublishOutcome,
-  PublishStreamResponseSchema,
   ListSignalsResponseSchema,
   GetSignalMetricsResponseSchema,
   ClearSignalsResponseSchema,
@@ -45,6 +43,12 @@ export interface SignalServiceOptions {
    * read). @default 16777216 (16 MiB)
    */
   readonly encodingCacheBytes?: number;
+  /**
+   * The encoded google.rpc.Status a call refused with `err` ends with (code, message, ErrorInfo, BadRequest): what
+   * a PublishStream outcome carries in-band for a refused request. The composition root passes the transports'
+   * own, so an in-band refusal is the very status the call would have ended with.
+   */
+  readonly statusBytes: (err: ConsortError) => Uint8Array;
 }
 
 /**
@@ -102,7 +106,7 @@ function createSignalEncodings(maxBytes: number): SignalEncodings {
 
 /**
  * A response whose repeated field 1 holds signals (SubscribeResponse, ListSignalsResponse), carrying its wire
- * encoding framed from each signal's cached bytes, plus `tail` (the encoded fields after them). The messages are
+ * encoding framed from each signal's cached bytes, then field 2 (`next_page_token`) when there is one. The messages are
  * built only if a transport reads `signals` (the gRPC bridge sends the bytes). A class: an object literal with a
  * getter would make a new hidden class per call.
  */
@@ -198,7 +202,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
       const { signal, duplicate } = publishOne(req ?? emptyPublish);
       return { ack: { signalId: signal.signalId, sequence: signal.sequence, epoch: signal.epoch, duplicate } };
     } catch (e) {
-      if (isConsortError(e)) return { errorBytes: toBinary(StatusSchema, statusOf(e)) };
+      if (isConsortError(e)) return { errorBytes: options.statusBytes(e) };
       throw e; // not the request's fault: the stream ends INTERNAL
     }
   };
@@ -220,13 +224,12 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     async *publishStream(requests, ctx) {
       const it = requests[Symbol.asyncIterator]();
       // Each request is applied as it arrives; its outcome waits for the others that arrived in the same turn of
-      // the event loop, and they go out together in one response (one message per burst, not per signal). The
-      // gRPC port sends the response's bytes, encoded here; the other ports build the message.
-      const grpc = ctx.protocolName === "grpc";
+      // the event loop, and they go out together in one response (one message per burst, not per signal). Only the
+      // gRPC port serves this method (HTTP/1.1 cannot stream both ways): the response carries its bytes.
       let outcomes: OutcomeFields[] = [];
       let bytes = 0;
       const flush = () => {
-        const res = grpc ? new EncodedPublishStreamResponse(outcomes) : create(PublishStreamResponseSchema, { outcomes: outcomes.map(outcomeMessage) });
+        const res = new EncodedPublishStreamResponse(outcomes);
         outcomes = [];
         bytes = 0;
         return res;

@@ -2,23 +2,25 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, type Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Metadata, status as GrpcStatus, type StatusObject } from "@grpc/grpc-js";
-import { isConsortError } from "../core/errors.js";
-import { codeByKind, errorDomain } from "../binding/error-status.js";
+import { type ErrorKind, isConsortError } from "../core/errors.js";
 import { BadRequestSchema, ErrorInfoSchema, type BadRequest, type ErrorInfo } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
 
-export { codeByKind, errorDomain } from "../binding/error-status.js";
+/** The domain of every ErrorInfo Consort sends. */
+export const errorDomain = "consort.v1";
 
-/** One error detail: an ErrorInfo or a BadRequest. */
-export type WireDetail =
-  | { readonly desc: typeof ErrorInfoSchema; readonly value: ErrorInfo }
-  | { readonly desc: typeof BadRequestSchema; readonly value: BadRequest };
-
-/** An ErrorInfo detail of Consort's domain. */
-export const errorInfo = (reason: string, metadata: Readonly<Record<string, string>>): WireDetail => ({
-  desc: ErrorInfoSchema,
-  value: create(ErrorInfoSchema, { reason, domain: errorDomain, metadata: { ...metadata } }),
-});
+/** The one table from domain error kinds to status codes (gRPC and Connect share the numbers). */
+export const codeByKind: Readonly<Record<ErrorKind, Code>> = {
+  invalid: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  out_of_range: Code.OutOfRange,
+  exhausted: Code.ResourceExhausted,
+  failed_precondition: Code.FailedPrecondition,
+  unavailable: Code.Unavailable,
+  aborted: Code.Aborted,
+  unimplemented: Code.Unimplemented,
+  internal: Code.Internal,
+};
 
 /** The ErrorInfo of an error Consort did not raise itself: its reason and the values a client acts on. */
 export interface TransportCondition {
@@ -71,6 +73,11 @@ function condition(code: Code, message: string): Omit<TransportCondition, "code"
   }
 }
 
+/** One error detail: an ErrorInfo or a BadRequest. */
+export type WireDetail =
+  | { readonly desc: typeof ErrorInfoSchema; readonly value: ErrorInfo }
+  | { readonly desc: typeof BadRequestSchema; readonly value: BadRequest };
+
 /** A transport-neutral failed status: code, message, and the details to attach. */
 export interface WireError {
   readonly code: Code;
@@ -82,6 +89,12 @@ export interface WireError {
   /** What was thrown, for the log (never sent). */
   readonly cause: unknown;
 }
+
+/** An ErrorInfo detail of Consort's domain. */
+export const errorInfo = (reason: string, metadata: Readonly<Record<string, string>>): WireDetail => ({
+  desc: ErrorInfoSchema,
+  value: create(ErrorInfoSchema, { reason, domain: errorDomain, metadata: { ...metadata } }),
+});
 
 /** True when `details` (Connect's error details) already hold an ErrorInfo. */
 function hasErrorInfo(err: ConnectError): boolean {

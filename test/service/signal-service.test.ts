@@ -1,12 +1,15 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createHandlerContext } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { type ListSignalsResponse, ListSignalsRequestSchema, ListSignalsResponseSchema, type PublishResponse, PublishRequestSchema, PublishResponseSchema, SignalService, SignalType, SubscribeRequestSchema, SubscribeResponseSchema, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
+import { type ListSignalsResponse, ListSignalsRequestSchema, ListSignalsResponseSchema, type PublishResponse, PublishRequestSchema, PublishResponseSchema, PublishStreamRequestSchema, PublishStreamResponseSchema, type PublishStreamResponse, SignalService, SignalType, SubscribeRequestSchema, SubscribeResponseSchema, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
 import { encodedOf } from "../../src/binding/pre-encoded.js";
 import { defaultLimits } from "../../src/core/limits.js";
 import { createSignalEngine } from "../../src/core/signals/signal-engine.js";
 import { createStore } from "../../src/core/store.js";
 import { createSignalService } from "../../src/service/signal-service.js";
+import type { ConsortError } from "../../src/core/errors.js";
+import { statusDetailsBin, toWireError } from "../../src/transport/errors.js";
+import { StatusSchema, type Status } from "../../gen/ts/google/rpc/status_pb.js";
 import { structSize } from "../../src/service/struct-codec.js";
 
 /** Responses the service encodes itself for the gRPC bridge are byte for byte what toBinary writes. */
@@ -16,7 +19,8 @@ const ctx = (protocolName: string, method: (typeof SignalService.methods)[number
 
 describe("pre-encoded SignalService responses", () => {
   const engine = createSignalEngine({ store: createStore(), limits: defaultLimits, payloadBytes: structSize });
-  const service = createSignalService({ engine, maxMessageBytes: defaultLimits.maxMessageBytes });
+  const statusBytes = (err: ConsortError) => statusDetailsBin(toWireError(err));
+  const service = createSignalService({ engine, maxMessageBytes: defaultLimits.maxMessageBytes, statusBytes });
   for (let i = 0; i < 7; i++) engine.publish({ coordinationId: "c", type: "agent_completed", data: { i, text: "é".repeat(i * 40) }, recipientAgentIds: ["a"] });
 
   it("ListSignals: with and without a next page token; none attached for connect", async () => {
@@ -46,9 +50,31 @@ describe("pre-encoded SignalService responses", () => {
     expect(encodedOf(web)).toBeUndefined();
   });
 
+  it("PublishStream: acks and a refusal in one response, the message built from what it exposes", async () => {
+    async function* requests() {
+      yield create(PublishStreamRequestSchema, { publish: { coordinationId: "ps", type: SignalType.AGENT_COMPLETED } });
+      yield create(PublishStreamRequestSchema, { publish: { coordinationId: "ps" } }); // no type: refused
+      yield create(PublishStreamRequestSchema, { publish: { coordinationId: "ps", type: SignalType.AGENT_COMPLETED, idempotencyKey: "k" } });
+    }
+    const responses: PublishStreamResponse[] = [];
+    for await (const r of service.publishStream(requests(), ctx("grpc", SignalService.method.publishStream))) responses.push(r as PublishStreamResponse);
+    const outcomes = responses.flatMap((r) => r.outcomes);
+    expect(outcomes.map((o) => o.outcome.case)).toEqual(["ack", "error", "ack"]);
+    const refused = outcomes[1]?.outcome.value as Status;
+    // The in-band status is the one a unary Publish of the same request ends with.
+    const unary = await Promise.resolve(service.publish(create(PublishRequestSchema, { coordinationId: "ps" }), ctx("grpc", SignalService.method.publish))).then(
+      () => undefined,
+      (e: unknown) => e as ConsortError,
+    );
+    expect(Buffer.from(toBinary(StatusSchema, refused))).toEqual(statusBytes(unary!));
+    for (const r of responses) {
+      expect(Buffer.from(encodedOf(r)!)).toEqual(Buffer.from(toBinary(PublishStreamResponseSchema, create(PublishStreamResponseSchema, { outcomes: r.outcomes }))));
+    }
+  });
+
   it("a signal read after its encoding left the cache is encoded again, the same", async () => {
     // A cache of 1 byte keeps nothing: every read encodes again.
-    const small = createSignalService({ engine, maxMessageBytes: defaultLimits.maxMessageBytes, encodingCacheBytes: 1 });
+    const small = createSignalService({ engine, maxMessageBytes: defaultLimits.maxMessageBytes, encodingCacheBytes: 1, statusBytes });
     const req = create(ListSignalsRequestSchema, { coordinationId: "c", pageSize: 100 });
     const a = await small.listSignals(req, ctx("grpc", SignalService.method.listSignals));
     const b = await service.listSignals(req, ctx("grpc", SignalService.method.listSignals));
