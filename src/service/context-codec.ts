@@ -1,5 +1,6 @@
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { WireType, type BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { AgentContextRecord } from "../core/context/types.js";
+import { encodeReused } from "./reused-writer.js";
 import { writeStruct } from "./struct-codec.js";
 
 /**
@@ -11,19 +12,15 @@ import { writeStruct } from "./struct-codec.js";
  * writes them with `writeStruct`, which is exact too (struct-codec's differential tests).
  */
 
-// One writer for every context: `finish` hands out a copy and keeps the buffer, so encoding allocates only what it
-// returns.
-const w = new BinaryWriter();
-
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
 
-function stringField(no: number, s: string): void {
+function stringField(w: BinaryWriter, no: number, s: string): void {
   if (s !== "") w.tag(no, LD).string(s);
 }
 
 /** A google.protobuf.Timestamp field for `ms` milliseconds since the epoch (as `timestampFromMs` makes it). */
-function timestampField(no: number, ms: number): void {
+function timestampField(w: BinaryWriter, no: number, ms: number): void {
   const seconds = Math.floor(ms / 1000);
   const nanos = (ms - seconds * 1000) * 1_000_000;
   w.tag(no, LD).fork();
@@ -32,7 +29,7 @@ function timestampField(no: number, ms: number): void {
   w.join();
 }
 
-function structField(no: number, obj: AgentContextRecord["assignment"]["inputData"]): void {
+function structField(w: BinaryWriter, no: number, obj: AgentContextRecord["assignment"]["inputData"]): void {
   w.tag(no, LD).fork();
   writeStruct(w, obj);
   w.join();
@@ -44,35 +41,42 @@ function structField(no: number, obj: AgentContextRecord["assignment"]["inputDat
  * the assignment object.
  */
 export function encodeAgentFields(r: AgentContextRecord): { metadata: Uint8Array; assignment: Uint8Array } {
+  return { metadata: encodeReused(writeMetadata, r), assignment: encodeReused(writeAssignment, r) };
+}
+
+function writeMetadata(w: BinaryWriter, r: AgentContextRecord): void {
   const a = r.assignment;
   w.tag(1, LD).fork();
-  stringField(1, r.sessionId);
-  stringField(2, r.coordinationId);
-  stringField(3, a.agentId);
-  stringField(4, a.agentRole);
-  stringField(5, r.parentWorkflowId);
-  timestampField(6, r.createdAt);
+  stringField(w, 1, r.sessionId);
+  stringField(w, 2, r.coordinationId);
+  stringField(w, 3, a.agentId);
+  stringField(w, 4, a.agentRole);
+  stringField(w, 5, r.parentWorkflowId);
+  timestampField(w, 6, r.createdAt);
   w.join();
-  const metadata = w.finish();
+}
 
+function writeAssignment(w: BinaryWriter, r: AgentContextRecord): void {
+  const a = r.assignment;
   w.tag(3, LD).fork();
-  stringField(1, a.agentId);
-  stringField(2, a.agentRole);
-  stringField(3, a.objective);
+  stringField(w, 1, a.agentId);
+  stringField(w, 2, a.agentRole);
+  stringField(w, 3, a.objective);
   for (const t of a.tasks) w.tag(4, LD).string(t);
-  structField(5, a.inputData);
+  structField(w, 5, a.inputData);
   for (const d of a.dependencies) w.tag(6, LD).string(d);
-  structField(7, a.outputRequirements);
-  structField(8, a.successCriteria);
+  structField(w, 7, a.outputRequirements);
+  structField(w, 8, a.successCriteria);
   w.join();
-  const assignment = w.finish();
-  return { metadata, assignment };
 }
 
 /** Fields 6–8 of `r`'s context (version, updated_at, revision), as encoded: what every update changes. */
 export function encodeChangeFields(r: AgentContextRecord): Uint8Array {
+  return encodeReused(writeChangeFields, r);
+}
+
+function writeChangeFields(w: BinaryWriter, r: AgentContextRecord): void {
   if (r.version !== 0) w.tag(6, VARINT).uint64(r.version);
-  timestampField(7, r.updatedAt);
+  timestampField(w, 7, r.updatedAt);
   if (r.revision !== 0) w.tag(8, VARINT).uint64(r.revision);
-  return w.finish();
 }

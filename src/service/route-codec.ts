@@ -1,9 +1,10 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { WireType, type BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { JsonObject } from "../core/json.js";
 import { routingDecisions, routingStrategies, type RouterResult, type RoutingRecord } from "../core/routing/types.js";
 import { RouteRequestSchema, type RouteRequest } from "../../gen/ts/consort/v1/routing_pb.js";
 import { varintSize, writeVarint } from "../binding/pre-encoded.js";
+import { encodeReused } from "./reused-writer.js";
 import { NotCanonical, readEnd, readString, readTag, structAt, tagOf, utf8Length, WireReader, writeStruct } from "./struct-codec.js";
 
 /**
@@ -95,7 +96,14 @@ function resultBlock(r: RouterResult): Uint8Array {
     const cached = blocks.get(r.metadata);
     if (cached !== undefined && sameResult(cached.result, r)) return cached.bytes;
   }
-  const w = new BinaryWriter();
+  const bytes = encodeReused(writeResultBlock, r);
+  if (frozen) {
+    blocks.set(r.metadata, { result: { decision: r.decision, confidence: r.confidence, reasoning: r.reasoning, strategy: r.strategy, nextTask: r.nextTask }, bytes });
+  }
+  return bytes;
+}
+
+function writeResultBlock(w: BinaryWriter, r: RouterResult): void {
   const decision = routingDecisions.indexOf(r.decision) + 1;
   const strategy = routingStrategies.indexOf(r.strategy) + 1;
   if (decision !== 0) w.tag(2, WireType.Varint).int32(decision);
@@ -106,11 +114,6 @@ function resultBlock(r: RouterResult): Uint8Array {
   w.tag(7, WireType.LengthDelimited).fork();
   writeStruct(w, r.metadata);
   w.join();
-  const bytes = w.finish();
-  if (frozen) {
-    blocks.set(r.metadata, { result: { decision: r.decision, confidence: r.confidence, reasoning: r.reasoning, strategy: r.strategy, nextTask: r.nextTask }, bytes });
-  }
-  return bytes;
 }
 
 /** Bytes of a length-delimited string field: tag, length, UTF-8. 0 for "" (proto3 leaves it out). */

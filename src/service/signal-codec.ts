@@ -1,6 +1,7 @@
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { WireType, type BinaryWriter } from "@bufbuild/protobuf/wire";
 import { signalTypes, type SignalRecord } from "../core/signals/types.js";
 import { enumValue } from "./convert.js";
+import { encodeReused } from "./reused-writer.js";
 import { writeStruct } from "./struct-codec.js";
 
 const LD = WireType.LengthDelimited;
@@ -12,7 +13,10 @@ const LD = WireType.LengthDelimited;
  * the signal is sent.
  */
 export function encodeSignal(s: SignalRecord): Uint8Array {
-  const w = new BinaryWriter();
+  return encodeReused(writeSignal, s);
+}
+
+function writeSignal(w: BinaryWriter, s: SignalRecord): void {
   if (s.signalId !== "") w.tag(1, LD).string(s.signalId);
   if (s.coordinationId !== "") w.tag(2, LD).string(s.coordinationId);
   if (s.sequence !== 0) w.tag(3, WireType.Varint).uint64(s.sequence);
@@ -31,7 +35,6 @@ export function encodeSignal(s: SignalRecord): Uint8Array {
   writeStruct(w.tag(9, LD).fork(), s.metadata).join();
   if (s.idempotencyKey !== "") w.tag(10, LD).string(s.idempotencyKey);
   if (s.epoch !== "") w.tag(11, LD).string(s.epoch);
-  return w.finish();
 }
 
 /** An acknowledged PublishStream request (`consort.v1.PublishAck`). */
@@ -50,7 +53,10 @@ export type OutcomeFields = { readonly ack: AckFields } | { readonly errorBytes:
  * same response.
  */
 export function encodePublishStreamResponse(outcomes: readonly OutcomeFields[]): Uint8Array {
-  const w = new BinaryWriter();
+  return encodeReused(writeOutcomes, outcomes);
+}
+
+function writeOutcomes(w: BinaryWriter, outcomes: readonly OutcomeFields[]): void {
   for (const o of outcomes) {
     w.tag(1, LD).fork();
     if ("ack" in o) {
@@ -66,5 +72,4 @@ export function encodePublishStreamResponse(outcomes: readonly OutcomeFields[]):
     }
     w.join();
   }
-  return w.finish();
 }
