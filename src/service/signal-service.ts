@@ -20,6 +20,7 @@ import {
   PublishResponseSchema,
   PublishRequestSchema,
   type PublishRequest,
+  type PublishStreamRequest,
   PublishOutcomeSchema,
   type PublishOutcome,
   ListSignalsResponseSchema,
@@ -167,10 +168,6 @@ class EncodedPublishStreamResponse {
   }
 }
 
-const streamEnded = Symbol("ended");
-const turnPassed = Symbol("turn");
-/** Resolves once the event loop has run its pending I/O callbacks: what arrived meanwhile joins the batch. */
-const nextTurn = () => new Promise<typeof turnPassed>((resolve) => setImmediate(resolve, turnPassed));
 /** Outcomes per PublishStream response at most, and the bytes they may take (an ack is ~70 bytes encoded). */
 const maxOutcomes = 1024;
 const maxOutcomeBytes = 256 * 1024;
@@ -234,30 +231,64 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         bytes = 0;
         return res;
       };
-      const ended = new Promise<typeof streamEnded>((resolve) => {
-        if (ctx.signal.aborted) resolve(streamEnded);
-        else ctx.signal.addEventListener("abort", () => resolve(streamEnded), { once: true });
-      });
-      const pull = () => {
-        const p = it.next();
-        p.catch(() => {}); // awaited below; a failure while a response is being sent must not go unhandled
-        return p;
+      // What the loop waits for — the next request (or the requests' end or failure), the call's abort, the end of
+      // the turn — each wakes one pending wait. No promise is raced per request: a Promise.race against a
+      // promise that stays pending for the whole stream (the abort) would keep a reaction per request until the
+      // stream ends.
+      let wake: (() => void) | undefined;
+      const wakeUp = () => {
+        const w = wake;
+        wake = undefined;
+        w?.();
       };
+      let read: IteratorResult<PublishStreamRequest> | undefined;
+      let readFailed: { error: unknown } | undefined;
+      const pull = () => {
+        it.next().then(
+          (r) => {
+            read = r;
+            wakeUp();
+          },
+          (error: unknown) => {
+            readFailed = { error };
+            wakeUp();
+          },
+        );
+      };
+      let turnScheduled = false;
+      let turnPassed = false;
+      const onTurn = () => {
+        turnScheduled = false;
+        turnPassed = true;
+        wakeUp();
+      };
+      ctx.signal.addEventListener("abort", wakeUp);
       try {
-        let next = pull();
+        pull();
         for (;;) {
-          const r = await Promise.race(outcomes.length === 0 ? [next, ended] : [next, ended, nextTurn()]);
-          if (r === streamEnded) break;
-          if (r === turnPassed) {
-            yield flush();
+          if (read === undefined && readFailed === undefined && !turnPassed && !ctx.signal.aborted) {
+            if (outcomes.length > 0 && !turnScheduled) {
+              turnScheduled = true;
+              setImmediate(onTurn);
+            }
+            await new Promise<void>((resolve) => (wake = resolve));
+          }
+          if (ctx.signal.aborted) break;
+          // A request that arrived comes before the end of the turn: it joins the batch.
+          if (read !== undefined) {
+            const r = read;
+            read = undefined;
+            if (r.done === true) break;
+            pull();
+            const outcome = outcomeOf(r.value.publish);
+            outcomes.push(outcome);
+            bytes += "ack" in outcome ? ackBytes : outcome.errorBytes.byteLength + 16;
+            if (outcomes.length >= maxOutcomes || bytes >= maxOutcomeBytes) yield flush();
             continue;
           }
-          if (r.done === true) break;
-          next = pull();
-          const outcome = outcomeOf(r.value.publish);
-          outcomes.push(outcome);
-          bytes += "ack" in outcome ? ackBytes : outcome.errorBytes.byteLength + 16;
-          if (outcomes.length >= maxOutcomes || bytes >= maxOutcomeBytes) yield flush();
+          if (readFailed !== undefined) throw readFailed.error;
+          turnPassed = false;
+          if (outcomes.length > 0) yield flush();
         }
         if (outcomes.length > 0) yield flush();
         // Ended by the call's signal: a client cancel quietly; the server's shutdown with UNAVAILABLE, after the
@@ -266,6 +297,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
           throw new ConsortError("unavailable", "server is shutting down; publish the signals not acknowledged to a running server", { reason: "SHUTTING_DOWN" });
         }
       } finally {
+        ctx.signal.removeEventListener("abort", wakeUp);
         // Not awaited: with a read pending it would wait for the client's next request. The read settles when the
         // transport ends the call.
         it.return?.(undefined).catch(() => {});

@@ -129,16 +129,28 @@ class UnaryMethod {
   }
 }
 
-/** Waits until the stream can take more data, or `signal` aborts. */
-function drained(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+/** A handler's interrupt of its stream: the first error it was given, and who waits for it. */
+interface Interruption {
+  error?: { readonly value: unknown };
+  listener?: (() => void) | undefined;
+}
+
+/**
+ * Waits until the stream can take more data, `signal` aborts, or the handler interrupts the stream. Listeners,
+ * not a race against a promise pending for the whole call: each race would leave a reaction on it until the call
+ * ends, one per full write buffer of a long subscription.
+ */
+function drained(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, signal: AbortSignal, interruption: Interruption): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off("drain", done);
       signal.removeEventListener("abort", done);
+      interruption.listener = undefined;
       resolve();
     };
     call.on("drain", done);
     signal.addEventListener("abort", done, { once: true });
+    interruption.listener = done;
   });
 }
 
@@ -159,9 +171,11 @@ function streamingMethod(binding: ServiceBinding, method: DescMethod, name: stri
     let obs: CallObservation | undefined;
     // A handler ends the stream now (lagging subscriber) through the context's interrupt, even while the client's
     // flow-control window is full: waiting for the client to read first could take forever.
-    let interrupt!: (err: unknown) => void;
-    const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
-    interrupted.catch(() => {});
+    const interruption: Interruption = {};
+    const interrupt = (err: unknown) => {
+      interruption.error ??= { value: err };
+      interruption.listener?.();
+    };
     const ctx = new GrpcHandlerContext(call, method, o.shared, interrupt);
     const signal = ctx.signal;
     // The client is gone (cancel or deadline): nothing more can be sent.
@@ -184,7 +198,10 @@ function streamingMethod(binding: ServiceBinding, method: DescMethod, name: stri
           const header = metadataOf(ctx.responseHeader);
           if (header !== undefined) call.sendMetadata(header);
         }
-        if (!call.write(bytes)) await Promise.race([drained(call, signal), interrupted]);
+        if (!call.write(bytes)) {
+          if (interruption.error === undefined) await drained(call, signal, interruption);
+          if (interruption.error !== undefined) throw interruption.error.value;
+        }
       }
       if (clientGone()) {
         obs.end({ code: ConnectError.from(signal.reason).code });
