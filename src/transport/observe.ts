@@ -22,8 +22,9 @@ export interface CallObserver {
 }
 
 const codeName = (code: number) => (code === OK ? "OK" : (Code[code] ?? String(code)));
-// Client-side endings are routine: logged at debug, like etcd does.
-const quiet = new Set<number>([OK, Code.Canceled, Code.DeadlineExceeded, Code.OutOfRange]);
+// Client-side endings are routine: logged at debug, like etcd does. So is NOT_FOUND: an agent polling the status
+// of a coordination not created yet asks it many times a second, and a line per poll would flood the log.
+const quiet = new Set<number>([OK, Code.Canceled, Code.DeadlineExceeded, Code.OutOfRange, Code.NotFound]);
 
 /** What every observation of one observer shares. */
 interface ObserverState {

@@ -1,11 +1,12 @@
 import { Writable } from "node:stream";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { SignalService, SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
 import { startTestServer, unary } from "./harness.js";
 
 describe("call logs", () => {
-  it("log one JSON line per failed call with method, coordination, code and duration; successes stay quiet at info", async () => {
+  it("log one JSON line per failed call with method, coordination, code and duration; successes and NOT_FOUND stay quiet at info", async () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -19,6 +20,12 @@ describe("call logs", () => {
       await unary(client, "publish", { coordinationId: "logged", type: SignalType.AGENT_COMPLETED });
       await unary(client, "publish", { coordinationId: "logged", type: SignalType.UNSPECIFIED }).catch(() => undefined);
       await server.connect.signals.publish({ coordinationId: "", type: SignalType.AGENT_COMPLETED }).catch(() => undefined);
+      // NOT_FOUND is routine (a poller of a coordination not created yet): not logged at info.
+      const notFound = await server.connect.dependencies.getDependencyStatus({ coordinationId: "never-created", agentId: "a", dependencyId: "d" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(ConnectError.from(notFound).code).toBe(Code.NotFound);
     } finally {
       await server.close();
     }
