@@ -1,4 +1,4 @@
-import type * as http2 from "node:http2";
+import * as http2 from "node:http2";
 import type { Code } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import { errorInfo, statusDetailsBin, transportCondition, type WireError } from "./errors.js";
@@ -82,18 +82,48 @@ export function http2ServersOf(server: grpc.Server): http2.Http2Server[] {
   return [...(servers.keys() as IterableIterator<http2.Http2Server>)];
 }
 
+/** The open Consort streams of a server, as {@link trackOpenStreams} sees them. */
+export interface OpenStreams {
+  /** Streams not closed yet. */
+  readonly open: number;
+  /**
+   * Resets (RST_STREAM NO_ERROR) every stream whose response is complete — its trailers sent with END_STREAM —
+   * while the client has not ended its side: a bidirectional call whose client never half-closes would otherwise
+   * stay open after its status. HTTP/2 allows it (RFC 9113 §8.1: the server "MAY request that the client abort
+   * transmission of a request without error"), and grpc-go does the same. Streams with data still to send are left
+   * alone: the reset would overtake it. Returns how many were reset.
+   */
+  endAnswered(): number;
+}
+
 /**
- * Counts the HTTP/2 streams of a bound grpc-js server not yet closed whose path `counts`: a stream closes once its
- * trailers have been sent, which a client that reads slowly can hold back behind flow control after its call ended.
+ * Tracks the HTTP/2 streams of a bound grpc-js server not yet closed whose path `counts`: a stream closes once its
+ * trailers have been sent, which a client that reads slowly can hold back behind flow control after its call ended,
+ * and once the client has ended its side.
  */
-export function countOpenStreams(server: grpc.Server, counts: (path: string) => boolean): { readonly open: number } {
-  const counter = { open: 0 };
+export function trackOpenStreams(server: grpc.Server, counts: (path: string) => boolean): OpenStreams {
+  const open = new Set<http2.ServerHttp2Stream>();
   for (const h2 of http2ServersOf(server)) {
     h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
       if (!counts(headers[":path"] ?? "")) return;
-      counter.open++;
-      stream.once("close", () => counter.open--);
+      open.add(stream);
+      stream.once("close", () => open.delete(stream));
     });
   }
-  return counter;
+  return {
+    get open() {
+      return open.size;
+    },
+    endAnswered() {
+      let reset = 0;
+      for (const stream of open) {
+        // nghttp2 marks a stream half-closed (local) once its END_STREAM frame has gone out, not when it is queued.
+        if (!stream.closed && stream.state.state === http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL) {
+          stream.close(http2.constants.NGHTTP2_NO_ERROR);
+          reset++;
+        }
+      }
+      return reset;
+    },
+  };
 }

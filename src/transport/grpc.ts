@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { isServing, type ServiceBinding } from "../binding/service-binding.js";
 import { bridgeService } from "./grpc-bridge.js";
-import { addStatusDetails, countOpenStreams } from "./grpc-status-details.js";
+import { addStatusDetails, trackOpenStreams } from "./grpc-status-details.js";
 import type { CallObservation, CallObserver, CallOutcome } from "./observe.js";
 import { createReflection, healthServiceName, reflectionServiceNames } from "./reflection.js";
 import { createShutdownFanout } from "./shutdown-fanout.js";
@@ -134,7 +134,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
   });
   // Consort's own calls only: health watches and reflection streams never end on their own.
   const consort = new Set(o.services.map((b) => b.service.typeName));
-  const streams = countOpenStreams(server, (path) => consort.has(path.slice(1, path.lastIndexOf("/"))));
+  const streams = trackOpenStreams(server, (path) => consort.has(path.slice(1, path.lastIndexOf("/"))));
   return {
     port,
     drain() {
@@ -159,6 +159,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
         // Idle for 100 ms: the last responses and trailers have had time to reach the socket.
         let idleSince: number | undefined;
         const poll = setInterval(() => {
+          // Every call has its answer: a stream still open only because its client never ended its side is reset.
+          if (calls.active === 0) streams.endAnswered();
           if (calls.active > 0 || streams.open > 0) idleSince = undefined;
           else if (idleSince === undefined) idleSince = Date.now();
           else if (Date.now() - idleSince >= 100) finish(true);

@@ -77,8 +77,9 @@ describe("PublishStream", () => {
     }
   });
 
-  it("ends UNAVAILABLE SHUTTING_DOWN on shutdown, after the outcome of every request it applied", async () => {
-    const server = await startTestServer();
+  it("ends UNAVAILABLE SHUTTING_DOWN on shutdown, after the outcome of every request it applied; a client that never half-closes does not hold the shutdown", async () => {
+    // A grace period far longer than the shutdown should take: the client below never ends its requests.
+    const server = await startTestServer(["--shutdown-grace-ms", "60000"]);
     const q = requestQueue();
     const acked: bigint[] = [];
     const ended = (async () => {
@@ -88,8 +89,12 @@ describe("PublishStream", () => {
     })().then(() => undefined, (e: unknown) => ConnectError.from(e));
     for (let i = 0; i < 50; i++) q.push({ publish: { coordinationId: "bye", type: SignalType.INTER_AGENT_MESSAGE } });
     while (acked.length < 50) await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
     await server.close();
+    const closeMs = performance.now() - t0;
     const err = await ended;
+    // Not a timing goal: waiting out the grace period would take 60 s.
+    expect(closeMs).toBeLessThan(20_000);
     expect(err?.code).toBe(Code.Unavailable);
     expect(err?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("SHUTTING_DOWN");
     expect(acked).toHaveLength(50);
