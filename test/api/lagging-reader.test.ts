@@ -95,3 +95,53 @@ describe("a reader that stops reading, in its own server process", () => {
     }
   }, 60_000);
 });
+
+type Outcomes = { outcomes: { outcome: { case: "ack"; value: { sequence: bigint } } | { case: "error" } }[] };
+
+describe("a PublishStream client that stops reading its outcomes, in its own server process", () => {
+  it("is read no further: the server applies a bounded number of its requests, then every one once it reads again", async () => {
+    const server = await startServer([]);
+    const pub = clientOf(server, SignalService, 1);
+    const probe = clientOf(server, SignalService, 2);
+    const head = async () => Number((await unary<{ headSequence: string }>(probe, "getSignalMetrics", { coordinationId: "fc" })).headSequence);
+    try {
+      const call = pub["publishStream"]!.call(pub) as grpc.ClientDuplexStream<object, Outcomes>;
+      const acked: number[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        call.on("end", resolve);
+        call.on("error", reject);
+      });
+      call.on("data", (m: Outcomes) => {
+        for (const o of m.outcomes) acked.push(o.outcome.case === "ack" ? Number(o.outcome.value.sequence) : -1);
+      });
+      call.pause();
+      const total = 20_000;
+      let written = 0;
+      const writing = (async () => {
+        const req = { publish: { coordinationId: "fc", type: SignalType.INTER_AGENT_MESSAGE } };
+        for (; written < total; written++) if (!call.write(req)) await new Promise((r) => call.once("drain", r));
+        call.end();
+      })();
+      // Until the server stops applying requests: its outcomes fill the client's window, and it reads no more.
+      let applied = -1;
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const h = await head();
+        if (h === applied) break;
+        applied = h;
+      }
+      expect(applied).toBeGreaterThan(0);
+      expect(applied).toBeLessThan(10_000); // ~800 here: a 64 KiB window of ~80-byte acks
+      expect(acked).toEqual([]);
+      call.resume();
+      await writing;
+      await ended;
+      expect(acked).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      expect(await head()).toBe(total);
+    } finally {
+      pub.close();
+      probe.close();
+      await server.stop();
+    }
+  }, 60_000);
+});
