@@ -4,6 +4,7 @@ import { runDependencyBench } from "./dependencies.js";
 import { measureFanout } from "./fanout.js";
 import { measureLatency } from "./latency.js";
 import { measureLatencyGo } from "./latency-go.js";
+import { measureLatencyPython, pythonClient, type PythonLatencyResult } from "./latency-python.js";
 import { machineLoad } from "./machine.js";
 import { runMemoryBench } from "./memory.js";
 import { runShutdownBench } from "./shutdown.js";
@@ -87,6 +88,32 @@ async function signals(): Promise<unknown> {
     `Signals/latency-go-stream median of ${runs}: p50 ${median(streamResults.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(streamResults.map((r) => r.p99)).toFixed(3)} ms`,
   );
 
+  const python = pythonClient();
+  const latencyPython = async (stream: boolean): Promise<PythonLatencyResult[]> => {
+    const name = `Signals/latency-python${stream ? "-stream" : ""}`;
+    if ("missing" in python) {
+      console.log(`${name} MISSING (${python.missing}): not measured in this run`);
+      return [];
+    }
+    const list = [];
+    for (let r = 0; r < runs; r++) {
+      const server = await startServerProcess();
+      try {
+        const res = await measureLatencyPython(python.python, server, { rate: 1000, count, stream });
+        list.push(res);
+        console.log(
+          `${name} run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, p99.9 ${res.p999.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s${stream ? " over one PublishStream" : ""}, Python grpcio client)`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+    console.log(`${name} median of ${runs}: p50 ${median(list.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(list.map((r) => r.p99)).toFixed(3)} ms`);
+    return list;
+  };
+  const pythonResults = await latencyPython(false);
+  const pythonStreamResults = await latencyPython(true);
+
   // The publisher runs flat out, so subscribers are given a buffer that holds the whole run: this measures
   // throughput, not the lag cut-off.
   const fan = [];
@@ -105,7 +132,16 @@ async function signals(): Promise<unknown> {
   console.log(
     `Signals/fanout-100 median of ${runs}: ${Math.round(median(fan.map((r) => r.deliveriesPerSecond)))} deliveries/s, ${median(fan.map((r) => r.serverCpuMicrosPerDelivery)).toFixed(2)} µs server CPU per delivery`,
   );
-  return { publishCost: cost, latency: results, latencyGo: goResults, latencyGoStream: streamResults, fanout100: fan };
+  return {
+    publishCost: cost,
+    latency: results,
+    latencyGo: goResults,
+    latencyGoStream: streamResults,
+    latencyPython: pythonResults,
+    latencyPythonStream: pythonStreamResults,
+    ...("missing" in python ? { missing: { python: python.missing } } : {}),
+    fanout100: fan,
+  };
 }
 
 /** The areas in the order they run; `--only X` runs those whose name (or alias) starts with X. */
