@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -22,6 +26,8 @@ const (
 	// ResolveDependencies' deadline is longer than its dependencies' timeouts, so that a dependency that times out
 	// is reported in the results (DEPENDENCY_STATUS_TIMEOUT) rather than as DEADLINE_EXCEEDED.
 	resolveDeadline = waitTimeout + 5*time.Second
+	// publishWindow is how many requests a Publisher has sent whose outcome has not come back yet, at most.
+	publishWindow = 32
 )
 
 // Agent is one agent process: its id (the role it was started as), its coordination and the four service clients.
@@ -60,13 +66,153 @@ func mustStruct(values map[string]any) *structpb.Struct {
 	return s
 }
 
-// Publish sends one signal from this agent with the given data.
+// Publish sends one signal from this agent with the given data, as one unary call: for the agent's few one-off
+// signals. An agent that publishes often uses a Publisher.
 func (a *Agent) Publish(t consortv1.SignalType, data map[string]any) error {
 	ctx, cancel := Call()
 	defer cancel()
 	_, err := a.Signals.Publish(ctx, &consortv1.PublishRequest{CoordinationId: a.Coord, Type: t, SenderAgentId: a.ID,
 		Data: mustStruct(data)})
 	return err
+}
+
+// Publisher publishes one agent's signals over a single PublishStream call, for an agent that publishes often: a
+// unary Publish costs a whole HTTP/2 stream per signal. At most publishWindow requests are unacknowledged at a
+// time. The server answers every request with one outcome, in request order, so the n-th outcome is the n-th
+// request's. One goroutine publishes (Publish, then Close); the Publisher's own goroutine reads the outcomes.
+type Publisher struct {
+	agent  *Agent
+	stream grpc.BidiStreamingClient[consortv1.PublishStreamRequest, consortv1.PublishStreamResponse]
+	cancel context.CancelFunc
+	window chan struct{} // a token per request sent whose outcome has not come back
+	done   chan struct{} // closed when the outcomes have ended
+	sent   int           // requests sent; only the publishing goroutine uses it
+
+	mu    sync.Mutex // guards what the reading goroutine records
+	acked int        // outcomes received
+	last  *consortv1.PublishAck
+	err   error // the first failure: a *RefusedError or the stream's error
+}
+
+// RefusedError is a request that PublishStream refused in-band, as Publish would have refused it: Status has its
+// code, message and details (an ErrorInfo, and a BadRequest for invalid fields). The stream itself went on.
+type RefusedError struct {
+	Request int // the request's position on the stream, from 1
+	Status  *status.Status
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("request %d refused: %s: %s", e.Request, e.Status.Code(), e.Status.Message())
+}
+
+// OpenPublisher opens a PublishStream for this agent's signals; it stays open at most waitTimeout. The caller
+// closes it with Close, also after a failed Publish.
+func (a *Agent) OpenPublisher() (*Publisher, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	stream, err := a.Signals.PublishStream(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	p := &Publisher{agent: a, stream: stream, cancel: cancel, window: make(chan struct{}, publishWindow),
+		done: make(chan struct{})}
+	go p.read()
+	return p, nil
+}
+
+// Publish sends one signal from the agent with the given data, after waiting while publishWindow requests are
+// unacknowledged; it does not wait for the signal's own outcome. It returns the first failure seen so far — a
+// *RefusedError naming an earlier request, or the stream's error — and sends nothing once there is one; the
+// requests sent after a refused one (fewer than the window) may have been applied.
+func (p *Publisher) Publish(t consortv1.SignalType, data map[string]any) error {
+	if err := p.failure(); err != nil {
+		return err
+	}
+	select {
+	case p.window <- struct{}{}:
+	case <-p.done:
+		return p.endedEarly()
+	}
+	p.sent++
+	err := p.stream.Send(&consortv1.PublishStreamRequest{Publish: &consortv1.PublishRequest{CoordinationId: p.agent.Coord,
+		Type: t, SenderAgentId: p.agent.ID, Data: mustStruct(data)}})
+	if errors.Is(err, io.EOF) { // the stream ended: its status is what Recv returned
+		<-p.done
+		return p.endedEarly()
+	}
+	return err
+}
+
+// Close half-closes the stream and waits for the outcomes still to come. It returns the last acknowledgement (nil
+// when there was none) and the first failure: a *RefusedError, the stream's error, or a stream that ended without
+// an outcome for every request.
+func (p *Publisher) Close() (*consortv1.PublishAck, error) {
+	defer p.cancel()
+	closeErr := p.stream.CloseSend()
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil && closeErr != nil {
+		p.err = closeErr
+	}
+	if p.err == nil && p.acked != p.sent {
+		p.err = fmt.Errorf("PublishStream ended after %d outcomes for %d requests", p.acked, p.sent)
+	}
+	return p.last, p.err
+}
+
+// read gives each outcome to the oldest request still waiting for one, and frees its window slot.
+func (p *Publisher) read() {
+	defer close(p.done)
+	for {
+		res, err := p.stream.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) { // io.EOF: the server ended the stream OK, after the last outcome
+				p.fail(err)
+			}
+			return
+		}
+		for _, o := range res.GetOutcomes() {
+			select {
+			case <-p.window:
+			default:
+				p.fail(errors.New("PublishStream sent more outcomes than requests"))
+				return
+			}
+			p.mu.Lock()
+			p.acked++
+			if st := o.GetError(); st != nil {
+				if p.err == nil {
+					p.err = &RefusedError{Request: p.acked, Status: status.FromProto(st)}
+				}
+			} else {
+				p.last = o.GetAck()
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *Publisher) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+func (p *Publisher) failure() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// endedEarly is the error of a stream that ended before Close: the failure the reader recorded, if any.
+func (p *Publisher) endedEarly() error {
+	if err := p.failure(); err != nil {
+		return err
+	}
+	return errors.New("PublishStream ended before it was closed")
 }
 
 // WaitForContext uses WatchAgentContext instead of polling: the first message is the agent's current state — its

@@ -36,7 +36,7 @@ func runAll(args []string) int {
 		for _, name := range flags.Args() {
 			s, ok := find(name)
 			if !ok {
-				fmt.Fprintf(os.Stderr, "unknown scenario %q; choose from complete, chain, parallel, gate\n", name)
+				fmt.Fprintf(os.Stderr, "unknown scenario %q; choose from complete, chain, parallel, gate, progress\n", name)
 				return 2
 			}
 			selected = append(selected, s)

@@ -1,7 +1,8 @@
-// Command quickstart runs the quick start's Complete Example and its three common patterns, each as separate agent
-// processes talking to one Consort server, and prints every agent's lines prefixed with [scenario/agent].
+// Command quickstart runs the quick start's Complete Example, its three common patterns and a high-rate publisher,
+// each as separate agent processes talking to one Consort server, and prints every agent's lines prefixed with
+// [scenario/agent].
 //
-//	go run . [-addr 127.0.0.1:50051] [complete|chain|parallel|gate ...]
+//	go run . [-addr 127.0.0.1:50051] [complete|chain|parallel|gate|progress ...]
 //	quickstart agent -addr HOST:PORT -coord ID <scenario> <role>     (one agent: what the launcher starts)
 package main
 
@@ -20,7 +21,7 @@ type Scenario struct {
 	Roles       map[string]func(*Agent) error
 }
 
-var scenarios = []Scenario{completeExample, signalChain, parallelExecution, qualityGate}
+var scenarios = []Scenario{completeExample, signalChain, parallelExecution, qualityGate, progressReport}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "agent" {

@@ -7,11 +7,14 @@ example never hangs.
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
+import threading
 from typing import Callable, Iterable
 
 import grpc
 from google.protobuf import duration_pb2, struct_pb2
+from google.rpc import code_pb2, status_pb2
 
 from consort.v1 import context_pb2 as ctx_pb
 from consort.v1 import context_pb2_grpc as ctx_rpc
@@ -26,6 +29,7 @@ WAIT_TIMEOUT_S = 30  # a dependency's own timeout, and how long a stream may sta
 # ResolveDependencies' deadline is longer than its dependencies' timeouts, so that a dependency that times out is
 # reported in the results (DEPENDENCY_STATUS_TIMEOUT) rather than as DEADLINE_EXCEEDED.
 RESOLVE_DEADLINE_S = WAIT_TIMEOUT_S + 5
+PUBLISH_WINDOW = 32  # requests a Publisher has sent whose outcome has not come back yet, at most
 
 
 def struct(values: dict) -> struct_pb2.Struct:
@@ -63,9 +67,15 @@ class Agent:
         print(line, flush=True)
 
     def publish(self, signal_type: int, data: dict) -> sig_pb.Signal:
+        """One signal from this agent, as one unary call: for the agent's few one-off signals. An agent that publishes
+        often uses `publisher()`."""
         return self.signals.Publish(sig_pb.PublishRequest(coordination_id=self.coord, type=signal_type,
                                                           sender_agent_id=self.agent_id, data=struct(data)),
                                     timeout=CALL_TIMEOUT_S).signal
+
+    def publisher(self) -> Publisher:
+        """Opens a PublishStream for this agent's signals (see `Publisher`); use it in a `with` block."""
+        return Publisher(self)
 
     def wait_for_context(self) -> ctx_pb.AgentContext:
         """WatchAgentContext instead of polling: the first message is the agent's current state — its context, or
@@ -113,6 +123,97 @@ class Agent:
         return response
 
 
+class PublishRefused(Exception):
+    """A request PublishStream refused in-band, as Publish would have refused it; the stream itself went on.
+
+    `request` is the request's position on the stream, from 1; `status` the google.rpc.Status with its code, message
+    and details (an ErrorInfo, and a BadRequest for invalid fields)."""
+
+    def __init__(self, request: int, status: status_pb2.Status):
+        super().__init__(f"request {request} refused: {code_pb2.Code.Name(status.code)}: {status.message}")
+        self.request = request
+        self.status = status
+
+
+class Publisher:
+    """One agent's signals over a single PublishStream call, for an agent that publishes often: a unary Publish costs a
+    whole HTTP/2 stream per signal. At most PUBLISH_WINDOW requests are unacknowledged at a time. The server answers
+    every request with one outcome, in request order, so the n-th outcome is the n-th request's. One thread publishes;
+    the Publisher's own thread reads the outcomes. The stream stays open at most WAIT_TIMEOUT_S.
+
+        with agent.publisher() as p:
+            p.publish(sig_pb.SIGNAL_TYPE_INTER_AGENT_MESSAGE, {"step": 1})
+        p.last_ack  # the last signal's place in the log
+    """
+
+    def __init__(self, agent: Agent):
+        self._agent = agent
+        self._requests: queue.Queue[sig_pb.PublishStreamRequest | None] = queue.Queue()  # None half-closes
+        self._window = threading.Semaphore(PUBLISH_WINDOW)  # a slot per request whose outcome has not come back
+        self._sent = 0  # requests sent; only the publishing thread uses it
+        self._acked = 0  # outcomes received; only the reading thread writes it
+        self._error: Exception | None = None  # the first failure: a PublishRefused or the stream's grpc.RpcError
+        self._ended = False
+        self.last_ack: sig_pb.PublishAck | None = None  # the last acknowledgement received
+        self._call = agent.signals.PublishStream(iter(self._requests.get, None), timeout=WAIT_TIMEOUT_S)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def publish(self, signal_type: int, data: dict) -> None:
+        """Sends one signal from the agent, after waiting while PUBLISH_WINDOW requests are unacknowledged; does not
+        wait for its own outcome. Raises the first failure seen so far — a PublishRefused naming an earlier request,
+        or the stream's grpc.RpcError — and sends nothing once there is one; the requests sent after a refused one
+        (fewer than the window) may have been applied."""
+        self._window.acquire()
+        if self._error is not None:
+            raise self._error
+        if self._ended:
+            raise RuntimeError("PublishStream ended before it was closed")
+        self._sent += 1
+        self._requests.put(sig_pb.PublishStreamRequest(publish=sig_pb.PublishRequest(
+            coordination_id=self._agent.coord, type=signal_type, sender_agent_id=self._agent.agent_id,
+            data=struct(data))))
+
+    def close(self) -> sig_pb.PublishAck | None:
+        """Half-closes the stream and waits for the outcomes still to come. Returns the last acknowledgement (None when
+        there was none); raises the first failure: a PublishRefused, the stream's grpc.RpcError, or a stream that
+        ended without an outcome for every request."""
+        self._requests.put(None)
+        self._reader.join()
+        if self._error is not None:
+            raise self._error
+        if self._acked != self._sent:
+            raise RuntimeError(f"PublishStream ended after {self._acked} outcomes for {self._sent} requests")
+        return self.last_ack
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.close()
+        except Exception:
+            if exc is None:
+                raise  # else the block's own exception is the one to report
+
+    def _read(self) -> None:
+        """Gives each outcome to the oldest request still waiting for one, and frees its window slot."""
+        try:
+            for response in self._call:
+                for outcome in response.outcomes:
+                    self._acked += 1
+                    if outcome.HasField("error"):
+                        self._error = self._error or PublishRefused(self._acked, outcome.error)
+                    else:
+                        self.last_ack = outcome.ack
+                    self._window.release()
+        except grpc.RpcError as error:
+            self._error = self._error or error
+        finally:
+            self._ended = True
+            self._window.release(PUBLISH_WINDOW)  # wakes a publish waiting for a slot
+
+
 def run(roles: dict[str, Callable[[Agent], None]]) -> None:
     """The command line of a scenario file: `<role> --addr HOST:PORT --coord ID`; runs that role's function."""
     parser = argparse.ArgumentParser()
@@ -125,5 +226,7 @@ def run(roles: dict[str, Callable[[Agent], None]]) -> None:
         roles[args.role](agent)
     except grpc.RpcError as error:  # one line saying which call failed how, rather than a traceback
         sys.exit(f"{args.role}: {error.code().name}: {error.details()}")
+    except PublishRefused as refused:
+        sys.exit(f"{args.role}: {refused}")
     finally:
         agent.channel.close()

@@ -1,7 +1,7 @@
-"""Runs the quick start's Complete Example and its three common patterns, each as separate agent processes talking
-to one Consort server, and prints every agent's lines prefixed with `[scenario/agent]`.
+"""Runs the quick start's Complete Example, its three common patterns and a high-rate publisher, each as separate agent
+processes talking to one Consort server, and prints every agent's lines prefixed with `[scenario/agent]`.
 
-    python examples/python/run_all.py [--addr 127.0.0.1:50051] [complete|chain|parallel|gate ...]
+    python examples/python/run_all.py [--addr 127.0.0.1:50051] [complete|chain|parallel|gate|progress ...]
 
 Each scenario gets a coordination id of its own. Its agents are started together (waiters first, though any order
 works) and awaited; the launcher exits non-zero when an agent fails or a scenario outlives SCENARIO_TIMEOUT_S, after
@@ -30,6 +30,8 @@ SCENARIOS = {
     "parallel": ("Pattern 2, parallel execution: contract_1..3 joined by the coordinator", "parallel.py",
                  ["coordinator", "contract_1", "contract_2", "contract_3"]),
     "gate": ("Pattern 3, quality gate: test-gen waits for coverage_gate >= 0.8", "gate.py", ["test-gen", "coverage"]),
+    "progress": ("High-rate publishing: worker streams its progress over PublishStream to monitor", "progress.py",
+                 ["monitor", "worker"]),
 }
 
 print_lock = threading.Lock()

@@ -1,7 +1,7 @@
-// Runs the quick start's Complete Example and its three common patterns, each as separate agent processes talking
-// to one Consort server, and prints every agent's lines prefixed with [scenario/agent].
+// Runs the quick start's Complete Example, its three common patterns and a high-rate publisher, each as separate
+// agent processes talking to one Consort server, and prints every agent's lines prefixed with [scenario/agent].
 //
-//   node dist/examples/ts/main.js [--addr 127.0.0.1:50051] [complete|chain|parallel|gate ...]
+//   node dist/examples/ts/main.js [--addr 127.0.0.1:50051] [complete|chain|parallel|gate|progress ...]
 //   node dist/examples/ts/main.js agent --addr HOST:PORT --coord ID <scenario> <role>   (one agent: what the launcher starts)
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -14,10 +14,11 @@ import { signalChain } from "./chain.js";
 import { completeExample } from "./complete.js";
 import { qualityGate } from "./gate.js";
 import { parallelExecution } from "./parallel.js";
+import { progressReport } from "./progress.js";
 import type { Scenario } from "./scenario.js";
 
 const SCENARIO_TIMEOUT_MS = 60_000; // past it, the scenario's agents are killed and the launcher fails
-const scenarios: readonly Scenario[] = [completeExample, signalChain, parallelExecution, qualityGate];
+const scenarios: readonly Scenario[] = [completeExample, signalChain, parallelExecution, qualityGate, progressReport];
 const self = fileURLToPath(import.meta.url);
 
 const { values, positionals } = parseArgs({

@@ -6,10 +6,10 @@ import { launcherEnv, launchers, root } from "./launchers.js";
 import { startServer, type Server } from "./server.js";
 
 /**
- * The quick start end to end: each language's launcher runs the Complete Example and the three common patterns,
- * every agent a separate process, against one fresh server; every agent must print its expected lines in order
- * and every scenario must pass. The three languages run at the same time, so each run's coordination ids must
- * keep them apart.
+ * The quick start end to end: each language's launcher runs the Complete Example, the three common patterns and the
+ * high-rate publisher, every agent a separate process, against one fresh server; every agent must print its
+ * expected lines in order and every scenario must pass. The three languages run at the same time, so each run's
+ * coordination ids must keep them apart.
  */
 const LAUNCHER_TIMEOUT_MS = 150_000; // the launchers bound each scenario at 60 s; go run may compile first
 

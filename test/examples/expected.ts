@@ -8,7 +8,7 @@ export type Line = string | { readonly optional: string };
 
 const ABSENT: Line = { optional: "No context yet, watching for it..." };
 
-export const scenarioOrder = ["complete", "chain", "parallel", "gate"] as const;
+export const scenarioOrder = ["complete", "chain", "parallel", "gate", "progress"] as const;
 
 export const expected: Readonly<Record<string, Readonly<Record<string, readonly Line[]>>>> = {
   // The seed's "Complete Example"; its Output lines are those of model_gen and validator_gen.
@@ -80,5 +80,18 @@ export const expected: Readonly<Record<string, Readonly<Record<string, readonly 
       "Cleanup: dependencies and signals cleared",
     ],
     coverage: ["Measuring coverage...", "coverage_gate score 0.85 recorded"],
+  },
+  // A high-rate publisher: progress over PublishStream (at most 32 unacknowledged), the completion over Publish.
+  progress: {
+    worker: [
+      "Streaming 1000 progress signals over PublishStream (at most 32 unacknowledged)...",
+      "1000 progress signals acknowledged, the last at sequence 1000",
+      "worker completed",
+    ],
+    monitor: [
+      "Subscribed, following worker's progress",
+      "Received 1000 progress signals in order, then worker's completion",
+      "Cleanup: signals cleared",
+    ],
   },
 };
