@@ -18,7 +18,7 @@ var progressReport = Scenario{
 	Roles:  map[string]func(*Agent) error{"worker": progressWorker, "monitor": progressMonitor},
 }
 
-const progressSteps = 1000
+const progressSteps = 500
 
 func progressWorker(a *Agent) error {
 	a.Say("Streaming %d progress signals over PublishStream (at most %d unacknowledged)...", progressSteps, publishWindow)

@@ -7,7 +7,7 @@ worker's signals and checks that every step arrives, in order, before the comple
 from common import CALL_TIMEOUT_S, PUBLISH_WINDOW, WAIT_TIMEOUT_S, Agent, run
 from consort.v1 import signal_pb2 as sig_pb
 
-STEPS = 1000
+STEPS = 500
 
 
 def worker(a: Agent) -> None:

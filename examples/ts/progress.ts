@@ -5,7 +5,7 @@ import { SignalType, type SubscribeResponse } from "../../gen/ts/consort/v1/sign
 import { CALL_TIMEOUT_MS, PUBLISH_WINDOW, WAIT_TIMEOUT_S, type Agent } from "./agent.js";
 import type { Scenario } from "./scenario.js";
 
-const STEPS = 1000;
+const STEPS = 500;
 
 async function worker(a: Agent): Promise<void> {
   a.say(`Streaming ${STEPS} progress signals over PublishStream (at most ${PUBLISH_WINDOW} unacknowledged)...`);

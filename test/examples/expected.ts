@@ -84,13 +84,13 @@ export const expected: Readonly<Record<string, Readonly<Record<string, readonly 
   // A high-rate publisher: progress over PublishStream (at most 32 unacknowledged), the completion over Publish.
   progress: {
     worker: [
-      "Streaming 1000 progress signals over PublishStream (at most 32 unacknowledged)...",
-      "1000 progress signals acknowledged, the last at sequence 1000",
+      "Streaming 500 progress signals over PublishStream (at most 32 unacknowledged)...",
+      "500 progress signals acknowledged, the last at sequence 500",
       "worker completed",
     ],
     monitor: [
       "Subscribed, following worker's progress",
-      "Received 1000 progress signals in order, then worker's completion",
+      "Received 500 progress signals in order, then worker's completion",
       "Cleanup: signals cleared",
     ],
   },
