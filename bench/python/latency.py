@@ -22,6 +22,7 @@ Usage: .venv/bin/python bench/python/latency.py --addr 127.0.0.1:50051 [--mode s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -126,14 +127,21 @@ def request(coord: str, data: struct_pb2.Struct) -> pb.PublishRequest:
     return pb.PublishRequest(coordination_id=coord, type=pb.SIGNAL_TYPE_INTER_AGENT_MESSAGE, sender_agent_id="bench", data=data)
 
 
-def signal_latency(addr: str, rate: int, count: int, timeout: float, deadline: float) -> None:
-    """Unary Publish, each waiting for its acknowledgement; publisher and subscriber on their own channels."""
+@contextlib.contextmanager
+def probed(addr: str, name: str, rate: int, count: int, timeout: float):
+    """A publisher stub and a subscribed probe on their own channels, a fresh coordination and the payload."""
     with channel(addr) as pub_channel, channel(addr) as sub_channel:
         pub, sub = signal_pb2_grpc.SignalServiceStub(pub_channel), signal_pb2_grpc.SignalServiceStub(sub_channel)
-        coord = f"latency-python-{time.time_ns()}"
+        coord = f"{name}-{time.time_ns()}"
         probe, call = subscribed_probe(sub, coord, rate, count, timeout)
         data = struct_pb2.Struct()
         data.update(PAYLOAD)
+        yield pub, coord, data, probe, call
+
+
+def signal_latency(addr: str, rate: int, count: int, timeout: float, deadline: float) -> None:
+    """Unary Publish, each waiting for its acknowledgement; publisher and subscriber on their own channels."""
+    with probed(addr, "latency-python", rate, count, timeout) as (pub, coord, data, probe, call):
 
         def publish(_: int) -> None:
             try:
@@ -148,12 +156,7 @@ def signal_latency(addr: str, rate: int, count: int, timeout: float, deadline: f
 
 def signal_stream_latency(addr: str, rate: int, count: int, timeout: float, deadline: float) -> None:
     """The signals over one PublishStream call, sent without waiting for their outcomes (bench/go/stream.go)."""
-    with channel(addr) as pub_channel, channel(addr) as sub_channel:
-        pub, sub = signal_pb2_grpc.SignalServiceStub(pub_channel), signal_pb2_grpc.SignalServiceStub(sub_channel)
-        coord = f"latency-python-stream-{time.time_ns()}"
-        probe, call = subscribed_probe(sub, coord, rate, count, timeout)
-        data = struct_pb2.Struct()
-        data.update(PAYLOAD)
+    with probed(addr, "latency-python-stream", rate, count, timeout) as (pub, coord, data, probe, call):
         outbox: queue.SimpleQueue = queue.SimpleQueue()
         end = object()
 
