@@ -136,21 +136,38 @@ interface Interruption {
 }
 
 /**
- * Waits until the stream can take more data, `signal` aborts, or the handler interrupts the stream. Listeners,
- * not a race against a promise pending for the whole call: each race would leave a reaction on it until the call
- * ends, one per full write buffer of a long subscription.
+ * Writes one response. A server stream (Subscribe, WatchAgentContext) then waits until that message has been
+ * written out (its write callback), a bidirectional one only when the stream's buffer is full, until it drains.
+ * Either wait also ends when `signal` aborts or the handler interrupts the stream; it listens rather than racing a
+ * promise that stays pending for the whole call, which would keep a reaction per wait until the call ends.
+ *
+ * Pulling a server stream's next response only after the last one is out batches by load: what arrives while a
+ * message is being written goes out in the next one. Measured with one publisher flat out (bench/README.md, "A
+ * thin gRPC layer on node:http2"), it cut the server's CPU per delivery to 0.51–0.62× at 10 and 100 subscribers; at
+ * 1,000 signals/s a write is out long before the next signal, so nothing waits.
  */
-function drained(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, signal: AbortSignal, interruption: Interruption): Promise<void> {
+function send(
+  call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+  bytes: Buffer,
+  untilWritten: boolean,
+  signal: AbortSignal,
+  interruption: Interruption,
+): Promise<void> | undefined {
+  if (!untilWritten && call.write(bytes)) return undefined;
   return new Promise((resolve) => {
+    let waiting = true;
     const done = () => {
-      call.off("drain", done);
+      if (!waiting) return;
+      waiting = false;
+      if (!untilWritten) call.off("drain", done);
       signal.removeEventListener("abort", done);
       interruption.listener = undefined;
       resolve();
     };
-    call.on("drain", done);
     signal.addEventListener("abort", done, { once: true });
     interruption.listener = done;
+    if (untilWritten) call.write(bytes, done);
+    else call.on("drain", done);
   });
 }
 
@@ -198,10 +215,10 @@ function streamingMethod(binding: ServiceBinding, method: DescMethod, name: stri
           const header = metadataOf(ctx.responseHeader);
           if (header !== undefined) call.sendMetadata(header);
         }
-        if (!call.write(bytes)) {
-          if (interruption.error === undefined) await drained(call, signal, interruption);
-          if (interruption.error !== undefined) throw interruption.error.value;
-        }
+        // Interrupted: this response still goes out (its signals count as delivered), then the status at once.
+        if (interruption.error === undefined) await send(call, bytes, !bidi, signal, interruption);
+        else call.write(bytes);
+        if (interruption.error !== undefined) throw interruption.error.value;
       }
       if (clientGone()) {
         obs.end({ code: ConnectError.from(signal.reason).code });
