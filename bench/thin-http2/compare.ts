@@ -4,7 +4,10 @@
  * case by case in one run** (the order flips each round), medians over rounds. Not part of `npm run bench`.
  *
  *   npm run build && (cd bench/go && go build -o /tmp/cbench-thin .)
- *   node dist/bench/thin-http2/compare.js --go /tmp/cbench-thin --rounds 5 [--subscribers 1,10,100] [--no-latency] [--in-process]
+ *   git apply bench/thin-http2/grpc-bridge-after-write.patch && npx tsc -p tsconfig.build.json --outDir dist/aw \
+ *     && git checkout src/transport/grpc-bridge.ts        # the grpc-js-aw server, built beside dist/ (not committed)
+ *   node dist/bench/thin-http2/compare.js --go /tmp/cbench-thin --rounds 5 [--subscribers 1,10,100] [--no-latency]
+ *     [--targets grpc-js,grpc-js-aw,thin,thin-aw,in-process,in-process-turn]
  *   node dist/bench/thin-http2/compare.js --go /tmp/cbench-thin --profile [--profile-messages 60000]
  *
  * Fan-out: each case gets a fresh server (`--subscriber-buffer 1000000`), an unmeasured warm-up, a sizing run of
@@ -33,17 +36,24 @@ const subscriberCounts = (arg("--subscribers") ?? "1,10,100").split(",").map(Num
 const withLatency = !process.argv.includes("--no-latency");
 const out = arg("--out") ?? fileURLToPath(new URL("../../../bench/results/thin-http2.json", import.meta.url));
 
-type Target = "grpc-js" | "thin" | "thin-aw";
-/** The in-process floor (./in-process.ts: the handlers with no transport), measured beside them with --in-process. */
-const withInProcess = process.argv.includes("--in-process");
+/**
+ * Servers: `grpc-js` (dist/src/main.js), `grpc-js-aw` (the same built with ./grpc-bridge-after-write.patch into
+ * dist/aw: Subscribe pulls its next response once the last one's write completed), `thin` and `thin-aw`
+ * (./server.ts with --pull eager / after-write). No server: `in-process` and `in-process-turn` (./in-process.ts
+ * with --pull eager / per-turn), fan-out only.
+ */
+type Target = "grpc-js" | "grpc-js-aw" | "thin" | "thin-aw" | "in-process" | "in-process-turn";
+const isServer = (t: Target) => !t.startsWith("in-process");
 const inProcessJs = fileURLToPath(new URL("./in-process.js", import.meta.url));
-const mains: Record<Target, string> = {
+const mains: Record<string, string> = {
   "grpc-js": fileURLToPath(new URL("../../src/main.js", import.meta.url)),
+  "grpc-js-aw": fileURLToPath(new URL("../../aw/src/main.js", import.meta.url)),
   thin: fileURLToPath(new URL("./server.js", import.meta.url)),
   "thin-aw": fileURLToPath(new URL("./server.js", import.meta.url)),
 };
-const serverArgs: Record<Target, (port: number) => string[]> = {
+const serverArgs: Record<string, (port: number) => string[]> = {
   "grpc-js": (p) => ["--grpc-port", String(p), "--http-port", "0", "--log-level", "warn", "--subscriber-buffer", "1000000"],
+  "grpc-js-aw": (p) => ["--grpc-port", String(p), "--http-port", "0", "--log-level", "warn", "--subscriber-buffer", "1000000"],
   thin: (p) => ["--grpc-port", String(p), "--log-level", "warn", "--subscriber-buffer", "1000000", "--pull", "eager"],
   "thin-aw": (p) => ["--grpc-port", String(p), "--log-level", "warn", "--subscriber-buffer", "1000000", "--pull", "after-write"],
 };
@@ -86,7 +96,7 @@ interface Server {
 
 async function startServer(target: Target, nodeFlags: readonly string[] = []): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeFlags, mains[target], ...serverArgs[target](port)], { stdio: ["ignore", "ignore", "inherit"] });
+  const child = spawn(process.execPath, [...nodeFlags, mains[target]!, ...serverArgs[target]!(port)], { stdio: ["ignore", "ignore", "inherit"] });
   await waitForPort(port, child);
   return {
     addr: `127.0.0.1:${port}`,
@@ -117,6 +127,7 @@ const sized = (pilot: Record<string, number>, n: number, seconds: number, min: n
   Math.min(500_000, Math.max(min, Math.ceil((pilot["deliveries_per_second"]! * seconds) / n / 1000) * 1000));
 
 async function fanoutCase(target: Target, n: number): Promise<Record<string, number>> {
+  if (!isServer(target)) return inProcessCase(n, target === "in-process-turn" ? "per-turn" : "eager");
   const s = await startServer(target);
   try {
     const warm = await fanout(s, n, Math.max(200, Math.min(2000, Math.round(20_000 / n))));
@@ -128,10 +139,10 @@ async function fanoutCase(target: Target, n: number): Promise<Record<string, num
 }
 
 /** The handlers with no transport, in a child process: ~2 s worth of signals after its own warm-up. */
-function inProcessCase(n: number): Promise<Record<string, number>> {
+function inProcessCase(n: number, pull: "eager" | "per-turn"): Promise<Record<string, number>> {
   const messages = String(n === 1 ? 60_000 : n === 10 ? 150_000 : 300_000);
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, [inProcessJs, "--subscribers", String(n), "--rounds", "1", "--messages", messages, "--json"], { encoding: "utf8", timeout: 150_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [inProcessJs, "--subscribers", String(n), "--rounds", "1", "--messages", messages, "--pull", pull, "--json"], { encoding: "utf8", timeout: 150_000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`in-process: ${err.message} ${stderr}`)) : resolve(JSON.parse(stdout.trim().split("\n").pop()!) as Record<string, number>),
     ),
   );
@@ -257,18 +268,18 @@ function logFanout(r: number, n: number, who: string, res: Record<string, number
 async function main(): Promise<void> {
   const loadStart = loadavg();
   console.log(`load at start: ${loadStart}`);
-  const targets = (arg("--targets") ?? "grpc-js,thin,thin-aw").split(",") as Target[];
+  const targets = (arg("--targets") ?? "grpc-js,grpc-js-aw,thin,thin-aw,in-process,in-process-turn").split(",") as Target[];
+  const servers = targets.filter(isServer);
   if (process.argv.includes("--profile")) {
     const messages = Number(arg("--profile-messages") ?? 60_000);
     const profiles = [];
-    for (const t of targets) profiles.push(await profileCase(t, messages));
+    for (const t of servers) profiles.push(await profileCase(t, messages));
     const loadEnd = loadavg();
     console.log(`load at end: ${loadEnd}`);
     writeFileSync(out.replace(/\.json$/, "-profile.json"), `${JSON.stringify({ loadStart, loadEnd, messages, profiles }, null, 2)}\n`);
     return;
   }
   const fan: Record<string, Partial<Record<Target, Record<string, number>[]>>> = {};
-  const floor: Record<string, Record<string, number>[]> = {};
   const lat: Partial<Record<Target, Record<string, number>[]>> = {};
   for (let r = 0; r < rounds; r++) {
     // Case by case, every target in turn; the order rotates each round.
@@ -279,14 +290,9 @@ async function main(): Promise<void> {
         ((fan[n] ??= {})[t] ??= []).push(res);
         logFanout(r, n, t, res);
       }
-      if (withInProcess) {
-        const res = await inProcessCase(n);
-        (floor[n] ??= []).push(res);
-        logFanout(r, n, "in-process", res);
-      }
     }
     if (withLatency) {
-      for (const t of order) {
+      for (const t of order.filter(isServer)) {
         const res = await latencyCase(t);
         (lat[t] ??= []).push(res);
         console.log(`round ${r + 1} latency ${t.padEnd(10)}: p50 ${f3(res["p50"]!)} ms, p90 ${f3(res["p90"]!)} ms, p99 ${f3(res["p99"]!)} ms, max ${f3(res["max"]!)} ms [load ${load1()}]`);
@@ -305,21 +311,20 @@ async function main(): Promise<void> {
       ["client_cpu_us_per_delivery", f2, "client µs/delivery"],
       ["reads_per_delivery", f3, "reads/delivery"],
     ] as const) {
-      const cols = targets.map((t) => `${t} ${f(med(fan[n]![t]!, k))} (${list(fan[n]![t]!, k, f)})`);
-      const c = floor[n];
-      if (c !== undefined && k !== "client_cpu_us_per_delivery") cols.push(`in-process ${f(med(c, k))} (${list(c, k, f)})`);
-      const ratios = targets.slice(1).map((t) => `${t}/${base} ${(med(fan[n]![t]!, k) / med(fan[n]![base]!, k)).toFixed(2)}`);
+      const shown = k === "client_cpu_us_per_delivery" ? servers : targets;
+      const cols = shown.map((t) => `${t} ${f(med(fan[n]![t]!, k))} (${list(fan[n]![t]!, k, f)})`);
+      const ratios = shown.slice(1).map((t) => `${t}/${base} ${(med(fan[n]![t]!, k) / med(fan[n]![base]!, k)).toFixed(2)}`);
       console.log(`fanout-${n} ${label}: ${cols.join(", ")}; ${ratios.join(", ")}`);
     }
   }
   if (withLatency) {
     for (const p of ["p50", "p90", "p99"]) {
-      const cols = targets.map((t) => `${t} ${f3(med(lat[t]!, p))} ms (${list(lat[t]!, p, f3)})`);
-      const ratios = targets.slice(1).map((t) => `${t}/${base} ${(med(lat[t]!, p) / med(lat[base]!, p)).toFixed(2)}`);
+      const cols = servers.map((t) => `${t} ${f3(med(lat[t]!, p))} ms (${list(lat[t]!, p, f3)})`);
+      const ratios = servers.slice(1).map((t) => `${t}/${base} ${(med(lat[t]!, p) / med(lat[base]!, p)).toFixed(2)}`);
       console.log(`latency ${p}: ${cols.join(", ")}; ${ratios.join(", ")}`);
     }
   }
-  writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), loadStart, loadEnd, rounds, targets, fanout: fan, inProcess: floor, latency: lat }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), loadStart, loadEnd, rounds, targets, fanout: fan, latency: lat }, null, 2)}\n`);
 }
 
 await main();

@@ -7,7 +7,11 @@
  * What is left per signal is the handlers, the engine, the codecs, the metrics hooks and the promise machinery
  * that connects them: the floor any transport adds to.
  *
- *   node dist/bench/thin-http2/in-process.js [--subscribers 1,10,100] [--messages 200000] [--rounds 3]
+ * With `--pull per-turn` each Subscribe stream pulls its next response one event-loop turn after the last (as
+ * the thin server's `--pull after-write` does, its write callback coming a turn later), so signals gather between
+ * pulls; by default (`eager`) it pulls at once.
+ *
+ *   node dist/bench/thin-http2/in-process.js [--subscribers 1,10,100] [--messages 200000] [--rounds 3] [--pull per-turn]
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
@@ -24,6 +28,7 @@ const arg = (name: string) => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const window = 32;
+const perTurn = arg("--pull") === "per-turn";
 
 function context(method: "publishStream" | "subscribe", abort: AbortController): HandlerContext {
   const m = SignalService.method[method];
@@ -98,6 +103,9 @@ async function run(n: number, messages: number): Promise<{ signalsPerSecond: num
       it.next().then(() => {
         void (async () => {
           for (;;) {
+            // per-turn: the next response is pulled in the next event-loop turn, as a transport that waits for
+            // each write to complete does (the thin server's --pull after-write, a write callback a turn later).
+            if (perTurn) await new Promise<void>((resolve) => setImmediate(resolve));
             const r = await it.next();
             if (r.done === true) return;
             const k = fieldOnes(encodedOf(r.value)!);
