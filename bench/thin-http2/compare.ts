@@ -1,7 +1,8 @@
 /**
  * MEASUREMENT HARNESS for the thin-http2 prototype (./server.ts): the real server (`dist/src/main.js`, grpc-js)
- * against the thin one (`dist/bench/thin-http2/server.js`, node:http2), same Go client (bench/go), **alternating
- * case by case in one run** (the order flips each round), medians over rounds. Not part of `npm run bench`.
+ * against the thin one (`dist/bench/thin-http2/server.js`, node:http2) and the variants below, same Go client
+ * (bench/go), **alternating case by case in one run** (the order rotates each round), medians over rounds. Not
+ * part of `npm run bench`; bench/README.md ("A thin gRPC layer on node:http2") has what it measured.
  *
  *   npm run build && (cd bench/go && go build -o /tmp/cbench-thin .)
  *   git apply bench/thin-http2/grpc-bridge-after-write.patch && npx tsc -p tsconfig.build.json --outDir dist/aw \
@@ -183,8 +184,9 @@ function groupOf(fn: string, url: string): string {
   if (url.includes("/node_modules/@connectrpc/")) return "connect (handler context)";
   if (url.includes("/node_modules/")) return `other deps (${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? "?"})`;
   if (url.includes("/dist/bench/thin-http2/")) return "transport adapter: thin-http2";
-  if (url.includes("/dist/src/transport/")) return "transport adapter: grpc-bridge & co (src/transport)";
-  if (url.includes("/dist/src/") || url.includes("/dist/gen/")) return "consort (service, core, binding)";
+  // dist/aw/… is the grpc-js-aw build of the same sources.
+  if (/\/dist\/(aw\/)?src\/transport\//.test(url)) return "transport adapter: grpc-bridge & co (src/transport)";
+  if (/\/dist\/(aw\/)?(src|gen)\//.test(url)) return "consort (service, core, binding)";
   if (url.startsWith("node:")) return "node internals (JS: http2, streams, events, timers)";
   return "V8/Node builtins called from JS (writev, Buffer copies, encodeInto…)";
 }
@@ -247,7 +249,7 @@ async function profileCase(target: Target, messages: number) {
   for (const [f, us] of [...fns.entries()].filter(([f]) => !f.startsWith("(idle)")).sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     console.log(`    ${((100 * us) / busy).toFixed(1).padStart(5)} %  ${f}`);
   }
-  return { target, run, profile: join(dir, file), busyUs: busy, totalUs: total, groups: Object.fromEntries(rows), top: Object.fromEntries([...fns.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40)) };
+  return { target, run, profile: join(dir, file), window: [from, to], busyUs: busy, totalUs: total, groups: Object.fromEntries(rows), top: Object.fromEntries([...fns.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40)) };
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------

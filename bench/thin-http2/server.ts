@@ -1,5 +1,6 @@
 /**
- * MEASUREMENT PROTOTYPE — not served by Consort, not imported by src/, no tests of its own.
+ * MEASUREMENT PROTOTYPE — not served by Consort, not imported by src/, not in the test suite (./smoke.ts checks the
+ * parts the measurement relies on).
  *
  * A thin gRPC layer on `node:http2` (h2c) for Consort's two hot signal RPCs,
  * `/consort.v1.SignalService/PublishStream` and `/consort.v1.SignalService/Subscribe`, driving Consort's **real**
@@ -13,8 +14,9 @@
  * refused INTERNAL, a message over --max-message-bytes RESOURCE_EXHAUSTED), `content-type: application/grpc…`
  * checked, response headers, `grpc-status` / `grpc-message` / `grpc-status-details-bin` trailers (trailers-only
  * when nothing was sent), responses sent as their `encodedOf` bytes (else `toBinary`), flow control both ways
- * (requests: the stream is paused while decoded-but-unpulled requests pile up; responses: `write()`'s return value
- * and 'drain'), client cancellation (RST_STREAM or a closed connection aborts the handler's context signal),
+ * (requests: the stream is paused while 64 requests wait unpulled, each decoded when pulled; responses: `write()`'s
+ * return value and 'drain', or with `--pull after-write` each Subscribe response's write callback — see PullMode),
+ * client cancellation (RST_STREAM or a closed connection aborts the handler's context signal),
  * `grpc-timeout` (the context's deadline), the lag cut's interrupt, and SIGTERM (publishes refused, every call's
  * signal aborted with ServerShutdown, subscribers flushed and ended UNAVAILABLE like the real server, then exit).
  *
@@ -24,7 +26,8 @@
  * `grpc-accept-encoding` is advertised); keepalive pings and idle/age limits; GOAWAY-based graceful shutdown with a
  * grace period (SIGTERM closes the listener, waits up to 2 s for the streams, and exits); TLS; the status details
  * grpc-js adds to its own errors (grpc-status-details.ts); max concurrent streams, header size limits, metadata
- * validation; per-call deadline slack beyond clientGoneReason; and any hardening against hostile peers.
+ * validation; per-call deadline slack beyond clientGoneReason; a lag cut's trailers overtaking DATA that flow
+ * control holds back (not checked: Node may queue them behind it); and any hardening against hostile peers.
  *
  *   node dist/bench/thin-http2/server.js --grpc-port P [--pull eager|after-write] [any src/config.ts option: --subscriber-buffer …]
  *
