@@ -9,14 +9,15 @@
  *     && git checkout src/transport/grpc-bridge.ts        # the grpc-js-aw server, built beside dist/ (not committed)
  *   node dist/bench/thin-http2/compare.js --go /tmp/cbench-thin --rounds 5 [--subscribers 1,10,100] [--no-latency]
  *     [--targets grpc-js,grpc-js-aw,thin,thin-aw,in-process,in-process-turn]
- *   node dist/bench/thin-http2/compare.js --go /tmp/cbench-thin --profile [--profile-messages 60000]
+ *   node dist/bench/thin-http2/compare.js --go /tmp/cbench-thin --profile --rounds 3 [--profile-messages 60000]
  *
  * Fan-out: each case gets a fresh server (`--subscriber-buffer 1000000`), an unmeasured warm-up, a sizing run of
  * ~1 s and a measured run of what the sizing rate delivers in ~2 s (≥ 5,000 messages), as bench/compare.ts does.
  * Latency: `-mode signal-stream` (PublishStream at 1,000/s, 5,000 after 500) on a fresh server.
- * Profile: `--cpu-prof` of each server at fan-out N=1 flat out; self time in the measured run's window (samples
- * between the harness's monotonic clock readings before and after the run: V8's profile timestamps and
- * `process.hrtime` both read CLOCK_MONOTONIC), grouped by package.
+ * Profile: `--cpu-prof` of each server at fan-out N=1 flat out, the servers in turn each round; self time in the
+ * measured run's window (samples between the harness's monotonic clock readings before and after the run: V8's
+ * profile timestamps and `process.hrtime` both read CLOCK_MONOTONIC), grouped by package, scaled to the main
+ * thread's CPU time from /proc (the sampler counts descheduled time too); medians over rounds.
  *
  * Writes everything to bench/results/thin-http2.json (or --out).
  */
@@ -215,17 +216,34 @@ function summarize(profile: CpuProfile, from: number, to: number) {
   return { groups, fns };
 }
 
+/** CPU time (user + system) of process `pid`'s main thread (its task `pid`) in µs, from /proc (USER_HZ = 100). */
+function mainThreadCpuMicros(pid: number): number {
+  const st = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+  const fields = st.slice(st.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6;
+}
+
+/** The groups summed into the README's three subtotals. */
+const subtotalOf = (g: string): "transport" | "consort" | "shared" =>
+  g === "grpc-js" || g.startsWith("transport adapter") || g.startsWith("node internals") || g.startsWith("(program)")
+    ? "transport"
+    : g === "consort (service, core, binding)" || g === "protobuf-es" || g.startsWith("other deps") || g.startsWith("connect")
+      ? "consort"
+      : "shared";
+
 async function profileCase(target: Target, messages: number) {
   const dir = mkdtempSync(join(tmpdir(), `thin-prof-${target}-`));
   const s = await startServer(target, ["--cpu-prof", "--cpu-prof-interval", "250", `--cpu-prof-dir=${dir}`]);
   let run: Record<string, number>;
-  let from: number, to: number;
+  let from: number, to: number, mainCpu: number;
   try {
     await fanout(s, 1, 2000);
     await fanout(s, 1, 20_000);
+    const cpu0 = mainThreadCpuMicros(s.pid);
     from = Number(process.hrtime.bigint() / 1000n);
     run = await fanout(s, 1, messages);
     to = Number(process.hrtime.bigint() / 1000n);
+    mainCpu = mainThreadCpuMicros(s.pid) - cpu0;
   } finally {
     await s.stop();
   }
@@ -234,10 +252,13 @@ async function profileCase(target: Target, messages: number) {
   const { groups, fns } = summarize(JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile, from, to);
   const total = [...groups.values()].reduce((a, b) => a + b, 0);
   const busy = total - (groups.get("idle") ?? 0);
-  const perSignal = (us: number) => us / messages;
+  // The profiler samples by wall clock: while the machine is loaded, time the main thread spent descheduled is
+  // counted as busy in whatever it was running. Per-signal figures are the groups' shares of the busy samples
+  // times the main thread's CPU time (from /proc), which counts only time it ran.
+  const perSignal = (us: number) => ((us / busy) * mainCpu) / messages;
   console.log(
     `profile ${target}: ${Math.round(run["deliveries_per_second"]!).toLocaleString("en-US")} deliveries/s, ${run["server_cpu_us_per_delivery"]!.toFixed(1)} µs server CPU (all threads) per delivery; ` +
-      `main thread in the window ${(total / 1e6).toFixed(2)} s, busy ${(busy / 1e6).toFixed(2)} s = ${perSignal(busy).toFixed(1)} µs per signal (${join(dir, file)})`,
+      `main thread: ${(mainCpu / messages).toFixed(1)} µs CPU per signal, sampled busy ${(busy / messages).toFixed(1)} µs of ${(total / messages).toFixed(1)} µs wall per signal (${join(dir, file)})`,
   );
   const rows = [...groups.entries()].sort((a, b) => b[1] - a[1]);
   for (const [g, us] of rows) {
@@ -245,11 +266,15 @@ async function profileCase(target: Target, messages: number) {
     console.log(`  ${g.padEnd(60)} ${((100 * us) / busy).toFixed(1).padStart(5)} % of busy  ${perSignal(us).toFixed(2).padStart(6)} µs/signal`);
   }
   console.log(`  (idle ${((100 * (groups.get("idle") ?? 0)) / total).toFixed(1)} % of the window)`);
+  const subtotals = { transport: 0, consort: 0, shared: 0 };
+  for (const [g, us] of rows) if (g !== "idle") subtotals[subtotalOf(g)] += perSignal(us);
+  console.log(`  subtotals µs/signal: transport ${f2(subtotals.transport)}, Consort's own ${f2(subtotals.consort)}, shared (GC, microtasks, builtins, program root) ${f2(subtotals.shared)}`);
   console.log("  top self time:");
   for (const [f, us] of [...fns.entries()].filter(([f]) => !f.startsWith("(idle)")).sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     console.log(`    ${((100 * us) / busy).toFixed(1).padStart(5)} %  ${f}`);
   }
-  return { target, run, profile: join(dir, file), window: [from, to], busyUs: busy, totalUs: total, groups: Object.fromEntries(rows), top: Object.fromEntries([...fns.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40)) };
+  const groupsPerSignal = Object.fromEntries(rows.filter(([g]) => g !== "idle").map(([g, us]) => [g, perSignal(us)]));
+  return { target, run, profile: join(dir, file), window: [from, to], mainCpuUsPerSignal: mainCpu / messages, subtotals, groupsPerSignal, busyUs: busy, totalUs: total, groups: Object.fromEntries(rows), top: Object.fromEntries([...fns.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40)) };
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------
@@ -274,10 +299,20 @@ async function main(): Promise<void> {
   const servers = targets.filter(isServer);
   if (process.argv.includes("--profile")) {
     const messages = Number(arg("--profile-messages") ?? 60_000);
-    const profiles = [];
-    for (const t of servers) profiles.push(await profileCase(t, messages));
+    const profiles: Awaited<ReturnType<typeof profileCase>>[] = [];
+    for (let r = 0; r < rounds; r++) {
+      for (const t of servers.map((_, i) => servers[(i + r) % servers.length]!)) profiles.push(await profileCase(t, messages));
+    }
     const loadEnd = loadavg();
     console.log(`load at end: ${loadEnd}`);
+    // Medians over rounds, µs per signal, by group and subtotal.
+    const groupNames = [...new Set(profiles.flatMap((p) => Object.keys(p.groupsPerSignal)))];
+    const of = (t: Target) => profiles.filter((p) => p.target === t);
+    console.log(`profile medians of ${rounds} (µs per signal, main thread): ${servers.join(" | ")}`);
+    console.log(`  main-thread CPU | ${servers.map((t) => f2(median(of(t).map((p) => p.mainCpuUsPerSignal)))).join(" | ")}`);
+    console.log(`  server CPU, all threads | ${servers.map((t) => f2(median(of(t).map((p) => p.run["server_cpu_us_per_delivery"]!)))).join(" | ")}`);
+    for (const g of groupNames) console.log(`  ${g} | ${servers.map((t) => f2(median(of(t).map((p) => p.groupsPerSignal[g] ?? 0)))).join(" | ")}`);
+    for (const k of ["transport", "consort", "shared"] as const) console.log(`  subtotal ${k} | ${servers.map((t) => f2(median(of(t).map((p) => p.subtotals[k])))).join(" | ")}`);
     writeFileSync(out.replace(/\.json$/, "-profile.json"), `${JSON.stringify({ loadStart, loadEnd, messages, profiles }, null, 2)}\n`);
     return;
   }

@@ -261,8 +261,12 @@ class ThinCall {
   readonly #deadlineAt: number | undefined;
   #headersSent = false;
   #finished = false;
-  #interrupt!: (err: unknown) => void;
-  readonly interrupted: Promise<never>;
+  /**
+   * The lag cut's interrupt: its first error, and the wait it wakes. Listeners, not a race against a promise
+   * pending for the whole call, which would keep one reaction per wait until the call ends (as main's bridge does).
+   */
+  #interruption: { readonly value: unknown } | undefined;
+  #wake: (() => void) | undefined;
 
   constructor(
     readonly stream: http2.ServerHttp2Stream,
@@ -270,8 +274,6 @@ class ThinCall {
     headers: http2.IncomingHttpHeaders,
     shared: Shared,
   ) {
-    this.interrupted = new Promise<never>((_, reject) => (this.#interrupt = reject));
-    this.interrupted.catch(() => {});
     const timeoutMs = timeoutMsOf(headers["grpc-timeout"]);
     this.#deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const requestHeader = new Headers();
@@ -281,7 +283,10 @@ class ThinCall {
     }
     this.#unregister = shared.shutdown.add(this.#abort);
     const values = createContextValues();
-    values.set(interruptKey, (err: unknown) => this.#interrupt(err));
+    values.set(interruptKey, (err: unknown) => {
+      this.#interruption ??= { value: err };
+      this.#wake?.();
+    });
     this.ctx = createHandlerContext({
       service: method.parent,
       method,
@@ -323,30 +328,48 @@ class ThinCall {
 
   /**
    * Writes one message and resolves once HTTP/2 has taken it (its write callback: nghttp2 framed it and the socket
-   * write completed), or the stream closed; rejects on the lag cut's interrupt.
+   * write completed), the call's signal aborted or the stream closed; rejects on the lag cut's interrupt.
    */
-  writeAndWait(bytes: Uint8Array): Promise<void> {
+  async writeAndWait(bytes: Uint8Array): Promise<void> {
     this.#sendHeaders();
-    const written = new Promise<void>((resolve) => this.stream.write(frame(bytes), () => resolve()));
-    return Promise.race([written, this.interrupted]);
+    const framed = frame(bytes);
+    if (this.#interruption === undefined) await this.#wait((done) => this.stream.write(framed, done));
+    else this.stream.write(framed);
+    if (this.#interruption !== undefined) throw this.#interruption.value;
   }
 
   /** Waits for 'drain', the call's end, or the lag cut's interrupt (which rejects). */
-  drained(): Promise<void> {
+  async drained(): Promise<void> {
+    if (this.#interruption === undefined) {
+      await this.#wait((done) => {
+        this.stream.on("drain", done);
+        return () => this.stream.off("drain", done);
+      });
+    }
+    if (this.#interruption !== undefined) throw this.#interruption.value;
+  }
+
+  /** Resolves once `start`'s event fires, the stream closes, the call's signal aborts or the handler interrupts. */
+  #wait(start: (done: () => void) => (() => void) | unknown): Promise<void> {
     const stream = this.stream;
     const signal = this.ctx.signal;
-    const wait = new Promise<void>((resolve) => {
+    return new Promise<void>((resolve) => {
+      let settled = false;
+      let stop: unknown;
       const done = () => {
-        stream.off("drain", done);
+        if (settled) return;
+        settled = true;
+        if (typeof stop === "function") (stop as () => void)();
         stream.off("close", done);
         signal.removeEventListener("abort", done);
+        if (this.#wake === done) this.#wake = undefined;
         resolve();
       };
-      stream.on("drain", done);
       stream.on("close", done);
       signal.addEventListener("abort", done, { once: true });
+      this.#wake = done;
+      stop = start(done);
     });
-    return Promise.race([wait, this.interrupted]);
   }
 
   /** Ends the call with `code` (OK, or an error's status and details) in trailers, or trailers-only. */
