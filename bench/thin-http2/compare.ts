@@ -5,10 +5,8 @@
  * part of `npm run bench`; bench/README.md ("A thin gRPC layer on node:http2") has what it measured.
  *
  *   npm run build && (cd bench/go && go build -o /tmp/cbench-thin .)
- *   git apply bench/thin-http2/grpc-bridge-after-write.patch && npx tsc -p tsconfig.build.json --outDir dist/aw \
- *     && git checkout src/transport/grpc-bridge.ts        # the grpc-js-aw server, built beside dist/ (not committed)
  *   node dist/bench/thin-http2/compare.js --go /tmp/cbench-thin --rounds 5 [--subscribers 1,10,100] [--no-latency]
- *     [--targets grpc-js,grpc-js-aw,thin,thin-aw,in-process,in-process-turn]
+ *     [--main NAME=PATH/dist/src/main.js …] [--targets NAME,grpc-js,thin,thin-aw,in-process,in-process-turn] [--base NAME]
  *   node dist/bench/thin-http2/compare.js --go /tmp/cbench-thin --profile --rounds 3 [--profile-messages 60000]
  *
  * Fan-out: each case gets a fresh server (`--subscriber-buffer 1000000`), an unmeasured warm-up, a sizing run of
@@ -39,26 +37,34 @@ const withLatency = !process.argv.includes("--no-latency");
 const out = arg("--out") ?? fileURLToPath(new URL("../../../bench/results/thin-http2.json", import.meta.url));
 
 /**
- * Servers: `grpc-js` (dist/src/main.js), `grpc-js-aw` (the same built with ./grpc-bridge-after-write.patch into
- * dist/aw: Subscribe pulls its next response once the last one's write completed), `thin` and `thin-aw`
- * (./server.ts with --pull eager / after-write). No server: `in-process` and `in-process-turn` (./in-process.ts
- * with --pull eager / per-turn), fan-out only.
+ * Servers: `grpc-js` (this build's dist/src/main.js), `thin` and `thin-aw` (./server.ts with --pull eager /
+ * after-write), and any other build of Consort given as `--main NAME=PATH/dist/src/main.js` (run with the same
+ * arguments as `grpc-js`). No server: `in-process` and `in-process-turn` (./in-process.ts with --pull eager /
+ * per-turn), fan-out only. Ratios are to `--base` (default: the first target).
  */
-type Target = "grpc-js" | "grpc-js-aw" | "thin" | "thin-aw" | "in-process" | "in-process-turn";
+type Target = string;
 const isServer = (t: Target) => !t.startsWith("in-process");
 const inProcessJs = fileURLToPath(new URL("./in-process.js", import.meta.url));
+const grpcArgs = (p: number) => ["--grpc-port", String(p), "--http-port", "0", "--log-level", "warn", "--subscriber-buffer", "1000000"];
 const mains: Record<string, string> = {
   "grpc-js": fileURLToPath(new URL("../../src/main.js", import.meta.url)),
-  "grpc-js-aw": fileURLToPath(new URL("../../aw/src/main.js", import.meta.url)),
   thin: fileURLToPath(new URL("./server.js", import.meta.url)),
   "thin-aw": fileURLToPath(new URL("./server.js", import.meta.url)),
 };
 const serverArgs: Record<string, (port: number) => string[]> = {
-  "grpc-js": (p) => ["--grpc-port", String(p), "--http-port", "0", "--log-level", "warn", "--subscriber-buffer", "1000000"],
-  "grpc-js-aw": (p) => ["--grpc-port", String(p), "--http-port", "0", "--log-level", "warn", "--subscriber-buffer", "1000000"],
+  "grpc-js": grpcArgs,
   thin: (p) => ["--grpc-port", String(p), "--log-level", "warn", "--subscriber-buffer", "1000000", "--pull", "eager"],
   "thin-aw": (p) => ["--grpc-port", String(p), "--log-level", "warn", "--subscriber-buffer", "1000000", "--pull", "after-write"],
 };
+const extraBuilds: string[] = [];
+process.argv.forEach((a, i) => {
+  if (a !== "--main") return;
+  const [name, path] = (process.argv[i + 1] ?? "").split("=");
+  if (name === undefined || path === undefined || name === "" || path === "") throw new Error("--main NAME=PATH");
+  mains[name] = path;
+  serverArgs[name] = grpcArgs;
+  extraBuilds.push(name);
+});
 
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim();
 const median = (xs: number[]) => {
@@ -185,7 +191,7 @@ function groupOf(fn: string, url: string): string {
   if (url.includes("/node_modules/@connectrpc/")) return "connect (handler context)";
   if (url.includes("/node_modules/")) return `other deps (${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? "?"})`;
   if (url.includes("/dist/bench/thin-http2/")) return "transport adapter: thin-http2";
-  // dist/aw/… is the grpc-js-aw build of the same sources.
+  // Any build's dist/ (another one given with --main, or dist/aw as the first runs had it).
   if (/\/dist\/(aw\/)?src\/transport\//.test(url)) return "transport adapter: grpc-bridge & co (src/transport)";
   if (/\/dist\/(aw\/)?(src|gen)\//.test(url)) return "consort (service, core, binding)";
   if (url.startsWith("node:")) return "node internals (JS: http2, streams, events, timers)";
@@ -295,7 +301,8 @@ function logFanout(r: number, n: number, who: string, res: Record<string, number
 async function main(): Promise<void> {
   const loadStart = loadavg();
   console.log(`load at start: ${loadStart}`);
-  const targets = (arg("--targets") ?? "grpc-js,grpc-js-aw,thin,thin-aw,in-process,in-process-turn").split(",") as Target[];
+  const targets = (arg("--targets") ?? [...extraBuilds, "grpc-js", "thin", "thin-aw", "in-process", "in-process-turn"].join(",")).split(",") as Target[];
+  for (const t of targets) if (isServer(t) && mains[t] === undefined) throw new Error(`unknown target ${t}: give its build with --main ${t}=PATH`);
   const servers = targets.filter(isServer);
   if (process.argv.includes("--profile")) {
     const messages = Number(arg("--profile-messages") ?? 60_000);
@@ -316,8 +323,8 @@ async function main(): Promise<void> {
     writeFileSync(out.replace(/\.json$/, "-profile.json"), `${JSON.stringify({ loadStart, loadEnd, messages, profiles }, null, 2)}\n`);
     return;
   }
-  const fan: Record<string, Partial<Record<Target, Record<string, number>[]>>> = {};
-  const lat: Partial<Record<Target, Record<string, number>[]>> = {};
+  const fan: Record<string, Record<Target, Record<string, number>[]>> = {};
+  const lat: Record<Target, Record<string, number>[]> = {};
   for (let r = 0; r < rounds; r++) {
     // Case by case, every target in turn; the order rotates each round.
     const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
@@ -340,7 +347,7 @@ async function main(): Promise<void> {
   console.log(`load at end: ${loadEnd}`);
   const list = (xs: Record<string, number>[], k: string, f: (v: number) => string) => xs.map((x) => f(x[k]!)).join(" / ");
   const med = (xs: Record<string, number>[], k: string) => median(xs.map((x) => x[k]!));
-  const base = targets[0]!;
+  const base = arg("--base") ?? targets[0]!;
   for (const n of subscriberCounts) {
     for (const [k, f, label] of [
       ["deliveries_per_second", k0, "deliveries/s"],
