@@ -3,6 +3,7 @@ import type { LatencyResult } from "./latency.js";
 import { measureLatencyGoAt } from "./latency-go.js";
 import { findBinary, peers, startPeer, type PeerKind } from "./peers.js";
 import { startServerProcess } from "./server-process.js";
+import { startEchoProcess } from "./echo-server.js";
 
 /** Consort and the peers it is compared with. */
 export type System = "consort" | PeerKind;
@@ -22,10 +23,13 @@ export interface PeersBenchResult {
   /** Peers that were not measured, with why (their binary is missing). */
   readonly missing: Readonly<Partial<Record<PeerKind, string>>>;
   readonly latency: Readonly<Partial<Record<System, LatencyResult[]>>>;
+  /** The same latency against the grpc-js floor: Subscribe and PublishStream with none of Consort's work. */
+  readonly floorLatency: readonly LatencyResult[];
   /** Per subscriber count. */
   readonly fanout: Readonly<Record<string, Partial<Record<System, FanoutGoResult[]>>>>;
   readonly medians: {
     readonly latency: Partial<Record<System, { p50: number; p90: number; p99: number }>>;
+    readonly floorLatency: { p50: number; p90: number; p99: number };
     readonly fanout: Record<string, Partial<Record<System, { deliveriesPerSecond: number; serverCpuMicrosPerDelivery: number; clientCpuMicrosPerDelivery: number; messages: number }>>>;
   };
 }
@@ -100,6 +104,7 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
   console.log("Peers: ratios are Consort ÷ peer (latency and CPU above 1: Consort slower or costlier; deliveries/s below 1: Consort slower)");
 
   const latency: Partial<Record<System, LatencyResult[]>> = {};
+  const floorLatency: LatencyResult[] = [];
   const count = smoke ? 200 : 5000;
   for (let r = 0; r < runs; r++) {
     for (const s of systems) {
@@ -109,6 +114,15 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
       console.log(
         `Peers/latency ${short[s]} run ${r + 1}: p50 ${ms(res.p50)}, p90 ${ms(res.p90)}, p99 ${ms(res.p99)}, max ${ms(res.max)} (${res.count} at 1,000/s, Go client)`,
       );
+    }
+    // What Node and grpc-js allow for the same calls on this machine now: Consort's figure minus this is its own.
+    const echo = await startEchoProcess();
+    try {
+      const res = await measureLatencyGoAt("consort", `127.0.0.1:${echo.port}`, { rate: 1000, count, stream: true });
+      floorLatency.push(res);
+      console.log(`Peers/latency grpc-js floor run ${r + 1}: p50 ${ms(res.p50)}, p90 ${ms(res.p90)}, p99 ${ms(res.p99)}, max ${ms(res.max)} (Subscribe and PublishStream relayed by grpc-js with no Consort logic)`);
+    } finally {
+      await echo.stop();
     }
   }
 
@@ -141,9 +155,11 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
     const list = latency[s]!;
     latencyMedians[s] = { p50: median(list.map((x) => x.p50)), p90: median(list.map((x) => x.p90)), p99: median(list.map((x) => x.p99)) };
   }
+  const floorMedian = { p50: median(floorLatency.map((x) => x.p50)), p90: median(floorLatency.map((x) => x.p90)), p99: median(floorLatency.map((x) => x.p99)) };
   for (const p of ["p50", "p99"] as const) {
     console.log(
-      `Peers/latency median of ${runs}, ${p}: ${systems.map((s) => `${short[s]} ${ms(latencyMedians[s]![p])}`).join(", ")} (${ratios((s) => latencyMedians[s]?.[p], all)})${missingNote}`,
+      `Peers/latency median of ${runs}, ${p}: ${systems.map((s) => `${short[s]} ${ms(latencyMedians[s]![p])}`).join(", ")}, grpc-js floor ${ms(floorMedian[p])} ` +
+        `(${ratios((s) => latencyMedians[s]?.[p], all)}, Consort/floor ${(latencyMedians.consort![p] / floorMedian[p]).toFixed(2)})${missingNote}`,
     );
   }
   const fanoutMedians: PeersBenchResult["medians"]["fanout"] = {};
@@ -171,5 +187,5 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
         `(${ratios((s) => m[s]?.clientCpuMicrosPerDelivery, all)})${missingNote}`,
     );
   }
-  return { missing, latency, fanout, medians: { latency: latencyMedians, fanout: fanoutMedians } };
+  return { missing, latency, floorLatency, fanout, medians: { latency: latencyMedians, floorLatency: floorMedian, fanout: fanoutMedians } };
 }

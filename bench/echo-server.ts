@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { PublishStreamResponseSchema, SubscribeResponseSchema } from "../gen/ts/consort/v1/signal_pb.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 /** The echo method's path. */
@@ -23,7 +25,51 @@ const echoDefinition: grpc.ServiceDefinition = {
   } as grpc.MethodDefinition<Buffer, Buffer>,
 };
 
-/** A raw grpc-js echo server in its own process: the floor a unary Consort call is compared with. */
+const streamMethod = (name: string, requestStream: boolean) =>
+  ({
+    path: `/consort.v1.SignalService/${name}`,
+    requestStream,
+    responseStream: true,
+    requestSerialize: passthrough,
+    requestDeserialize: passthrough,
+    responseSerialize: passthrough,
+    responseDeserialize: passthrough,
+  }) as grpc.MethodDefinition<Buffer, Buffer>;
+
+/**
+ * The floor of Consort's signal path: SignalService's Subscribe and PublishStream on grpc-js with none of Consort's
+ * work. Each request is answered with a one-signal SubscribeResponse (its sequence, a few ids) written to every
+ * subscriber, and its ack; nothing is decoded, validated, stored or batched. The Go client's `signal-stream` mode
+ * runs against it unchanged.
+ */
+const floorDefinition: grpc.ServiceDefinition = { subscribe: streamMethod("Subscribe", false), publishStream: streamMethod("PublishStream", true) };
+
+function floorHandlers(): grpc.UntypedServiceImplementation {
+  const subscribers = new Set<grpc.ServerWritableStream<Buffer, Buffer>>();
+  let sequence = 0n;
+  const bytes = <T extends DescMessage>(schema: T, init: MessageInitShape<T>) => Buffer.from(toBinary(schema, create(schema, init)));
+  return {
+    subscribe(call: grpc.ServerWritableStream<Buffer, Buffer>) {
+      call.write(bytes(SubscribeResponseSchema, { subscribed: { subscriptionId: "floor", epoch: "floor" } }));
+      subscribers.add(call);
+      call.on("cancelled", () => subscribers.delete(call));
+    },
+    publishStream(call: grpc.ServerDuplexStream<Buffer, Buffer>) {
+      call.on("data", () => {
+        sequence++;
+        const signal = bytes(SubscribeResponseSchema, { signals: [{ signalId: "floor", coordinationId: "floor", sequence, epoch: "floor" }] });
+        for (const s of subscribers) s.write(signal);
+        call.write(bytes(PublishStreamResponseSchema, { outcomes: [{ outcome: { case: "ack", value: { signalId: "floor", sequence, epoch: "floor" } } }] }));
+      });
+      call.on("end", () => call.end());
+    },
+  };
+}
+
+/**
+ * A raw grpc-js server in its own process: the floor a Consort call is compared with. It echoes unary calls
+ * (bench.Echo/Echo) and relays signals with no Consort logic ({@link floorDefinition}).
+ */
 export interface EchoProcess {
   readonly port: number;
   readonly child: ChildProcess;
@@ -77,6 +123,7 @@ async function serve(): Promise<void> {
   server.addService(echoDefinition, {
     echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
   });
+  server.addService(floorDefinition, floorHandlers());
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
