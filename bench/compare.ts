@@ -85,7 +85,7 @@ function ratios(value: (s: System) => number | undefined, systems: readonly Syst
  * - fan-out to 1, 10 and 100 subscribers: one publisher flat out (32 in flight), deliveries per second until every
  *   subscriber has every message, server and client CPU per delivery. Each case first runs twice unmeasured on
  *   the same server (a warm-up, then a sizing run), and the measured run publishes what the sizing run's rate
- *   delivers in ~2 s.
+ *   delivers in ~1.5 s.
  * Prints every run, then the medians with each Consort figure beside the peers' and as a ratio (Consort ÷ peer). A
  * peer whose binary is missing is reported as MISSING, never skipped silently.
  */
@@ -134,7 +134,7 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
           if (smoke) return measureFanoutGo(s, addr, pid, { subscribers: n, messages: 100 });
           const warm = await measureFanoutGo(s, addr, pid, { subscribers: n, messages: Math.max(200, Math.min(2000, Math.round(20_000 / n))) });
           const sizing = await measureFanoutGo(s, addr, pid, { subscribers: n, messages: sized(warm, n, 1, 1000) });
-          return measureFanoutGo(s, addr, pid, { subscribers: n, messages: sized(sizing, n, 2, 5000) });
+          return measureFanoutGo(s, addr, pid, { subscribers: n, messages: sized(sizing, n, 1.5, 5000) });
         });
         ((fanout[n] ??= {})[s] ??= []).push(res);
         console.log(

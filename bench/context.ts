@@ -275,7 +275,7 @@ export async function measureDistribute(server: ServerProcess, options: Distribu
 export const distributeSizes: readonly DistributeOptions[] = [
   { agents: 10, calls: 500, warmup: 200 },
   { agents: 100, calls: 300, warmup: 100 },
-  { agents: 1000, calls: 200, warmup: 30 },
+  { agents: 1000, calls: 150, warmup: 30 },
 ];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;

@@ -306,16 +306,16 @@ export interface DependencyBenchOptions {
   /** Completions measured by the Go client. @default 2000 */
   readonly completionGoCount?: number;
   readonly gate?: GateOptions;
-  /** Gate releases per server process: the first is a warm-up, the rest are measured. @default 4 */
+  /** Gate releases per server process: the first is a warm-up, the rest are measured. @default 3 */
   readonly gateRounds?: number;
 }
 
 /**
  * Runs the dependency benchmarks `runs` times, each on a fresh server process: completion → waiter latency, then
- * the 10,000-waiter gate release (4 rounds, the first untimed). Prints one line per run and the medians over runs.
+ * the 10,000-waiter gate release (3 rounds, the first untimed). Prints one line per run and the medians over runs.
  */
 export async function runDependencyBench(runs = 3, options: DependencyBenchOptions = {}): Promise<{ completion: CompletionResult[]; gate: GateResult[] }> {
-  const gateRounds = options.gateRounds ?? 4;
+  const gateRounds = options.gateRounds ?? 3;
   const completion: CompletionResult[] = [];
   const gate: GateResult[] = [];
   for (let r = 0; r < runs; r++) {

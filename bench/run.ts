@@ -2,7 +2,7 @@ import { runPeersBench } from "./compare.js";
 import { runContextBench } from "./context.js";
 import { runDependencyBench } from "./dependencies.js";
 import { measureFanout } from "./fanout.js";
-import { measureLatency } from "./latency.js";
+import { measureLatency, type LatencyResult } from "./latency.js";
 import { measureLatencyGo } from "./latency-go.js";
 import { measureLatencyPython, pythonClient, type PythonLatencyResult } from "./latency-python.js";
 import { machineLoad } from "./machine.js";
@@ -11,7 +11,7 @@ import { runShutdownBench } from "./shutdown.js";
 import { measurePublishCost } from "./publish-cost.js";
 import { writeResults } from "./results.js";
 import { runRoutingBench } from "./routing.js";
-import { startServerProcess } from "./server-process.js";
+import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 /**
  * Runs the benchmarks and prints their numbers:
@@ -39,74 +39,20 @@ async function signals(): Promise<unknown> {
   console.log(
     `Signals/publish-cost: ${cost.earlyUs.toFixed(2)} µs/signal at signals 1..10, ${cost.fullUs.toFixed(2)} µs/signal at a full 10,000 history (ratio ${cost.ratio.toFixed(2)})`,
   );
-  const count = smoke ? 200 : 5000;
-
-  const results = [];
-  for (let r = 0; r < runs; r++) {
-    const server = await startServerProcess();
-    try {
-      const res = await measureLatency(server, { rate: 1000, count });
-      results.push(res);
-      console.log(
-        `Signals/latency run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, Node grpc-js client)`,
-      );
-    } finally {
-      await server.stop();
-    }
-  }
-  console.log(
-    `Signals/latency median of ${runs}: p50 ${median(results.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(results.map((r) => r.p99)).toFixed(3)} ms`,
-  );
-
-  const goResults = [];
-  for (let r = 0; r < runs; r++) {
-    const server = await startServerProcess();
-    try {
-      const res = await measureLatencyGo(server, { rate: 1000, count });
-      goResults.push(res);
-      console.log(
-        `Signals/latency-go run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, Go client)`,
-      );
-    } finally {
-      await server.stop();
-    }
-  }
-  console.log(
-    `Signals/latency-go median of ${runs}: p50 ${median(goResults.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(goResults.map((r) => r.p99)).toFixed(3)} ms`,
-  );
-
-  const streamResults = [];
-  for (let r = 0; r < runs; r++) {
-    const server = await startServerProcess();
-    try {
-      const res = await measureLatencyGo(server, { rate: 1000, count, stream: true });
-      streamResults.push(res);
-      console.log(
-        `Signals/latency-go-stream run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s over one PublishStream, Go client)`,
-      );
-    } finally {
-      await server.stop();
-    }
-  }
-  console.log(
-    `Signals/latency-go-stream median of ${runs}: p50 ${median(streamResults.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(streamResults.map((r) => r.p99)).toFixed(3)} ms`,
-  );
-
-  const python = pythonClient();
-  const latencyPython = async (stream: boolean): Promise<PythonLatencyResult[]> => {
-    const name = `Signals/latency-python${stream ? "-stream" : ""}`;
-    if ("missing" in python) {
-      console.log(`${name} MISSING (${python.missing}): not measured in this run`);
-      return [];
-    }
-    const list = [];
+  // 3,000 measured after 500 in this area (30 samples above its p99); the Peers area, whose table compares
+  // systems, measures 5,000. Consort's latency over PublishStream with the Go client is Peers/latency's "Consort".
+  const count = smoke ? 200 : 3000;
+  /** Runs `measure` against a fresh server `runs` times, printing each run and the medians. */
+  const latencyCase = async <T extends LatencyResult>(name: string, what: string, measure: (server: ServerProcess) => Promise<T>): Promise<T[]> => {
+    const list: T[] = [];
     for (let r = 0; r < runs; r++) {
       const server = await startServerProcess();
       try {
-        const res = await measureLatencyPython(python.python, server, { rate: 1000, count, stream });
+        const res = await measure(server);
         list.push(res);
+        const p999 = "p999" in res && typeof res.p999 === "number" ? `, p99.9 ${res.p999.toFixed(3)} ms` : "";
         console.log(
-          `${name} run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms, p99.9 ${res.p999.toFixed(3)} ms, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s${stream ? " over one PublishStream" : ""}, Python grpcio client)`,
+          `${name} run ${r + 1}: p50 ${res.p50.toFixed(3)} ms, p90 ${res.p90.toFixed(3)} ms, p99 ${res.p99.toFixed(3)} ms${p999}, max ${res.max.toFixed(3)} ms (${res.count} signals at 1,000/s, ${what})`,
         );
       } finally {
         await server.stop();
@@ -114,6 +60,18 @@ async function signals(): Promise<unknown> {
     }
     console.log(`${name} median of ${runs}: p50 ${median(list.map((r) => r.p50)).toFixed(3)} ms, p99 ${median(list.map((r) => r.p99)).toFixed(3)} ms`);
     return list;
+  };
+  const results = await latencyCase("Signals/latency", "Node grpc-js client", (server) => measureLatency(server, { rate: 1000, count }));
+  const goResults = await latencyCase("Signals/latency-go", "Go client", (server) => measureLatencyGo(server, { rate: 1000, count }));
+  const python = pythonClient();
+  const latencyPython = async (stream: boolean): Promise<PythonLatencyResult[]> => {
+    const name = `Signals/latency-python${stream ? "-stream" : ""}`;
+    if ("missing" in python) {
+      console.log(`${name} MISSING (${python.missing}): not measured in this run`);
+      return [];
+    }
+    const what = `${stream ? "over one PublishStream, " : ""}Python grpcio client`;
+    return latencyCase(name, what, (server) => measureLatencyPython(python.python, server, { rate: 1000, count, stream }));
   };
   const pythonResults = await latencyPython(false);
   const pythonStreamResults = await latencyPython(true);
@@ -140,7 +98,6 @@ async function signals(): Promise<unknown> {
     publishCost: cost,
     latency: results,
     latencyGo: goResults,
-    latencyGoStream: streamResults,
     latencyPython: pythonResults,
     latencyPythonStream: pythonStreamResults,
     ...("missing" in python ? { missing: { python: python.missing } } : {}),
