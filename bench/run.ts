@@ -62,6 +62,9 @@ async function signals(): Promise<unknown> {
     return list;
   };
   const results = await latencyCase("Signals/latency", "Node grpc-js client", (server) => measureLatency(server, { rate: 1000, count }));
+  const streamResults = await latencyCase("Signals/latency-stream", "over one PublishStream, Node grpc-js client", (server) =>
+    measureLatency(server, { rate: 1000, count, stream: true }),
+  );
   const goResults = await latencyCase("Signals/latency-go", "Go client", (server) => measureLatencyGo(server, { rate: 1000, count }));
   const python = pythonClient();
   const latencyPython = async (stream: boolean): Promise<PythonLatencyResult[]> => {
@@ -97,6 +100,7 @@ async function signals(): Promise<unknown> {
   return {
     publishCost: cost,
     latency: results,
+    latencyStream: streamResults,
     latencyGo: goResults,
     latencyPython: pythonResults,
     latencyPythonStream: pythonStreamResults,
