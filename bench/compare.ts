@@ -1,6 +1,7 @@
 import { measureFanoutGo, type FanoutGoResult } from "./fanout-go.js";
 import type { LatencyResult } from "./latency.js";
-import { measureLatencyGoAt } from "./latency-go.js";
+import { measureLatencyGoAt, runGo } from "./latency-go.js";
+import { measureMemory, rssBytes, type MemoryResult } from "./memory.js";
 import { findBinary, peers, startPeer, type PeerKind } from "./peers.js";
 import { startServerProcess } from "./server-process.js";
 import { startEchoProcess } from "./echo-server.js";
@@ -14,6 +15,8 @@ const short: Readonly<Record<System, string>> = { consort: "Consort", nats: "Jet
 /** Options of {@link runPeersBench}. */
 export interface PeersBenchOptions {
   readonly runs: number;
+  /** Consort's Memory case from the same run, if it ran: its fill is not repeated. */
+  readonly consortMemory?: MemoryResult;
   /** Tiny counts, no sizing runs: checks the cases work, says nothing about speed. */
   readonly smoke?: boolean;
 }
@@ -27,11 +30,21 @@ export interface PeersBenchResult {
   readonly floorLatency: readonly LatencyResult[];
   /** Per subscriber count. */
   readonly fanout: Readonly<Record<string, Partial<Record<System, FanoutGoResult[]>>>>;
+  /** RSS of each system's server after retaining the same messages, one run each. */
+  readonly memory: Readonly<Partial<Record<System, PeerMemoryResult>>>;
   readonly medians: {
     readonly latency: Partial<Record<System, { p50: number; p90: number; p99: number }>>;
     readonly floorLatency: { p50: number; p90: number; p99: number };
     readonly fanout: Record<string, Partial<Record<System, { deliveriesPerSecond: number; serverCpuMicrosPerDelivery: number; clientCpuMicrosPerDelivery: number; messages: number }>>>;
   };
+}
+
+/** One system's server holding the Memory case's messages. */
+export interface PeerMemoryResult {
+  readonly messages: number;
+  readonly rssStartBytes: number;
+  readonly rssFilledBytes: number;
+  readonly fillSeconds: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -81,7 +94,7 @@ function ratios(value: (s: System) => number | undefined, systems: readonly Syst
 /**
  * The Peers area: Consort beside NATS JetStream and Redis Streams, each server started by the benchmark (fresh per
  * case, on 127.0.0.1, throwaway data), the same Go client process shape for all three:
- * - latency: publish → subscriber at 1,000 messages/s, 5,000 measured after 500, the ~200-byte payload;
+ * - latency: publish → subscriber at 1,000 messages/s, 3,000 measured after 500, the ~200-byte payload;
  * - fan-out to 1, 10 and 100 subscribers: one publisher flat out (32 in flight), deliveries per second until every
  *   subscriber has every message, server and client CPU per delivery. Each case first runs twice unmeasured on
  *   the same server (a warm-up, then a sizing run), and the measured run publishes what the sizing run's rate
@@ -105,7 +118,7 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
 
   const latency: Partial<Record<System, LatencyResult[]>> = {};
   const floorLatency: LatencyResult[] = [];
-  const count = smoke ? 200 : 5000;
+  const count = smoke ? 200 : 3000;
   for (let r = 0; r < runs; r++) {
     for (const s of systems) {
       // Consort publishes over PublishStream, its high-rate path (Signals/latency-go measures unary Publish).
@@ -187,5 +200,32 @@ export async function runPeersBench(options: PeersBenchOptions): Promise<PeersBe
         `(${ratios((s) => m[s]?.clientCpuMicrosPerDelivery, all)})${missingNote}`,
     );
   }
-  return { missing, latency, floorLatency, fanout, medians: { latency: latencyMedians, floorLatency: floorMedian, fanout: fanoutMedians } };
+  // Memory: what each server holds for the Memory case's messages (~200 bytes of data each) spread over 100
+  // coordinations, subjects or keys, one run each (RSS varies little between runs).
+  const memory: Partial<Record<System, PeerMemoryResult>> = {};
+  const messages = smoke ? 5000 : 1_000_000;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  for (const s of systems) {
+    let m: PeerMemoryResult;
+    if (s === "consort") {
+      const c = options.consortMemory ?? (await measureMemory({ signals: messages, subscriptions: 0, ...(smoke && { settleMs: 100 }) }));
+      m = { messages: c.signals, rssStartBytes: c.start.rssBytes, rssFilledBytes: c.filled.rssBytes, fillSeconds: c.fillSeconds };
+    } else {
+      m = await withSystem(s, [], async (addr, pid) => {
+        const rssStartBytes = rssBytes(pid);
+        const out = JSON.parse(await runGo(["-mode", "peer-memory", "-system", s, "-addr", addr, "-count", String(messages), "-coordinations", "100"], 600_000)) as { messages: number; seconds: number };
+        await new Promise((r) => setTimeout(r, smoke ? 100 : 1000));
+        return { messages: out.messages, rssStartBytes, rssFilledBytes: rssBytes(pid), fillSeconds: out.seconds };
+      });
+    }
+    memory[s] = m;
+    console.log(
+      `Peers/memory ${short[s]}: RSS ${mib(m.rssStartBytes)} at start, ${mib(m.rssFilledBytes)} holding ${int(m.messages)} messages (${((m.rssFilledBytes - m.rssStartBytes) / m.messages).toFixed(0)} bytes each above the idle server; filled in ${m.fillSeconds.toFixed(1)} s)` +
+        (s === "consort" && options.consortMemory !== undefined ? " (the Memory case of this run, after its fill)" : ""),
+    );
+  }
+  console.log(
+    `Peers/memory, RSS holding ${int(messages)} messages: ${systems.map((s) => `${short[s]} ${mib(memory[s]!.rssFilledBytes)}`).join(", ")} (${ratios((s) => memory[s]?.rssFilledBytes, all)})${missingNote}`,
+  );
+  return { missing, latency, floorLatency, fanout, memory, medians: { latency: latencyMedians, floorLatency: floorMedian, fanout: fanoutMedians } };
 }

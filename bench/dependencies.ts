@@ -29,9 +29,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** Options of {@link measureCompletion}. */
 export interface CompletionOptions {
-  /** Measured completions. @default 5000 */
+  /** Measured completions. @default 3000 */
   readonly count?: number;
-  /** Untimed completions first. @default 500 */
+  /** Untimed completions first. @default 300 */
   readonly warmup?: number;
   /**
    * A raw grpc-js echo server: after each completion, one echo call of the publish request's bytes is timed too,
@@ -70,8 +70,8 @@ export interface CompletionResult {
  * One completion at a time; the latencies go into an HDR histogram.
  */
 export async function measureCompletion(server: ServerProcess, options: CompletionOptions = {}): Promise<CompletionResult> {
-  const count = options.count ?? 5000;
-  const warmup = options.warmup ?? 500;
+  const count = options.count ?? 3000;
+  const warmup = options.warmup ?? 300;
   const addr = `127.0.0.1:${server.grpcPort}`;
   const waiter = await startWaiterProcess(addr);
   const status = serviceClient(DependencyService, addr);

@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as hdr from "hdr-histogram-js";
@@ -25,17 +27,29 @@ export interface LatencyResult {
 }
 
 /**
- * Publish → subscriber latency with a Node grpc-js client in a separate process from the server: one client
- * process publishes at a fixed rate (~200-byte payload; unary Publish, or with `stream` one PublishStream call
+ * Publish → subscriber latency with a Node grpc-js client in a process of its own (a fresh child of this one, as
+ * the Go and Python clients are: the benchmark's own heap, grown by the cases before, would otherwise add its
+ * garbage collections to the client's): it publishes at a fixed rate (~200-byte payload; unary Publish, or with `stream` one PublishStream call
  * whose outcomes are checked but not timed) and subscribes on another channel; each signal's send time (hrtime) is
  * noted just before its publish, and receipt time minus send time is recorded in an HDR histogram. The publisher
  * sleeps until each signal is due, as the Go probe does.
  */
-export async function measureLatency(server: ServerProcess, options: LatencyOptions = {}): Promise<LatencyResult> {
+export function measureLatency(server: ServerProcess, options: LatencyOptions = {}): Promise<LatencyResult> {
+  const args = [thisFile, "--client", `127.0.0.1:${server.grpcPort}`, JSON.stringify(options)];
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, args, { encoding: "utf8", timeout: 120_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`bench/latency.js --client: ${err.message}${stderr === "" ? "" : `: ${stderr.trim()}`}`)) : resolve(JSON.parse(stdout) as LatencyResult),
+    ),
+  );
+}
+
+const thisFile = fileURLToPath(import.meta.url);
+
+/** The client process's work: {@link measureLatency} against `addr`. */
+async function measureAt(addr: string, options: LatencyOptions): Promise<LatencyResult> {
   const rate = options.rate ?? 1000;
   const count = options.count ?? 5000;
   const warmup = Math.floor(rate / 2);
-  const addr = `127.0.0.1:${server.grpcPort}`;
   const pub = serviceClient(SignalService, addr);
   const sub = serviceClient(SignalService, addr);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -96,4 +110,10 @@ export async function measureLatency(server: ServerProcess, options: LatencyOpti
   sub.close();
   const ms = (p: number) => histogram.getValueAtPercentile(p) / 1000;
   return { p50: ms(50), p90: ms(90), p99: ms(99), max: histogram.maxValue / 1000, count: histogram.totalCount };
+}
+
+if (process.argv[1] === thisFile && process.argv[2] === "--client") {
+  const result = await measureAt(process.argv[3]!, JSON.parse(process.argv[4]!) as LatencyOptions);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
 }

@@ -6,7 +6,7 @@ import { measureLatency, type LatencyResult } from "./latency.js";
 import { measureLatencyGo } from "./latency-go.js";
 import { measureLatencyPython, pythonClient, type PythonLatencyResult } from "./latency-python.js";
 import { machineLoad } from "./machine.js";
-import { runMemoryBench } from "./memory.js";
+import { runMemoryBench, type MemoryResult } from "./memory.js";
 import { runShutdownBench } from "./shutdown.js";
 import { measurePublishCost } from "./publish-cost.js";
 import { writeResults } from "./results.js";
@@ -39,8 +39,8 @@ async function signals(): Promise<unknown> {
   console.log(
     `Signals/publish-cost: ${cost.earlyUs.toFixed(2)} µs/signal at signals 1..10, ${cost.fullUs.toFixed(2)} µs/signal at a full 10,000 history (ratio ${cost.ratio.toFixed(2)})`,
   );
-  // 3,000 measured after 500 in this area (30 samples above its p99); the Peers area, whose table compares
-  // systems, measures 5,000. Consort's latency over PublishStream with the Go client is Peers/latency's "Consort".
+  // 3,000 measured after 500 (30 samples above the p99), as in the Peers area. Consort's latency over PublishStream
+  // with the Go client is Peers/latency's "Consort".
   const count = smoke ? 200 : 3000;
   /** Runs `measure` against a fresh server `runs` times, printing each run and the medians. */
   const latencyCase = async <T extends LatencyResult>(name: string, what: string, measure: (server: ServerProcess) => Promise<T>): Promise<T[]> => {
@@ -109,6 +109,9 @@ async function signals(): Promise<unknown> {
   };
 }
 
+/** Consort's Memory case, when the Memory area ran before Peers in this run: Peers/memory reuses its fill. */
+let memoryOfThisRun: MemoryResult | undefined;
+
 /** The areas in the order they run; `--only X` runs those whose name (or alias) starts with X. */
 const areas: readonly { name: string; aliases?: readonly string[]; run: () => Promise<unknown> }[] = [
   { name: "Signals", run: signals },
@@ -131,9 +134,16 @@ const areas: readonly { name: string; aliases?: readonly string[]; run: () => Pr
     name: "Dependencies",
     run: () => runDependencyBench(runs, smoke ? { completion: { count: 50, warmup: 10 }, completionGoCount: 50, gate: { waiters: 200 }, gateRounds: 2 } : {}),
   },
-  { name: "Memory", run: () => runMemoryBench(memoryRuns, smoke ? { signals: 5000, subscriptions: 100, settleMs: 100 } : {}) },
+  {
+    name: "Memory",
+    run: async () => {
+      const results = await runMemoryBench(memoryRuns, smoke ? { signals: 5000, subscriptions: 100, settleMs: 100 } : {});
+      memoryOfThisRun = results[0];
+      return results;
+    },
+  },
   { name: "Shutdown", run: () => runShutdownBench(runs, smoke ? { subscribers: 10, loadMs: 300 } : {}) },
-  { name: "Peers", aliases: ["Compare"], run: () => runPeersBench({ runs, smoke }) },
+  { name: "Peers", aliases: ["Compare"], run: () => runPeersBench({ runs, smoke, ...(memoryOfThisRun !== undefined && { consortMemory: memoryOfThisRun }) }) },
 ];
 
 const selected = areas.filter((a) => only === undefined || [a.name, ...(a.aliases ?? [])].some((n) => n.startsWith(only)));

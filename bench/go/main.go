@@ -30,17 +30,17 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:50051", "the server's address (Consort gRPC, NATS or Redis)")
 	rate := flag.Int("rate", 1000, "signals per second")
 	count := flag.Int("count", 5000, "signals (or completions) measured after a warm-up; fanout: messages published")
-	mode := flag.String("mode", "signal", "signal | signal-stream | nats-latency | redis-latency | fanout | completion | memory")
-	coords := flag.Int("coordinations", 100, "memory: coordinations the signals are spread over")
+	mode := flag.String("mode", "signal", "signal | signal-stream | nats-latency | redis-latency | fanout | completion | memory | peer-memory")
+	coords := flag.Int("coordinations", 100, "memory, peer-memory: coordinations (peers: subjects or keys) the messages are spread over")
 	subs := flag.Int("subscriptions", 10000, "memory: idle subscriptions opened by the subscribe step")
-	system := flag.String("system", "consort", "fanout: consort | nats | redis")
+	system := flag.String("system", "consort", "fanout: consort | nats | redis; peer-memory: nats | redis")
 	subscribers := flag.Int("subscribers", 100, "fanout: subscribers")
 	window := flag.Int("window", 32, "fanout: publishes in flight")
 	serverPid := flag.Int("server-pid", 0, "fanout: the server's process id, for its CPU time")
 	timeout := flag.Duration("timeout", 0, "end with an error after this long (default 20m for memory, 5m for completion, 2m otherwise)")
 	flag.Parse()
 	if *timeout == 0 {
-		*timeout = map[string]time.Duration{"memory": 20 * time.Minute, "completion": 5 * time.Minute}[*mode]
+		*timeout = map[string]time.Duration{"memory": 20 * time.Minute, "peer-memory": 10 * time.Minute, "completion": 5 * time.Minute}[*mode]
 		if *timeout == 0 {
 			*timeout = 2 * time.Minute
 		}
@@ -63,6 +63,8 @@ func main() {
 		memory(*addr, *count, *coords, *subs)
 	case "signal-stream":
 		signalStreamLatency(ctx, *addr, *rate, *count)
+	case "peer-memory":
+		peerMemory(ctx, *system, *addr, *count, *coords)
 	default:
 		fail(fmt.Sprintf("unknown -mode %q", *mode))
 	}
