@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { createContextEngine, type ContextEngine } from "./core/context/context-engine.js";
+import { createCoordinationEngine, type CoordinationEngine } from "./core/coordinations/coordination-engine.js";
 import { createDependencyEngine, type DependencyEngine } from "./core/dependencies/dependency-engine.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
 import { createSignalEngine, type SignalEngine } from "./core/signals/signal-engine.js";
@@ -17,10 +18,12 @@ import { createSignalService } from "./service/signal-service.js";
 import { structSize } from "./service/struct-codec.js";
 import { contextBinarySize, contextOversize } from "./service/context-messages.js";
 import { createContextService } from "./service/context-service.js";
+import { createCoordinationService } from "./service/coordination-service.js";
 import { createDependencyService } from "./service/dependency-service.js";
 import { decodeDistributeContextRequest } from "./service/distribute-codec.js";
 import { responseReserveBytes } from "./service/encoded-size.js";
 import { ContextService } from "../gen/ts/consort/v1/context_pb.js";
+import { CoordinationService } from "../gen/ts/consort/v1/coordination_pb.js";
 import { DependencyService } from "../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../gen/ts/consort/v1/signal_pb.js";
@@ -42,6 +45,7 @@ export interface App {
   readonly routing: RoutingEngine;
   readonly contexts: ContextEngine;
   readonly dependencies: DependencyEngine;
+  readonly coordinations: CoordinationEngine;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
   /**
@@ -110,6 +114,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       onError: (err) => logger.error({ err }, "dependency_resolved could not be published"),
     },
   });
+  const coordinations = createCoordinationEngine({ store, signals, contexts, dependencies, limits: config.limits });
   const services: ServiceBinding[] = [
     {
       service: SignalService,
@@ -119,6 +124,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },
     { service: ContextService, impl: createContextService({ engine: contexts, maxMessageBytes }), decoders: { distributeContext: decodeDistributeContextRequest } },
     { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
+    { service: CoordinationService, impl: createCoordinationService({ engine: coordinations, maxMessageBytes, maxAgents: config.limits.maxPageSize }) },
   ];
   const observer = createCallObserver(logger, metrics);
   // One shutdown signal for every call on both ports: each handler's context signal aborts with ServerShutdown.
@@ -152,6 +158,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     routing,
     contexts,
     dependencies,
+    coordinations,
     metrics,
     logger,
     close() {

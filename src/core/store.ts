@@ -14,6 +14,8 @@ export interface CoordinationSlots {
 export interface Coordination {
   /** The coordination id (1–100 characters). */
   readonly id: string;
+  /** Increases with every coordination the store creates: the creation order, for stable pages. */
+  readonly serial: number;
   /** Milliseconds since the epoch when the coordination was created. */
   readonly createdAt: number;
   /** Milliseconds since the epoch of the last call that touched it. */
@@ -34,6 +36,19 @@ export interface StoreOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Why a coordination left the store: an operator's DeleteCoordination, or the idle sweep. Both take the one path
+ * ({@link Store.delete} and {@link Store.sweep} call the same listeners), so an expired coordination leaves nothing
+ * behind either.
+ */
+export type DropReason = "deleted" | "expired";
+
+/**
+ * Told, synchronously, when a coordination has left the store (it is no longer found by `peek`, and the next
+ * `acquire` of its id creates a new one): each engine ends what it still has open there (streams, waits, timers).
+ */
+export type DropListener = (coordination: Coordination, reason: DropReason) => void;
+
 /** The shared state of all coordinations. */
 export interface Store {
   /**
@@ -47,10 +62,15 @@ export interface Store {
   all(): IterableIterator<Coordination>;
   /** Number of coordinations. */
   readonly size: number;
-  /** Drops a coordination; returns whether it existed. */
-  delete(id: string): boolean;
-  /** Drops unpinned coordinations idle longer than the TTL; returns how many. */
+  /**
+   * Drops a coordination whatever its pins (open streams and waits are ended by the drop listeners, told with
+   * `reason`); returns whether it existed.
+   */
+  delete(id: string, reason?: DropReason): boolean;
+  /** Drops unpinned coordinations idle longer than the TTL through the same path (reason `expired`); returns how many. */
   sweep(): number;
+  /** Adds a listener told of every drop, in the order added; returns the function that removes it. */
+  onDrop(listener: DropListener): () => void;
 }
 
 /** Creates an empty {@link Store}. */
@@ -59,6 +79,13 @@ export function createStore(options: StoreOptions = {}): Store {
   const now = options.now ?? Date.now;
   const maxCoordinations = options.maxCoordinations ?? 100_000;
   const coordinations = new Map<string, Coordination>();
+  const dropListeners = new Set<DropListener>();
+  let nextSerial = 1;
+  // Out of the map first, so that whatever a listener does (end a stream, fail a wait) finds the id gone.
+  const drop = (c: Coordination, reason: DropReason) => {
+    coordinations.delete(c.id);
+    for (const listener of dropListeners) listener(c, reason);
+  };
   return {
     acquire(id) {
       const t = now();
@@ -70,7 +97,7 @@ export function createStore(options: StoreOptions = {}): Store {
             metadata: { limit: String(maxCoordinations) },
           });
         }
-        c = { id, createdAt: t, lastActivity: t, pins: 0, slots: {} };
+        c = { id, serial: nextSerial++, createdAt: t, lastActivity: t, pins: 0, slots: {} };
         coordinations.set(id, c);
       } else {
         c.lastActivity = t;
@@ -82,17 +109,36 @@ export function createStore(options: StoreOptions = {}): Store {
     get size() {
       return coordinations.size;
     },
-    delete: (id) => coordinations.delete(id),
+    delete(id, reason = "deleted") {
+      const c = coordinations.get(id);
+      if (c === undefined) return false;
+      drop(c, reason);
+      return true;
+    },
     sweep() {
       const cutoff = now() - idleTtlMs;
-      let dropped = 0;
-      for (const [id, c] of coordinations) {
-        if (c.pins === 0 && c.lastActivity < cutoff) {
-          coordinations.delete(id);
-          dropped++;
-        }
-      }
-      return dropped;
+      const idle: Coordination[] = [];
+      for (const c of coordinations.values()) if (c.pins === 0 && c.lastActivity < cutoff) idle.push(c);
+      for (const c of idle) drop(c, "expired");
+      return idle.length;
+    },
+    onDrop(listener) {
+      dropListeners.add(listener);
+      return () => dropListeners.delete(listener);
     },
   };
+}
+
+/**
+ * How whatever was open in a dropped coordination ends (a Subscribe or WatchAgentContext stream, a
+ * ResolveDependencies call): `aborted` with reason COORDINATION_DELETED (or COORDINATION_EXPIRED), metadata
+ * `coordination_id` and `metadata` (the stream's resume point, the dropped log's epoch). The id's next use starts a
+ * new coordination, with a new signal epoch.
+ */
+export function coordinationDropped(id: string, reason: DropReason, metadata: Readonly<Record<string, string>> = {}): ConsortError {
+  const how = reason === "deleted" ? "was deleted" : "expired";
+  return new ConsortError("aborted", `coordination ${JSON.stringify(id)} ${how}: its signals, contexts and waits are gone; its next use starts a new log (new epoch)`, {
+    reason: reason === "deleted" ? "COORDINATION_DELETED" : "COORDINATION_EXPIRED",
+    metadata: { coordination_id: id, ...metadata },
+  });
 }

@@ -5,6 +5,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContextService } from "../../gen/ts/consort/v1/context_pb.js";
+import { CoordinationService } from "../../gen/ts/consort/v1/coordination_pb.js";
 import { DependencyService } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
@@ -68,6 +69,7 @@ describe("health", () => {
     expect((await check(RoutingService.typeName)).status).toBe("SERVING");
     expect((await check(ContextService.typeName)).status).toBe("SERVING");
     expect((await check(DependencyService.typeName)).status).toBe("SERVING");
+    expect((await check(CoordinationService.typeName)).status).toBe("SERVING");
     expect((await check("")).status).toBe("SERVING");
     const unknown = await check("no.such.Service").then(() => undefined, (e: unknown) => e as grpc.ServiceError);
     expect(unknown?.code).toBe(grpc.status.NOT_FOUND);
@@ -121,7 +123,7 @@ describe("errors grpc-js and connect raise on their own carry an ErrorInfo", () 
 describe("server reflection, for grpcurl, buf curl and Postman", () => {
   it("lists every service it serves, health included", async () => {
     const names = (await reflect({ list_services: "" })).list_services_response?.service.map((s) => s.name) ?? [];
-    for (const s of [SignalService, RoutingService, ContextService, DependencyService]) expect(names).toContain(s.typeName);
+    for (const s of [SignalService, RoutingService, ContextService, DependencyService, CoordinationService]) expect(names).toContain(s.typeName);
     expect(names).toContain("grpc.health.v1.Health");
   });
 

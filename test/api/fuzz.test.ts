@@ -4,6 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContextService } from "../../gen/ts/consort/v1/context_pb.js";
+import { CoordinationService } from "../../gen/ts/consort/v1/coordination_pb.js";
 import { DependencyService } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
@@ -21,7 +22,7 @@ import { startTestServer, type TestServer } from "./harness.js";
  */
 
 /** Every method of every service. */
-const methodArb = fc.constantFrom(...[SignalService, RoutingService, ContextService, DependencyService].flatMap((s): DescMethod[] => s.methods));
+const methodArb = fc.constantFrom(...[SignalService, RoutingService, ContextService, DependencyService, CoordinationService].flatMap((s): DescMethod[] => s.methods));
 
 // Small limits, so that "oversized" is reached quickly.
 let server: TestServer;

@@ -8,6 +8,7 @@ import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { grpcServiceDefinition } from "../../src/transport/grpc.js";
 import { ContextService } from "../../gen/ts/consort/v1/context_pb.js";
+import { CoordinationService } from "../../gen/ts/consort/v1/coordination_pb.js";
 import { DependencyService } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { RoutingService } from "../../gen/ts/consort/v1/routing_pb.js";
 import { SignalService } from "../../gen/ts/consort/v1/signal_pb.js";
@@ -36,6 +37,7 @@ const clientsOf = (t: Transport) => ({
   routing: createClient(RoutingService, t),
   contexts: createClient(ContextService, t),
   dependencies: createClient(DependencyService, t),
+  coordinations: createClient(CoordinationService, t),
 });
 /** A client of every service over one transport. */
 export type Clients = ReturnType<typeof clientsOf>;

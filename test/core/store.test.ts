@@ -32,4 +32,20 @@ describe("store", () => {
     store.delete("b");
     expect(store.acquire("c").id).toBe("c");
   });
+
+  it("delete and sweep share one drop path: listeners are told after the id is gone, whatever its pins", () => {
+    let t = 0;
+    const store = createStore({ idleTtlMs: 10, now: () => t });
+    const told: string[] = [];
+    store.onDrop((c, reason) => told.push(`${c.id}:${reason}:${store.peek(c.id) === undefined}`));
+    store.acquire("pinned").pins++;
+    store.acquire("idle");
+    const again = store.acquire("again");
+    expect(store.delete("pinned")).toBe(true);
+    expect(store.delete("pinned")).toBe(false);
+    t += 20;
+    expect(store.sweep()).toBe(2);
+    expect(told).toEqual(["pinned:deleted:true", "idle:expired:true", "again:expired:true"]);
+    expect(store.acquire("again").serial).toBeGreaterThan(again.serial);
+  });
 });

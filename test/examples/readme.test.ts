@@ -131,7 +131,7 @@ describe("the README's buf curl tour, run against a fresh server", () => {
         (_error, stdout, stderr) => resolve(`${stdout}\n${stderr}`)); // some calls fail on purpose
     });
     const context = `tour output:\n${output}`;
-    for (const method of ["SignalService/Subscribe", "RoutingService/Route", "ContextService/WatchAgentContext", "DependencyService/ResolveDependencies"]) {
+    for (const method of ["SignalService/Subscribe", "RoutingService/Route", "ContextService/WatchAgentContext", "DependencyService/ResolveDependencies", "CoordinationService/DeleteCoordination"]) {
       expect(output, context).toContain(`consort.v1.${method}`);
     }
     expect(output, context).toContain('"sequence": "1"');
@@ -141,6 +141,7 @@ describe("the README's buf curl tour, run against a fresh server", () => {
     expect(output, context).toMatch(/^consort_signals_published_total 1$/m);
     expect(output, context).toContain('"decision": "ROUTING_DECISION_RETRY"');
     expect(output, context).toContain('"totalRoutings": "1"');
+    expect(output, context).toContain('"deleted": true'); // DeleteCoordination of the tour's coordination
     // Every quoted result a comment promises ("…" standing for what is left out) is in the output.
     const claims = tour.flatMap((b) => [...b.body.matchAll(/#[^\n]*/g)].flatMap((c) => [...c[0].matchAll(/"([^"]+)"/g)].map((q) => q[1]!)));
     expect(claims.length).toBeGreaterThanOrEqual(3);

@@ -6,7 +6,7 @@ import { checkJson } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken } from "../page-token.js";
 import type { PageBudget } from "../sequence-log.js";
-import type { Coordination, Store } from "../store.js";
+import { coordinationDropped, type Coordination, type Store } from "../store.js";
 import { checkId, optionalId, pageSize, requireId } from "../validate.js";
 import { emptySharedIntelligence, mergeSharedIntelligence, shapeViolation } from "./shared-intelligence.js";
 import {
@@ -97,6 +97,16 @@ export interface ContextPage {
   readonly revision: number;
 }
 
+/** The context part of a coordination's summary (CoordinationService). */
+export interface ContextSummary {
+  /** Agents with a distributed context. */
+  readonly agentsWithContext: number;
+  /** Open WatchAgentContext watches. */
+  readonly openWatches: number;
+  /** The coordination's context revision; 0 before any change. */
+  readonly revision: number;
+}
+
 /** Observers of the engine, for server metrics. All optional. */
 export interface ContextEngineHooks {
   /** A distribution to `agents` agents took `ms` of server time. */
@@ -147,6 +157,10 @@ export interface ContextEngine {
   watch(input: { coordinationId: string; agentId: string; afterRevision?: number }, onOverflow?: () => void): ContextWatcher;
   /** The agents an agent's distributed assignment depends on; `undefined` when the agent has no context. */
   assignmentDependencies(coordinationId: string, agentId: string): readonly string[] | undefined;
+  /** The coordination's contexts in figures; `undefined` when it has no context state. */
+  summary(coordinationId: string): ContextSummary | undefined;
+  /** Each agent with a context and its context's version, in assignment order. */
+  agentVersions(coordinationId: string): ReadonlyMap<string, number>;
   /** Open watches on the server. */
   readonly watcherCount: number;
 }
@@ -230,6 +244,16 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
   };
 
   const checkSize = (record: AgentContextRecord): number | undefined => options.contextSize?.oversize(record);
+
+  // A dropped coordination's watches end (their consumers take what is queued, then the error), each with its
+  // resume point.
+  store.onDrop((c, reason) => {
+    const st = c.slots[SLOT] as ContextState | undefined;
+    if (st === undefined) return;
+    for (const set of [...st.watchers.values()]) {
+      for (const w of [...set]) w.queue.end(coordinationDropped(c.id, reason, { head_revision: String(st.revision) }));
+    }
+  });
 
   /** A forward page of `ids` from `start`, bounded by count and bytes; the token holds the next index. */
   const pageFrom = (st: ContextState, coordinationId: string, start: number, size: number, budget: PageBudget<AgentContextRecord> | undefined): ContextPage => {
@@ -511,6 +535,20 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       watcherCount++;
       hooks.onWatchersChanged?.(1);
       return { startRevision: after ?? st.revision, queue: live.queue, close: () => live.queue.close() };
+    },
+
+    summary(coordinationId) {
+      const st = peekState(coordinationId);
+      if (st === undefined) return undefined;
+      let openWatches = 0;
+      for (const set of st.watchers.values()) openWatches += set.size;
+      return { agentsWithContext: st.contexts.size, openWatches, revision: st.revision };
+    },
+
+    agentVersions(coordinationId) {
+      const out = new Map<string, number>();
+      for (const [agentId, record] of peekState(coordinationId)?.contexts ?? []) out.set(agentId, record.version);
+      return out;
     },
 
     assignmentDependencies(coordinationId, agentId) {

@@ -7,7 +7,7 @@ import { truthy, type JsonObject } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, queryFingerprint, encodePageToken } from "../page-token.js";
 import type { PageBudget } from "../sequence-log.js";
-import type { Coordination, Store } from "../store.js";
+import { coordinationDropped, type Coordination, type Store } from "../store.js";
 import type { PublishInput, SignalRecord } from "../signals/types.js";
 import { checkId, pageSize, requireId } from "../validate.js";
 import {
@@ -24,7 +24,11 @@ import {
 
 /** A ResolveDependencies call in progress. */
 export interface ResolveCall {
-  /** Settles when every dependency of the call has finished (or the call was abandoned). */
+  /**
+   * Settles when every dependency of the call has finished (or the call was abandoned). Rejects with `aborted`
+   * COORDINATION_DELETED (or COORDINATION_EXPIRED) when the coordination is dropped while one of its waits is open:
+   * the records it would report are gone with it.
+   */
   readonly result: Promise<ResolveResult>;
   /**
    * The caller is gone (deadline, cancel, shutdown): each of the call's open waits that no other call has joined
@@ -85,6 +89,10 @@ export interface DependencyEngine {
   }): { records: readonly DependencyRecordView[]; nextPageToken: string };
   /** Drops records, completions, gate scores and resources; open waits end `failed` "cleared". Returns the records dropped. */
   clear(coordinationId: string): number;
+  /** Open (in-progress) waits of the coordination; 0 when unknown. O(1). */
+  openWaitCount(coordinationId: string): number;
+  /** The coordination's open waits, oldest first. */
+  openWaits(coordinationId: string): readonly DependencyRecordView[];
   /** Open waits on the server. */
   readonly pendingCount: number;
 }
@@ -110,6 +118,8 @@ interface Wait {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Told once, when the wait finishes. */
   readonly listeners: Set<() => void>;
+  /** Set when the wait ended because its coordination was dropped: its calls fail with it. */
+  droppedWith: ConsortError | undefined;
 }
 
 /** The dependency part of a coordination (its store slot). */
@@ -129,6 +139,8 @@ interface DependencyState {
   readonly onResource: Map<string, Set<Wait>>;
   /** The wait-for graph of open completion waits: waiter → awaited agent → open waits on that edge. */
   readonly waitsFor: Map<string, Map<string, number>>;
+  /** Registered waits not yet finished. */
+  open: number;
 }
 
 const SLOT = "dependencies";
@@ -197,6 +209,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
         onGate: new Map(),
         onResource: new Map(),
         waitsFor: new Map(),
+        open: 0,
       };
       c.slots[SLOT] = s;
     }
@@ -264,6 +277,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
   const release = (st: DependencyState, w: Wait, status: DependencyStatus, message: string) => {
     if (w.finishedAt !== undefined) return;
     finish(st, w, status, message);
+    st.open--;
     pending--;
     w.coordination.pins--;
     hooks.onPendingChanged?.(-1);
@@ -348,11 +362,25 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
         addTo(st.onResource, t.resourceId, w);
         break;
     }
+    st.open++;
     pending++;
     w.coordination.pins++;
     hooks.onPendingChanged?.(1);
     w.timer = setTimeout(() => release(st, w, "timeout", `Dependency '${w.dependencyId}' timed out after ${seconds(w.timeoutMs)}s`), w.timeoutMs);
   };
+
+  // A dropped coordination's open waits end at once, so the server-wide count and the timers are right; their calls
+  // fail with the drop (see ResolveCall.result). Records, completions, gates and resources go with the coordination.
+  store.onDrop((c, reason) => {
+    const st = c.slots[SLOT] as DependencyState | undefined;
+    if (st === undefined || st.open === 0) return;
+    const error = coordinationDropped(c.id, reason);
+    for (const w of [...st.waits.values()]) {
+      if (w.status !== "in_progress" || w.finishedAt !== undefined) continue;
+      w.droppedWith = error;
+      release(st, w, "failed", `Dependency '${w.dependencyId}' ended: ${error.message}`);
+    }
+  });
 
   const view = (w: Wait): DependencyRecordView => ({
     coordinationId: w.coordination.id,
@@ -488,6 +516,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           abandoned: false,
           timer: undefined,
           listeners: new Set(),
+          droppedWith: undefined,
         };
         st.waits.set(key, w);
         // Checked against current state and, if it must wait, registered in one synchronous step: the event that
@@ -501,7 +530,11 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
 
       let abandoned = false;
       let settle!: (r: ResolveResult) => void;
-      const result = new Promise<ResolveResult>((resolve) => (settle = resolve));
+      let fail!: (e: ConsortError) => void;
+      const result = new Promise<ResolveResult>((resolve, reject) => {
+        settle = resolve;
+        fail = reject;
+      });
       const results = () => ({ success: waits.every((w) => w.status === "resolved"), results: waits.map(outcome) });
       // Distinct open waits: the same wait listed twice is one wait to hear from.
       let open = 0;
@@ -511,9 +544,15 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
         // (and delivered) before the completion itself reaches subscribers.
         queueMicrotask(() => {
           if (abandoned) return;
+          const dropped = waits.find((w) => w.droppedWith !== undefined)?.droppedWith;
+          if (dropped !== undefined) {
+            fail(dropped);
+            return;
+          }
           const r = results();
           try {
-            if (r.success) announce(input.coordinationId, input.agentId, waits);
+            // Only into the coordination the waits belong to: a dropped one is not created again by its announcement.
+            if (r.success && store.peek(input.coordinationId) === c) announce(input.coordinationId, input.agentId, waits);
           } catch (e) {
             // Refused once the server shuts down (publishes stop first): the caller still gets its result. Any
             // other failure is a bug the server must hear of, not lose in a microtask.
@@ -642,6 +681,18 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
         last = w;
       }
       return { records, nextPageToken: more && last !== undefined ? encodePageToken(last.seq, fingerprint) : "" };
+    },
+
+    openWaitCount(coordinationId) {
+      return peekState(coordinationId)?.open ?? 0;
+    },
+
+    openWaits(coordinationId) {
+      const st = peekState(coordinationId);
+      if (st === undefined || st.open === 0) return [];
+      const out: DependencyRecordView[] = [];
+      for (const w of st.waits.values()) if (w.status === "in_progress" && w.finishedAt === undefined) out.push(view(w));
+      return out;
     },
 
     clear(coordinationId) {

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { checkJson, jsonByteSize, jsonEquals, type JsonObject } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
-import type { Coordination, Store } from "../store.js";
+import { coordinationDropped, type Coordination, type Store } from "../store.js";
 import { checkId, optionalId, pageSize, requireId } from "../validate.js";
 import { decodePageToken, queryFingerprint } from "../page-token.js";
 import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
@@ -27,6 +27,8 @@ interface SignalState {
   /** idempotency key → sequence, for retained signals only. */
   readonly idempotency: Map<string, number>;
   readonly subscriptions: Set<LiveSubscription>;
+  /** sender → the sequence of the last signal it sent (at most `maxAgentsPerCoordination` senders). */
+  readonly lastSent: Map<string, number>;
   sent: number;
   received: number;
   /** Deliveries of live signals (not replays): what the propagation figures average over. */
@@ -83,6 +85,26 @@ export interface ListSignalsInput {
 export interface ListSignalsResult {
   readonly signals: readonly SignalRecord[];
   readonly nextPageToken: string;
+}
+
+/** The signal part of a coordination's summary (CoordinationService). */
+export interface SignalSummary {
+  /** The log's epoch. */
+  readonly epoch: string;
+  /** Newest sequence; 0 when nothing was published. */
+  readonly headSequence: number;
+  /** Signals retained in the history. */
+  readonly signalCount: number;
+  /** Open subscriptions. */
+  readonly openSubscriptions: number;
+}
+
+/** What one agent did in a coordination's log. */
+export interface SignalAgentActivity {
+  /** The sequence of the last signal it sent (as sender); 0 when none is known. */
+  readonly lastSentSequence: number;
+  /** Its open subscriptions. */
+  readonly openSubscriptions: number;
 }
 
 /** Observers of the engine, for server metrics. All optional. */
@@ -143,6 +165,13 @@ export interface SignalEngine {
    * that what subscribers hold when their streams are flushed is every signal ever acknowledged.
    */
   stopAccepting(): void;
+  /** The coordination's log in figures; `undefined` when it has none (never published to nor subscribed). */
+  summary(coordinationId: string): SignalSummary | undefined;
+  /**
+   * Per agent: the last sequence it sent and its open subscriptions. The senders remembered are bounded by
+   * `maxAgentsPerCoordination` (beyond it, the one first heard longest ago is forgotten).
+   */
+  agentActivity(coordinationId: string): ReadonlyMap<string, SignalAgentActivity>;
   /** Open subscriptions on the server. */
   readonly subscriptionCount: number;
 }
@@ -210,6 +239,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         log: createSequenceLog<SignalRecord>(limits.maxHistory),
         idempotency: new Map(),
         subscriptions: new Set(),
+        lastSent: new Map(),
         sent: 0,
         received: 0,
         liveReceived: 0,
@@ -224,6 +254,16 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
   const coordinationIdOf = (v: Violations, id: string) => requireId(v, "coordination_id", id, limits.maxIdLength);
   const checkCoordinationId = (id: string) => checkId("coordination_id", id, limits.maxIdLength);
+
+  // A dropped coordination's subscriptions end at once (the transport's interrupt, where set, ends the stream
+  // without waiting for the client to read), each with its resume point and the epoch that is gone.
+  store.onDrop((c, reason) => {
+    const st = c.slots[SLOT] as SignalState | undefined;
+    if (st === undefined) return;
+    for (const live of [...st.subscriptions]) {
+      live.sub.end(coordinationDropped(c.id, reason, { epoch: st.epoch, last_delivered_sequence: String(live.sub.lastDelivered) }));
+    }
+  });
 
   return {
     get subscriptionCount() {
@@ -291,6 +331,12 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       }
       if (key !== "") st.idempotency.set(key, signal.sequence);
       st.sent++;
+      const senderId = signal.senderAgentId;
+      if (st.lastSent.has(senderId)) st.lastSent.set(senderId, signal.sequence);
+      else {
+        st.lastSent.set(senderId, signal.sequence);
+        if (st.lastSent.size > limits.maxAgentsPerCoordination) st.lastSent.delete(st.lastSent.keys().next().value!);
+      }
       st.byType.set(signal.type, (st.byType.get(signal.type) ?? 0) + 1);
       hooks.onPublished?.(signal);
       for (const listener of appendListeners) listener(signal);
@@ -461,6 +507,25 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
 
     headSequence(coordinationId) {
       return peekState(coordinationId)?.log.head ?? 0;
+    },
+
+    summary(coordinationId) {
+      const st = peekState(coordinationId);
+      if (st === undefined) return undefined;
+      return { epoch: st.epoch, headSequence: st.log.head, signalCount: st.log.size, openSubscriptions: st.subscriptions.size };
+    },
+
+    agentActivity(coordinationId) {
+      const out = new Map<string, SignalAgentActivity>();
+      const st = peekState(coordinationId);
+      if (st === undefined) return out;
+      for (const [agentId, lastSentSequence] of st.lastSent) out.set(agentId, { lastSentSequence, openSubscriptions: 0 });
+      for (const live of st.subscriptions) {
+        if (live.sub.endedWith !== undefined) continue;
+        const a = out.get(live.sub.agentId);
+        out.set(live.sub.agentId, { lastSentSequence: a?.lastSentSequence ?? 0, openSubscriptions: (a?.openSubscriptions ?? 0) + 1 });
+      }
+      return out;
     },
 
     clear(coordinationId) {
