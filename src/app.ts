@@ -65,15 +65,14 @@ export interface AppOptions {
   readonly processMetrics?: boolean;
 }
 
-/** The composition root: store → engines → services → transports. */
-export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? createLogger(config.logLevel);
-  const store = createStore({ idleTtlMs: config.limits.idleCoordinationTtlMs, maxCoordinations: config.limits.maxCoordinations });
-  const metrics = createServerMetrics({ coordinations: () => store.size, processMetrics: options.processMetrics ?? true });
-  const signals = createSignalEngine({
+/**
+ * The signal engine as the server composes it: the configured limits, payloads measured as they travel (the
+ * protobuf encoding of the data and metadata Structs), and the metrics hooks.
+ */
+export function createServerSignalEngine(store: Store, config: Config, metrics: ServerMetrics): SignalEngine {
+  return createSignalEngine({
     store,
     limits: config.limits,
-    // Payloads are measured as they travel: the protobuf encoding of the data and metadata Structs.
     payloadBytes: structSize,
     hooks: {
       onPublished: () => metrics.signalsPublished.inc(),
@@ -84,6 +83,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       onSubscriptionsChanged: (delta) => metrics.activeSubscriptions.inc(delta),
     },
   });
+}
+
+/** The composition root: store → engines → services → transports. */
+export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const store = createStore({ idleTtlMs: config.limits.idleCoordinationTtlMs, maxCoordinations: config.limits.maxCoordinations });
+  const metrics = createServerMetrics({ coordinations: () => store.size, processMetrics: options.processMetrics ?? true });
+  const signals = createServerSignalEngine(store, config, metrics);
   const routing = createRoutingEngine({
     limits: config.limits,
     // Every stored policy fits in one message in either encoding, so GetRoutingPolicy can always return it.

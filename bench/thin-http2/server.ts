@@ -41,14 +41,14 @@ import { Code, ConnectError, createContextValues, createHandlerContext, type Han
 import { encodedOf } from "../../src/binding/pre-encoded.js";
 import { interruptKey, ServerShutdown } from "../../src/binding/call-context.js";
 import { ConsortError } from "../../src/core/errors.js";
-import { createSignalEngine, type SignalEngine } from "../../src/core/signals/signal-engine.js";
+import type { SignalEngine } from "../../src/core/signals/signal-engine.js";
+import { createServerSignalEngine } from "../../src/app.js";
 import { createStore } from "../../src/core/store.js";
 import { ConfigError, loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { createServerMetrics } from "../../src/metrics.js";
 import { decodePublishStreamRequest } from "../../src/service/publish-codec.js";
 import { createSignalService } from "../../src/service/signal-service.js";
-import { structSize } from "../../src/service/struct-codec.js";
 import { clientGoneReason } from "../../src/transport/cancel-reason.js";
 import { statusDetailsBin, toWireError } from "../../src/transport/errors.js";
 import { createCallObserver, OK, type CallObserver } from "../../src/transport/observe.js";
@@ -528,19 +528,7 @@ export function composeSignalService(config: Config) {
   const logger = createLogger(config.logLevel);
   const store = createStore({ idleTtlMs: config.limits.idleCoordinationTtlMs, maxCoordinations: config.limits.maxCoordinations });
   const metrics = createServerMetrics({ coordinations: () => store.size, processMetrics: true });
-  const signals = createSignalEngine({
-    store,
-    limits: config.limits,
-    payloadBytes: structSize,
-    hooks: {
-      onPublished: () => metrics.signalsPublished.inc(),
-      onDelivered: (count, times) => {
-        metrics.signalsDelivered.inc(count);
-        for (const ms of times) metrics.observeLater(metrics.signalPropagation, ms);
-      },
-      onSubscriptionsChanged: (delta) => metrics.activeSubscriptions.inc(delta),
-    },
-  });
+  const signals = createServerSignalEngine(store, config, metrics);
   const impl = createSignalService({ engine: signals, maxMessageBytes: config.limits.maxMessageBytes, statusBytes: (err) => statusDetailsBin(toWireError(err)) });
   return { logger, store, metrics, signals, impl };
 }
