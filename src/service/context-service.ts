@@ -101,12 +101,12 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       const v = new Violations();
       const afterRevision = req.afterRevision === undefined ? undefined : sequenceOf(v, "after_revision", req.afterRevision);
       v.throwIfAny();
-      // Where the transport supports it, a watcher that falls behind is ended at once, even if the client's
-      // flow-control window is full (as Subscribe does).
+      // Where the transport supports it, a watcher that falls behind, or whose coordination is deleted, is ended at
+      // once, even if the client's flow-control window is full (as Subscribe does).
       const interrupt = ctx.values.get(interruptKey);
       let stream: ContextWatchStream | undefined;
       const onOverflow = interrupt && (() => interrupt(watcherLagging(stream?.lastRevision ?? afterRevision ?? 0)));
-      const watcher = engine.watch({ coordinationId: req.coordinationId, agentId: req.agentId, ...(afterRevision !== undefined && { afterRevision }) }, onOverflow);
+      const watcher = engine.watch({ coordinationId: req.coordinationId, agentId: req.agentId, ...(afterRevision !== undefined && { afterRevision }) }, onOverflow, interrupt);
       stream = streamContextWatch(watcher, ctx.signal);
       try {
         const schema = WatchAgentContextResponseSchema;

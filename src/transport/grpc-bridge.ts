@@ -12,7 +12,8 @@ import { OK, type CallObservation, type CallOutcome } from "./observe.js";
  * Serves a {@link ServiceBinding} on grpc-js: per method a path `/<service>/<method>`, the request decoded and the
  * response encoded here (not by grpc-js), so that an undecodable request is INVALID_ARGUMENT and an oversized
  * response RESOURCE_EXHAUSTED, both with an ErrorInfo, like every other error; a real handler context per call
- * ({@link GrpcHandlerContext}); server streams written with flow control (write → wait for drain).
+ * ({@link GrpcHandlerContext}); streams written with flow control (a server stream's next response is pulled once
+ * the last is written out; a bidirectional one's when grpc-js's buffer has room).
  */
 
 /** Starts observing calls and counts them in flight (see grpc.ts). */
@@ -138,8 +139,9 @@ interface Interruption {
 /**
  * Writes one response. A server stream (Subscribe, WatchAgentContext) then waits until that message has been
  * written out (its write callback), a bidirectional one only when the stream's buffer is full, until it drains.
- * Either wait also ends when `signal` aborts or the handler interrupts the stream; it listens rather than racing a
- * promise that stays pending for the whole call, which would keep a reaction per wait until the call ends.
+ * Either wait also ends when `signal` aborts or the handler interrupts the stream (with `signal` already aborted,
+ * the response is written without waiting); it listens rather than racing a promise that stays pending for the
+ * whole call, which would keep a reaction per wait until the call ends.
  *
  * Pulling a server stream's next response only after the last one is out batches by load: what arrives while a
  * message is being written goes out in the next one. Measured with one publisher flat out (bench/README.md, "A
@@ -153,6 +155,12 @@ function send(
   signal: AbortSignal,
   interruption: Interruption,
 ): Promise<void> | undefined {
+  // Already aborted (a client gone, or the shutdown flushing what a subscription holds): no wait could end, as an
+  // abort listener added now never fires; grpc-js does not call back a write on a cancelled call either.
+  if (signal.aborted) {
+    call.write(bytes);
+    return undefined;
+  }
   if (!untilWritten && call.write(bytes)) return undefined;
   return new Promise((resolve) => {
     let waiting = true;
@@ -215,7 +223,8 @@ function streamingMethod(binding: ServiceBinding, method: DescMethod, name: stri
           const header = metadataOf(ctx.responseHeader);
           if (header !== undefined) call.sendMetadata(header);
         }
-        // Interrupted: this response still goes out (its signals count as delivered), then the status at once.
+        // Interrupted: this response still goes out (its signals count as delivered), and the handler ends now; the
+        // status follows what grpc-js has queued.
         if (interruption.error === undefined) await send(call, bytes, !bidi, signal, interruption);
         else call.write(bytes);
         if (interruption.error !== undefined) throw interruption.error.value;

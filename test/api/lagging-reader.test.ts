@@ -3,6 +3,7 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { ContextService, SharedIntelligencePart } from "../../gen/ts/consort/v1/context_pb.js";
+import { CoordinationService } from "../../gen/ts/consort/v1/coordination_pb.js";
 import { PublishStreamRequestSchema, PublishStreamResponseSchema, SignalService, SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
@@ -96,6 +97,49 @@ describe("a reader that stops reading, in its own server process", () => {
   }, 60_000);
 });
 
+describe("DeleteCoordination with a watcher that stopped reading, in its own server process", () => {
+  it("ends the watch on the server at once, its window full: the watch is released without the client reading", async () => {
+    const server = await startServer([]);
+    const watch = clientOf(server, ContextService, 1);
+    const ctl = clientOf(server, ContextService, 2);
+    const Coordinations = grpc.makeGenericClientConstructor(grpcServiceDefinition(CoordinationService), CoordinationService.typeName);
+    const admin = new Coordinations(server.grpcAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }) as Untyped;
+    const watchers = async () => {
+      const text = await (await fetch(`http://${server.httpAddress}/metrics`)).text();
+      return Number(/^consort_active_context_watchers (\S+)/m.exec(text)?.[1]);
+    };
+    try {
+      const coordinationId = "deleted-while-paused";
+      await unary(ctl, "distributeContext", { coordinationId, sessionId: "s", assignments: [{ agentId: "a", objective: "o".repeat(16_000) }] });
+      const stream = watch["watchAgentContext"]!.call(watch, { coordinationId, agentId: "a" }) as grpc.ClientReadableStream<unknown>;
+      const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
+        stream.on("error", resolve);
+        stream.on("end", () => resolve(undefined));
+      });
+      await new Promise<void>((r) => stream.once("data", () => r()));
+      stream.pause();
+      // ~16 KB per change: 40 changes fill the client's window and the server's buffers, under the 1,000-change cut.
+      for (let i = 0; i < 40; i++) await unary(ctl, "updateSharedIntelligence", { coordinationId, updateType: SharedIntelligencePart.TYPE_REGISTRY, updateData: { i } });
+      expect(await watchers()).toBe(1);
+      await unary(admin, "deleteCoordination", { coordinationId });
+      let open = 1;
+      for (let i = 0; i < 50 && open !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        open = await watchers();
+      }
+      expect(open).toBe(0);
+      stream.resume();
+      const err = await ended;
+      expect(err?.code).toBe(grpc.status.ABORTED);
+    } finally {
+      watch.close();
+      ctl.close();
+      admin.close();
+      await server.stop();
+    }
+  }, 60_000);
+});
+
 describe("a PublishStream client that stops reading its outcomes, in its own server process", () => {
   it("is read no further: the server applies a bounded number of its requests, then every one once it reads again", async () => {
     const server = await startServer([]);
@@ -115,7 +159,7 @@ describe("a PublishStream client that stops reading its outcomes, in its own ser
         for (const o of fromBinary(PublishStreamResponseSchema, bytes).outcomes) acked.push(o.outcome.case === "ack" ? Number(o.outcome.value.sequence) : -1);
       });
       call.pause();
-      const total = 30_000;
+      const total = 60_000;
       let written = 0;
       const writing = (async () => {
         const req = Buffer.from(toBinary(PublishStreamRequestSchema, create(PublishStreamRequestSchema, { publish: { coordinationId: "fc", type: SignalType.INTER_AGENT_MESSAGE } })));
@@ -131,10 +175,11 @@ describe("a PublishStream client that stops reading its outcomes, in its own ser
         applied = h;
       }
       expect(applied).toBeGreaterThan(0);
-      // What a paused client holds: grpc-js buffers 16 response messages (up to 1,024 outcomes each; ~800 requests
-      // in all on an idle machine, ~10,000 on a loaded one, whose turns batch more), its 64 KiB HTTP/2 window, and
-      // the server a response in writing and one being batched: at most ~19,300 of the 30,000 sent.
-      expect(applied).toBeLessThan(25_000);
+      // What a paused client and the server hold: grpc-js buffers 16 response messages in the client and up to 16 in
+      // the server's stream (up to 1,024 outcomes each; ~800 requests in all on an idle machine, ~10,000 on a loaded
+      // one, whose turns batch more), the 64 KiB HTTP/2 window, one response in writing and one being batched: at
+      // most ~35,500 of the 60,000 sent.
+      expect(applied).toBeLessThan(40_000);
       expect(acked).toEqual([]);
       call.resume();
       await writing;

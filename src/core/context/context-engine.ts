@@ -103,8 +103,6 @@ export interface ContextSummary {
   readonly agentsWithContext: number;
   /** Open WatchAgentContext watches. */
   readonly openWatches: number;
-  /** The coordination's context revision; 0 before any change. */
-  readonly revision: number;
 }
 
 /** Observers of the engine, for server metrics. All optional. */
@@ -151,10 +149,11 @@ export interface ContextEngine {
   clear(coordinationId: string): boolean;
   /**
    * Watches one agent's context: the current state first (or, with `afterRevision`, every change after it).
-   * `onOverflow` is called (synchronously, within the change) when the watcher falls behind its buffer, so a
-   * transport can end the stream at once rather than when the lagging client next reads.
+   * `onOverflow` is called (synchronously, within the change) when the watcher falls behind its buffer, and
+   * `onDropped` with the error when its coordination is deleted, so a transport can end the stream at once rather
+   * than when the client next reads.
    */
-  watch(input: { coordinationId: string; agentId: string; afterRevision?: number }, onOverflow?: () => void): ContextWatcher;
+  watch(input: { coordinationId: string; agentId: string; afterRevision?: number }, onOverflow?: () => void, onDropped?: (error: unknown) => void): ContextWatcher;
   /** The agents an agent's distributed assignment depends on; `undefined` when the agent has no context. */
   assignmentDependencies(coordinationId: string, agentId: string): readonly string[] | undefined;
   /** The coordination's contexts in figures; `undefined` when it has no context state. */
@@ -175,6 +174,8 @@ interface ChangeEntry {
 
 interface LiveWatcher {
   readonly queue: EventQueue<ContextChange>;
+  /** Told the error when the watch is ended by the engine (its coordination dropped). */
+  readonly onDropped: ((error: unknown) => void) | undefined;
 }
 
 /** The context part of a coordination (its store slot). */
@@ -251,7 +252,11 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
     const st = c.slots[SLOT] as ContextState | undefined;
     if (st === undefined) return;
     for (const set of [...st.watchers.values()]) {
-      for (const w of [...set]) w.queue.end(coordinationDropped(c.id, reason, { head_revision: String(st.revision) }));
+      for (const w of [...set]) {
+        const error = coordinationDropped(c.id, reason, { head_revision: String(st.revision) });
+        w.queue.end(error);
+        w.onDropped?.(error);
+      }
     }
   });
 
@@ -465,7 +470,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       return true;
     },
 
-    watch(input, onOverflow) {
+    watch(input, onOverflow, onDropped) {
       const v = new Violations();
       requireId(v, "coordination_id", input.coordinationId, maxId);
       requireId(v, "agent_id", input.agentId, maxId);
@@ -529,6 +534,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
             hooks.onWatchersChanged?.(-1);
           },
         }),
+        onDropped,
       };
       watchers.add(live);
       c.pins++;
@@ -542,7 +548,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       if (st === undefined) return undefined;
       let openWatches = 0;
       for (const set of st.watchers.values()) openWatches += set.size;
-      return { agentsWithContext: st.contexts.size, openWatches, revision: st.revision };
+      return { agentsWithContext: st.contexts.size, openWatches };
     },
 
     agentVersions(coordinationId) {
