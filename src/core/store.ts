@@ -131,9 +131,10 @@ export function createStore(options: StoreOptions = {}): Store {
 
 /**
  * How whatever was open in a dropped coordination ends (a Subscribe or WatchAgentContext stream, a
- * ResolveDependencies call): `aborted` with reason COORDINATION_DELETED (or COORDINATION_EXPIRED), metadata
- * `coordination_id` and `metadata` (the stream's resume point, the dropped log's epoch). The id's next use starts a
- * new coordination, with a new signal epoch.
+ * ResolveDependencies call): `aborted` with reason COORDINATION_DELETED, metadata `coordination_id` and `metadata`
+ * (the stream's resume point, the dropped log's epoch). The id's next use starts a new coordination, with a new
+ * signal epoch. An expiry makes COORDINATION_EXPIRED, which no client sees today: a coordination with an open
+ * stream or wait is pinned and does not expire.
  */
 export function coordinationDropped(id: string, reason: DropReason, metadata: Readonly<Record<string, string>> = {}): ConsortError {
   const how = reason === "deleted" ? "was deleted" : "expired";

@@ -286,7 +286,11 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
             if (outcomes.length >= maxOutcomes || bytes >= maxOutcomeBytes) yield flush();
             continue;
           }
-          if (readFailed !== undefined) throw readFailed.error;
+          if (readFailed !== undefined) {
+            // A request that cannot be decoded ends the stream; the outcomes of those applied before it go first.
+            if (outcomes.length > 0) yield flush();
+            throw readFailed.error;
+          }
           turnPassed = false;
           if (outcomes.length > 0) yield flush();
         }

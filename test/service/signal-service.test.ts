@@ -74,6 +74,24 @@ describe("pre-encoded SignalService responses", () => {
     }
   });
 
+  it("PublishStream: a request that cannot be read ends the stream after the outcomes of those applied before it", async () => {
+    async function* requests() {
+      for (let i = 0; i < 3; i++) yield create(PublishStreamRequestSchema, { publish: { coordinationId: "unreadable", type: SignalType.AGENT_COMPLETED } });
+      throw new Error("malformed request");
+    }
+    const acks: number[] = [];
+    const ended = await (async () => {
+      for await (const r of service.publishStream(requests(), ctx("grpc", SignalService.method.publishStream))) {
+        for (const o of (r as PublishStreamResponse).outcomes) if (o.outcome.case === "ack") acks.push(Number(o.outcome.value.sequence));
+      }
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((ended as Error | undefined)?.message).toBe("malformed request");
+    expect(acks).toEqual([1, 2, 3]);
+  });
+
   it("PublishStream keeps nothing per request while the stream is open", async () => {
     // A gc() of our own: heap use is compared after full collections, with the stream still open.
     setFlagsFromString("--expose-gc");

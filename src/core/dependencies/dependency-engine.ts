@@ -26,8 +26,8 @@ import {
 export interface ResolveCall {
   /**
    * Settles when every dependency of the call has finished (or the call was abandoned). Rejects with `aborted`
-   * COORDINATION_DELETED (or COORDINATION_EXPIRED) when the coordination is dropped while one of its waits is open:
-   * the records it would report are gone with it.
+   * COORDINATION_DELETED when the coordination is deleted while one of its waits is open: the records it would
+   * report are gone with it.
    */
   readonly result: Promise<ResolveResult>;
   /**

@@ -512,7 +512,11 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
     summary(coordinationId) {
       const st = peekState(coordinationId);
       if (st === undefined) return undefined;
-      return { epoch: st.epoch, headSequence: st.log.head, signalCount: st.log.size, openSubscriptions: st.subscriptions.size };
+      // Counted as agentActivity counts them: a subscription ended (cut, or its coordination dropped) is not open,
+      // even before its stream has closed it.
+      let open = 0;
+      for (const live of st.subscriptions) if (live.sub.endedWith === undefined) open++;
+      return { epoch: st.epoch, headSequence: st.log.head, signalCount: st.log.size, openSubscriptions: open };
     },
 
     agentActivity(coordinationId) {
