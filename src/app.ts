@@ -30,14 +30,14 @@ import { SignalService } from "../gen/ts/consort/v1/signal_pb.js";
 import { statusDetailsBin, toWireError } from "./transport/errors.js";
 import { startGrpcServer } from "./transport/grpc.js";
 import { createCallObserver } from "./transport/observe.js";
-import { startWebServer } from "./transport/web.js";
+import { startWebServer, type WebServer } from "./transport/web.js";
 
 /** A running Consort server. */
 export interface App {
   /** The bound native gRPC port. */
   readonly grpcPort: number;
-  /** The bound HTTP/1.1 port. */
-  readonly httpPort: number;
+  /** The bound HTTP/1.1 port; `undefined` when it is off (`--http-port off`). */
+  readonly httpPort: number | undefined;
   /** Calls on the HTTP port whose response is not over yet. */
   readonly openWebCalls: number;
   readonly store: Store;
@@ -140,9 +140,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   setMaxListeners(0, shutdown.signal);
   const common = { host: config.host, services, observer, maxMessageBytes, shutdownSignal: shutdown.signal, keepaliveMs: config.keepaliveMs };
   const grpc = await startGrpcServer({ ...common, port: config.grpcPort, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
-  let web;
+  let web: WebServer | undefined;
   try {
-    web = await startWebServer({ ...common, port: config.httpPort, registry: metrics.registry, corsOrigins: config.corsOrigins });
+    if (config.httpPort !== undefined) {
+      web = await startWebServer({ ...common, port: config.httpPort, registry: metrics.registry, corsOrigins: config.corsOrigins, corsHeaders: config.corsHeaders });
+    }
   } catch (e) {
     await grpc.close(0);
     throw e;
@@ -156,9 +158,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   let closing: Promise<void> | undefined;
   return {
     grpcPort: grpc.port,
-    httpPort: web.port,
+    httpPort: web?.port,
     get openWebCalls() {
-      return web.openCalls;
+      return web?.openCalls ?? 0;
     },
     store,
     signals,
@@ -174,9 +176,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         // Publishes stop first: every signal acknowledged from here on is in the buffers the streams flush below.
         signals.stopAccepting();
         grpc.drain();
-        web.drain();
+        web?.drain();
         shutdown.abort(new ServerShutdown());
-        await Promise.all([grpc.close(config.shutdownGraceMs), web.close(config.shutdownGraceMs)]);
+        await Promise.all([grpc.close(config.shutdownGraceMs), web?.close(config.shutdownGraceMs)]);
       })();
       return closing;
     },

@@ -9,14 +9,22 @@ export interface Config {
   readonly host: string;
   /** Native gRPC port (0 picks a free one). @default 50051 */
   readonly grpcPort: number;
-  /** HTTP/1.1 port: Connect, gRPC-Web, /metrics, /healthz (0 picks a free one). @default 8080 */
-  readonly httpPort: number;
+  /**
+   * HTTP/1.1 port: Connect, gRPC-Web, /metrics, /healthz (0 picks a free one); `undefined` (`--http-port off`)
+   * serves no HTTP port at all: no browsers, no /metrics (the gRPC port's health service stays). @default 8080
+   */
+  readonly httpPort: number | undefined;
   /** pino level. @default "info" */
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Milliseconds in-flight calls get to finish on shutdown. @default 10000 */
   readonly shutdownGraceMs: number;
   /** Browser origins allowed by CORS on the HTTP port; `*` for any. @default [] */
   readonly corsOrigins: readonly string[];
+  /**
+   * Request headers an allowed origin's page may send beyond the protocols' own (answered in CORS preflights):
+   * credentials and custom headers for auth or tracing. @default ["Authorization"]
+   */
+  readonly corsHeaders: readonly string[];
   /**
    * Milliseconds between keepalive probes of a quiet connection (HTTP/2 pings on the gRPC port, TCP keepalive on
    * the HTTP port), so a peer that vanished without closing its connection is dropped, its streams ended.
@@ -73,8 +81,8 @@ export const optionSpecs: readonly OptionSpec[] = [
   { flag: "grpc-port", env: "CONSORT_GRPC_PORT", help: "Native gRPC port (0: any free port)", default: "50051", apply: (v, c) => {
       c.grpcPort = int("--grpc-port", 0, 65535)(v);
     } },
-  { flag: "http-port", env: "CONSORT_HTTP_PORT", help: "HTTP/1.1 port: Connect, gRPC-Web, /metrics, /healthz (0: any free port)", default: "8080", apply: (v, c) => {
-      c.httpPort = int("--http-port", 0, 65535)(v);
+  { flag: "http-port", env: "CONSORT_HTTP_PORT", help: "HTTP/1.1 port: Connect, gRPC-Web, /metrics, /healthz (0: any free port; off: none)", default: "8080", apply: (v, c) => {
+      c.httpPort = v === "off" ? undefined : int("--http-port", 0, 65535)(v);
     } },
   { flag: "log-level", env: "CONSORT_LOG_LEVEL", help: `Log level: ${levels.join(", ")}`, default: "info", apply: (v, c) => {
       if (!(levels as readonly string[]).includes(v)) throw new ConfigError(`--log-level: must be one of ${levels.join(", ")}, got ${JSON.stringify(v)}`);
@@ -91,6 +99,12 @@ export const optionSpecs: readonly OptionSpec[] = [
     } },
   { flag: "cors-origins", env: "CONSORT_CORS_ORIGINS", help: "Comma-separated browser origins allowed on the HTTP port (* for any)", default: "", apply: (v, c) => {
       c.corsOrigins = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    } },
+  { flag: "cors-headers", env: "CONSORT_CORS_HEADERS", help: "Comma-separated request headers allowed origins may send besides the protocols' own", default: "Authorization", apply: (v, c) => {
+      const headers = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      const bad = headers.find((h) => !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h));
+      if (bad !== undefined) throw new ConfigError(`--cors-headers: ${JSON.stringify(bad)} is not a header name`);
+      c.corsHeaders = headers;
     } },
   limit("maxHistory", "max-history", "Signals retained per coordination", 1, 10_000_000),
   limit("maxPayloadBytes", "max-payload-bytes", "Bytes of a signal's data + metadata, protobuf-encoded (an unset field counts 0)", 1, 64 * 1024 * 1024),
@@ -137,6 +151,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     keepaliveMs: 0,
     keepaliveTimeoutMs: 0,
     corsOrigins: [],
+    corsHeaders: [],
     limits: { ...defaultLimits },
   };
   for (const o of optionSpecs) o.apply(o.default, c);

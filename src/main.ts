@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const what = err.code === "EADDRINUSE" || /address already in use|No address added/i.test(err.message) ? "a port is already in use" : "could not start";
-    process.stderr.write(`consort: ${what}: ${err.message} (gRPC ${config.host}:${config.grpcPort}, HTTP ${config.host}:${config.httpPort})\n`);
+    process.stderr.write(`consort: ${what}: ${err.message} (gRPC ${config.host}:${config.grpcPort}, HTTP ${config.httpPort === undefined ? "off" : `${config.host}:${config.httpPort}`})\n`);
     process.exit(1);
   }
   const stop = (signal: string) => {

@@ -5,7 +5,7 @@ import { defaultLimits } from "../src/core/limits.js";
 describe("configuration", () => {
   it("has the documented defaults", () => {
     const c = loadConfig([], {});
-    expect(c).toMatchObject({ host: "127.0.0.1", grpcPort: 50051, httpPort: 8080, logLevel: "info", shutdownGraceMs: 10_000, corsOrigins: [] });
+    expect(c).toMatchObject({ host: "127.0.0.1", grpcPort: 50051, httpPort: 8080, logLevel: "info", shutdownGraceMs: 10_000, corsOrigins: [], corsHeaders: ["Authorization"] });
     expect(c.limits).toEqual(defaultLimits);
   });
 
@@ -24,6 +24,12 @@ describe("configuration", () => {
     expect(() => loadConfig(["--log-level", "loud"], {})).toThrow(/--log-level: must be one of/);
     expect(() => loadConfig([], { CONSORT_HTTP_PORT: "x" })).toThrow(/^CONSORT_HTTP_PORT \(--http-port: must be an integer/);
     expect(() => loadConfig(["--nope", "1"], {})).toThrow(ConfigError);
+    expect(() => loadConfig(["--cors-headers", "Authorization, X Tenant"], {})).toThrow(new ConfigError('--cors-headers: "X Tenant" is not a header name'));
+  });
+
+  it("turns the HTTP port off, and takes extra CORS headers", () => {
+    expect(loadConfig(["--http-port", "off"], {}).httpPort).toBeUndefined();
+    expect(loadConfig([], { CONSORT_CORS_HEADERS: "Authorization, X-Tenant-Id" }).corsHeaders).toEqual(["Authorization", "X-Tenant-Id"]);
   });
 });
 

@@ -29,6 +29,8 @@ export interface WebServerOptions {
   readonly registry: Registry;
   /** Origins allowed to call from a browser (CORS); `*` allows any. @default [] (same origin only) */
   readonly corsOrigins?: readonly string[];
+  /** Request headers allowed origins may send besides the protocols' own (preflights answer them). @default [] */
+  readonly corsHeaders?: readonly string[];
   /** Aborted when the server shuts down: every call's context signal aborts with its reason. */
   readonly shutdownSignal: AbortSignal;
   /** Milliseconds of quiet before TCP keepalive probes a connection (a vanished peer is then dropped). @default 30000 */
@@ -212,6 +214,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   };
 
   const origins = new Set(o.corsOrigins ?? []);
+  const allowedHeaders = [...connectCors.allowedHeaders, ...(o.corsHeaders ?? [])].join(", ");
   const server = http.createServer({ keepAlive: true, keepAliveInitialDelay: o.keepaliveMs ?? 30_000 }, (req, res) => {
     const origin = req.headers.origin;
     if (origin !== undefined && (origins.has("*") || origins.has(origin))) {
@@ -221,7 +224,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       if (req.method === "OPTIONS") {
         res.writeHead(204, {
           "Access-Control-Allow-Methods": connectCors.allowedMethods.join(", "),
-          "Access-Control-Allow-Headers": connectCors.allowedHeaders.join(", "),
+          "Access-Control-Allow-Headers": allowedHeaders,
           "Access-Control-Max-Age": "7200",
         });
         res.end();

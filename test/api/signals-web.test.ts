@@ -70,7 +70,23 @@ describe("HTTP endpoints", () => {
     const ok = await fetch(url, { method: "OPTIONS", headers: { Origin: "http://app.example", "Access-Control-Request-Method": "POST" } });
     expect(ok.status).toBe(204);
     expect(ok.headers.get("access-control-allow-origin")).toBe("http://app.example");
+    // Authorization (the default of --cors-headers) beside the protocols' own headers: ready for an auth layer.
+    const allowed = (ok.headers.get("access-control-allow-headers") ?? "").toLowerCase().split(/,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(["authorization", "content-type", "connect-protocol-version", "x-grpc-web"]));
     const other = await fetch(url, { method: "OPTIONS", headers: { Origin: "http://evil.example", "Access-Control-Request-Method": "POST" } });
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("the HTTP port turned off", () => {
+  it("serves the gRPC port alone: no HTTP port is bound", async () => {
+    const server = await startTestServer(["--http-port", "off"]);
+    try {
+      expect(server.app.httpPort).toBeUndefined();
+      const res = await server.grpc.signals.publish({ coordinationId: "no-http", type: SignalType.AGENT_COMPLETED });
+      expect(res.signal?.sequence).toBe(1n);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -35,7 +35,7 @@ describe("the HTTP port", () => {
   ])("closes without waiting out the grace period for a client stalled %s, after other calls", async (_name, request) => {
     const server = await startTestServer(["--shutdown-grace-ms", "8000"]);
     await server.connect.signals.publish({ coordinationId: "web", type: SignalType.AGENT_COMPLETED });
-    const socket = await stalled(server.app.httpPort, request);
+    const socket = await stalled(server.app.httpPort!, request);
     const t0 = Date.now();
     await server.close();
     expect(Date.now() - t0).toBeLessThan(2000); // the grace period is 8 s
