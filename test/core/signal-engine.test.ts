@@ -507,3 +507,12 @@ describe("shutdown", () => {
     }
   });
 });
+
+describe("agent activity", () => {
+  it("remembers each sender's last sequence for at most maxAgentsPerCoordination senders, forgetting the one first heard longest ago", () => {
+    const { engine: signals } = engine({ maxAgentsPerCoordination: 3 });
+    for (const sender of ["a", "b", "c", "a", "d"]) signals.publish({ coordinationId: "c", type: "agent_completed", senderAgentId: sender });
+    const seen = Object.fromEntries([...signals.agentActivity("c")].map(([id, a]) => [id, a.lastSentSequence]));
+    expect(seen).toEqual({ b: 2, c: 3, d: 5 });
+  });
+});

@@ -331,12 +331,9 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       }
       if (key !== "") st.idempotency.set(key, signal.sequence);
       st.sent++;
-      const senderId = signal.senderAgentId;
-      if (st.lastSent.has(senderId)) st.lastSent.set(senderId, signal.sequence);
-      else {
-        st.lastSent.set(senderId, signal.sequence);
-        if (st.lastSent.size > limits.maxAgentsPerCoordination) st.lastSent.delete(st.lastSent.keys().next().value!);
-      }
+      // Setting a known sender keeps its place (and the size); only a new one can pass the bound.
+      st.lastSent.set(signal.senderAgentId, signal.sequence);
+      if (st.lastSent.size > limits.maxAgentsPerCoordination) st.lastSent.delete(st.lastSent.keys().next().value!);
       st.byType.set(signal.type, (st.byType.get(signal.type) ?? 0) + 1);
       hooks.onPublished?.(signal);
       for (const listener of appendListeners) listener(signal);
