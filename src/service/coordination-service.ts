@@ -12,6 +12,7 @@ import {
   type Coordination,
   type CoordinationService,
 } from "../../gen/ts/consort/v1/coordination_pb.js";
+import { ConsortError } from "../core/errors.js";
 import { toTimestamp } from "./convert.js";
 import { recordMessage } from "./dependency-service.js";
 import { elementSize, measuredMessages, responseReserveBytes } from "./encoded-size.js";
@@ -83,6 +84,13 @@ export function createCoordinationService(options: CoordinationServiceOptions): 
         listed.push(m.message(a));
       }
       return create(GetCoordinationResponseSchema, { coordination, agents: listed, agentCount: agents.length });
+    },
+
+    // Landing in the next step (issue 11): the proto and generated clients come first so the dashboard and the
+    // server side of the watch are built against one contract.
+    // eslint-disable-next-line require-yield
+    async *watchCoordinations() {
+      throw new ConsortError("unimplemented", "WatchCoordinations is not served yet", { reason: "UNIMPLEMENTED" });
     },
 
     async deleteCoordination(req) {

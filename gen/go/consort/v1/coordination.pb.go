@@ -24,6 +24,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Why a coordination left the server.
+type CoordinationRemovalReason int32
+
+const (
+	// Not sent.
+	CoordinationRemovalReason_COORDINATION_REMOVAL_REASON_UNSPECIFIED CoordinationRemovalReason = 0
+	// DeleteCoordination removed it.
+	CoordinationRemovalReason_COORDINATION_REMOVAL_REASON_DELETED CoordinationRemovalReason = 1
+	// It was idle longer than `--idle-coordination-ttl-ms` with no open stream or wait.
+	CoordinationRemovalReason_COORDINATION_REMOVAL_REASON_EXPIRED CoordinationRemovalReason = 2
+)
+
+// Enum value maps for CoordinationRemovalReason.
+var (
+	CoordinationRemovalReason_name = map[int32]string{
+		0: "COORDINATION_REMOVAL_REASON_UNSPECIFIED",
+		1: "COORDINATION_REMOVAL_REASON_DELETED",
+		2: "COORDINATION_REMOVAL_REASON_EXPIRED",
+	}
+	CoordinationRemovalReason_value = map[string]int32{
+		"COORDINATION_REMOVAL_REASON_UNSPECIFIED": 0,
+		"COORDINATION_REMOVAL_REASON_DELETED":     1,
+		"COORDINATION_REMOVAL_REASON_EXPIRED":     2,
+	}
+)
+
+func (x CoordinationRemovalReason) Enum() *CoordinationRemovalReason {
+	p := new(CoordinationRemovalReason)
+	*p = x
+	return p
+}
+
+func (x CoordinationRemovalReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CoordinationRemovalReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_consort_v1_coordination_proto_enumTypes[0].Descriptor()
+}
+
+func (CoordinationRemovalReason) Type() protoreflect.EnumType {
+	return &file_consort_v1_coordination_proto_enumTypes[0]
+}
+
+func (x CoordinationRemovalReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CoordinationRemovalReason.Descriptor instead.
+func (CoordinationRemovalReason) EnumDescriptor() ([]byte, []int) {
+	return file_consort_v1_coordination_proto_rawDescGZIP(), []int{0}
+}
+
 // One coordination in figures, as every service sees it.
 type Coordination struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -585,6 +638,299 @@ func (x *DeleteCoordinationResponse) GetCoordination() *Coordination {
 	return nil
 }
 
+// The request of CoordinationService.WatchCoordinations.
+type WatchCoordinationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The `watch_epoch` of the stream being resumed; empty for a new watch, which starts with a full snapshot.
+	WatchEpoch string `protobuf:"bytes,1,opt,name=watch_epoch,json=watchEpoch,proto3" json:"watch_epoch,omitempty"`
+	// The `head_revision` of the last response received on that stream; 0 for a full snapshot. Ignored when
+	// `watch_epoch` is empty or not the server's (a full snapshot with `reset` then). Beyond the server's newest
+	// revision: OUT_OF_RANGE (metadata `head_revision`).
+	AfterRevision uint64 `protobuf:"varint,2,opt,name=after_revision,json=afterRevision,proto3" json:"after_revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCoordinationsRequest) Reset() {
+	*x = WatchCoordinationsRequest{}
+	mi := &file_consort_v1_coordination_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCoordinationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCoordinationsRequest) ProtoMessage() {}
+
+func (x *WatchCoordinationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_coordination_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCoordinationsRequest.ProtoReflect.Descriptor instead.
+func (*WatchCoordinationsRequest) Descriptor() ([]byte, []int) {
+	return file_consort_v1_coordination_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *WatchCoordinationsRequest) GetWatchEpoch() string {
+	if x != nil {
+		return x.WatchEpoch
+	}
+	return ""
+}
+
+func (x *WatchCoordinationsRequest) GetAfterRevision() uint64 {
+	if x != nil {
+		return x.AfterRevision
+	}
+	return 0
+}
+
+// A coordination that left the server.
+type CoordinationRemoved struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The coordination's id; its next use creates a new coordination.
+	CoordinationId string `protobuf:"bytes,1,opt,name=coordination_id,json=coordinationId,proto3" json:"coordination_id,omitempty"`
+	// Deleted or expired.
+	Reason        CoordinationRemovalReason `protobuf:"varint,2,opt,name=reason,proto3,enum=consort.v1.CoordinationRemovalReason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CoordinationRemoved) Reset() {
+	*x = CoordinationRemoved{}
+	mi := &file_consort_v1_coordination_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CoordinationRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CoordinationRemoved) ProtoMessage() {}
+
+func (x *CoordinationRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_coordination_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CoordinationRemoved.ProtoReflect.Descriptor instead.
+func (*CoordinationRemoved) Descriptor() ([]byte, []int) {
+	return file_consort_v1_coordination_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CoordinationRemoved) GetCoordinationId() string {
+	if x != nil {
+		return x.CoordinationId
+	}
+	return ""
+}
+
+func (x *CoordinationRemoved) GetReason() CoordinationRemovalReason {
+	if x != nil {
+		return x.Reason
+	}
+	return CoordinationRemovalReason_COORDINATION_REMOVAL_REASON_UNSPECIFIED
+}
+
+// One change to the set of coordinations.
+type CoordinationChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The change's revision: server-wide, increasing, unique to this change. A coordination in a snapshot carries
+	// the revision of its last change.
+	Revision uint64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// What changed.
+	//
+	// Types that are valid to be assigned to Change:
+	//
+	//	*CoordinationChange_Updated
+	//	*CoordinationChange_Removed
+	Change        isCoordinationChange_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CoordinationChange) Reset() {
+	*x = CoordinationChange{}
+	mi := &file_consort_v1_coordination_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CoordinationChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CoordinationChange) ProtoMessage() {}
+
+func (x *CoordinationChange) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_coordination_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CoordinationChange.ProtoReflect.Descriptor instead.
+func (*CoordinationChange) Descriptor() ([]byte, []int) {
+	return file_consort_v1_coordination_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CoordinationChange) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *CoordinationChange) GetChange() isCoordinationChange_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *CoordinationChange) GetUpdated() *Coordination {
+	if x != nil {
+		if x, ok := x.Change.(*CoordinationChange_Updated); ok {
+			return x.Updated
+		}
+	}
+	return nil
+}
+
+func (x *CoordinationChange) GetRemoved() *CoordinationRemoved {
+	if x != nil {
+		if x, ok := x.Change.(*CoordinationChange_Removed); ok {
+			return x.Removed
+		}
+	}
+	return nil
+}
+
+type isCoordinationChange_Change interface {
+	isCoordinationChange_Change()
+}
+
+type CoordinationChange_Updated struct {
+	// A coordination created or changed: its figures now.
+	Updated *Coordination `protobuf:"bytes,2,opt,name=updated,proto3,oneof"`
+}
+
+type CoordinationChange_Removed struct {
+	// A coordination deleted or expired.
+	Removed *CoordinationRemoved `protobuf:"bytes,3,opt,name=removed,proto3,oneof"`
+}
+
+func (*CoordinationChange_Updated) isCoordinationChange_Change() {}
+
+func (*CoordinationChange_Removed) isCoordinationChange_Change() {}
+
+// The response of CoordinationService.WatchCoordinations.
+type WatchCoordinationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The server's watch epoch: it changes when the server restarts. Pass it back, with `head_revision`, to resume.
+	WatchEpoch string `protobuf:"bytes,1,opt,name=watch_epoch,json=watchEpoch,proto3" json:"watch_epoch,omitempty"`
+	// The newest revision this response brings the watcher up to: pass it as `after_revision` to resume.
+	HeadRevision uint64 `protobuf:"varint,2,opt,name=head_revision,json=headRevision,proto3" json:"head_revision,omitempty"`
+	// True on the first response of a full snapshot sent to a watcher that resumed (the epoch changed, or removals
+	// that far back are forgotten): forget every coordination known from before.
+	Reset_ bool `protobuf:"varint,3,opt,name=reset,proto3" json:"reset,omitempty"`
+	// True on the response that ends the snapshot or the catch-up after a resume: the watcher's list is now current.
+	// Later responses carry live changes.
+	CaughtUp bool `protobuf:"varint,4,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
+	// The changes, oldest revision first; empty only on a response that ends an empty snapshot.
+	Changes       []*CoordinationChange `protobuf:"bytes,5,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCoordinationsResponse) Reset() {
+	*x = WatchCoordinationsResponse{}
+	mi := &file_consort_v1_coordination_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCoordinationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCoordinationsResponse) ProtoMessage() {}
+
+func (x *WatchCoordinationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consort_v1_coordination_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCoordinationsResponse.ProtoReflect.Descriptor instead.
+func (*WatchCoordinationsResponse) Descriptor() ([]byte, []int) {
+	return file_consort_v1_coordination_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WatchCoordinationsResponse) GetWatchEpoch() string {
+	if x != nil {
+		return x.WatchEpoch
+	}
+	return ""
+}
+
+func (x *WatchCoordinationsResponse) GetHeadRevision() uint64 {
+	if x != nil {
+		return x.HeadRevision
+	}
+	return 0
+}
+
+func (x *WatchCoordinationsResponse) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
+}
+
+func (x *WatchCoordinationsResponse) GetCaughtUp() bool {
+	if x != nil {
+		return x.CaughtUp
+	}
+	return false
+}
+
+func (x *WatchCoordinationsResponse) GetChanges() []*CoordinationChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
 var File_consort_v1_coordination_proto protoreflect.FileDescriptor
 
 const file_consort_v1_coordination_proto_rawDesc = "" +
@@ -634,11 +980,35 @@ const file_consort_v1_coordination_proto_rawDesc = "" +
 	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"t\n" +
 	"\x1aDeleteCoordinationResponse\x12\x18\n" +
 	"\adeleted\x18\x01 \x01(\bR\adeleted\x12<\n" +
-	"\fcoordination\x18\x02 \x01(\v2\x18.consort.v1.CoordinationR\fcoordination2\xb8\x02\n" +
+	"\fcoordination\x18\x02 \x01(\v2\x18.consort.v1.CoordinationR\fcoordination\"c\n" +
+	"\x19WatchCoordinationsRequest\x12\x1f\n" +
+	"\vwatch_epoch\x18\x01 \x01(\tR\n" +
+	"watchEpoch\x12%\n" +
+	"\x0eafter_revision\x18\x02 \x01(\x04R\rafterRevision\"}\n" +
+	"\x13CoordinationRemoved\x12'\n" +
+	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12=\n" +
+	"\x06reason\x18\x02 \x01(\x0e2%.consort.v1.CoordinationRemovalReasonR\x06reason\"\xad\x01\n" +
+	"\x12CoordinationChange\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x124\n" +
+	"\aupdated\x18\x02 \x01(\v2\x18.consort.v1.CoordinationH\x00R\aupdated\x12;\n" +
+	"\aremoved\x18\x03 \x01(\v2\x1f.consort.v1.CoordinationRemovedH\x00R\aremovedB\b\n" +
+	"\x06change\"\xcf\x01\n" +
+	"\x1aWatchCoordinationsResponse\x12\x1f\n" +
+	"\vwatch_epoch\x18\x01 \x01(\tR\n" +
+	"watchEpoch\x12#\n" +
+	"\rhead_revision\x18\x02 \x01(\x04R\fheadRevision\x12\x14\n" +
+	"\x05reset\x18\x03 \x01(\bR\x05reset\x12\x1b\n" +
+	"\tcaught_up\x18\x04 \x01(\bR\bcaughtUp\x128\n" +
+	"\achanges\x18\x05 \x03(\v2\x1e.consort.v1.CoordinationChangeR\achanges*\x9a\x01\n" +
+	"\x19CoordinationRemovalReason\x12+\n" +
+	"'COORDINATION_REMOVAL_REASON_UNSPECIFIED\x10\x00\x12'\n" +
+	"#COORDINATION_REMOVAL_REASON_DELETED\x10\x01\x12'\n" +
+	"#COORDINATION_REMOVAL_REASON_EXPIRED\x10\x022\x9f\x03\n" +
 	"\x13CoordinationService\x12`\n" +
 	"\x11ListCoordinations\x12$.consort.v1.ListCoordinationsRequest\x1a%.consort.v1.ListCoordinationsResponse\x12Z\n" +
 	"\x0fGetCoordination\x12\".consort.v1.GetCoordinationRequest\x1a#.consort.v1.GetCoordinationResponse\x12c\n" +
-	"\x12DeleteCoordination\x12%.consort.v1.DeleteCoordinationRequest\x1a&.consort.v1.DeleteCoordinationResponseB)Z'consort.dev/gen/go/consort/v1;consortv1b\x06proto3"
+	"\x12DeleteCoordination\x12%.consort.v1.DeleteCoordinationRequest\x1a&.consort.v1.DeleteCoordinationResponse\x12e\n" +
+	"\x12WatchCoordinations\x12%.consort.v1.WatchCoordinationsRequest\x1a&.consort.v1.WatchCoordinationsResponse0\x01B)Z'consort.dev/gen/go/consort/v1;consortv1b\x06proto3"
 
 var (
 	file_consort_v1_coordination_proto_rawDescOnce sync.Once
@@ -652,38 +1022,50 @@ func file_consort_v1_coordination_proto_rawDescGZIP() []byte {
 	return file_consort_v1_coordination_proto_rawDescData
 }
 
-var file_consort_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_consort_v1_coordination_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_consort_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_consort_v1_coordination_proto_goTypes = []any{
-	(*Coordination)(nil),               // 0: consort.v1.Coordination
-	(*AgentStatus)(nil),                // 1: consort.v1.AgentStatus
-	(*ListCoordinationsRequest)(nil),   // 2: consort.v1.ListCoordinationsRequest
-	(*ListCoordinationsResponse)(nil),  // 3: consort.v1.ListCoordinationsResponse
-	(*GetCoordinationRequest)(nil),     // 4: consort.v1.GetCoordinationRequest
-	(*GetCoordinationResponse)(nil),    // 5: consort.v1.GetCoordinationResponse
-	(*DeleteCoordinationRequest)(nil),  // 6: consort.v1.DeleteCoordinationRequest
-	(*DeleteCoordinationResponse)(nil), // 7: consort.v1.DeleteCoordinationResponse
-	(*timestamppb.Timestamp)(nil),      // 8: google.protobuf.Timestamp
-	(*DependencyRecord)(nil),           // 9: consort.v1.DependencyRecord
+	(CoordinationRemovalReason)(0),     // 0: consort.v1.CoordinationRemovalReason
+	(*Coordination)(nil),               // 1: consort.v1.Coordination
+	(*AgentStatus)(nil),                // 2: consort.v1.AgentStatus
+	(*ListCoordinationsRequest)(nil),   // 3: consort.v1.ListCoordinationsRequest
+	(*ListCoordinationsResponse)(nil),  // 4: consort.v1.ListCoordinationsResponse
+	(*GetCoordinationRequest)(nil),     // 5: consort.v1.GetCoordinationRequest
+	(*GetCoordinationResponse)(nil),    // 6: consort.v1.GetCoordinationResponse
+	(*DeleteCoordinationRequest)(nil),  // 7: consort.v1.DeleteCoordinationRequest
+	(*DeleteCoordinationResponse)(nil), // 8: consort.v1.DeleteCoordinationResponse
+	(*WatchCoordinationsRequest)(nil),  // 9: consort.v1.WatchCoordinationsRequest
+	(*CoordinationRemoved)(nil),        // 10: consort.v1.CoordinationRemoved
+	(*CoordinationChange)(nil),         // 11: consort.v1.CoordinationChange
+	(*WatchCoordinationsResponse)(nil), // 12: consort.v1.WatchCoordinationsResponse
+	(*timestamppb.Timestamp)(nil),      // 13: google.protobuf.Timestamp
+	(*DependencyRecord)(nil),           // 14: consort.v1.DependencyRecord
 }
 var file_consort_v1_coordination_proto_depIdxs = []int32{
-	8,  // 0: consort.v1.Coordination.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 1: consort.v1.Coordination.last_activity_at:type_name -> google.protobuf.Timestamp
-	9,  // 2: consort.v1.AgentStatus.open_waits:type_name -> consort.v1.DependencyRecord
-	0,  // 3: consort.v1.ListCoordinationsResponse.coordinations:type_name -> consort.v1.Coordination
-	0,  // 4: consort.v1.GetCoordinationResponse.coordination:type_name -> consort.v1.Coordination
-	1,  // 5: consort.v1.GetCoordinationResponse.agents:type_name -> consort.v1.AgentStatus
-	0,  // 6: consort.v1.DeleteCoordinationResponse.coordination:type_name -> consort.v1.Coordination
-	2,  // 7: consort.v1.CoordinationService.ListCoordinations:input_type -> consort.v1.ListCoordinationsRequest
-	4,  // 8: consort.v1.CoordinationService.GetCoordination:input_type -> consort.v1.GetCoordinationRequest
-	6,  // 9: consort.v1.CoordinationService.DeleteCoordination:input_type -> consort.v1.DeleteCoordinationRequest
-	3,  // 10: consort.v1.CoordinationService.ListCoordinations:output_type -> consort.v1.ListCoordinationsResponse
-	5,  // 11: consort.v1.CoordinationService.GetCoordination:output_type -> consort.v1.GetCoordinationResponse
-	7,  // 12: consort.v1.CoordinationService.DeleteCoordination:output_type -> consort.v1.DeleteCoordinationResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	13, // 0: consort.v1.Coordination.created_at:type_name -> google.protobuf.Timestamp
+	13, // 1: consort.v1.Coordination.last_activity_at:type_name -> google.protobuf.Timestamp
+	14, // 2: consort.v1.AgentStatus.open_waits:type_name -> consort.v1.DependencyRecord
+	1,  // 3: consort.v1.ListCoordinationsResponse.coordinations:type_name -> consort.v1.Coordination
+	1,  // 4: consort.v1.GetCoordinationResponse.coordination:type_name -> consort.v1.Coordination
+	2,  // 5: consort.v1.GetCoordinationResponse.agents:type_name -> consort.v1.AgentStatus
+	1,  // 6: consort.v1.DeleteCoordinationResponse.coordination:type_name -> consort.v1.Coordination
+	0,  // 7: consort.v1.CoordinationRemoved.reason:type_name -> consort.v1.CoordinationRemovalReason
+	1,  // 8: consort.v1.CoordinationChange.updated:type_name -> consort.v1.Coordination
+	10, // 9: consort.v1.CoordinationChange.removed:type_name -> consort.v1.CoordinationRemoved
+	11, // 10: consort.v1.WatchCoordinationsResponse.changes:type_name -> consort.v1.CoordinationChange
+	3,  // 11: consort.v1.CoordinationService.ListCoordinations:input_type -> consort.v1.ListCoordinationsRequest
+	5,  // 12: consort.v1.CoordinationService.GetCoordination:input_type -> consort.v1.GetCoordinationRequest
+	7,  // 13: consort.v1.CoordinationService.DeleteCoordination:input_type -> consort.v1.DeleteCoordinationRequest
+	9,  // 14: consort.v1.CoordinationService.WatchCoordinations:input_type -> consort.v1.WatchCoordinationsRequest
+	4,  // 15: consort.v1.CoordinationService.ListCoordinations:output_type -> consort.v1.ListCoordinationsResponse
+	6,  // 16: consort.v1.CoordinationService.GetCoordination:output_type -> consort.v1.GetCoordinationResponse
+	8,  // 17: consort.v1.CoordinationService.DeleteCoordination:output_type -> consort.v1.DeleteCoordinationResponse
+	12, // 18: consort.v1.CoordinationService.WatchCoordinations:output_type -> consort.v1.WatchCoordinationsResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_consort_v1_coordination_proto_init() }
@@ -692,18 +1074,23 @@ func file_consort_v1_coordination_proto_init() {
 		return
 	}
 	file_consort_v1_dependency_proto_init()
+	file_consort_v1_coordination_proto_msgTypes[10].OneofWrappers = []any{
+		(*CoordinationChange_Updated)(nil),
+		(*CoordinationChange_Removed)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consort_v1_coordination_proto_rawDesc), len(file_consort_v1_coordination_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   8,
+			NumEnums:      1,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_consort_v1_coordination_proto_goTypes,
 		DependencyIndexes: file_consort_v1_coordination_proto_depIdxs,
+		EnumInfos:         file_consort_v1_coordination_proto_enumTypes,
 		MessageInfos:      file_consort_v1_coordination_proto_msgTypes,
 	}.Build()
 	File_consort_v1_coordination_proto = out.File

@@ -24,6 +24,7 @@ const (
 	CoordinationService_ListCoordinations_FullMethodName  = "/consort.v1.CoordinationService/ListCoordinations"
 	CoordinationService_GetCoordination_FullMethodName    = "/consort.v1.CoordinationService/GetCoordination"
 	CoordinationService_DeleteCoordination_FullMethodName = "/consort.v1.CoordinationService/DeleteCoordination"
+	CoordinationService_WatchCoordinations_FullMethodName = "/consort.v1.CoordinationService/WatchCoordinations"
 )
 
 // CoordinationServiceClient is the client API for CoordinationService service.
@@ -58,6 +59,19 @@ type CoordinationServiceClient interface {
 	// sequence 1, so a Subscribe resuming with the old epoch fails FAILED_PRECONDITION (EPOCH_CHANGED) instead of
 	// continuing silently in the new log. NOT_FOUND (COORDINATION_NOT_FOUND) when unknown, unless `allow_missing`.
 	DeleteCoordination(ctx context.Context, in *DeleteCoordinationRequest, opts ...grpc.CallOption) (*DeleteCoordinationResponse, error)
+	// WatchCoordinations streams how the set of coordinations changes, for dashboards: first every coordination (a
+	// snapshot, over as many responses as the message limit needs, the last one `caught_up`), then each coordination
+	// created or changed, with its figures, and each one deleted or expired, as it happens. Changes are coalesced
+	// per coordination: one that changed many times within an interval (`--coordination-watch-interval-ms`, 250 ms
+	// by default) is sent once, with its figures at the end of it; publishing never waits for a watcher, and a
+	// watcher slower than the changes holds one pending entry per changed coordination, never a queue of changes.
+	//
+	// Every change has a server-wide `revision`. A watcher that reconnects passes the `watch_epoch` and the
+	// `head_revision` of the last response it received, and gets only what changed since: each coordination changed
+	// after it, with its figures now, and each one removed after it. When the server no longer remembers removals
+	// that far back (it keeps the newest 10,000) or the epoch is another one (the server restarted), the stream
+	// starts over with a full snapshot whose first response has `reset` set: the watcher forgets what it knew.
+	WatchCoordinations(ctx context.Context, in *WatchCoordinationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCoordinationsResponse], error)
 }
 
 type coordinationServiceClient struct {
@@ -98,6 +112,25 @@ func (c *coordinationServiceClient) DeleteCoordination(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *coordinationServiceClient) WatchCoordinations(ctx context.Context, in *WatchCoordinationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCoordinationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CoordinationService_ServiceDesc.Streams[0], CoordinationService_WatchCoordinations_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchCoordinationsRequest, WatchCoordinationsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CoordinationService_WatchCoordinationsClient = grpc.ServerStreamingClient[WatchCoordinationsResponse]
+
 // CoordinationServiceServer is the server API for CoordinationService service.
 // All implementations must embed UnimplementedCoordinationServiceServer
 // for forward compatibility.
@@ -130,6 +163,19 @@ type CoordinationServiceServer interface {
 	// sequence 1, so a Subscribe resuming with the old epoch fails FAILED_PRECONDITION (EPOCH_CHANGED) instead of
 	// continuing silently in the new log. NOT_FOUND (COORDINATION_NOT_FOUND) when unknown, unless `allow_missing`.
 	DeleteCoordination(context.Context, *DeleteCoordinationRequest) (*DeleteCoordinationResponse, error)
+	// WatchCoordinations streams how the set of coordinations changes, for dashboards: first every coordination (a
+	// snapshot, over as many responses as the message limit needs, the last one `caught_up`), then each coordination
+	// created or changed, with its figures, and each one deleted or expired, as it happens. Changes are coalesced
+	// per coordination: one that changed many times within an interval (`--coordination-watch-interval-ms`, 250 ms
+	// by default) is sent once, with its figures at the end of it; publishing never waits for a watcher, and a
+	// watcher slower than the changes holds one pending entry per changed coordination, never a queue of changes.
+	//
+	// Every change has a server-wide `revision`. A watcher that reconnects passes the `watch_epoch` and the
+	// `head_revision` of the last response it received, and gets only what changed since: each coordination changed
+	// after it, with its figures now, and each one removed after it. When the server no longer remembers removals
+	// that far back (it keeps the newest 10,000) or the epoch is another one (the server restarted), the stream
+	// starts over with a full snapshot whose first response has `reset` set: the watcher forgets what it knew.
+	WatchCoordinations(*WatchCoordinationsRequest, grpc.ServerStreamingServer[WatchCoordinationsResponse]) error
 	mustEmbedUnimplementedCoordinationServiceServer()
 }
 
@@ -148,6 +194,9 @@ func (UnimplementedCoordinationServiceServer) GetCoordination(context.Context, *
 }
 func (UnimplementedCoordinationServiceServer) DeleteCoordination(context.Context, *DeleteCoordinationRequest) (*DeleteCoordinationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCoordination not implemented")
+}
+func (UnimplementedCoordinationServiceServer) WatchCoordinations(*WatchCoordinationsRequest, grpc.ServerStreamingServer[WatchCoordinationsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchCoordinations not implemented")
 }
 func (UnimplementedCoordinationServiceServer) mustEmbedUnimplementedCoordinationServiceServer() {}
 func (UnimplementedCoordinationServiceServer) testEmbeddedByValue()                             {}
@@ -224,6 +273,17 @@ func _CoordinationService_DeleteCoordination_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoordinationService_WatchCoordinations_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchCoordinationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CoordinationServiceServer).WatchCoordinations(m, &grpc.GenericServerStream[WatchCoordinationsRequest, WatchCoordinationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CoordinationService_WatchCoordinationsServer = grpc.ServerStreamingServer[WatchCoordinationsResponse]
+
 // CoordinationService_ServiceDesc is the grpc.ServiceDesc for CoordinationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -244,6 +304,12 @@ var CoordinationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CoordinationService_DeleteCoordination_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchCoordinations",
+			Handler:       _CoordinationService_WatchCoordinations_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "consort/v1/coordination.proto",
 }

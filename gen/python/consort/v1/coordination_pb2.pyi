@@ -3,12 +3,22 @@ import datetime
 from consort.v1 import dependency_pb2 as _dependency_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class CoordinationRemovalReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COORDINATION_REMOVAL_REASON_UNSPECIFIED: _ClassVar[CoordinationRemovalReason]
+    COORDINATION_REMOVAL_REASON_DELETED: _ClassVar[CoordinationRemovalReason]
+    COORDINATION_REMOVAL_REASON_EXPIRED: _ClassVar[CoordinationRemovalReason]
+COORDINATION_REMOVAL_REASON_UNSPECIFIED: CoordinationRemovalReason
+COORDINATION_REMOVAL_REASON_DELETED: CoordinationRemovalReason
+COORDINATION_REMOVAL_REASON_EXPIRED: CoordinationRemovalReason
 
 class Coordination(_message.Message):
     __slots__ = ("coordination_id", "created_at", "last_activity_at", "epoch", "head_sequence", "signal_count", "agents_with_context", "open_waits", "open_subscriptions", "open_context_watches")
@@ -99,3 +109,43 @@ class DeleteCoordinationResponse(_message.Message):
     deleted: bool
     coordination: Coordination
     def __init__(self, deleted: _Optional[bool] = ..., coordination: _Optional[_Union[Coordination, _Mapping]] = ...) -> None: ...
+
+class WatchCoordinationsRequest(_message.Message):
+    __slots__ = ("watch_epoch", "after_revision")
+    WATCH_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    AFTER_REVISION_FIELD_NUMBER: _ClassVar[int]
+    watch_epoch: str
+    after_revision: int
+    def __init__(self, watch_epoch: _Optional[str] = ..., after_revision: _Optional[int] = ...) -> None: ...
+
+class CoordinationRemoved(_message.Message):
+    __slots__ = ("coordination_id", "reason")
+    COORDINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    coordination_id: str
+    reason: CoordinationRemovalReason
+    def __init__(self, coordination_id: _Optional[str] = ..., reason: _Optional[_Union[CoordinationRemovalReason, str]] = ...) -> None: ...
+
+class CoordinationChange(_message.Message):
+    __slots__ = ("revision", "updated", "removed")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    updated: Coordination
+    removed: CoordinationRemoved
+    def __init__(self, revision: _Optional[int] = ..., updated: _Optional[_Union[Coordination, _Mapping]] = ..., removed: _Optional[_Union[CoordinationRemoved, _Mapping]] = ...) -> None: ...
+
+class WatchCoordinationsResponse(_message.Message):
+    __slots__ = ("watch_epoch", "head_revision", "reset", "caught_up", "changes")
+    WATCH_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    HEAD_REVISION_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    CAUGHT_UP_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    watch_epoch: str
+    head_revision: int
+    reset: bool
+    caught_up: bool
+    changes: _containers.RepeatedCompositeFieldContainer[CoordinationChange]
+    def __init__(self, watch_epoch: _Optional[str] = ..., head_revision: _Optional[int] = ..., reset: _Optional[bool] = ..., caught_up: _Optional[bool] = ..., changes: _Optional[_Iterable[_Union[CoordinationChange, _Mapping]]] = ...) -> None: ...

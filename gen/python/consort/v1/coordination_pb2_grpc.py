@@ -61,6 +61,11 @@ class CoordinationServiceStub:
                 request_serializer=consort_dot_v1_dot_coordination__pb2.DeleteCoordinationRequest.SerializeToString,
                 response_deserializer=consort_dot_v1_dot_coordination__pb2.DeleteCoordinationResponse.FromString,
                 _registered_method=True)
+        self.WatchCoordinations = channel.unary_stream(
+                '/consort.v1.CoordinationService/WatchCoordinations',
+                request_serializer=consort_dot_v1_dot_coordination__pb2.WatchCoordinationsRequest.SerializeToString,
+                response_deserializer=consort_dot_v1_dot_coordination__pb2.WatchCoordinationsResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinationServiceServicer:
@@ -108,6 +113,24 @@ class CoordinationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchCoordinations(self, request, context):
+        """WatchCoordinations streams how the set of coordinations changes, for dashboards: first every coordination (a
+        snapshot, over as many responses as the message limit needs, the last one `caught_up`), then each coordination
+        created or changed, with its figures, and each one deleted or expired, as it happens. Changes are coalesced
+        per coordination: one that changed many times within an interval (`--coordination-watch-interval-ms`, 250 ms
+        by default) is sent once, with its figures at the end of it; publishing never waits for a watcher, and a
+        watcher slower than the changes holds one pending entry per changed coordination, never a queue of changes.
+
+        Every change has a server-wide `revision`. A watcher that reconnects passes the `watch_epoch` and the
+        `head_revision` of the last response it received, and gets only what changed since: each coordination changed
+        after it, with its figures now, and each one removed after it. When the server no longer remembers removals
+        that far back (it keeps the newest 10,000) or the epoch is another one (the server restarted), the stream
+        starts over with a full snapshot whose first response has `reset` set: the watcher forgets what it knew.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -125,6 +148,11 @@ def add_CoordinationServiceServicer_to_server(servicer, server):
                     servicer.DeleteCoordination,
                     request_deserializer=consort_dot_v1_dot_coordination__pb2.DeleteCoordinationRequest.FromString,
                     response_serializer=consort_dot_v1_dot_coordination__pb2.DeleteCoordinationResponse.SerializeToString,
+            ),
+            'WatchCoordinations': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCoordinations,
+                    request_deserializer=consort_dot_v1_dot_coordination__pb2.WatchCoordinationsRequest.FromString,
+                    response_serializer=consort_dot_v1_dot_coordination__pb2.WatchCoordinationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +248,33 @@ class CoordinationService:
             '/consort.v1.CoordinationService/DeleteCoordination',
             consort_dot_v1_dot_coordination__pb2.DeleteCoordinationRequest.SerializeToString,
             consort_dot_v1_dot_coordination__pb2.DeleteCoordinationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCoordinations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/consort.v1.CoordinationService/WatchCoordinations',
+            consort_dot_v1_dot_coordination__pb2.WatchCoordinationsRequest.SerializeToString,
+            consort_dot_v1_dot_coordination__pb2.WatchCoordinationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

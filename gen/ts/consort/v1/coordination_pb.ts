@@ -4,8 +4,8 @@
 // @generated from file consort/v1/coordination.proto (package consort.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { DependencyRecord } from "./dependency_pb.js";
 import { file_consort_v1_dependency } from "./dependency_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file consort/v1/coordination.proto.
  */
 export const file_consort_v1_coordination: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jb25zb3J0L3YxL2Nvb3JkaW5hdGlvbi5wcm90bxIKY29uc29ydC52MSK0AgoMQ29vcmRpbmF0aW9uEhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBsYXN0X2FjdGl2aXR5X2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcG9jaBgEIAEoCRIVCg1oZWFkX3NlcXVlbmNlGAUgASgEEhQKDHNpZ25hbF9jb3VudBgGIAEoBBIbChNhZ2VudHNfd2l0aF9jb250ZXh0GAcgASgNEhIKCm9wZW5fd2FpdHMYCCABKA0SGgoSb3Blbl9zdWJzY3JpcHRpb25zGAkgASgNEhwKFG9wZW5fY29udGV4dF93YXRjaGVzGAogASgNItABCgtBZ2VudFN0YXR1cxIQCghhZ2VudF9pZBgBIAEoCRITCgtoYXNfY29udGV4dBgCIAEoCBIXCg9jb250ZXh0X3ZlcnNpb24YAyABKAQSGgoSbGFzdF9zZW50X3NlcXVlbmNlGAQgASgEEhoKEm9wZW5fc3Vic2NyaXB0aW9ucxgFIAEoDRIwCgpvcGVuX3dhaXRzGAYgAygLMhwuY29uc29ydC52MS5EZXBlbmRlbmN5UmVjb3JkEhcKD29wZW5fd2FpdF9jb3VudBgHIAEoDSJBChhMaXN0Q29vcmRpbmF0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiZQoZTGlzdENvb3JkaW5hdGlvbnNSZXNwb25zZRIvCg1jb29yZGluYXRpb25zGAEgAygLMhguY29uc29ydC52MS5Db29yZGluYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjEKFkdldENvb3JkaW5hdGlvblJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJIocBChdHZXRDb29yZGluYXRpb25SZXNwb25zZRIuCgxjb29yZGluYXRpb24YASABKAsyGC5jb25zb3J0LnYxLkNvb3JkaW5hdGlvbhInCgZhZ2VudHMYAiADKAsyFy5jb25zb3J0LnYxLkFnZW50U3RhdHVzEhMKC2FnZW50X2NvdW50GAMgASgNIksKGURlbGV0ZUNvb3JkaW5hdGlvblJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEhUKDWFsbG93X21pc3NpbmcYAiABKAgiXQoaRGVsZXRlQ29vcmRpbmF0aW9uUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCBIuCgxjb29yZGluYXRpb24YAiABKAsyGC5jb25zb3J0LnYxLkNvb3JkaW5hdGlvbjK4AgoTQ29vcmRpbmF0aW9uU2VydmljZRJgChFMaXN0Q29vcmRpbmF0aW9ucxIkLmNvbnNvcnQudjEuTGlzdENvb3JkaW5hdGlvbnNSZXF1ZXN0GiUuY29uc29ydC52MS5MaXN0Q29vcmRpbmF0aW9uc1Jlc3BvbnNlEloKD0dldENvb3JkaW5hdGlvbhIiLmNvbnNvcnQudjEuR2V0Q29vcmRpbmF0aW9uUmVxdWVzdBojLmNvbnNvcnQudjEuR2V0Q29vcmRpbmF0aW9uUmVzcG9uc2USYwoSRGVsZXRlQ29vcmRpbmF0aW9uEiUuY29uc29ydC52MS5EZWxldGVDb29yZGluYXRpb25SZXF1ZXN0GiYuY29uc29ydC52MS5EZWxldGVDb29yZGluYXRpb25SZXNwb25zZUIpWidjb25zb3J0LmRldi9nZW4vZ28vY29uc29ydC92MTtjb25zb3J0djFiBnByb3RvMw", [file_consort_v1_dependency, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jb25zb3J0L3YxL2Nvb3JkaW5hdGlvbi5wcm90bxIKY29uc29ydC52MSK0AgoMQ29vcmRpbmF0aW9uEhcKD2Nvb3JkaW5hdGlvbl9pZBgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBsYXN0X2FjdGl2aXR5X2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcG9jaBgEIAEoCRIVCg1oZWFkX3NlcXVlbmNlGAUgASgEEhQKDHNpZ25hbF9jb3VudBgGIAEoBBIbChNhZ2VudHNfd2l0aF9jb250ZXh0GAcgASgNEhIKCm9wZW5fd2FpdHMYCCABKA0SGgoSb3Blbl9zdWJzY3JpcHRpb25zGAkgASgNEhwKFG9wZW5fY29udGV4dF93YXRjaGVzGAogASgNItABCgtBZ2VudFN0YXR1cxIQCghhZ2VudF9pZBgBIAEoCRITCgtoYXNfY29udGV4dBgCIAEoCBIXCg9jb250ZXh0X3ZlcnNpb24YAyABKAQSGgoSbGFzdF9zZW50X3NlcXVlbmNlGAQgASgEEhoKEm9wZW5fc3Vic2NyaXB0aW9ucxgFIAEoDRIwCgpvcGVuX3dhaXRzGAYgAygLMhwuY29uc29ydC52MS5EZXBlbmRlbmN5UmVjb3JkEhcKD29wZW5fd2FpdF9jb3VudBgHIAEoDSJBChhMaXN0Q29vcmRpbmF0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiZQoZTGlzdENvb3JkaW5hdGlvbnNSZXNwb25zZRIvCg1jb29yZGluYXRpb25zGAEgAygLMhguY29uc29ydC52MS5Db29yZGluYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjEKFkdldENvb3JkaW5hdGlvblJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJIocBChdHZXRDb29yZGluYXRpb25SZXNwb25zZRIuCgxjb29yZGluYXRpb24YASABKAsyGC5jb25zb3J0LnYxLkNvb3JkaW5hdGlvbhInCgZhZ2VudHMYAiADKAsyFy5jb25zb3J0LnYxLkFnZW50U3RhdHVzEhMKC2FnZW50X2NvdW50GAMgASgNIksKGURlbGV0ZUNvb3JkaW5hdGlvblJlcXVlc3QSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEhUKDWFsbG93X21pc3NpbmcYAiABKAgiXQoaRGVsZXRlQ29vcmRpbmF0aW9uUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCBIuCgxjb29yZGluYXRpb24YAiABKAsyGC5jb25zb3J0LnYxLkNvb3JkaW5hdGlvbiJIChlXYXRjaENvb3JkaW5hdGlvbnNSZXF1ZXN0EhMKC3dhdGNoX2Vwb2NoGAEgASgJEhYKDmFmdGVyX3JldmlzaW9uGAIgASgEImUKE0Nvb3JkaW5hdGlvblJlbW92ZWQSFwoPY29vcmRpbmF0aW9uX2lkGAEgASgJEjUKBnJlYXNvbhgCIAEoDjIlLmNvbnNvcnQudjEuQ29vcmRpbmF0aW9uUmVtb3ZhbFJlYXNvbiKRAQoSQ29vcmRpbmF0aW9uQ2hhbmdlEhAKCHJldmlzaW9uGAEgASgEEisKB3VwZGF0ZWQYAiABKAsyGC5jb25zb3J0LnYxLkNvb3JkaW5hdGlvbkgAEjIKB3JlbW92ZWQYAyABKAsyHy5jb25zb3J0LnYxLkNvb3JkaW5hdGlvblJlbW92ZWRIAEIICgZjaGFuZ2UimwEKGldhdGNoQ29vcmRpbmF0aW9uc1Jlc3BvbnNlEhMKC3dhdGNoX2Vwb2NoGAEgASgJEhUKDWhlYWRfcmV2aXNpb24YAiABKAQSDQoFcmVzZXQYAyABKAgSEQoJY2F1Z2h0X3VwGAQgASgIEi8KB2NoYW5nZXMYBSADKAsyHi5jb25zb3J0LnYxLkNvb3JkaW5hdGlvbkNoYW5nZSqaAQoZQ29vcmRpbmF0aW9uUmVtb3ZhbFJlYXNvbhIrCidDT09SRElOQVRJT05fUkVNT1ZBTF9SRUFTT05fVU5TUEVDSUZJRUQQABInCiNDT09SRElOQVRJT05fUkVNT1ZBTF9SRUFTT05fREVMRVRFRBABEicKI0NPT1JESU5BVElPTl9SRU1PVkFMX1JFQVNPTl9FWFBJUkVEEAIynwMKE0Nvb3JkaW5hdGlvblNlcnZpY2USYAoRTGlzdENvb3JkaW5hdGlvbnMSJC5jb25zb3J0LnYxLkxpc3RDb29yZGluYXRpb25zUmVxdWVzdBolLmNvbnNvcnQudjEuTGlzdENvb3JkaW5hdGlvbnNSZXNwb25zZRJaCg9HZXRDb29yZGluYXRpb24SIi5jb25zb3J0LnYxLkdldENvb3JkaW5hdGlvblJlcXVlc3QaIy5jb25zb3J0LnYxLkdldENvb3JkaW5hdGlvblJlc3BvbnNlEmMKEkRlbGV0ZUNvb3JkaW5hdGlvbhIlLmNvbnNvcnQudjEuRGVsZXRlQ29vcmRpbmF0aW9uUmVxdWVzdBomLmNvbnNvcnQudjEuRGVsZXRlQ29vcmRpbmF0aW9uUmVzcG9uc2USZQoSV2F0Y2hDb29yZGluYXRpb25zEiUuY29uc29ydC52MS5XYXRjaENvb3JkaW5hdGlvbnNSZXF1ZXN0GiYuY29uc29ydC52MS5XYXRjaENvb3JkaW5hdGlvbnNSZXNwb25zZTABQilaJ2NvbnNvcnQuZGV2L2dlbi9nby9jb25zb3J0L3YxO2NvbnNvcnR2MWIGcHJvdG8z", [file_consort_v1_dependency, file_google_protobuf_timestamp]);
 
 /**
  * One coordination in figures, as every service sees it.
@@ -338,6 +338,194 @@ export const DeleteCoordinationResponseSchema: GenMessage<DeleteCoordinationResp
   messageDesc(file_consort_v1_coordination, 7);
 
 /**
+ * The request of CoordinationService.WatchCoordinations.
+ *
+ * @generated from message consort.v1.WatchCoordinationsRequest
+ */
+export type WatchCoordinationsRequest = Message<"consort.v1.WatchCoordinationsRequest"> & {
+  /**
+   * The `watch_epoch` of the stream being resumed; empty for a new watch, which starts with a full snapshot.
+   *
+   * @generated from field: string watch_epoch = 1;
+   */
+  watchEpoch: string;
+
+  /**
+   * The `head_revision` of the last response received on that stream; 0 for a full snapshot. Ignored when
+   * `watch_epoch` is empty or not the server's (a full snapshot with `reset` then). Beyond the server's newest
+   * revision: OUT_OF_RANGE (metadata `head_revision`).
+   *
+   * @generated from field: uint64 after_revision = 2;
+   */
+  afterRevision: bigint;
+};
+
+/**
+ * Describes the message consort.v1.WatchCoordinationsRequest.
+ * Use `create(WatchCoordinationsRequestSchema)` to create a new message.
+ */
+export const WatchCoordinationsRequestSchema: GenMessage<WatchCoordinationsRequest> = /*@__PURE__*/
+  messageDesc(file_consort_v1_coordination, 8);
+
+/**
+ * A coordination that left the server.
+ *
+ * @generated from message consort.v1.CoordinationRemoved
+ */
+export type CoordinationRemoved = Message<"consort.v1.CoordinationRemoved"> & {
+  /**
+   * The coordination's id; its next use creates a new coordination.
+   *
+   * @generated from field: string coordination_id = 1;
+   */
+  coordinationId: string;
+
+  /**
+   * Deleted or expired.
+   *
+   * @generated from field: consort.v1.CoordinationRemovalReason reason = 2;
+   */
+  reason: CoordinationRemovalReason;
+};
+
+/**
+ * Describes the message consort.v1.CoordinationRemoved.
+ * Use `create(CoordinationRemovedSchema)` to create a new message.
+ */
+export const CoordinationRemovedSchema: GenMessage<CoordinationRemoved> = /*@__PURE__*/
+  messageDesc(file_consort_v1_coordination, 9);
+
+/**
+ * One change to the set of coordinations.
+ *
+ * @generated from message consort.v1.CoordinationChange
+ */
+export type CoordinationChange = Message<"consort.v1.CoordinationChange"> & {
+  /**
+   * The change's revision: server-wide, increasing, unique to this change. A coordination in a snapshot carries
+   * the revision of its last change.
+   *
+   * @generated from field: uint64 revision = 1;
+   */
+  revision: bigint;
+
+  /**
+   * What changed.
+   *
+   * @generated from oneof consort.v1.CoordinationChange.change
+   */
+  change: {
+    /**
+     * A coordination created or changed: its figures now.
+     *
+     * @generated from field: consort.v1.Coordination updated = 2;
+     */
+    value: Coordination;
+    case: "updated";
+  } | {
+    /**
+     * A coordination deleted or expired.
+     *
+     * @generated from field: consort.v1.CoordinationRemoved removed = 3;
+     */
+    value: CoordinationRemoved;
+    case: "removed";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message consort.v1.CoordinationChange.
+ * Use `create(CoordinationChangeSchema)` to create a new message.
+ */
+export const CoordinationChangeSchema: GenMessage<CoordinationChange> = /*@__PURE__*/
+  messageDesc(file_consort_v1_coordination, 10);
+
+/**
+ * The response of CoordinationService.WatchCoordinations.
+ *
+ * @generated from message consort.v1.WatchCoordinationsResponse
+ */
+export type WatchCoordinationsResponse = Message<"consort.v1.WatchCoordinationsResponse"> & {
+  /**
+   * The server's watch epoch: it changes when the server restarts. Pass it back, with `head_revision`, to resume.
+   *
+   * @generated from field: string watch_epoch = 1;
+   */
+  watchEpoch: string;
+
+  /**
+   * The newest revision this response brings the watcher up to: pass it as `after_revision` to resume.
+   *
+   * @generated from field: uint64 head_revision = 2;
+   */
+  headRevision: bigint;
+
+  /**
+   * True on the first response of a full snapshot sent to a watcher that resumed (the epoch changed, or removals
+   * that far back are forgotten): forget every coordination known from before.
+   *
+   * @generated from field: bool reset = 3;
+   */
+  reset: boolean;
+
+  /**
+   * True on the response that ends the snapshot or the catch-up after a resume: the watcher's list is now current.
+   * Later responses carry live changes.
+   *
+   * @generated from field: bool caught_up = 4;
+   */
+  caughtUp: boolean;
+
+  /**
+   * The changes, oldest revision first; empty only on a response that ends an empty snapshot.
+   *
+   * @generated from field: repeated consort.v1.CoordinationChange changes = 5;
+   */
+  changes: CoordinationChange[];
+};
+
+/**
+ * Describes the message consort.v1.WatchCoordinationsResponse.
+ * Use `create(WatchCoordinationsResponseSchema)` to create a new message.
+ */
+export const WatchCoordinationsResponseSchema: GenMessage<WatchCoordinationsResponse> = /*@__PURE__*/
+  messageDesc(file_consort_v1_coordination, 11);
+
+/**
+ * Why a coordination left the server.
+ *
+ * @generated from enum consort.v1.CoordinationRemovalReason
+ */
+export enum CoordinationRemovalReason {
+  /**
+   * Not sent.
+   *
+   * @generated from enum value: COORDINATION_REMOVAL_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * DeleteCoordination removed it.
+   *
+   * @generated from enum value: COORDINATION_REMOVAL_REASON_DELETED = 1;
+   */
+  DELETED = 1,
+
+  /**
+   * It was idle longer than `--idle-coordination-ttl-ms` with no open stream or wait.
+   *
+   * @generated from enum value: COORDINATION_REMOVAL_REASON_EXPIRED = 2;
+   */
+  EXPIRED = 2,
+}
+
+/**
+ * Describes the enum consort.v1.CoordinationRemovalReason.
+ */
+export const CoordinationRemovalReasonSchema: GenEnum<CoordinationRemovalReason> = /*@__PURE__*/
+  enumDesc(file_consort_v1_coordination, 0);
+
+/**
  * CoordinationService shows what runs on the server: every coordination (created on first use by any other
  * service) with its signal log, contexts, waits and open streams in figures, one coordination's agents in detail,
  * and deletes a coordination in one call.
@@ -392,6 +580,27 @@ export const CoordinationService: GenService<{
     methodKind: "unary";
     input: typeof DeleteCoordinationRequestSchema;
     output: typeof DeleteCoordinationResponseSchema;
+  },
+  /**
+   * WatchCoordinations streams how the set of coordinations changes, for dashboards: first every coordination (a
+   * snapshot, over as many responses as the message limit needs, the last one `caught_up`), then each coordination
+   * created or changed, with its figures, and each one deleted or expired, as it happens. Changes are coalesced
+   * per coordination: one that changed many times within an interval (`--coordination-watch-interval-ms`, 250 ms
+   * by default) is sent once, with its figures at the end of it; publishing never waits for a watcher, and a
+   * watcher slower than the changes holds one pending entry per changed coordination, never a queue of changes.
+   *
+   * Every change has a server-wide `revision`. A watcher that reconnects passes the `watch_epoch` and the
+   * `head_revision` of the last response it received, and gets only what changed since: each coordination changed
+   * after it, with its figures now, and each one removed after it. When the server no longer remembers removals
+   * that far back (it keeps the newest 10,000) or the epoch is another one (the server restarted), the stream
+   * starts over with a full snapshot whose first response has `reset` set: the watcher forgets what it knew.
+   *
+   * @generated from rpc consort.v1.CoordinationService.WatchCoordinations
+   */
+  watchCoordinations: {
+    methodKind: "server_streaming";
+    input: typeof WatchCoordinationsRequestSchema;
+    output: typeof WatchCoordinationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_consort_v1_coordination, 0);
