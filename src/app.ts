@@ -1,4 +1,7 @@
 import { setMaxListeners } from "node:events";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { createContextEngine, type ContextEngine } from "./core/context/context-engine.js";
@@ -63,6 +66,15 @@ export interface AppOptions {
   readonly logger?: Logger;
   /** Export Node.js process metrics. @default true */
   readonly processMetrics?: boolean;
+  /** The built dashboard served at `/` on the HTTP port. @default dist/dashboard of the package (`npm run build`) */
+  readonly dashboardDir?: string;
+}
+
+/** dist/dashboard of the package this module belongs to (found from src/ and from dist/src/ alike). */
+export function packageDashboardDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, "dist", "dashboard");
 }
 
 /**
@@ -143,7 +155,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   let web: WebServer | undefined;
   try {
     if (config.httpPort !== undefined) {
-      web = await startWebServer({ ...common, port: config.httpPort, registry: metrics.registry, corsOrigins: config.corsOrigins, corsHeaders: config.corsHeaders });
+      web = await startWebServer({ ...common, port: config.httpPort, registry: metrics.registry, corsOrigins: config.corsOrigins, corsHeaders: config.corsHeaders, dashboardDir: options.dashboardDir ?? packageDashboardDir() });
     }
   } catch (e) {
     await grpc.close(0);

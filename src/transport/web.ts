@@ -1,9 +1,12 @@
+import { existsSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { Code, ConnectError, cors as connectCors, createConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
+import sirv from "sirv";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { wireFormatOf } from "../binding/call-context.js";
 import { handlerOf, type ServiceBinding } from "../binding/service-binding.js";
@@ -33,6 +36,12 @@ export interface WebServerOptions {
   readonly corsHeaders?: readonly string[];
   /** Aborted when the server shuts down: every call's context signal aborts with its reason. */
   readonly shutdownSignal: AbortSignal;
+  /**
+   * Directory of the built operator dashboard (`npm run build` writes dist/dashboard), served at `/` to GET and
+   * HEAD. Unset or missing: `/` answers 404 saying so.
+   * @default undefined
+   */
+  readonly dashboardDir?: string;
   /** Milliseconds of quiet before TCP keepalive probes a connection (a vanished peer is then dropped). @default 30000 */
   readonly keepaliveMs?: number;
 }
@@ -51,6 +60,28 @@ export interface WebServer {
 /** How a call the interceptor saw ended without an error: OK, or how the client went away (cancel, deadline). */
 function endCode(signal: AbortSignal): number {
   return signal.aborted ? ConnectError.from(signal.reason ?? new ConnectError("the client went away", Code.Canceled)).code : OK;
+}
+
+function notFound(res: http.ServerResponse): void {
+  res.writeHead(404);
+  res.end();
+}
+
+/**
+ * The dashboard's files: index.html revalidated on every load, the hashed assets cached for good; the page may load
+ * scripts, styles and data only from this origin (it is bundled whole: no CDN).
+ */
+function serveDashboard(dir: string): ReturnType<typeof sirv> {
+  return sirv(dir, {
+    etag: true,
+    dotfiles: false,
+    setHeaders(res, pathname) {
+      res.setHeader("Cache-Control", pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache");
+      res.setHeader("X-Content-Type-Options", "nosniff");
+      res.setHeader("Referrer-Policy", "no-referrer");
+      res.setHeader("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    },
+  });
 }
 
 /** Throws INVALID_ARGUMENT listing every string of a JSON request that no binary client could read back. */
@@ -141,7 +172,7 @@ function callSignal(req: UniversalServerRequest, shutdown: ShutdownFanout): { re
 
 /**
  * Starts the HTTP/1.1 server: Connect and gRPC-Web (binary and text) for browsers, from the same service
- * implementations as native gRPC; `GET /metrics` (Prometheus) and `GET /healthz`. Every error carries an
+ * implementations as native gRPC; `GET /metrics` (Prometheus), `GET /healthz` and the operator dashboard at `/`. Every error carries an
  * ErrorInfo, also those connect raises on its own (web-status-details.ts). Responses are not compressed
  * (browsers' Connect and gRPC-Web clients do not ask for it).
  */
@@ -213,6 +244,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     await universalResponseToNodeResponse(uRes, res);
   };
 
+  const dashboard = o.dashboardDir !== undefined && existsSync(join(o.dashboardDir, "index.html")) ? serveDashboard(o.dashboardDir) : undefined;
   const origins = new Set(o.corsOrigins ?? []);
   const allowedHeaders = [...connectCors.allowedHeaders, ...(o.corsHeaders ?? [])].join(", ");
   const server = http.createServer({ keepAlive: true, keepAliveInitialDelay: o.keepaliveMs ?? 30_000 }, (req, res) => {
@@ -258,8 +290,16 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       res.end(draining ? "draining\n" : "ok\n");
       return;
     }
-    res.writeHead(404);
-    res.end();
+    if (dashboard !== undefined && (req.method === "GET" || req.method === "HEAD")) {
+      dashboard(req, res, () => notFound(res));
+      return;
+    }
+    if (req.method === "GET" && path === "/") {
+      res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+      res.end("The dashboard is not built: run `npm run build`, then start the server again.\n");
+      return;
+    }
+    notFound(res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -5,6 +5,8 @@ export interface CuttingProxy {
   readonly port: number;
   /** Cuts (destroys) one live connection at random; false when there was none. */
   cutOne(): boolean;
+  /** Cuts every live connection (a network drop); returns how many sockets were cut. */
+  cutAll(): number;
   /** Sends new connections to `port` from now on (a restarted server behind the same address). */
   retarget(port: number): void;
   close(): void;
@@ -32,6 +34,11 @@ export async function cuttingProxy(target: number): Promise<CuttingProxy> {
       const victim = all[Math.floor(Math.random() * all.length)];
       victim?.destroy();
       return victim !== undefined;
+    },
+    cutAll() {
+      const all = [...live];
+      for (const s of all) s.destroy();
+      return all.length;
     },
     retarget(port) {
       target = port;
