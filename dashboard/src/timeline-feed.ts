@@ -98,7 +98,7 @@ export async function followTimeline(o: TimelineOptions): Promise<void> {
     o.onStatus({ state: "connecting" });
     try {
       const stream = o.client.subscribe(
-        { coordinationId: o.coordinationId, agentId, afterSequence: last, epoch, heartbeatInterval: durationFromMs(15_000) },
+        { coordinationId: o.coordinationId, agentId, observer: true, afterSequence: last, epoch, heartbeatInterval: durationFromMs(15_000) },
         { signal: o.signal },
       );
       for await (const res of stream) {

@@ -324,6 +324,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
           senderAgentIds: req.senderAgentIds,
           ...(afterSequence !== undefined && { afterSequence }),
           epoch: req.epoch,
+          observer: req.observer,
         },
         v.list,
       );

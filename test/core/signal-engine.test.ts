@@ -195,6 +195,23 @@ describe("subscriptions", () => {
     await s2.return(undefined);
   });
 
+  it("gives an observer every signal whatever its recipients, replayed and live, and does not count it as an agent", async () => {
+    const { engine: e } = engine();
+    e.publish({ coordinationId: "c", type: "agent_completed", senderAgentId: "a", recipientAgentIds: ["b"] }); // 1: to b
+    const obs = stream(e.subscribe({ coordinationId: "c", agentId: "dashboard", observer: true, afterSequence: 0 }).subscription);
+    const agent = stream(e.subscribe({ coordinationId: "c", agentId: "c-agent", afterSequence: 0 }).subscription);
+    e.publish({ coordinationId: "c", type: "inter_agent_message", senderAgentId: "b", recipientAgentIds: ["a"] }); // 2: to a
+    e.publish({ coordinationId: "c", type: "agent_initialized", senderAgentId: "a" }); // 3: to all
+    expect(await collect(obs, 3)).toEqual([1, 2, 3]);
+    expect(await collect(agent, 1)).toEqual([3]);
+    expect([...e.agentActivity("c").keys()].sort()).toEqual(["a", "b", "c-agent"]);
+    expect(e.summary("c")?.openSubscriptions).toBe(2);
+    // Filters still apply to an observer.
+    const typed = stream(e.subscribe({ coordinationId: "c", agentId: "dashboard", observer: true, types: ["inter_agent_message"], afterSequence: 0 }).subscription);
+    expect(await collect(typed, 1)).toEqual([2]);
+    await Promise.all([obs.return(undefined), agent.return(undefined), typed.return(undefined)]);
+  });
+
   it("filters by sender and delivers a sender's own broadcasts", async () => {
     const { engine: e } = engine();
     const sub = stream(e.subscribe({ coordinationId: "c", agentId: "a", senderAgentIds: ["a"] }).subscription);

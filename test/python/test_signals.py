@@ -16,6 +16,7 @@ from google.protobuf import duration_pb2, json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from consort.v1 import coordination_pb2, coordination_pb2_grpc
 from consort.v1 import signal_pb2 as pb
 from consort.v1 import signal_pb2_grpc
 
@@ -178,6 +179,19 @@ def test_live_subscription_and_recipient_filter(stub, subscribe, coordination_id
     # An agent receives its own broadcasts.
     own = publish(stub, coordination_id, type_=MESSAGE, sender_agent_id="agent-b").signal
     assert sequences(sub.signals(1)) == [own.sequence]
+
+
+def test_observer_receives_every_recipients_signals_and_is_no_agent(server, stub, subscribe, coordination_id):
+    sub = subscribe(coordination_id, agent_id="dashboard", observer=True)
+    sub.subscribed()
+    directed = publish(stub, coordination_id, type_=MESSAGE, sender_agent_id="agent-a", recipient_agent_ids=["agent-b"]).signal
+    got = sub.signals(1)[0]
+    assert got.sequence == directed.sequence
+    assert list(got.recipient_agent_ids) == ["agent-b"]
+    coordinations = coordination_pb2_grpc.CoordinationServiceStub(server.channel)
+    got = coordinations.GetCoordination(coordination_pb2.GetCoordinationRequest(coordination_id=coordination_id), timeout=CALL_TIMEOUT)
+    assert [a.agent_id for a in got.agents] == ["agent-a"]  # the sender; the observer is not an agent
+    assert got.coordination.open_subscriptions == 1
 
 
 def test_type_and_sender_filters(stub, subscribe, coordination_id):

@@ -41,6 +41,8 @@ interface SignalState {
 interface LiveSubscription {
   readonly sub: Subscription;
   readonly matches: (s: SignalRecord) => boolean;
+  /** An observer's stream: every recipient's signals, and not one of the coordination's agents. */
+  readonly observer: boolean;
 }
 
 /** What a subscriber asks for. */
@@ -55,6 +57,8 @@ export interface SubscribeInput {
   readonly afterSequence?: number;
   /** The epoch `afterSequence` belongs to; "" or unset means any. Another log's epoch is refused (EPOCH_CHANGED). */
   readonly epoch?: string;
+  /** Receive signals addressed to any recipient, and do not count as an agent of the coordination. @default false */
+  readonly observer?: boolean;
 }
 
 /** A registered subscription and the log position it started at. */
@@ -350,6 +354,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const v = new Violations(found);
       coordinationIdOf(v, input.coordinationId);
       const agentId = requireId(v, "agent_id", input.agentId, limits.maxIdLength);
+      const observer = input.observer === true;
       const types = listBound(v, "types", input.types, maxTypeFilters) ? parseTypes(v, "types", input.types) : new Set<SignalType>();
       const senders = new Set(input.senderAgentIds ?? []);
       if (listBound(v, "sender_agent_ids", input.senderAgentIds, limits.maxRecipients)) {
@@ -406,7 +411,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const matches = (s: SignalRecord) =>
         (types.size === 0 || types.has(s.type)) &&
         (senders.size === 0 || senders.has(s.senderAgentId)) &&
-        (s.recipientAgentIds.length === 0 || s.recipientAgentIds.includes(agentId));
+        (observer || s.recipientAgentIds.length === 0 || s.recipientAgentIds.includes(agentId));
       const onDeliver = (batch: readonly SignalRecord[], liveOfferedAt: readonly number[]) => {
         st.received += batch.length;
         st.liveReceived += liveOfferedAt.length;
@@ -426,6 +431,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       // every earlier one is in the replay range, so nothing is missed or delivered twice.
       const live: LiveSubscription = {
         matches,
+        observer,
         sub: createSubscription({
           id: `sub-${nextSubscription++}`,
           agentId,
@@ -522,7 +528,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       if (st === undefined) return out;
       for (const [agentId, lastSentSequence] of st.lastSent) out.set(agentId, { lastSentSequence, openSubscriptions: 0 });
       for (const live of st.subscriptions) {
-        if (live.sub.endedWith !== undefined) continue;
+        if (live.sub.endedWith !== undefined || live.observer) continue;
         const a = out.get(live.sub.agentId);
         out.set(live.sub.agentId, { lastSentSequence: a?.lastSentSequence ?? 0, openSubscriptions: (a?.openSubscriptions ?? 0) + 1 });
       }

@@ -671,7 +671,12 @@ type SubscribeRequest struct {
 	// coordination expired and was created again) the stream ends FAILED_PRECONDITION with reason EPOCH_CHANGED
 	// (metadata `epoch`: the current one, empty when the coordination has no log; `oldest_sequence`,
 	// `head_sequence`), instead of resuming silently in a different log. Up to 100 characters.
-	Epoch         string `protobuf:"bytes,7,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch string `protobuf:"bytes,7,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// When true, the stream receives every signal of the coordination whatever its recipients (an operator's or a
+	// dashboard's view of the whole run), and the subscriber is not one of the coordination's agents:
+	// GetCoordination does not list `agent_id` for this stream (the coordination's `open_subscriptions` counts it).
+	// The filters still apply.
+	Observer      bool `protobuf:"varint,8,opt,name=observer,proto3" json:"observer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -753,6 +758,13 @@ func (x *SubscribeRequest) GetEpoch() string {
 		return x.Epoch
 	}
 	return ""
+}
+
+func (x *SubscribeRequest) GetObserver() bool {
+	if x != nil {
+		return x.Observer
+	}
+	return false
 }
 
 // The confirmation that a subscription is registered: the first message of every Subscribe stream.
@@ -1398,7 +1410,7 @@ const file_consort_v1_signal_proto_rawDesc = "" +
 	"\tsignal_id\x18\x01 \x01(\tR\bsignalId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\tR\x05epoch\x12\x1c\n" +
-	"\tduplicate\x18\x04 \x01(\bR\tduplicate\"\xcd\x02\n" +
+	"\tduplicate\x18\x04 \x01(\bR\tduplicate\"\xe9\x02\n" +
 	"\x10SubscribeRequest\x12'\n" +
 	"\x0fcoordination_id\x18\x01 \x01(\tR\x0ecoordinationId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12,\n" +
@@ -1406,7 +1418,8 @@ const file_consort_v1_signal_proto_rawDesc = "" +
 	"\x10sender_agent_ids\x18\x04 \x03(\tR\x0esenderAgentIds\x12*\n" +
 	"\x0eafter_sequence\x18\x05 \x01(\x04H\x00R\rafterSequence\x88\x01\x01\x12H\n" +
 	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12\x14\n" +
-	"\x05epoch\x18\a \x01(\tR\x05epochB\x11\n" +
+	"\x05epoch\x18\a \x01(\tR\x05epoch\x12\x1a\n" +
+	"\bobserver\x18\b \x01(\bR\bobserverB\x11\n" +
 	"\x0f_after_sequence\"\x9e\x01\n" +
 	"\x0fSubscribedEvent\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12#\n" +

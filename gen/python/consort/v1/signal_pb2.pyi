@@ -115,7 +115,7 @@ class PublishAck(_message.Message):
     def __init__(self, signal_id: _Optional[str] = ..., sequence: _Optional[int] = ..., epoch: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("coordination_id", "agent_id", "types", "sender_agent_ids", "after_sequence", "heartbeat_interval", "epoch")
+    __slots__ = ("coordination_id", "agent_id", "types", "sender_agent_ids", "after_sequence", "heartbeat_interval", "epoch", "observer")
     COORDINATION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPES_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +123,7 @@ class SubscribeRequest(_message.Message):
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OBSERVER_FIELD_NUMBER: _ClassVar[int]
     coordination_id: str
     agent_id: str
     types: _containers.RepeatedScalarFieldContainer[SignalType]
@@ -130,7 +131,8 @@ class SubscribeRequest(_message.Message):
     after_sequence: int
     heartbeat_interval: _duration_pb2.Duration
     epoch: str
-    def __init__(self, coordination_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[SignalType, str]]] = ..., sender_agent_ids: _Optional[_Iterable[str]] = ..., after_sequence: _Optional[int] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., epoch: _Optional[str] = ...) -> None: ...
+    observer: bool
+    def __init__(self, coordination_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[SignalType, str]]] = ..., sender_agent_ids: _Optional[_Iterable[str]] = ..., after_sequence: _Optional[int] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., epoch: _Optional[str] = ..., observer: _Optional[bool] = ...) -> None: ...
 
 class SubscribedEvent(_message.Message):
     __slots__ = ("subscription_id", "head_sequence", "oldest_sequence", "epoch")
