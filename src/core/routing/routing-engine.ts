@@ -206,17 +206,15 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
     }
     return r;
   };
-  // A dropped coordination's results leave every history they are in; the stats keep counting them.
+  // A dropped coordination's results leave every history they are in (O(1) amortized each); the stats keep them.
   store.onDrop((c) => {
     const results = c.slots[SLOT] as CoordinationResults | undefined;
     if (results === undefined) return;
-    const touched = new Set<RoutingHistory<HistoryEntry>>();
     for (const entry of results.entries) {
       if (entry.gone) continue;
       forget(entry);
-      touched.add(entry.history);
+      entry.history.discarded();
     }
-    for (const history of touched) history.prune();
     results.entries = [];
     compactRetained();
   });
