@@ -125,8 +125,10 @@ export interface RouteRate {
   readonly microsPerDecision: number;
 }
 
-/** {@link measureRoutingCore}'s result: through `engine.route`, and the aggregation alone. */
+/** {@link measureRoutingCore}'s result: through `engine.route`, with a coordination id, and the aggregation alone. */
 export interface RoutingCoreResult extends RouteRate {
+  /** `engine.route` with a coordination id: the coordination acquired in the store and the result tied to it. */
+  readonly withCoordination: RouteRate;
   /** `aggregate(compiledRouters, ctx)` only: no validation, history append, id generation or clock reads. */
   readonly aggregateOnly: RouteRate;
   readonly routes: number;
@@ -142,8 +144,9 @@ export interface RoutingCoreOptions {
 
 /**
  * In-core routing cost, in this process: the bench policy stored in a fresh engine, then `routes` calls of
- * `engine.route({policyId, …})` in a tight loop (includes validation, history append and `randomUUID`), and
- * separately the same number of `aggregate()` calls over the compiled routers. Timed with `process.hrtime.bigint`.
+ * `engine.route({policyId, …})` in a tight loop (includes validation, history append and `randomUUID`), the same
+ * with a coordination id (one coordination, acquired by every call), and separately the same number of
+ * `aggregate()` calls over the compiled routers. Timed with `process.hrtime.bigint`.
  */
 export function measureRoutingCore(options: RoutingCoreOptions = {}): RoutingCoreResult {
   const routes = options.routes ?? 300_000;
@@ -151,13 +154,15 @@ export function measureRoutingCore(options: RoutingCoreOptions = {}): RoutingCor
   const engine = createRoutingEngine();
   const policyId = "bench-core";
   engine.putPolicy(policyId, benchRouters);
-  const input = { policyId, currentTask: benchTask, state: benchState, executionTimeMs: 1234.5, retryCount: 0, customData: benchCustomData, correlationId: "wf-42" };
+  // Both inputs have every field, as the decoder's requests do: one shape for engine.route.
+  const input = { policyId, currentTask: benchTask, state: benchState, executionTimeMs: 1234.5, retryCount: 0, customData: benchCustomData, correlationId: "wf-42", coordinationId: "" };
   let sink = 0;
-  const timeEngine = (n: number) => {
+  const timeEngine = (n: number, routeInput: typeof input = input) => {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) sink += engine.route(input).confidence;
+    for (let i = 0; i < n; i++) sink += engine.route(routeInput).confidence;
     return Number(process.hrtime.bigint() - t0);
   };
+  const scoped = { ...input, coordinationId: "bench-coordination" };
 
   const compiled = validateRouters(new Violations(), "policy.routers", benchRouters, defaultLimits).map(compileRouter);
   const ctx: RoutingContext = { currentTask: benchTask, state: benchState, executionTimeMs: 1234.5, retryCount: 0, customData: benchCustomData, correlationId: "wf-42" };
@@ -170,12 +175,14 @@ export function measureRoutingCore(options: RoutingCoreOptions = {}): RoutingCor
   const first = engine.route(input);
   if (first.strategy !== "conditional" || first.nextTask !== "review") throw new Error(`unexpected bench decision: ${JSON.stringify(first)}`);
   timeEngine(warmup);
+  timeEngine(warmup, scoped);
   timeAggregate(warmup);
   const engineNs = timeEngine(routes);
+  const scopedNs = timeEngine(routes, scoped);
   const aggregateNs = timeAggregate(routes);
   if (sink === 0) throw new Error("unreachable");
   const rate = (ns: number): RouteRate => ({ routesPerSecond: routes / (ns / 1e9), microsPerDecision: ns / 1000 / routes });
-  return { ...rate(engineNs), aggregateOnly: rate(aggregateNs), routes };
+  return { ...rate(engineNs), withCoordination: rate(scopedNs), aggregateOnly: rate(aggregateNs), routes };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -221,6 +228,8 @@ export interface RouteRpcOptions {
    * flight (seen with --trace-opt), so a shorter warm-up measures compilation, not the steady state. @default 4
    */
   readonly warmupSeconds?: number;
+  /** A coordination id every Route carries (the result tied to it). @default none */
+  readonly coordinationId?: string;
 }
 
 /** One closed-loop slice: `inFlight` callers, each issuing its next call when the previous one returns. */
@@ -284,6 +293,7 @@ export async function measureRouteRpc(server: ServerProcess, echo: EchoProcess, 
         retryCount: 0,
         customData: benchCustomData,
         correlationId: "wf-42",
+        coordinationId: options.coordinationId ?? "",
       }),
     ),
   );
@@ -350,8 +360,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (n: number) => `${n.toFixed(3)} ms`;
 
-function coreLine(r: RouteRate & { aggregateOnly: RouteRate }): string {
-  return `${r.microsPerDecision.toFixed(2)} µs per decision (${int(r.routesPerSecond)}/s) via engine.route; ${r.aggregateOnly.microsPerDecision.toFixed(2)} µs aggregate only (${int(r.aggregateOnly.routesPerSecond)}/s)`;
+function coreLine(r: RouteRate & { withCoordination: RouteRate; aggregateOnly: RouteRate }): string {
+  const rate = (x: RouteRate) => `${x.microsPerDecision.toFixed(2)} µs per decision (${int(x.routesPerSecond)}/s)`;
+  return `${rate(r)} via engine.route; ${rate(r.withCoordination)} with a coordination id; ${r.aggregateOnly.microsPerDecision.toFixed(2)} µs aggregate only (${int(r.aggregateOnly.routesPerSecond)}/s)`;
 }
 
 function rpcLine(r: Pick<RouteRpcResult, "consort" | "echo" | "ratio">): string {
@@ -385,7 +396,9 @@ export async function runRoutingBench(runs = 3, options: RoutingBenchOptions = {
     console.log(`Routing/core run ${r + 1}: ${coreLine(res)}`);
   }
   const coreMedian = (f: (x: RoutingCoreResult) => RouteRate) => ({ routesPerSecond: median(core.map((x) => f(x).routesPerSecond)), microsPerDecision: median(core.map((x) => f(x).microsPerDecision)) });
-  console.log(`Routing/core median of ${runs}: ${coreLine({ ...coreMedian((x) => x), aggregateOnly: coreMedian((x) => x.aggregateOnly) })}`);
+  console.log(
+    `Routing/core median of ${runs}: ${coreLine({ ...coreMedian((x) => x), withCoordination: coreMedian((x) => x.withCoordination), aggregateOnly: coreMedian((x) => x.aggregateOnly) })}`,
+  );
 
   const rpc1: RouteRpcResult[] = [];
   const rpc64: RouteRpcResult[] = [];

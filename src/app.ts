@@ -104,6 +104,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const metrics = createServerMetrics({ coordinations: () => store.size, processMetrics: options.processMetrics ?? true });
   const signals = createServerSignalEngine(store, config, metrics);
   const routing = createRoutingEngine({
+    store,
     limits: config.limits,
     // Every stored policy fits in one message in either encoding, so GetRoutingPolicy can always return it.
     policySize: { oversize: policyOversize(config.limits.maxMessageBytes - responseReserveBytes), maxBytes: config.limits.maxMessageBytes - responseReserveBytes },

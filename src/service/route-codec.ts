@@ -27,6 +27,7 @@ export function decodeCanonical(bytes: Uint8Array): RouteRequest {
   let retryCount = 0;
   let customData: JsonObject | undefined;
   let correlationId = "";
+  let coordinationId = "";
   while (r.pos < r.len) {
     switch (readTag(r)) {
       case 10: // 1 policy_id
@@ -52,12 +53,15 @@ export function decodeCanonical(bytes: Uint8Array): RouteRequest {
       case 66: // 8 correlation_id
         correlationId = readString(r);
         break;
+      case 74: // 9 coordination_id
+        coordinationId = readString(r);
+        break;
       default: // 2 policy (an inline policy is compiled per call anyway), unknown fields, wrong wire types
         throw new NotCanonical("field");
     }
   }
   if (r.pos !== r.len) throw new NotCanonical("end");
-  const req = { $typeName: "consort.v1.RouteRequest", policySource, currentTask, executionTimeMs, retryCount, correlationId } as RouteRequest;
+  const req = { $typeName: "consort.v1.RouteRequest", policySource, currentTask, executionTimeMs, retryCount, correlationId, coordinationId } as RouteRequest;
   if (state !== undefined) req.state = state;
   if (customData !== undefined) req.customData = customData;
   return req;
@@ -131,13 +135,15 @@ function writeStringField(out: Buffer, pos: number, tag: number, s: string, byte
 
 /**
  * Encodes RouteResponse{result: record} into a Buffer, byte for byte what `toBinary(RouteResponseSchema, …)`
- * gives for the same result (fields in number order, proto3 defaults left out, metadata always present).
+ * gives for the same result (fields in declaration order, which is number order; proto3 defaults left out,
+ * metadata always present).
  */
 export function encodeRouteResponse(record: RoutingRecord): Buffer {
   const block = resultBlock(record);
   const idBytes = utf8Length(record.routingId);
   const taskBytes = utf8Length(record.currentTask);
   const correlationBytes = utf8Length(record.correlationId);
+  const coordinationBytes = utf8Length(record.coordinationId);
   const seconds = Math.floor(record.createdAt / 1000);
   const nanos = (record.createdAt - seconds * 1000) * 1_000_000;
   const timestampSize = (seconds !== 0 ? 1 + varintSize(seconds) : 0) + (nanos !== 0 ? 1 + varintSize(nanos) : 0);
@@ -148,7 +154,8 @@ export function encodeRouteResponse(record: RoutingRecord): Buffer {
     (record.routersEvaluated !== 0 ? 1 + varintSize(record.routersEvaluated) : 0) +
     stringFieldSize(record.currentTask, taskBytes) +
     stringFieldSize(record.correlationId, correlationBytes) +
-    1 + varintSize(timestampSize) + timestampSize;
+    1 + varintSize(timestampSize) + timestampSize +
+    stringFieldSize(record.coordinationId, coordinationBytes);
   const out = Buffer.allocUnsafe(1 + varintSize(resultSize) + resultSize);
   let pos = 0;
   out[pos++] = tagOf(1, WireType.LengthDelimited);
@@ -176,6 +183,7 @@ export function encodeRouteResponse(record: RoutingRecord): Buffer {
     out[pos++] = tagOf(2, WireType.Varint);
     pos = writeVarint(out, pos, nanos);
   }
+  pos = writeStringField(out, pos, tagOf(13, WireType.LengthDelimited), record.coordinationId, coordinationBytes);
   if (pos !== out.length) throw new Error(`RouteResponse encoder wrote ${pos} of ${out.length} bytes`);
   return out;
 }

@@ -172,6 +172,7 @@ export function routingResultMessage(r: RoutingRecord): RoutingResult {
     currentTask: r.currentTask,
     correlationId: r.correlationId,
     createdAt: toTimestamp(r.createdAt),
+    coordinationId: r.coordinationId,
   });
 }
 
@@ -248,6 +249,7 @@ export function createRoutingService(options: RoutingServiceOptions): ServiceImp
           retryCount: req.retryCount,
           customData: req.customData,
           correlationId: req.correlationId,
+          coordinationId: req.coordinationId,
         },
         inline?.found,
       );
@@ -255,7 +257,14 @@ export function createRoutingService(options: RoutingServiceOptions): ServiceImp
     },
     async listRoutingHistory(req, ctx) {
       const m = measuredMessages(RoutingResultSchema, routingResultMessage, wireFormatOf(ctx), maxBytes);
-      const page = engine.listHistory({ policyId: req.policyId, currentTask: req.currentTask, pageSize: req.pageSize, pageToken: req.pageToken, budget: m.budget });
+      const page = engine.listHistory({
+        policyId: req.policyId,
+        currentTask: req.currentTask,
+        coordinationId: req.coordinationId,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+        budget: m.budget,
+      });
       return create(ListRoutingHistoryResponseSchema, { results: page.records.map(m.message), nextPageToken: page.nextPageToken });
     },
     async getRoutingStats(req) {

@@ -27,6 +27,10 @@ describe("the coordination limit", () => {
       for await (const _ of server.grpc.contexts.watchAgentContext({ coordinationId: "d", agentId: "x" })) void _;
     })();
     expect(await refused(watch)).toEqual(tooMany);
+    const inline = { case: "policy" as const, value: { policyId: "limit-inline" } };
+    expect(await refused(server.grpc.routing.route({ policySource: inline, currentTask: "t", coordinationId: "d" }))).toEqual(tooMany);
+    expect((await server.grpc.routing.listRoutingHistory({ policyId: "limit-inline" })).results).toEqual([]);
+    expect((await server.grpc.routing.route({ policySource: inline, currentTask: "t", coordinationId: "a" })).result?.coordinationId).toBe("a");
     expect(server.app.store.size).toBe(3);
     expect((await server.grpc.signals.publish({ coordinationId: "a", type: SignalType.AGENT_COMPLETED })).signal?.sequence).toBe(2n);
   });

@@ -141,6 +141,7 @@ describe("the README's buf curl tour, run against a fresh server", () => {
     expect(output, context).toMatch(/^consort_signals_published_total 1$/m);
     expect(output, context).toContain('"decision": "ROUTING_DECISION_RETRY"');
     expect(output, context).toContain('"totalRoutings": "1"');
+    expect(output, context).toContain('"coordinationId": "demo"'); // a routing result tied to the tour's coordination
     expect(output, context).toContain('"deleted": true'); // DeleteCoordination of the tour's coordination
     // Every quoted result a comment promises ("…" standing for what is left out) is in the output.
     const claims = tour.flatMap((b) => [...b.body.matchAll(/#[^\n]*/g)].flatMap((c) => [...c[0].matchAll(/"([^"]+)"/g)].map((q) => q[1]!)));

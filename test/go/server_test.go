@@ -57,14 +57,15 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// startServer launches `node dist/src/main.js --grpc-port 0 --http-port 0`, waits up to 20 s for the
-// "consort listening" line, keeps draining its output and dials the gRPC port.
-func startServer() (*server, error) {
+// startServer launches `node dist/src/main.js --grpc-port 0 --http-port 0` with `args` after them, waits up to
+// 20 s for the "consort listening" line, keeps draining its output and dials the gRPC port.
+func startServer(args ...string) (*server, error) {
 	main := filepath.Join(repoRoot(), "dist", "src", "main.js")
 	if _, err := os.Stat(main); err != nil {
 		return nil, fmt.Errorf("%s missing (run npm run build): %w", main, err)
 	}
-	s := &server{cmd: exec.Command("node", main, "--grpc-port", "0", "--http-port", "0"), done: make(chan struct{})}
+	argv := append([]string{main, "--grpc-port", "0", "--http-port", "0"}, args...)
+	s := &server{cmd: exec.Command("node", argv...), done: make(chan struct{})}
 	s.cmd.Dir = repoRoot()
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

@@ -1,17 +1,20 @@
 """CoordinationService through the generated Python client: list, get and delete a coordination; the delete ends a
-pending ResolveDependencies call ABORTED (COORDINATION_DELETED) and the id starts over in a new epoch."""
+pending ResolveDependencies call ABORTED (COORDINATION_DELETED) and the id starts over in a new epoch. Idle expiry
+(TTL 1 s) drops a coordination with its routing results, but not while a Subscribe stream holds it."""
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import grpc
 import pytest
-from conftest import status_detail
+from conftest import start_server, status_detail
 from google.rpc import error_details_pb2
 
 from consort.v1 import coordination_pb2 as pb
-from consort.v1 import coordination_pb2_grpc, dependency_pb2, dependency_pb2_grpc, signal_pb2, signal_pb2_grpc
+from consort.v1 import (coordination_pb2_grpc, dependency_pb2, dependency_pb2_grpc, routing_pb2, routing_pb2_grpc,
+                        signal_pb2, signal_pb2_grpc)
 
 
 @pytest.fixture
@@ -80,3 +83,87 @@ def test_list_get_and_delete_a_coordination(server, coordinations, coordination_
 
     again = publish(signals, coordination_id, "py-agent")
     assert again.sequence == 1 and again.epoch != first.epoch
+
+
+# Idle expiry -------------------------------------------------------------------------------------------------------
+
+TTL_S = 1.0  # --idle-coordination-ttl-ms 1000, the shortest: the sweeper runs every second
+
+
+@pytest.fixture(scope="module")
+def expiring():
+    """A server of this module's own whose coordinations expire after one idle second."""
+    with start_server("--idle-coordination-ttl-ms", str(int(TTL_S * 1000))) as srv:
+        yield srv
+
+
+def exists(coordinations, coordination_id: str) -> bool:
+    """Whether GetCoordination finds it; NOT_FOUND must carry COORDINATION_NOT_FOUND naming the id."""
+    try:
+        coordinations.GetCoordination(pb.GetCoordinationRequest(coordination_id=coordination_id), timeout=5)
+        return True
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.NOT_FOUND, f"{error.code()} {error.details()}"
+        info = status_detail(error, error_details_pb2.ErrorInfo)
+        assert info.reason == "COORDINATION_NOT_FOUND" and info.metadata["coordination_id"] == coordination_id
+        return False
+
+
+def wait_expired(coordinations, coordination_id: str, within_s: float = 6 * TTL_S) -> None:
+    """Polls until the coordination is gone (a sweep comes within two TTLs of idleness; the rest is slack)."""
+    deadline = time.monotonic() + within_s
+    while exists(coordinations, coordination_id):
+        assert time.monotonic() < deadline, f"{coordination_id} did not expire within {within_s} s"
+        time.sleep(0.05)
+
+
+def listed_ids(coordinations) -> set[str]:
+    ids, token = set(), ""
+    while True:
+        page = coordinations.ListCoordinations(pb.ListCoordinationsRequest(page_token=token), timeout=5)
+        ids.update(c.coordination_id for c in page.coordinations)
+        token = page.next_page_token
+        if not token:
+            return ids
+
+
+def test_idle_coordination_expires_with_its_routing_results(expiring, coordination_id):
+    coordinations = coordination_pb2_grpc.CoordinationServiceStub(expiring.channel)
+    signals = signal_pb2_grpc.SignalServiceStub(expiring.channel)
+    routing = routing_pb2_grpc.RoutingServiceStub(expiring.channel)
+    policy = routing_pb2.RoutingPolicy(policy_id=f"py-expiry-{uuid.uuid4()}")
+    first = publish(signals, coordination_id, "py-agent")
+    publish(signals, coordination_id, "py-agent")
+    routing.Route(routing_pb2.RouteRequest(policy=policy, current_task="scoped", coordination_id=coordination_id), timeout=5)
+    routing.Route(routing_pb2.RouteRequest(policy=policy, current_task="unscoped"), timeout=5)
+    assert coordination_id in listed_ids(coordinations)
+    stats = routing.GetRoutingStats(routing_pb2.GetRoutingStatsRequest(policy_id=policy.policy_id), timeout=5).stats
+    assert stats.total_routings == 2
+
+    wait_expired(coordinations, coordination_id)
+    assert coordination_id not in listed_ids(coordinations)
+    history = routing.ListRoutingHistory(routing_pb2.ListRoutingHistoryRequest(policy_id=policy.policy_id), timeout=5)
+    assert [r.current_task for r in history.results] == ["unscoped"]
+    assert routing.GetRoutingStats(routing_pb2.GetRoutingStatsRequest(policy_id=policy.policy_id), timeout=5).stats == stats
+
+    again = publish(signals, coordination_id, "py-agent")
+    assert again.sequence == 1 and again.epoch != first.epoch
+
+
+def test_open_subscription_keeps_a_coordination_from_expiring(expiring, coordination_id):
+    coordinations = coordination_pb2_grpc.CoordinationServiceStub(expiring.channel)
+    signals = signal_pb2_grpc.SignalServiceStub(expiring.channel)
+    publish(signals, coordination_id, "py-agent")
+    stream = signals.Subscribe(signal_pb2.SubscribeRequest(coordination_id=coordination_id, agent_id="reader"), timeout=30)
+    try:
+        assert next(stream).HasField("subscribed")  # registered: the stream holds the coordination
+        # A control coordination used after the stream opened: once it has expired, a sweep has passed after the
+        # subscribed coordination's TTL too.
+        control = f"{coordination_id}-control"
+        publish(signals, control, "py-agent")
+        wait_expired(coordinations, control)
+        got = coordinations.GetCoordination(pb.GetCoordinationRequest(coordination_id=coordination_id), timeout=5)
+        assert got.coordination.open_subscriptions == 1
+    finally:
+        stream.cancel()
+    wait_expired(coordinations, coordination_id)

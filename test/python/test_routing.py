@@ -15,6 +15,7 @@ from conftest import start_server, status_detail, struct
 from google.protobuf import json_format, struct_pb2
 from google.rpc import error_details_pb2
 
+from consort.v1 import coordination_pb2, coordination_pb2_grpc
 from consort.v1 import routing_pb2 as pb
 from consort.v1 import routing_pb2_grpc
 
@@ -466,6 +467,52 @@ def test_unknown_policy_id_history_is_empty(routing, policy_id):
     assert s.total_routings == 0 and dict(s.decisions) == {}
 
 
+# Results tied to a coordination ------------------------------------------------------------------------------------
+
+def test_results_tied_to_a_coordination_go_with_it_and_stats_stay(server, routing, policy_id):
+    """Route with a coordination_id ties the result to it: listed by it, and gone when it is deleted; stats stay."""
+    coordinations = coordination_pb2_grpc.CoordinationServiceStub(server.channel)
+    mine, other = f"py-scope-{uuid.uuid4()}", f"py-scope-{uuid.uuid4()}"
+    put(routing, policy_id, conditional(rule("err", "error_count", pb.CONDITION_OPERATOR_GREATER_THAN, 0, RETRY)))
+    first = route(routing, "generate", policy_id=policy_id, coordination_id=mine, state={"error_count": 1})
+    assert (first.coordination_id, first.decision) == (mine, RETRY)
+    route(routing, "generate", policy_id=policy_id, coordination_id=other)
+    route(routing, "generate", policy_id=policy_id)
+    route(routing, "review", policy_id=policy_id, coordination_id=mine)
+
+    # The coordination exists for every service now.
+    got = coordinations.GetCoordination(coordination_pb2.GetCoordinationRequest(coordination_id=mine),
+                                        timeout=CALL_TIMEOUT).coordination
+    assert got.coordination_id == mine and got.last_activity_at.seconds > 0
+
+    def tagged(results: list[pb.RoutingResult]) -> list[tuple[str, str]]:
+        return [(r.coordination_id, r.current_task) for r in results]
+
+    assert tagged(history(routing, policy_id, coordination_id=mine)) == [(mine, "review"), (mine, "generate")]
+    assert tagged(history(routing, policy_id, coordination_id=mine, current_task="generate")) == [(mine, "generate")]
+    page = routing.ListRoutingHistory(pb.ListRoutingHistoryRequest(policy_id=policy_id, coordination_id=mine,
+                                                                   page_size=1), timeout=CALL_TIMEOUT)
+    invalid_argument(routing.ListRoutingHistory, pb.ListRoutingHistoryRequest(
+        policy_id=policy_id, coordination_id=other, page_size=1, page_token=page.next_page_token), "page_token")
+    before = stats(routing, policy_id)
+    assert before.total_routings == 4 and dict(before.decisions) == {"retry": 1, "continue": 3}
+
+    deleted = coordinations.DeleteCoordination(coordination_pb2.DeleteCoordinationRequest(coordination_id=mine),
+                                               timeout=CALL_TIMEOUT)
+    assert deleted.deleted
+    assert tagged(history(routing, policy_id)) == [("", "generate"), (other, "generate")]
+    assert history(routing, policy_id, coordination_id=mine) == []
+    assert stats(routing, policy_id) == before
+    coordinations.DeleteCoordination(coordination_pb2.DeleteCoordinationRequest(coordination_id=other),
+                                     timeout=CALL_TIMEOUT)
+
+
+def test_coordination_id_over_100_characters_is_invalid(routing, policy_id):
+    invalid_argument(routing.Route, pb.RouteRequest(policy=pb.RoutingPolicy(policy_id=policy_id), current_task="t",
+                                                    coordination_id="x" * 101), "coordination_id")
+    assert history(routing, policy_id) == []
+
+
 # Errors ------------------------------------------------------------------------------------------------------------
 
 def test_unknown_policy_is_not_found(routing, policy_id):
@@ -628,7 +675,8 @@ def test_conditional_operators_and_value_formatting(routing, policy_id):
 
 
 def test_history_bound_and_policy_limit():
-    """--max-routing-history keeps the newest results; --max-routing-policies refuses one more policy."""
+    """--max-routing-history keeps the newest results (the stats count them all); --max-routing-policies refuses one
+    more policy."""
     with start_server("--max-routing-history", "5", "--max-routing-policies", "2") as srv:
         stub = routing_pb2_grpc.RoutingServiceStub(srv.channel)
         first, second = new_policy_id(), new_policy_id()
@@ -636,7 +684,7 @@ def test_history_bound_and_policy_limit():
         put(stub, second)
         results = [route(stub, f"task-{i}", policy_id=first) for i in range(8)]
         assert [r.routing_id for r in history(stub, first)] == [r.routing_id for r in reversed(results[3:])]
-        assert stats(stub, first).total_routings == 5
+        assert stats(stub, first).total_routings == 8  # running totals: results past the bound still count
 
         error = rpc_error(stub.PutRoutingPolicy,
                           pb.PutRoutingPolicyRequest(policy=pb.RoutingPolicy(policy_id=new_policy_id())))

@@ -88,12 +88,17 @@ const routeRequest = fc
       retryCount: int32,
       customData: json.object,
       correlationId: wellFormed,
+      coordinationId: wellFormed,
     },
     { requiredKeys: [] },
   )
   .map((init) => toBinary(RouteRequestSchema, create(RouteRequestSchema, init as never)));
 
-/** Bytes a client could send: valid requests, mutated ones, concatenations (merges), and noise. */
+/**
+ * Bytes a client could send: valid requests, mutated ones, concatenations (merges: a repeated coordination_id
+ * replaces the first), unknown fields and wrong wire types (field numbers up to 20, coordination_id's 9 among
+ * them), and noise.
+ */
 const requestBytes = clientBytes(routeRequest, 20);
 
 /** A length-delimited field `no` around `body`. */
@@ -145,6 +150,12 @@ describe("Route's request decoder agrees with fromBinary on every input", () => 
     ["a tag spread over 6 bytes", new Uint8Array([0x9a, 0x80, 0x80, 0x80, 0x80, 0x00, 1, 0x61])],
     ["current_task with the varint wire type", new Uint8Array([24, 5])],
     ["retry_count with the length-delimited wire type", new Uint8Array([50, 1, 7])],
+    ["coordination_id with the varint wire type", new Uint8Array([72, 5])],
+    ["coordination_id with the 64-bit wire type", new Uint8Array([73, 1, 2, 3, 4, 5, 6, 7, 8])],
+    ["coordination_id twice (the last wins)", concat(toBinary(RouteRequestSchema, create(RouteRequestSchema, { coordinationId: "first" })), toBinary(RouteRequestSchema, create(RouteRequestSchema, { coordinationId: "second" })))],
+    ["coordination_id empty on the wire", new Uint8Array([74, 0, 26, 1, 0x74])],
+    ["coordination_id with invalid UTF-8", new Uint8Array([74, 2, 0xc3, 0x28])],
+    ["coordination_id beside an unknown field 10", concat(toBinary(RouteRequestSchema, create(RouteRequestSchema, { currentTask: "t", coordinationId: "c" })), new Uint8Array([82, 1, 0x61]))],
     ["a group", new Uint8Array([83, 84])],
     ["a Struct 100 messages deep", nestedState(100, false)],
     ["a Struct 101 messages deep", nestedState(101, false)],
@@ -183,6 +194,7 @@ const record = fc.record({
   currentTask: anyString,
   correlationId: anyString,
   createdAt: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+  coordinationId: anyString,
 }) as fc.Arbitrary<RoutingRecord>;
 
 const protobufEs = (r: RoutingRecord) => Buffer.from(toBinary(RouteResponseSchema, create(RouteResponseSchema, { result: routingResultMessage(r) })));
@@ -203,7 +215,7 @@ describe("Route's response encoder writes exactly what toBinary writes", () => {
   it("writes a lone surrogate as U+FFFD, valid UTF-8 that every client can read", () => {
     const r: RoutingRecord = {
       routingId: "id", decision: "end", confidence: 1, reasoning: "matched: k == \ud800", strategy: "conditional", nextTask: "",
-      metadata: { rule_id: "\udfff" }, policyId: "p", routingTimeMs: 0.5, routersEvaluated: 1, currentTask: "t", correlationId: "", createdAt: 1_795_600_000_123,
+      metadata: { rule_id: "\udfff" }, policyId: "p", routingTimeMs: 0.5, routersEvaluated: 1, currentTask: "t", correlationId: "", createdAt: 1_795_600_000_123, coordinationId: "c\ud800",
     };
     const bytes = encodeRouteResponse(r);
     expect(bytes).toEqual(protobufEs(r));
@@ -213,7 +225,7 @@ describe("Route's response encoder writes exactly what toBinary writes", () => {
   it("reuses a frozen result's encoding only while the result it encodes is the same", () => {
     const base: RoutingRecord = {
       routingId: "a", decision: "end", confidence: 1, reasoning: "Conditional rule 'r1' matched: k == v", strategy: "conditional", nextTask: "",
-      metadata: Object.freeze({ rule_id: "r1" }), policyId: "p", routingTimeMs: 0.001, routersEvaluated: 4, currentTask: "t", correlationId: "", createdAt: 1_795_600_000_000,
+      metadata: Object.freeze({ rule_id: "r1" }), policyId: "p", routingTimeMs: 0.001, routersEvaluated: 4, currentTask: "t", correlationId: "", createdAt: 1_795_600_000_000, coordinationId: "",
     };
     expect(encodeRouteResponse(base)).toEqual(protobufEs(base));
     const changed = { ...base, reasoning: "another reasoning", confidence: 0.5 };

@@ -1,12 +1,15 @@
 import { ConsortError, Violations, type FieldViolation } from "../errors.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken, queryFingerprint } from "../page-token.js";
-import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
+import type { PageBudget } from "../sequence-log.js";
+import { createStore, type Coordination, type Store } from "../store.js";
 import { checkId, optionalId, pageSize, requireId } from "../validate.js";
 import { aggregate } from "./aggregate.js";
 import { checkJson, jsonByteSize } from "../json.js";
+import { createRoutingHistory, type RoutingHistory } from "./history.js";
 import { validateRouters, type RouterInput } from "./policy.js";
 import { compileRouter, type CompiledRouter } from "./routers.js";
+import { createRunningStats, emptyStats, type RunningStats } from "./running-stats.js";
 import type { RoutingContext, RoutingPolicy, RoutingRecord, RoutingStats } from "./types.js";
 import { createUuidSource } from "../uuid.js";
 
@@ -25,10 +28,17 @@ export interface RouteInput {
   readonly customData?: RoutingContext["customData"] | undefined;
   /** @default "" */
   readonly correlationId?: string | undefined;
+  /** The coordination the result is tied to; "" for none. @default "" */
+  readonly coordinationId?: string | undefined;
 }
 
 /** Options of {@link createRoutingEngine}. */
 export interface RoutingEngineOptions {
+  /**
+   * The coordinations: a Route with a coordination id acquires it, and its results go when it is dropped.
+   * @default a store of the engine's own
+   */
+  readonly store?: Store;
   /** @default defaultLimits */
   readonly limits?: Limits;
   /** Called when a router throws and is skipped. */
@@ -53,9 +63,11 @@ export interface PageInput<T> {
 }
 
 /**
- * The routing engine: stored policies, Route, bounded history per policy id, stats (SPEC.md §2). Calls that take
- * `found` report those violations (found by the caller while decoding the request) with their own, in one
- * `invalid` error, and do nothing then.
+ * The routing engine: stored policies, Route, bounded history per policy id, running stats (SPEC.md §2). Policies,
+ * histories and stats are server-wide; a result routed with a coordination id is tied to that coordination and
+ * leaves its history when the coordination is dropped (deleted or expired), while the policy's stats keep it.
+ * Calls that take `found` report those violations (found by the caller while decoding the request) with their
+ * own, in one `invalid` error, and do nothing then.
  */
 export interface RoutingEngine {
   /** Creates or replaces a policy; returns it and whether it was created. */
@@ -68,11 +80,14 @@ export interface RoutingEngine {
   deletePolicy(policyId: string): number;
   /** Evaluates a policy for one context and records the result. */
   route(input: RouteInput, found?: readonly FieldViolation[]): RoutingRecord;
-  /** A policy id's retained results, newest first, optionally for one task, paginated. */
-  listHistory(input: { policyId: string; currentTask?: string } & PageInput<RoutingRecord>): { records: RoutingRecord[]; nextPageToken: string };
-  /** Statistics over a policy id's retained results (zeros when none). */
+  /** A policy id's retained results, newest first, optionally for one task and one coordination, paginated. */
+  listHistory(input: { policyId: string; currentTask?: string; coordinationId?: string } & PageInput<RoutingRecord>): {
+    records: RoutingRecord[];
+    nextPageToken: string;
+  };
+  /** A policy id's running statistics: every result since its history began or was last cleared (zeros when none). */
   stats(policyId: string): RoutingStats;
-  /** Drops a policy id's results; returns how many. */
+  /** Drops a policy id's retained results and resets its stats; returns how many results were dropped. */
   clearHistory(policyId: string): number;
 }
 
@@ -80,8 +95,36 @@ interface StoredPolicy {
   readonly policy: RoutingPolicy;
   readonly routers: readonly CompiledRouter[];
 }
-/** A retained result: its sequence in its history, that history, and its estimated size (JSON bytes). */
-type HistoryEntry = RoutingRecord & { readonly sequence: number; readonly log: SequenceLog<HistoryEntry>; readonly bytes: number };
+/**
+ * A retained result: its sequence in its history, that history, the coordination's results it belongs to, its
+ * estimated size (JSON bytes), and whether it has left its history.
+ */
+type HistoryEntry = RoutingRecord & {
+  readonly sequence: number;
+  readonly history: RoutingHistory<HistoryEntry>;
+  readonly owner: CoordinationResults | undefined;
+  readonly bytes: number;
+  gone: boolean;
+};
+
+/** One policy id's history and running stats. */
+interface Ledger {
+  readonly history: RoutingHistory<HistoryEntry>;
+  readonly stats: RunningStats;
+}
+
+/**
+ * The results recorded for one coordination (its slot in the store), so that they can leave their histories when
+ * it is dropped. Entries that left already (evicted, cleared) are compacted away once they are the majority.
+ */
+interface CoordinationResults {
+  entries: HistoryEntry[];
+  /** How many of `entries` are still retained. */
+  live: number;
+}
+
+/** The routing engine's slot in a coordination's record. */
+const SLOT = "routing";
 
 // Results of the fixed routers share frozen metadata objects: measured once each. Others (state analysis,
 // priority, parallel) are estimated from their top level without a walk: Route is the hot path.
@@ -108,43 +151,73 @@ function sizeOfMetadata(m: RoutingRecord["metadata"]): number {
 /** What a result's fields other than its strings and metadata take, about, as JSON (numbers, names, quotes). */
 const recordOverheadBytes = 256;
 
-/** Creates a {@link RoutingEngine}. Policies and histories are server-wide, keyed by policy id. */
+/** Creates a {@link RoutingEngine}. Policies, histories and stats are server-wide, keyed by policy id. */
 export function createRoutingEngine(options: RoutingEngineOptions = {}): RoutingEngine {
   const limits = options.limits ?? defaultLimits;
+  const store = options.store ?? createStore({ maxCoordinations: limits.maxCoordinations, idleTtlMs: limits.idleCoordinationTtlMs });
   const nextId = createUuidSource();
   const now = options.now ?? Date.now;
   const onRouterError = options.onRouterError;
   const policies = new Map<string, StoredPolicy>();
-  const histories = new Map<string, SequenceLog<HistoryEntry>>();
+  const ledgers = new Map<string, Ledger>();
   // Every retained result in recording order, and their bytes: past `maxRoutingHistoryBytes` the oldest go first,
-  // whichever history holds them (an entry already gone from its log is skipped).
+  // whichever history holds them (an entry already gone from its history is skipped).
   let retained: HistoryEntry[] = [];
   let retainedHead = 0;
   let historyBytes = 0;
-  /** Entries of `retained` still in their log: the rest are compacted away once they dominate. */
+  /** Entries of `retained` still in their history: the rest are compacted away once they dominate. */
   let live = 0;
+  /** Marks an entry that has left (or is leaving) its history as gone, and gives back what it counted for. */
   const forget = (entry: HistoryEntry | undefined) => {
-    if (entry === undefined) return;
+    if (entry === undefined || entry.gone) return;
+    entry.gone = true;
     historyBytes -= entry.bytes;
     live--;
+    if (entry.owner !== undefined) entry.owner.live--;
   };
-  const forgetAll = (log: SequenceLog<HistoryEntry> | undefined) => {
-    if (log === undefined) return;
-    for (let s = log.oldest; s <= log.head; s++) forget(log.get(s));
+  /** Empties a history, forgetting its entries; returns how many it held. */
+  const clearLedger = (ledger: Ledger | undefined) => {
+    if (ledger === undefined) return 0;
+    const removed = ledger.history.clear();
+    for (const entry of removed) forget(entry);
+    return removed.length;
+  };
+  // Entries that left their history stay in `retained` until compacted: keep them a minority.
+  const compactRetained = () => {
+    if (retained.length - retainedHead > 2 * live + 1024) {
+      retained = retained.slice(retainedHead).filter((e) => !e.gone);
+      retainedHead = 0;
+    }
   };
   const keepWithinBytes = () => {
     while (historyBytes > limits.maxRoutingHistoryBytes && retainedHead < retained.length) {
       const entry = retained[retainedHead] as HistoryEntry;
       retained[retainedHead++] = undefined as unknown as HistoryEntry;
-      const { log } = entry;
-      if (log.get(entry.sequence) === entry && log.oldest === entry.sequence) forget(log.dropOldest());
+      // The oldest result still retained anywhere is the oldest of its own history.
+      if (!entry.gone && entry.history.oldest() === entry) forget(entry.history.dropOldest());
     }
-    // Entries evicted by their log's own count bound or cleared stay here until compacted: keep them a minority.
-    if (retained.length - retainedHead > 2 * live + 1024) {
-      retained = retained.slice(retainedHead).filter((e) => e.log.get(e.sequence) === e);
-      retainedHead = 0;
-    }
+    compactRetained();
   };
+  const resultsOf = (c: Coordination): CoordinationResults => {
+    let r = c.slots[SLOT] as CoordinationResults | undefined;
+    if (r === undefined) {
+      r = { entries: [], live: 0 };
+      c.slots[SLOT] = r;
+    }
+    return r;
+  };
+  // A dropped coordination's results leave every history they are in (O(1) amortized each); the stats keep them.
+  store.onDrop((c) => {
+    const results = c.slots[SLOT] as CoordinationResults | undefined;
+    if (results === undefined) return;
+    for (const entry of results.entries) {
+      if (entry.gone) continue;
+      forget(entry);
+      entry.history.discarded();
+    }
+    results.entries = [];
+    compactRetained();
+  });
 
   const checkPolicyId = (id: string) => checkId("policy_id", id, limits.maxIdLength);
   /** Validates routers into `v`, then compiles them if nothing was recorded. */
@@ -153,24 +226,23 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
     v.throwIfAny();
     return specs.map(compileRouter);
   };
-  const historyOf = (id: string) => {
-    let h = histories.get(id);
-    if (h === undefined) {
-      // Histories of ids without a stored policy (inline policies) are bounded too: the oldest goes first.
-      if (histories.size >= 2 * limits.maxRoutingPolicies) {
-        for (const old of histories.keys()) {
+  const ledgerOf = (id: string) => {
+    let l = ledgers.get(id);
+    if (l === undefined) {
+      // Histories (and stats) of ids without a stored policy (inline policies) are bounded too: the oldest goes.
+      if (ledgers.size >= 2 * limits.maxRoutingPolicies) {
+        for (const old of ledgers.keys()) {
           if (!policies.has(old)) {
-            forgetAll(histories.get(old));
-            histories.get(old)?.clear(); // its entries in `retained` are then skipped, not counted again
-            histories.delete(old);
+            clearLedger(ledgers.get(old)); // its entries in `retained` are then skipped, not counted again
+            ledgers.delete(old);
             break;
           }
         }
       }
-      h = createSequenceLog<HistoryEntry>(limits.maxRoutingHistory);
-      histories.set(id, h);
+      l = { history: createRoutingHistory<HistoryEntry>(limits.maxRoutingHistory), stats: createRunningStats() };
+      ledgers.set(id, l);
     }
-    return h;
+    return l;
   };
   const notFound = (id: string) => new ConsortError("not_found", `routing policy ${JSON.stringify(id)} does not exist`, { reason: "POLICY_NOT_FOUND", metadata: { policy_id: id } });
 
@@ -234,10 +306,8 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
     deletePolicy(policyId) {
       checkPolicyId(policyId);
       if (!policies.delete(policyId)) throw notFound(policyId);
-      const n = histories.get(policyId)?.size ?? 0;
-      forgetAll(histories.get(policyId));
-      histories.get(policyId)?.clear(); // its entries in `retained` are then skipped, not counted again
-      histories.delete(policyId);
+      const n = clearLedger(ledgers.get(policyId)); // its entries in `retained` are then skipped, not counted again
+      ledgers.delete(policyId);
       return n;
     },
 
@@ -252,6 +322,7 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       const retryCount = input.retryCount ?? 0;
       if (!Number.isInteger(retryCount) || retryCount < 0) v.add("retry_count", `must be ≥ 0, got ${retryCount}`);
       const correlationId = optionalId(v, "correlation_id", input.correlationId ?? "", limits.maxIdLength);
+      const coordinationId = optionalId(v, "coordination_id", input.coordinationId ?? "", limits.maxIdLength);
       checkJson(v, "state", input.state, limits.maxJsonDepth);
       checkJson(v, "custom_data", input.customData, limits.maxJsonDepth);
 
@@ -271,6 +342,9 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
         throw v.toError();
       }
 
+      // Valid and routable: the coordination is acquired now (which may refuse a new one past the limit), so a
+      // refused call records nothing.
+      const owner = coordinationId === "" ? undefined : resultsOf(store.acquire(coordinationId));
       const ctx: RoutingContext = {
         currentTask: input.currentTask,
         state: input.state ?? {},
@@ -282,7 +356,8 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       const t0 = performance.now();
       const result = aggregate(routers, ctx, onRouterError === undefined ? undefined : (router, error) => onRouterError(policyId, router.spec.strategy, error));
       const ms = performance.now() - t0;
-      const history = historyOf(policyId);
+      const ledger = ledgerOf(policyId);
+      const history = ledger.history;
       // A literal with every field (no spread of the result): this is the hot path.
       const record: HistoryEntry = {
         decision: result.decision,
@@ -300,7 +375,10 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
         currentTask: input.currentTask,
         correlationId,
         createdAt: now(),
-        log: history,
+        coordinationId,
+        history,
+        owner,
+        gone: false,
         bytes:
           recordOverheadBytes +
           sizeOfMetadata(result.metadata) +
@@ -308,12 +386,19 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
           result.nextTask.length +
           input.currentTask.length +
           correlationId.length +
+          coordinationId.length +
           policyId.length,
       };
       forget(history.append(record));
       historyBytes += record.bytes;
       live++;
       retained.push(record);
+      ledger.stats.record(record);
+      if (owner !== undefined) {
+        owner.entries.push(record);
+        owner.live++;
+        if (owner.entries.length > 2 * owner.live + 16) owner.entries = owner.entries.filter((e) => !e.gone);
+      }
       keepWithinBytes();
       options.onRouted?.(record);
       return record;
@@ -323,15 +408,19 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
       const v = new Violations();
       requireId(v, "policy_id", input.policyId, limits.maxIdLength);
       const task = input.currentTask ?? "";
+      const coordination = optionalId(v, "coordination_id", input.coordinationId ?? "", limits.maxIdLength);
       const size = pageSize(v, input.pageSize ?? 0, limits.maxPageSize);
-      const fingerprint = queryFingerprint(["history", input.policyId, task]);
+      // The filters are bound into the page token (a token without a coordination filter is what it always was).
+      const fingerprint = queryFingerprint(coordination === "" ? ["history", input.policyId, task] : ["history", input.policyId, task, coordination]);
       const before = decodePageToken<number>(v, input.pageToken ?? "", fingerprint, "number");
       v.throwIfAny();
-      const page = pageNewestFirst(histories.get(input.policyId), {
+      const history = ledgers.get(input.policyId)?.history;
+      if (history === undefined) return { records: [], nextPageToken: "" };
+      const page = history.page({
         size,
         before,
         fingerprint,
-        matches: (r) => task === "" || r.currentTask === task,
+        matches: (r) => (task === "" || r.currentTask === task) && (coordination === "" || r.coordinationId === coordination),
         ...(input.budget !== undefined && { budget: input.budget }),
       });
       return { records: page.items, nextPageToken: page.nextPageToken };
@@ -339,31 +428,14 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
 
     stats(policyId) {
       checkPolicyId(policyId);
-      const h = histories.get(policyId);
-      let total = 0;
-      let sum = 0;
-      let min = Infinity;
-      let max = 0;
-      const decisions: Record<string, number> = {};
-      const strategies: Record<string, number> = {};
-      if (h !== undefined) {
-        for (let s = h.oldest; s <= h.head; s++) {
-          const r = h.get(s) as HistoryEntry;
-          total++;
-          sum += r.routingTimeMs;
-          if (r.routingTimeMs < min) min = r.routingTimeMs;
-          if (r.routingTimeMs > max) max = r.routingTimeMs;
-          decisions[r.decision] = (decisions[r.decision] ?? 0) + 1;
-          strategies[r.strategy] = (strategies[r.strategy] ?? 0) + 1;
-        }
-      }
-      return { totalRoutings: total, avgRoutingTimeMs: total ? sum / total : 0, minRoutingTimeMs: total ? min : 0, maxRoutingTimeMs: max, decisions, strategies };
+      return ledgers.get(policyId)?.stats.snapshot() ?? emptyStats;
     },
 
     clearHistory(policyId) {
       checkPolicyId(policyId);
-      forgetAll(histories.get(policyId));
-      return histories.get(policyId)?.clear() ?? 0;
+      const ledger = ledgers.get(policyId);
+      ledger?.stats.reset();
+      return clearLedger(ledger);
     },
   };
 }

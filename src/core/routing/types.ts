@@ -115,9 +115,11 @@ export interface RoutingRecord extends RouterResult {
   readonly correlationId: string;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
+  /** The coordination the result is tied to (it goes when the coordination is dropped); "" when none. */
+  readonly coordinationId: string;
 }
 
-/** Statistics over a policy's retained history. */
+/** A policy id's running statistics: every result recorded since its history began or was last cleared. */
 export interface RoutingStats {
   readonly totalRoutings: number;
   readonly avgRoutingTimeMs: number;

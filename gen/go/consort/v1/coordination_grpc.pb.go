@@ -37,8 +37,9 @@ const (
 //
 // Deleting a coordination and an idle coordination expiring (after `--idle-coordination-ttl-ms`, 24 h by
 // default, with no open stream or wait) take the same path: its signals, contexts, dependency records, gate scores
-// and resources go from every service. Routing policies and their history are server-wide, not part of a
-// coordination, and stay.
+// and resources go from every service, and so do the routing results recorded for it (Route with its
+// `coordination_id`). Routing policies are server-wide, not part of a coordination, and stay, as do their
+// statistics (see RoutingService) and their results tied to no coordination or to another one.
 //
 // Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
 // the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND (reason COORDINATION_NOT_FOUND, metadata
@@ -52,12 +53,13 @@ type CoordinationServiceClient interface {
 	// (COORDINATION_NOT_FOUND) when the server has no coordination of that id (never used, deleted or expired).
 	GetCoordination(ctx context.Context, in *GetCoordinationRequest, opts ...grpc.CallOption) (*GetCoordinationResponse, error)
 	// DeleteCoordination drops a coordination from every service at once: its signal history, contexts, dependency
-	// records, completions, gate scores and resources. What is open in it ends at once, with ABORTED and ErrorInfo
-	// reason COORDINATION_DELETED (metadata `coordination_id`): its Subscribe streams (metadata also `epoch`, the
-	// dropped log's, and `last_delivered_sequence`), its WatchAgentContext streams (metadata also `head_revision`,
-	// the last revision of its contexts) and its ResolveDependencies calls still waiting. The id's next use creates a new coordination whose signal log has a new epoch and starts at
-	// sequence 1, so a Subscribe resuming with the old epoch fails FAILED_PRECONDITION (EPOCH_CHANGED) instead of
-	// continuing silently in the new log. NOT_FOUND (COORDINATION_NOT_FOUND) when unknown, unless `allow_missing`.
+	// records, completions, gate scores and resources, and the routing results recorded for it. What is open in it ends
+	// at once, with ABORTED and ErrorInfo reason COORDINATION_DELETED (metadata `coordination_id`): its Subscribe
+	// streams (metadata also `epoch`, the dropped log's, and `last_delivered_sequence`), its WatchAgentContext streams
+	// (metadata also `head_revision`, the last revision of its contexts) and its ResolveDependencies calls still
+	// waiting. The id's next use creates a new coordination whose signal log has a new epoch and starts at sequence 1,
+	// so a Subscribe resuming with the old epoch fails FAILED_PRECONDITION (EPOCH_CHANGED) instead of continuing
+	// silently in the new log. NOT_FOUND (COORDINATION_NOT_FOUND) when unknown, unless `allow_missing`.
 	DeleteCoordination(ctx context.Context, in *DeleteCoordinationRequest, opts ...grpc.CallOption) (*DeleteCoordinationResponse, error)
 	// WatchCoordinations streams how the set of coordinations changes, for dashboards: first every coordination (a
 	// snapshot, over as many responses as the message limit needs, the last one `caught_up`), then each coordination
@@ -141,8 +143,9 @@ type CoordinationService_WatchCoordinationsClient = grpc.ServerStreamingClient[W
 //
 // Deleting a coordination and an idle coordination expiring (after `--idle-coordination-ttl-ms`, 24 h by
 // default, with no open stream or wait) take the same path: its signals, contexts, dependency records, gate scores
-// and resources go from every service. Routing policies and their history are server-wide, not part of a
-// coordination, and stay.
+// and resources go from every service, and so do the routing results recorded for it (Route with its
+// `coordination_id`). Routing policies are server-wide, not part of a coordination, and stay, as do their
+// statistics (see RoutingService) and their results tied to no coordination or to another one.
 //
 // Errors (each with an ErrorInfo, as for every service; see SignalService): INVALID_ARGUMENT names the field and
 // the rule (google.rpc.BadRequest lists every invalid field); NOT_FOUND (reason COORDINATION_NOT_FOUND, metadata
@@ -156,12 +159,13 @@ type CoordinationServiceServer interface {
 	// (COORDINATION_NOT_FOUND) when the server has no coordination of that id (never used, deleted or expired).
 	GetCoordination(context.Context, *GetCoordinationRequest) (*GetCoordinationResponse, error)
 	// DeleteCoordination drops a coordination from every service at once: its signal history, contexts, dependency
-	// records, completions, gate scores and resources. What is open in it ends at once, with ABORTED and ErrorInfo
-	// reason COORDINATION_DELETED (metadata `coordination_id`): its Subscribe streams (metadata also `epoch`, the
-	// dropped log's, and `last_delivered_sequence`), its WatchAgentContext streams (metadata also `head_revision`,
-	// the last revision of its contexts) and its ResolveDependencies calls still waiting. The id's next use creates a new coordination whose signal log has a new epoch and starts at
-	// sequence 1, so a Subscribe resuming with the old epoch fails FAILED_PRECONDITION (EPOCH_CHANGED) instead of
-	// continuing silently in the new log. NOT_FOUND (COORDINATION_NOT_FOUND) when unknown, unless `allow_missing`.
+	// records, completions, gate scores and resources, and the routing results recorded for it. What is open in it ends
+	// at once, with ABORTED and ErrorInfo reason COORDINATION_DELETED (metadata `coordination_id`): its Subscribe
+	// streams (metadata also `epoch`, the dropped log's, and `last_delivered_sequence`), its WatchAgentContext streams
+	// (metadata also `head_revision`, the last revision of its contexts) and its ResolveDependencies calls still
+	// waiting. The id's next use creates a new coordination whose signal log has a new epoch and starts at sequence 1,
+	// so a Subscribe resuming with the old epoch fails FAILED_PRECONDITION (EPOCH_CHANGED) instead of continuing
+	// silently in the new log. NOT_FOUND (COORDINATION_NOT_FOUND) when unknown, unless `allow_missing`.
 	DeleteCoordination(context.Context, *DeleteCoordinationRequest) (*DeleteCoordinationResponse, error)
 	// WatchCoordinations streams how the set of coordinations changes, for dashboards: first every coordination (a
 	// snapshot, over as many responses as the message limit needs, the last one `caught_up`), then each coordination

@@ -987,9 +987,12 @@ type RoutingResult struct {
 	// The routing context's `correlation_id`; empty if none was given.
 	CorrelationId string `protobuf:"bytes,11,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	// When the result was produced (UTC).
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The coordination the result is tied to (the request's `coordination_id`); empty when none. A result with a
+	// coordination leaves the history when that coordination is deleted or expires.
+	CoordinationId string `protobuf:"bytes,13,opt,name=coordination_id,json=coordinationId,proto3" json:"coordination_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RoutingResult) Reset() {
@@ -1106,10 +1109,19 @@ func (x *RoutingResult) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// Statistics over the retained routing history of one policy id.
+func (x *RoutingResult) GetCoordinationId() string {
+	if x != nil {
+		return x.CoordinationId
+	}
+	return ""
+}
+
+// Running statistics of one policy id: over every result recorded under it since its history began or was last
+// cleared, whether the result is still retained or not (the history bounds and a coordination's deletion drop
+// results from the history, not from the statistics).
 type RoutingStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Results in the retained history.
+	// Results recorded.
 	TotalRoutings uint64 `protobuf:"varint,1,opt,name=total_routings,json=totalRoutings,proto3" json:"total_routings,omitempty"`
 	// Mean `routing_time_ms` of those results, in milliseconds; 0 when there are none.
 	AvgRoutingTimeMs float64 `protobuf:"fixed64,2,opt,name=avg_routing_time_ms,json=avgRoutingTimeMs,proto3" json:"avg_routing_time_ms,omitempty"`
@@ -1620,8 +1632,12 @@ type RouteRequest struct {
 	CustomData *structpb.Struct `protobuf:"bytes,7,opt,name=custom_data,json=customData,proto3" json:"custom_data,omitempty"`
 	// An id tying the call to the caller's workflow, copied into the result; up to 100 characters, empty if none.
 	CorrelationId string `protobuf:"bytes,8,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The coordination the result belongs to: empty for none (the result is server-wide, as without this field),
+	// else 1 to 100 characters, like every coordination id. Copied into the result. The coordination is created if
+	// new and marked active; the result leaves the history when the coordination is deleted or expires.
+	CoordinationId string `protobuf:"bytes,9,opt,name=coordination_id,json=coordinationId,proto3" json:"coordination_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RouteRequest) Reset() {
@@ -1721,6 +1737,13 @@ func (x *RouteRequest) GetCorrelationId() string {
 	return ""
 }
 
+func (x *RouteRequest) GetCoordinationId() string {
+	if x != nil {
+		return x.CoordinationId
+	}
+	return ""
+}
+
 type isRouteRequest_PolicySource interface {
 	isRouteRequest_PolicySource()
 }
@@ -1797,10 +1820,13 @@ type ListRoutingHistoryRequest struct {
 	// message limit (as encoded in the call's format): it then holds fewer entries and a `next_page_token`.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of the previous page; empty for the first page. A token is only valid with the same
-	// filter.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// filter (`current_task` and `coordination_id`).
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only results tied to this coordination (RoutingResult.coordination_id); empty means results of any
+	// coordination and of none. Up to 100 characters.
+	CoordinationId string `protobuf:"bytes,5,opt,name=coordination_id,json=coordinationId,proto3" json:"coordination_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ListRoutingHistoryRequest) Reset() {
@@ -1857,6 +1883,13 @@ func (x *ListRoutingHistoryRequest) GetPageSize() int32 {
 func (x *ListRoutingHistoryRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListRoutingHistoryRequest) GetCoordinationId() string {
+	if x != nil {
+		return x.CoordinationId
 	}
 	return ""
 }
@@ -1919,7 +1952,7 @@ func (x *ListRoutingHistoryResponse) GetNextPageToken() string {
 // The request of RoutingService.GetRoutingStats.
 type GetRoutingStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The policy id whose history to summarize: 1 to 100 characters.
+	// The policy id whose statistics to return: 1 to 100 characters.
 	PolicyId      string `protobuf:"bytes,1,opt,name=policy_id,json=policyId,proto3" json:"policy_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1965,7 +1998,7 @@ func (x *GetRoutingStatsRequest) GetPolicyId() string {
 // The response of RoutingService.GetRoutingStats.
 type GetRoutingStatsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The statistics over the retained history.
+	// The policy id's running statistics.
 	Stats         *RoutingStats `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2011,7 +2044,7 @@ func (x *GetRoutingStatsResponse) GetStats() *RoutingStats {
 // The request of RoutingService.ClearRoutingHistory.
 type ClearRoutingHistoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The policy id whose history to drop: 1 to 100 characters.
+	// The policy id whose history to drop and statistics to reset: 1 to 100 characters.
 	PolicyId      string `protobuf:"bytes,1,opt,name=policy_id,json=policyId,proto3" json:"policy_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2153,7 +2186,7 @@ const file_consort_v1_routing_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x8a\x04\n" +
+	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xb3\x04\n" +
 	"\rRoutingResult\x12\x1d\n" +
 	"\n" +
 	"routing_id\x18\x01 \x01(\tR\troutingId\x127\n" +
@@ -2171,7 +2204,8 @@ const file_consort_v1_routing_proto_rawDesc = "" +
 	" \x01(\tR\vcurrentTask\x12%\n" +
 	"\x0ecorrelation_id\x18\v \x01(\tR\rcorrelationId\x129\n" +
 	"\n" +
-	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xd0\x03\n" +
+	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12'\n" +
+	"\x0fcoordination_id\x18\r \x01(\tR\x0ecoordinationId\"\xd0\x03\n" +
 	"\fRoutingStats\x12%\n" +
 	"\x0etotal_routings\x18\x01 \x01(\x04R\rtotalRoutings\x12-\n" +
 	"\x13avg_routing_time_ms\x18\x02 \x01(\x01R\x10avgRoutingTimeMs\x12-\n" +
@@ -2206,7 +2240,7 @@ const file_consort_v1_routing_proto_rawDesc = "" +
 	"\x1aDeleteRoutingPolicyRequest\x12\x1b\n" +
 	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\"F\n" +
 	"\x1bDeleteRoutingPolicyResponse\x12'\n" +
-	"\x0fcleared_records\x18\x01 \x01(\x04R\x0eclearedRecords\"\xf3\x02\n" +
+	"\x0fcleared_records\x18\x01 \x01(\x04R\x0eclearedRecords\"\x9c\x03\n" +
 	"\fRouteRequest\x12\x1d\n" +
 	"\tpolicy_id\x18\x01 \x01(\tH\x00R\bpolicyId\x123\n" +
 	"\x06policy\x18\x02 \x01(\v2\x19.consort.v1.RoutingPolicyH\x00R\x06policy\x12!\n" +
@@ -2217,16 +2251,18 @@ const file_consort_v1_routing_proto_rawDesc = "" +
 	"retryCount\x128\n" +
 	"\vcustom_data\x18\a \x01(\v2\x17.google.protobuf.StructR\n" +
 	"customData\x12%\n" +
-	"\x0ecorrelation_id\x18\b \x01(\tR\rcorrelationIdB\x0f\n" +
+	"\x0ecorrelation_id\x18\b \x01(\tR\rcorrelationId\x12'\n" +
+	"\x0fcoordination_id\x18\t \x01(\tR\x0ecoordinationIdB\x0f\n" +
 	"\rpolicy_source\"B\n" +
 	"\rRouteResponse\x121\n" +
-	"\x06result\x18\x01 \x01(\v2\x19.consort.v1.RoutingResultR\x06result\"\x97\x01\n" +
+	"\x06result\x18\x01 \x01(\v2\x19.consort.v1.RoutingResultR\x06result\"\xc0\x01\n" +
 	"\x19ListRoutingHistoryRequest\x12\x1b\n" +
 	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\x12!\n" +
 	"\fcurrent_task\x18\x02 \x01(\tR\vcurrentTask\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"y\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12'\n" +
+	"\x0fcoordination_id\x18\x05 \x01(\tR\x0ecoordinationId\"y\n" +
 	"\x1aListRoutingHistoryResponse\x123\n" +
 	"\aresults\x18\x01 \x03(\v2\x19.consort.v1.RoutingResultR\aresults\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"5\n" +

@@ -43,7 +43,16 @@ const (
 // ROUTING_STRATEGY_PRIORITY.
 //
 // Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
-// (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
+// (limit configurable; the oldest record is dropped beyond it) and in bytes across all policy ids.
+//
+// Policies are server-wide; a result may be tied to a coordination (RouteRequest.coordination_id). Such a result
+// is kept in its policy's history like any other, carries the coordination's id, and goes with the coordination:
+// when the coordination is deleted (CoordinationService.DeleteCoordination) or expires idle, the results recorded
+// for it leave every history. Statistics (GetRoutingStats) are running totals per policy id, kept as each result
+// is recorded: they count every result since the policy id's history began or was last cleared, whether or not
+// the result is still retained, so neither the history bounds nor a coordination's deletion change them.
+// Histories of policy ids without a stored policy (inline policies) are bounded in number too: past twice the
+// policy limit, the history and statistics of the oldest such id go.
 //
 // Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
 // has no stored policy where one is required; UNAVAILABLE while the server shuts down.
@@ -61,20 +70,25 @@ type RoutingServiceClient interface {
 	GetRoutingPolicy(ctx context.Context, in *GetRoutingPolicyRequest, opts ...grpc.CallOption) (*GetRoutingPolicyResponse, error)
 	// ListRoutingPolicies returns the stored policies ordered by `policy_id` ascending, paginated.
 	ListRoutingPolicies(ctx context.Context, in *ListRoutingPoliciesRequest, opts ...grpc.CallOption) (*ListRoutingPoliciesResponse, error)
-	// DeleteRoutingPolicy removes a stored policy together with its routing history; NOT_FOUND when no policy has
-	// that id.
+	// DeleteRoutingPolicy removes a stored policy together with its routing history and statistics; NOT_FOUND when
+	// no policy has that id.
 	DeleteRoutingPolicy(ctx context.Context, in *DeleteRoutingPolicyRequest, opts ...grpc.CallOption) (*DeleteRoutingPolicyResponse, error)
 	// Route evaluates a stored policy (by `policy_id`) or an inline policy against one routing context, records the
-	// result in the policy's history and returns it. NOT_FOUND when `policy_id` names no stored policy.
+	// result in the policy's history and returns it. NOT_FOUND when `policy_id` names no stored policy. With a
+	// `coordination_id`, the coordination is created if new and marked active, like any call that uses it
+	// (RESOURCE_EXHAUSTED, reason TOO_MANY_COORDINATIONS, when a new one would pass the server's limit; nothing is
+	// recorded then), and the result goes with the coordination when it is deleted or expires.
 	Route(ctx context.Context, in *RouteRequest, opts ...grpc.CallOption) (*RouteResponse, error)
 	// ListRoutingHistory returns the retained results of one policy id, newest first, optionally only those of one
-	// task, paginated. A policy id without history (stored or not) has an empty history.
+	// task and of one coordination, paginated. A policy id without history (stored or not) has an empty history.
 	ListRoutingHistory(ctx context.Context, in *ListRoutingHistoryRequest, opts ...grpc.CallOption) (*ListRoutingHistoryResponse, error)
-	// GetRoutingStats summarizes the retained history of one policy id. A policy id without history has all
+	// GetRoutingStats returns the running statistics of one policy id: every result recorded under it since its
+	// history began or was last cleared (ClearRoutingHistory, DeleteRoutingPolicy), including results the history
+	// bounds have since dropped and results that went with their coordination. A policy id without history has all
 	// statistics at zero and empty maps.
 	GetRoutingStats(ctx context.Context, in *GetRoutingStatsRequest, opts ...grpc.CallOption) (*GetRoutingStatsResponse, error)
-	// ClearRoutingHistory drops the retained history (and so the statistics) of one policy id; the policy itself,
-	// if stored, is kept.
+	// ClearRoutingHistory drops the retained history of one policy id and resets its statistics to zero; the policy
+	// itself, if stored, is kept.
 	ClearRoutingHistory(ctx context.Context, in *ClearRoutingHistoryRequest, opts ...grpc.CallOption) (*ClearRoutingHistoryResponse, error)
 }
 
@@ -178,7 +192,16 @@ func (c *routingServiceClient) ClearRoutingHistory(ctx context.Context, in *Clea
 // ROUTING_STRATEGY_PRIORITY.
 //
 // Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
-// (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
+// (limit configurable; the oldest record is dropped beyond it) and in bytes across all policy ids.
+//
+// Policies are server-wide; a result may be tied to a coordination (RouteRequest.coordination_id). Such a result
+// is kept in its policy's history like any other, carries the coordination's id, and goes with the coordination:
+// when the coordination is deleted (CoordinationService.DeleteCoordination) or expires idle, the results recorded
+// for it leave every history. Statistics (GetRoutingStats) are running totals per policy id, kept as each result
+// is recorded: they count every result since the policy id's history began or was last cleared, whether or not
+// the result is still retained, so neither the history bounds nor a coordination's deletion change them.
+// Histories of policy ids without a stored policy (inline policies) are bounded in number too: past twice the
+// policy limit, the history and statistics of the oldest such id go.
 //
 // Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
 // has no stored policy where one is required; UNAVAILABLE while the server shuts down.
@@ -196,20 +219,25 @@ type RoutingServiceServer interface {
 	GetRoutingPolicy(context.Context, *GetRoutingPolicyRequest) (*GetRoutingPolicyResponse, error)
 	// ListRoutingPolicies returns the stored policies ordered by `policy_id` ascending, paginated.
 	ListRoutingPolicies(context.Context, *ListRoutingPoliciesRequest) (*ListRoutingPoliciesResponse, error)
-	// DeleteRoutingPolicy removes a stored policy together with its routing history; NOT_FOUND when no policy has
-	// that id.
+	// DeleteRoutingPolicy removes a stored policy together with its routing history and statistics; NOT_FOUND when
+	// no policy has that id.
 	DeleteRoutingPolicy(context.Context, *DeleteRoutingPolicyRequest) (*DeleteRoutingPolicyResponse, error)
 	// Route evaluates a stored policy (by `policy_id`) or an inline policy against one routing context, records the
-	// result in the policy's history and returns it. NOT_FOUND when `policy_id` names no stored policy.
+	// result in the policy's history and returns it. NOT_FOUND when `policy_id` names no stored policy. With a
+	// `coordination_id`, the coordination is created if new and marked active, like any call that uses it
+	// (RESOURCE_EXHAUSTED, reason TOO_MANY_COORDINATIONS, when a new one would pass the server's limit; nothing is
+	// recorded then), and the result goes with the coordination when it is deleted or expires.
 	Route(context.Context, *RouteRequest) (*RouteResponse, error)
 	// ListRoutingHistory returns the retained results of one policy id, newest first, optionally only those of one
-	// task, paginated. A policy id without history (stored or not) has an empty history.
+	// task and of one coordination, paginated. A policy id without history (stored or not) has an empty history.
 	ListRoutingHistory(context.Context, *ListRoutingHistoryRequest) (*ListRoutingHistoryResponse, error)
-	// GetRoutingStats summarizes the retained history of one policy id. A policy id without history has all
+	// GetRoutingStats returns the running statistics of one policy id: every result recorded under it since its
+	// history began or was last cleared (ClearRoutingHistory, DeleteRoutingPolicy), including results the history
+	// bounds have since dropped and results that went with their coordination. A policy id without history has all
 	// statistics at zero and empty maps.
 	GetRoutingStats(context.Context, *GetRoutingStatsRequest) (*GetRoutingStatsResponse, error)
-	// ClearRoutingHistory drops the retained history (and so the statistics) of one policy id; the policy itself,
-	// if stored, is kept.
+	// ClearRoutingHistory drops the retained history of one policy id and resets its statistics to zero; the policy
+	// itself, if stored, is kept.
 	ClearRoutingHistory(context.Context, *ClearRoutingHistoryRequest) (*ClearRoutingHistoryResponse, error)
 	mustEmbedUnimplementedRoutingServiceServer()
 }

@@ -171,7 +171,7 @@ class RoutingPolicy(_message.Message):
     def __init__(self, policy_id: _Optional[str] = ..., routers: _Optional[_Iterable[_Union[Router, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RoutingResult(_message.Message):
-    __slots__ = ("routing_id", "decision", "confidence", "reasoning", "strategy", "next_task", "metadata", "routing_time_ms", "routers_evaluated", "current_task", "correlation_id", "created_at")
+    __slots__ = ("routing_id", "decision", "confidence", "reasoning", "strategy", "next_task", "metadata", "routing_time_ms", "routers_evaluated", "current_task", "correlation_id", "created_at", "coordination_id")
     ROUTING_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -184,6 +184,7 @@ class RoutingResult(_message.Message):
     CURRENT_TASK_FIELD_NUMBER: _ClassVar[int]
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    COORDINATION_ID_FIELD_NUMBER: _ClassVar[int]
     routing_id: str
     decision: RoutingDecision
     confidence: float
@@ -196,7 +197,8 @@ class RoutingResult(_message.Message):
     current_task: str
     correlation_id: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, routing_id: _Optional[str] = ..., decision: _Optional[_Union[RoutingDecision, str]] = ..., confidence: _Optional[float] = ..., reasoning: _Optional[str] = ..., strategy: _Optional[_Union[RoutingStrategy, str]] = ..., next_task: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., routing_time_ms: _Optional[float] = ..., routers_evaluated: _Optional[int] = ..., current_task: _Optional[str] = ..., correlation_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    coordination_id: str
+    def __init__(self, routing_id: _Optional[str] = ..., decision: _Optional[_Union[RoutingDecision, str]] = ..., confidence: _Optional[float] = ..., reasoning: _Optional[str] = ..., strategy: _Optional[_Union[RoutingStrategy, str]] = ..., next_task: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., routing_time_ms: _Optional[float] = ..., routers_evaluated: _Optional[int] = ..., current_task: _Optional[str] = ..., correlation_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., coordination_id: _Optional[str] = ...) -> None: ...
 
 class RoutingStats(_message.Message):
     __slots__ = ("total_routings", "avg_routing_time_ms", "min_routing_time_ms", "max_routing_time_ms", "decisions", "strategies")
@@ -283,7 +285,7 @@ class DeleteRoutingPolicyResponse(_message.Message):
     def __init__(self, cleared_records: _Optional[int] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
-    __slots__ = ("policy_id", "policy", "current_task", "state", "execution_time_ms", "retry_count", "custom_data", "correlation_id")
+    __slots__ = ("policy_id", "policy", "current_task", "state", "execution_time_ms", "retry_count", "custom_data", "correlation_id", "coordination_id")
     POLICY_ID_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     CURRENT_TASK_FIELD_NUMBER: _ClassVar[int]
@@ -292,6 +294,7 @@ class RouteRequest(_message.Message):
     RETRY_COUNT_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_DATA_FIELD_NUMBER: _ClassVar[int]
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    COORDINATION_ID_FIELD_NUMBER: _ClassVar[int]
     policy_id: str
     policy: RoutingPolicy
     current_task: str
@@ -300,7 +303,8 @@ class RouteRequest(_message.Message):
     retry_count: int
     custom_data: _struct_pb2.Struct
     correlation_id: str
-    def __init__(self, policy_id: _Optional[str] = ..., policy: _Optional[_Union[RoutingPolicy, _Mapping]] = ..., current_task: _Optional[str] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., execution_time_ms: _Optional[float] = ..., retry_count: _Optional[int] = ..., custom_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., correlation_id: _Optional[str] = ...) -> None: ...
+    coordination_id: str
+    def __init__(self, policy_id: _Optional[str] = ..., policy: _Optional[_Union[RoutingPolicy, _Mapping]] = ..., current_task: _Optional[str] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., execution_time_ms: _Optional[float] = ..., retry_count: _Optional[int] = ..., custom_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., correlation_id: _Optional[str] = ..., coordination_id: _Optional[str] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
     __slots__ = ("result",)
@@ -309,16 +313,18 @@ class RouteResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[RoutingResult, _Mapping]] = ...) -> None: ...
 
 class ListRoutingHistoryRequest(_message.Message):
-    __slots__ = ("policy_id", "current_task", "page_size", "page_token")
+    __slots__ = ("policy_id", "current_task", "page_size", "page_token", "coordination_id")
     POLICY_ID_FIELD_NUMBER: _ClassVar[int]
     CURRENT_TASK_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    COORDINATION_ID_FIELD_NUMBER: _ClassVar[int]
     policy_id: str
     current_task: str
     page_size: int
     page_token: str
-    def __init__(self, policy_id: _Optional[str] = ..., current_task: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    coordination_id: str
+    def __init__(self, policy_id: _Optional[str] = ..., current_task: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., coordination_id: _Optional[str] = ...) -> None: ...
 
 class ListRoutingHistoryResponse(_message.Message):
     __slots__ = ("results", "next_page_token")

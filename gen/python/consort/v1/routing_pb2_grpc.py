@@ -34,7 +34,16 @@ class RoutingServiceStub:
     ROUTING_STRATEGY_PRIORITY.
 
     Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
-    (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
+    (limit configurable; the oldest record is dropped beyond it) and in bytes across all policy ids.
+
+    Policies are server-wide; a result may be tied to a coordination (RouteRequest.coordination_id). Such a result
+    is kept in its policy's history like any other, carries the coordination's id, and goes with the coordination:
+    when the coordination is deleted (CoordinationService.DeleteCoordination) or expires idle, the results recorded
+    for it leave every history. Statistics (GetRoutingStats) are running totals per policy id, kept as each result
+    is recorded: they count every result since the policy id's history began or was last cleared, whether or not
+    the result is still retained, so neither the history bounds nor a coordination's deletion change them.
+    Histories of policy ids without a stored policy (inline policies) are bounded in number too: past twice the
+    policy limit, the history and statistics of the oldest such id go.
 
     Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
     has no stored policy where one is required; UNAVAILABLE while the server shuts down.
@@ -102,7 +111,16 @@ class RoutingServiceServicer:
     ROUTING_STRATEGY_PRIORITY.
 
     Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
-    (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
+    (limit configurable; the oldest record is dropped beyond it) and in bytes across all policy ids.
+
+    Policies are server-wide; a result may be tied to a coordination (RouteRequest.coordination_id). Such a result
+    is kept in its policy's history like any other, carries the coordination's id, and goes with the coordination:
+    when the coordination is deleted (CoordinationService.DeleteCoordination) or expires idle, the results recorded
+    for it leave every history. Statistics (GetRoutingStats) are running totals per policy id, kept as each result
+    is recorded: they count every result since the policy id's history began or was last cleared, whether or not
+    the result is still retained, so neither the history bounds nor a coordination's deletion change them.
+    Histories of policy ids without a stored policy (inline policies) are bounded in number too: past twice the
+    policy limit, the history and statistics of the oldest such id go.
 
     Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
     has no stored policy where one is required; UNAVAILABLE while the server shuts down.
@@ -137,8 +155,8 @@ class RoutingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteRoutingPolicy(self, request, context):
-        """DeleteRoutingPolicy removes a stored policy together with its routing history; NOT_FOUND when no policy has
-        that id.
+        """DeleteRoutingPolicy removes a stored policy together with its routing history and statistics; NOT_FOUND when
+        no policy has that id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,7 +164,10 @@ class RoutingServiceServicer:
 
     def Route(self, request, context):
         """Route evaluates a stored policy (by `policy_id`) or an inline policy against one routing context, records the
-        result in the policy's history and returns it. NOT_FOUND when `policy_id` names no stored policy.
+        result in the policy's history and returns it. NOT_FOUND when `policy_id` names no stored policy. With a
+        `coordination_id`, the coordination is created if new and marked active, like any call that uses it
+        (RESOURCE_EXHAUSTED, reason TOO_MANY_COORDINATIONS, when a new one would pass the server's limit; nothing is
+        recorded then), and the result goes with the coordination when it is deleted or expires.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,14 +175,16 @@ class RoutingServiceServicer:
 
     def ListRoutingHistory(self, request, context):
         """ListRoutingHistory returns the retained results of one policy id, newest first, optionally only those of one
-        task, paginated. A policy id without history (stored or not) has an empty history.
+        task and of one coordination, paginated. A policy id without history (stored or not) has an empty history.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetRoutingStats(self, request, context):
-        """GetRoutingStats summarizes the retained history of one policy id. A policy id without history has all
+        """GetRoutingStats returns the running statistics of one policy id: every result recorded under it since its
+        history began or was last cleared (ClearRoutingHistory, DeleteRoutingPolicy), including results the history
+        bounds have since dropped and results that went with their coordination. A policy id without history has all
         statistics at zero and empty maps.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -169,8 +192,8 @@ class RoutingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ClearRoutingHistory(self, request, context):
-        """ClearRoutingHistory drops the retained history (and so the statistics) of one policy id; the policy itself,
-        if stored, is kept.
+        """ClearRoutingHistory drops the retained history of one policy id and resets its statistics to zero; the policy
+        itself, if stored, is kept.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -236,7 +259,16 @@ class RoutingService:
     ROUTING_STRATEGY_PRIORITY.
 
     Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
-    (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
+    (limit configurable; the oldest record is dropped beyond it) and in bytes across all policy ids.
+
+    Policies are server-wide; a result may be tied to a coordination (RouteRequest.coordination_id). Such a result
+    is kept in its policy's history like any other, carries the coordination's id, and goes with the coordination:
+    when the coordination is deleted (CoordinationService.DeleteCoordination) or expires idle, the results recorded
+    for it leave every history. Statistics (GetRoutingStats) are running totals per policy id, kept as each result
+    is recorded: they count every result since the policy id's history began or was last cleared, whether or not
+    the result is still retained, so neither the history bounds nor a coordination's deletion change them.
+    Histories of policy ids without a stored policy (inline policies) are bounded in number too: past twice the
+    policy limit, the history and statistics of the oldest such id go.
 
     Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
     has no stored policy where one is required; UNAVAILABLE while the server shuts down.

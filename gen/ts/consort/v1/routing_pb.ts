@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file consort/v1/routing.proto.
  */
 export const file_consort_v1_routing: GenFile = /*@__PURE__*/
-  fileDesc("Chhjb25zb3J0L3YxL3JvdXRpbmcucHJvdG8SCmNvbnNvcnQudjEijwIKD0NvbmRpdGlvbmFsUnVsZRIPCgdydWxlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSFQoNY29uZGl0aW9uX2tleRgDIAEoCRIvCghvcGVyYXRvchgEIAEoDjIdLmNvbnNvcnQudjEuQ29uZGl0aW9uT3BlcmF0b3ISLwoPY29uZGl0aW9uX3ZhbHVlGAUgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi0KCGRlY2lzaW9uGAYgASgOMhsuY29uc29ydC52MS5Sb3V0aW5nRGVjaXNpb24SEQoJbmV4dF90YXNrGAcgASgJEhUKCHByaW9yaXR5GAggASgFSACIAQFCCwoJX3ByaW9yaXR5Ij8KEUNvbmRpdGlvbmFsUm91dGVyEioKBXJ1bGVzGAEgAygLMhsuY29uc29ydC52MS5Db25kaXRpb25hbFJ1bGUiVwoMUGFyYWxsZWxIaW50EhIKCnRhc2tfZ3JvdXAYASADKAkSFAoMZGVwZW5kZW5jaWVzGAIgAygJEh0KFWVzdGltYXRlZF9kdXJhdGlvbl9tcxgDIAEoASI5Cg5QYXJhbGxlbFJvdXRlchInCgVoaW50cxgBIAMoCzIYLmNvbnNvcnQudjEuUGFyYWxsZWxIaW50Io8BChNTdGF0ZUFuYWx5c2lzQ29uZmlnEiEKFG1heF9jb21wbGV4aXR5X3Njb3JlGAEgASgBSACIAQESPAoXZXJyb3JfaGFuZGxpbmdfZGVjaXNpb24YAiABKA4yGy5jb25zb3J0LnYxLlJvdXRpbmdEZWNpc2lvbkIXChVfbWF4X2NvbXBsZXhpdHlfc2NvcmUiRgoTU3RhdGVBbmFseXNpc1JvdXRlchIvCgZjb25maWcYASABKAsyHy5jb25zb3J0LnYxLlN0YXRlQW5hbHlzaXNDb25maWcingIKDlByaW9yaXR5Q29uZmlnEhsKDmhpZ2hfdGhyZXNob2xkGAEgASgBSACIAQESGgoNbG93X3RocmVzaG9sZBgCIAEoAUgBiAEBEjsKFmhpZ2hfcHJpb3JpdHlfZGVjaXNpb24YAyABKA4yGy5jb25zb3J0LnYxLlJvdXRpbmdEZWNpc2lvbhI6ChVsb3dfcHJpb3JpdHlfZGVjaXNpb24YBCABKA4yGy5jb25zb3J0LnYxLlJvdXRpbmdEZWNpc2lvbhI1ChBkZWZhdWx0X2RlY2lzaW9uGAUgASgOMhsuY29uc29ydC52MS5Sb3V0aW5nRGVjaXNpb25CEQoPX2hpZ2hfdGhyZXNob2xkQhAKDl9sb3dfdGhyZXNob2xkIjwKDlByaW9yaXR5Um91dGVyEioKBmNvbmZpZxgBIAEoCzIaLmNvbnNvcnQudjEuUHJpb3JpdHlDb25maWci4QEKBlJvdXRlchI0Cgtjb25kaXRpb25hbBgBIAEoCzIdLmNvbnNvcnQudjEuQ29uZGl0aW9uYWxSb3V0ZXJIABIuCghwYXJhbGxlbBgCIAEoCzIaLmNvbnNvcnQudjEuUGFyYWxsZWxSb3V0ZXJIABI5Cg5zdGF0ZV9hbmFseXNpcxgDIAEoCzIfLmNvbnNvcnQudjEuU3RhdGVBbmFseXNpc1JvdXRlckgAEi4KCHByaW9yaXR5GAQgASgLMhouY29uc29ydC52MS5Qcmlvcml0eVJvdXRlckgAQgYKBGtpbmQipwEKDVJvdXRpbmdQb2xpY3kSEQoJcG9saWN5X2lkGAEgASgJEiMKB3JvdXRlcnMYAiADKAsyEi5jb25zb3J0LnYxLlJvdXRlchIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL4AgoNUm91dGluZ1Jlc3VsdBISCgpyb3V0aW5nX2lkGAEgASgJEi0KCGRlY2lzaW9uGAIgASgOMhsuY29uc29ydC52MS5Sb3V0aW5nRGVjaXNpb24SEgoKY29uZmlkZW5jZRgDIAEoARIRCglyZWFzb25pbmcYBCABKAkSLQoIc3RyYXRlZ3kYBSABKA4yGy5jb25zb3J0LnYxLlJvdXRpbmdTdHJhdGVneRIRCgluZXh0X3Rhc2sYBiABKAkSKQoIbWV0YWRhdGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhcKD3JvdXRpbmdfdGltZV9tcxgIIAEoARIZChFyb3V0ZXJzX2V2YWx1YXRlZBgJIAEoBRIUCgxjdXJyZW50X3Rhc2sYCiABKAkSFgoOY29ycmVsYXRpb25faWQYCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3AIKDFJvdXRpbmdTdGF0cxIWCg50b3RhbF9yb3V0aW5ncxgBIAEoBBIbChNhdmdfcm91dGluZ190aW1lX21zGAIgASgBEhsKE21pbl9yb3V0aW5nX3RpbWVfbXMYAyABKAESGwoTbWF4X3JvdXRpbmdfdGltZV9tcxgEIAEoARI6CglkZWNpc2lvbnMYBSADKAsyJy5jb25zb3J0LnYxLlJvdXRpbmdTdGF0cy5EZWNpc2lvbnNFbnRyeRI8CgpzdHJhdGVnaWVzGAYgAygLMiguY29uc29ydC52MS5Sb3V0aW5nU3RhdHMuU3RyYXRlZ2llc0VudHJ5GjAKDkRlY2lzaW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEaMQoPU3RyYXRlZ2llc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiRAoXUHV0Um91dGluZ1BvbGljeVJlcXVlc3QSKQoGcG9saWN5GAEgASgLMhkuY29uc29ydC52MS5Sb3V0aW5nUG9saWN5IlYKGFB1dFJvdXRpbmdQb2xpY3lSZXNwb25zZRIpCgZwb2xpY3kYASABKAsyGS5jb25zb3J0LnYxLlJvdXRpbmdQb2xpY3kSDwoHY3JlYXRlZBgCIAEoCCIsChdHZXRSb3V0aW5nUG9saWN5UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkiRQoYR2V0Um91dGluZ1BvbGljeVJlc3BvbnNlEikKBnBvbGljeRgBIAEoCzIZLmNvbnNvcnQudjEuUm91dGluZ1BvbGljeSJDChpMaXN0Um91dGluZ1BvbGljaWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJjChtMaXN0Um91dGluZ1BvbGljaWVzUmVzcG9uc2USKwoIcG9saWNpZXMYASADKAsyGS5jb25zb3J0LnYxLlJvdXRpbmdQb2xpY3kSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIi8KGkRlbGV0ZVJvdXRpbmdQb2xpY3lSZXF1ZXN0EhEKCXBvbGljeV9pZBgBIAEoCSI2ChtEZWxldGVSb3V0aW5nUG9saWN5UmVzcG9uc2USFwoPY2xlYXJlZF9yZWNvcmRzGAEgASgEIpUCCgxSb3V0ZVJlcXVlc3QSEwoJcG9saWN5X2lkGAEgASgJSAASKwoGcG9saWN5GAIgASgLMhkuY29uc29ydC52MS5Sb3V0aW5nUG9saWN5SAASFAoMY3VycmVudF90YXNrGAMgASgJEiYKBXN0YXRlGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIZChFleGVjdXRpb25fdGltZV9tcxgFIAEoARITCgtyZXRyeV9jb3VudBgGIAEoBRIsCgtjdXN0b21fZGF0YRgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFgoOY29ycmVsYXRpb25faWQYCCABKAlCDwoNcG9saWN5X3NvdXJjZSI6Cg1Sb3V0ZVJlc3BvbnNlEikKBnJlc3VsdBgBIAEoCzIZLmNvbnNvcnQudjEuUm91dGluZ1Jlc3VsdCJrChlMaXN0Um91dGluZ0hpc3RvcnlSZXF1ZXN0EhEKCXBvbGljeV9pZBgBIAEoCRIUCgxjdXJyZW50X3Rhc2sYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiYQoaTGlzdFJvdXRpbmdIaXN0b3J5UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmNvbnNvcnQudjEuUm91dGluZ1Jlc3VsdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoWR2V0Um91dGluZ1N0YXRzUmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkiQgoXR2V0Um91dGluZ1N0YXRzUmVzcG9uc2USJwoFc3RhdHMYASABKAsyGC5jb25zb3J0LnYxLlJvdXRpbmdTdGF0cyIvChpDbGVhclJvdXRpbmdIaXN0b3J5UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkiNgobQ2xlYXJSb3V0aW5nSGlzdG9yeVJlc3BvbnNlEhcKD2NsZWFyZWRfcmVjb3JkcxgBIAEoBCqdAgoPUm91dGluZ0RlY2lzaW9uEiAKHFJPVVRJTkdfREVDSVNJT05fVU5TUEVDSUZJRUQQABIaChZST1VUSU5HX0RFQ0lTSU9OX0VSUk9SEAESGAoUUk9VVElOR19ERUNJU0lPTl9FTkQQAhIaChZST1VUSU5HX0RFQ0lTSU9OX1JFVFJZEAMSHQoZUk9VVElOR19ERUNJU0lPTl9QQVJBTExFTBAEEiAKHFJPVVRJTkdfREVDSVNJT05fQ09ORElUSU9OQUwQBRIbChdST1VUSU5HX0RFQ0lTSU9OX0JSQU5DSBAGEhkKFVJPVVRJTkdfREVDSVNJT05fU0tJUBAHEh0KGVJPVVRJTkdfREVDSVNJT05fQ09OVElOVUUQCCq4AQoPUm91dGluZ1N0cmF0ZWd5EiAKHFJPVVRJTkdfU1RSQVRFR1lfVU5TUEVDSUZJRUQQABIgChxST1VUSU5HX1NUUkFURUdZX0NPTkRJVElPTkFMEAESIwofUk9VVElOR19TVFJBVEVHWV9TVEFURV9BTkFMWVNJUxACEh0KGVJPVVRJTkdfU1RSQVRFR1lfUEFSQUxMRUwQAxIdChlST1VUSU5HX1NUUkFURUdZX1BSSU9SSVRZEAQqlwMKEUNvbmRpdGlvbk9wZXJhdG9yEiIKHkNPTkRJVElPTl9PUEVSQVRPUl9VTlNQRUNJRklFRBAAEhwKGENPTkRJVElPTl9PUEVSQVRPUl9FUVVBTBABEiAKHENPTkRJVElPTl9PUEVSQVRPUl9OT1RfRVFVQUwQAhIjCh9DT05ESVRJT05fT1BFUkFUT1JfR1JFQVRFUl9USEFOEAMSIAocQ09ORElUSU9OX09QRVJBVE9SX0xFU1NfVEhBThAEEiwKKENPTkRJVElPTl9PUEVSQVRPUl9HUkVBVEVSX1RIQU5fT1JfRVFVQUwQBRIpCiVDT05ESVRJT05fT1BFUkFUT1JfTEVTU19USEFOX09SX0VRVUFMEAYSGQoVQ09ORElUSU9OX09QRVJBVE9SX0lOEAcSHQoZQ09ORElUSU9OX09QRVJBVE9SX05PVF9JThAIEh8KG0NPTkRJVElPTl9PUEVSQVRPUl9DT05UQUlOUxAJEiMKH0NPTkRJVElPTl9PUEVSQVRPUl9OT1RfQ09OVEFJTlMQCjKFBgoOUm91dGluZ1NlcnZpY2USXQoQUHV0Um91dGluZ1BvbGljeRIjLmNvbnNvcnQudjEuUHV0Um91dGluZ1BvbGljeVJlcXVlc3QaJC5jb25zb3J0LnYxLlB1dFJvdXRpbmdQb2xpY3lSZXNwb25zZRJdChBHZXRSb3V0aW5nUG9saWN5EiMuY29uc29ydC52MS5HZXRSb3V0aW5nUG9saWN5UmVxdWVzdBokLmNvbnNvcnQudjEuR2V0Um91dGluZ1BvbGljeVJlc3BvbnNlEmYKE0xpc3RSb3V0aW5nUG9saWNpZXMSJi5jb25zb3J0LnYxLkxpc3RSb3V0aW5nUG9saWNpZXNSZXF1ZXN0GicuY29uc29ydC52MS5MaXN0Um91dGluZ1BvbGljaWVzUmVzcG9uc2USZgoTRGVsZXRlUm91dGluZ1BvbGljeRImLmNvbnNvcnQudjEuRGVsZXRlUm91dGluZ1BvbGljeVJlcXVlc3QaJy5jb25zb3J0LnYxLkRlbGV0ZVJvdXRpbmdQb2xpY3lSZXNwb25zZRI8CgVSb3V0ZRIYLmNvbnNvcnQudjEuUm91dGVSZXF1ZXN0GhkuY29uc29ydC52MS5Sb3V0ZVJlc3BvbnNlEmMKEkxpc3RSb3V0aW5nSGlzdG9yeRIlLmNvbnNvcnQudjEuTGlzdFJvdXRpbmdIaXN0b3J5UmVxdWVzdBomLmNvbnNvcnQudjEuTGlzdFJvdXRpbmdIaXN0b3J5UmVzcG9uc2USWgoPR2V0Um91dGluZ1N0YXRzEiIuY29uc29ydC52MS5HZXRSb3V0aW5nU3RhdHNSZXF1ZXN0GiMuY29uc29ydC52MS5HZXRSb3V0aW5nU3RhdHNSZXNwb25zZRJmChNDbGVhclJvdXRpbmdIaXN0b3J5EiYuY29uc29ydC52MS5DbGVhclJvdXRpbmdIaXN0b3J5UmVxdWVzdBonLmNvbnNvcnQudjEuQ2xlYXJSb3V0aW5nSGlzdG9yeVJlc3BvbnNlQilaJ2NvbnNvcnQuZGV2L2dlbi9nby9jb25zb3J0L3YxO2NvbnNvcnR2MWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chhjb25zb3J0L3YxL3JvdXRpbmcucHJvdG8SCmNvbnNvcnQudjEijwIKD0NvbmRpdGlvbmFsUnVsZRIPCgdydWxlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSFQoNY29uZGl0aW9uX2tleRgDIAEoCRIvCghvcGVyYXRvchgEIAEoDjIdLmNvbnNvcnQudjEuQ29uZGl0aW9uT3BlcmF0b3ISLwoPY29uZGl0aW9uX3ZhbHVlGAUgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi0KCGRlY2lzaW9uGAYgASgOMhsuY29uc29ydC52MS5Sb3V0aW5nRGVjaXNpb24SEQoJbmV4dF90YXNrGAcgASgJEhUKCHByaW9yaXR5GAggASgFSACIAQFCCwoJX3ByaW9yaXR5Ij8KEUNvbmRpdGlvbmFsUm91dGVyEioKBXJ1bGVzGAEgAygLMhsuY29uc29ydC52MS5Db25kaXRpb25hbFJ1bGUiVwoMUGFyYWxsZWxIaW50EhIKCnRhc2tfZ3JvdXAYASADKAkSFAoMZGVwZW5kZW5jaWVzGAIgAygJEh0KFWVzdGltYXRlZF9kdXJhdGlvbl9tcxgDIAEoASI5Cg5QYXJhbGxlbFJvdXRlchInCgVoaW50cxgBIAMoCzIYLmNvbnNvcnQudjEuUGFyYWxsZWxIaW50Io8BChNTdGF0ZUFuYWx5c2lzQ29uZmlnEiEKFG1heF9jb21wbGV4aXR5X3Njb3JlGAEgASgBSACIAQESPAoXZXJyb3JfaGFuZGxpbmdfZGVjaXNpb24YAiABKA4yGy5jb25zb3J0LnYxLlJvdXRpbmdEZWNpc2lvbkIXChVfbWF4X2NvbXBsZXhpdHlfc2NvcmUiRgoTU3RhdGVBbmFseXNpc1JvdXRlchIvCgZjb25maWcYASABKAsyHy5jb25zb3J0LnYxLlN0YXRlQW5hbHlzaXNDb25maWcingIKDlByaW9yaXR5Q29uZmlnEhsKDmhpZ2hfdGhyZXNob2xkGAEgASgBSACIAQESGgoNbG93X3RocmVzaG9sZBgCIAEoAUgBiAEBEjsKFmhpZ2hfcHJpb3JpdHlfZGVjaXNpb24YAyABKA4yGy5jb25zb3J0LnYxLlJvdXRpbmdEZWNpc2lvbhI6ChVsb3dfcHJpb3JpdHlfZGVjaXNpb24YBCABKA4yGy5jb25zb3J0LnYxLlJvdXRpbmdEZWNpc2lvbhI1ChBkZWZhdWx0X2RlY2lzaW9uGAUgASgOMhsuY29uc29ydC52MS5Sb3V0aW5nRGVjaXNpb25CEQoPX2hpZ2hfdGhyZXNob2xkQhAKDl9sb3dfdGhyZXNob2xkIjwKDlByaW9yaXR5Um91dGVyEioKBmNvbmZpZxgBIAEoCzIaLmNvbnNvcnQudjEuUHJpb3JpdHlDb25maWci4QEKBlJvdXRlchI0Cgtjb25kaXRpb25hbBgBIAEoCzIdLmNvbnNvcnQudjEuQ29uZGl0aW9uYWxSb3V0ZXJIABIuCghwYXJhbGxlbBgCIAEoCzIaLmNvbnNvcnQudjEuUGFyYWxsZWxSb3V0ZXJIABI5Cg5zdGF0ZV9hbmFseXNpcxgDIAEoCzIfLmNvbnNvcnQudjEuU3RhdGVBbmFseXNpc1JvdXRlckgAEi4KCHByaW9yaXR5GAQgASgLMhouY29uc29ydC52MS5Qcmlvcml0eVJvdXRlckgAQgYKBGtpbmQipwEKDVJvdXRpbmdQb2xpY3kSEQoJcG9saWN5X2lkGAEgASgJEiMKB3JvdXRlcnMYAiADKAsyEi5jb25zb3J0LnYxLlJvdXRlchIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRAwoNUm91dGluZ1Jlc3VsdBISCgpyb3V0aW5nX2lkGAEgASgJEi0KCGRlY2lzaW9uGAIgASgOMhsuY29uc29ydC52MS5Sb3V0aW5nRGVjaXNpb24SEgoKY29uZmlkZW5jZRgDIAEoARIRCglyZWFzb25pbmcYBCABKAkSLQoIc3RyYXRlZ3kYBSABKA4yGy5jb25zb3J0LnYxLlJvdXRpbmdTdHJhdGVneRIRCgluZXh0X3Rhc2sYBiABKAkSKQoIbWV0YWRhdGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhcKD3JvdXRpbmdfdGltZV9tcxgIIAEoARIZChFyb3V0ZXJzX2V2YWx1YXRlZBgJIAEoBRIUCgxjdXJyZW50X3Rhc2sYCiABKAkSFgoOY29ycmVsYXRpb25faWQYCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPY29vcmRpbmF0aW9uX2lkGA0gASgJItwCCgxSb3V0aW5nU3RhdHMSFgoOdG90YWxfcm91dGluZ3MYASABKAQSGwoTYXZnX3JvdXRpbmdfdGltZV9tcxgCIAEoARIbChNtaW5fcm91dGluZ190aW1lX21zGAMgASgBEhsKE21heF9yb3V0aW5nX3RpbWVfbXMYBCABKAESOgoJZGVjaXNpb25zGAUgAygLMicuY29uc29ydC52MS5Sb3V0aW5nU3RhdHMuRGVjaXNpb25zRW50cnkSPAoKc3RyYXRlZ2llcxgGIAMoCzIoLmNvbnNvcnQudjEuUm91dGluZ1N0YXRzLlN0cmF0ZWdpZXNFbnRyeRowCg5EZWNpc2lvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBGjEKD1N0cmF0ZWdpZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIkQKF1B1dFJvdXRpbmdQb2xpY3lSZXF1ZXN0EikKBnBvbGljeRgBIAEoCzIZLmNvbnNvcnQudjEuUm91dGluZ1BvbGljeSJWChhQdXRSb3V0aW5nUG9saWN5UmVzcG9uc2USKQoGcG9saWN5GAEgASgLMhkuY29uc29ydC52MS5Sb3V0aW5nUG9saWN5Eg8KB2NyZWF0ZWQYAiABKAgiLAoXR2V0Um91dGluZ1BvbGljeVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJIkUKGEdldFJvdXRpbmdQb2xpY3lSZXNwb25zZRIpCgZwb2xpY3kYASABKAsyGS5jb25zb3J0LnYxLlJvdXRpbmdQb2xpY3kiQwoaTGlzdFJvdXRpbmdQb2xpY2llc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiYwobTGlzdFJvdXRpbmdQb2xpY2llc1Jlc3BvbnNlEisKCHBvbGljaWVzGAEgAygLMhkuY29uc29ydC52MS5Sb3V0aW5nUG9saWN5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIvChpEZWxldGVSb3V0aW5nUG9saWN5UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkiNgobRGVsZXRlUm91dGluZ1BvbGljeVJlc3BvbnNlEhcKD2NsZWFyZWRfcmVjb3JkcxgBIAEoBCKuAgoMUm91dGVSZXF1ZXN0EhMKCXBvbGljeV9pZBgBIAEoCUgAEisKBnBvbGljeRgCIAEoCzIZLmNvbnNvcnQudjEuUm91dGluZ1BvbGljeUgAEhQKDGN1cnJlbnRfdGFzaxgDIAEoCRImCgVzdGF0ZRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGQoRZXhlY3V0aW9uX3RpbWVfbXMYBSABKAESEwoLcmV0cnlfY291bnQYBiABKAUSLAoLY3VzdG9tX2RhdGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhYKDmNvcnJlbGF0aW9uX2lkGAggASgJEhcKD2Nvb3JkaW5hdGlvbl9pZBgJIAEoCUIPCg1wb2xpY3lfc291cmNlIjoKDVJvdXRlUmVzcG9uc2USKQoGcmVzdWx0GAEgASgLMhkuY29uc29ydC52MS5Sb3V0aW5nUmVzdWx0IoQBChlMaXN0Um91dGluZ0hpc3RvcnlSZXF1ZXN0EhEKCXBvbGljeV9pZBgBIAEoCRIUCgxjdXJyZW50X3Rhc2sYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkSFwoPY29vcmRpbmF0aW9uX2lkGAUgASgJImEKGkxpc3RSb3V0aW5nSGlzdG9yeVJlc3BvbnNlEioKB3Jlc3VsdHMYASADKAsyGS5jb25zb3J0LnYxLlJvdXRpbmdSZXN1bHQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKFkdldFJvdXRpbmdTdGF0c1JlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJIkIKF0dldFJvdXRpbmdTdGF0c1Jlc3BvbnNlEicKBXN0YXRzGAEgASgLMhguY29uc29ydC52MS5Sb3V0aW5nU3RhdHMiLwoaQ2xlYXJSb3V0aW5nSGlzdG9yeVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJIjYKG0NsZWFyUm91dGluZ0hpc3RvcnlSZXNwb25zZRIXCg9jbGVhcmVkX3JlY29yZHMYASABKAQqnQIKD1JvdXRpbmdEZWNpc2lvbhIgChxST1VUSU5HX0RFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASGgoWUk9VVElOR19ERUNJU0lPTl9FUlJPUhABEhgKFFJPVVRJTkdfREVDSVNJT05fRU5EEAISGgoWUk9VVElOR19ERUNJU0lPTl9SRVRSWRADEh0KGVJPVVRJTkdfREVDSVNJT05fUEFSQUxMRUwQBBIgChxST1VUSU5HX0RFQ0lTSU9OX0NPTkRJVElPTkFMEAUSGwoXUk9VVElOR19ERUNJU0lPTl9CUkFOQ0gQBhIZChVST1VUSU5HX0RFQ0lTSU9OX1NLSVAQBxIdChlST1VUSU5HX0RFQ0lTSU9OX0NPTlRJTlVFEAgquAEKD1JvdXRpbmdTdHJhdGVneRIgChxST1VUSU5HX1NUUkFURUdZX1VOU1BFQ0lGSUVEEAASIAocUk9VVElOR19TVFJBVEVHWV9DT05ESVRJT05BTBABEiMKH1JPVVRJTkdfU1RSQVRFR1lfU1RBVEVfQU5BTFlTSVMQAhIdChlST1VUSU5HX1NUUkFURUdZX1BBUkFMTEVMEAMSHQoZUk9VVElOR19TVFJBVEVHWV9QUklPUklUWRAEKpcDChFDb25kaXRpb25PcGVyYXRvchIiCh5DT05ESVRJT05fT1BFUkFUT1JfVU5TUEVDSUZJRUQQABIcChhDT05ESVRJT05fT1BFUkFUT1JfRVFVQUwQARIgChxDT05ESVRJT05fT1BFUkFUT1JfTk9UX0VRVUFMEAISIwofQ09ORElUSU9OX09QRVJBVE9SX0dSRUFURVJfVEhBThADEiAKHENPTkRJVElPTl9PUEVSQVRPUl9MRVNTX1RIQU4QBBIsCihDT05ESVRJT05fT1BFUkFUT1JfR1JFQVRFUl9USEFOX09SX0VRVUFMEAUSKQolQ09ORElUSU9OX09QRVJBVE9SX0xFU1NfVEhBTl9PUl9FUVVBTBAGEhkKFUNPTkRJVElPTl9PUEVSQVRPUl9JThAHEh0KGUNPTkRJVElPTl9PUEVSQVRPUl9OT1RfSU4QCBIfChtDT05ESVRJT05fT1BFUkFUT1JfQ09OVEFJTlMQCRIjCh9DT05ESVRJT05fT1BFUkFUT1JfTk9UX0NPTlRBSU5TEAoyhQYKDlJvdXRpbmdTZXJ2aWNlEl0KEFB1dFJvdXRpbmdQb2xpY3kSIy5jb25zb3J0LnYxLlB1dFJvdXRpbmdQb2xpY3lSZXF1ZXN0GiQuY29uc29ydC52MS5QdXRSb3V0aW5nUG9saWN5UmVzcG9uc2USXQoQR2V0Um91dGluZ1BvbGljeRIjLmNvbnNvcnQudjEuR2V0Um91dGluZ1BvbGljeVJlcXVlc3QaJC5jb25zb3J0LnYxLkdldFJvdXRpbmdQb2xpY3lSZXNwb25zZRJmChNMaXN0Um91dGluZ1BvbGljaWVzEiYuY29uc29ydC52MS5MaXN0Um91dGluZ1BvbGljaWVzUmVxdWVzdBonLmNvbnNvcnQudjEuTGlzdFJvdXRpbmdQb2xpY2llc1Jlc3BvbnNlEmYKE0RlbGV0ZVJvdXRpbmdQb2xpY3kSJi5jb25zb3J0LnYxLkRlbGV0ZVJvdXRpbmdQb2xpY3lSZXF1ZXN0GicuY29uc29ydC52MS5EZWxldGVSb3V0aW5nUG9saWN5UmVzcG9uc2USPAoFUm91dGUSGC5jb25zb3J0LnYxLlJvdXRlUmVxdWVzdBoZLmNvbnNvcnQudjEuUm91dGVSZXNwb25zZRJjChJMaXN0Um91dGluZ0hpc3RvcnkSJS5jb25zb3J0LnYxLkxpc3RSb3V0aW5nSGlzdG9yeVJlcXVlc3QaJi5jb25zb3J0LnYxLkxpc3RSb3V0aW5nSGlzdG9yeVJlc3BvbnNlEloKD0dldFJvdXRpbmdTdGF0cxIiLmNvbnNvcnQudjEuR2V0Um91dGluZ1N0YXRzUmVxdWVzdBojLmNvbnNvcnQudjEuR2V0Um91dGluZ1N0YXRzUmVzcG9uc2USZgoTQ2xlYXJSb3V0aW5nSGlzdG9yeRImLmNvbnNvcnQudjEuQ2xlYXJSb3V0aW5nSGlzdG9yeVJlcXVlc3QaJy5jb25zb3J0LnYxLkNsZWFyUm91dGluZ0hpc3RvcnlSZXNwb25zZUIpWidjb25zb3J0LmRldi9nZW4vZ28vY29uc29ydC92MTtjb25zb3J0djFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * One rule of a conditional router.
@@ -489,6 +489,14 @@ export type RoutingResult = Message<"consort.v1.RoutingResult"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 12;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * The coordination the result is tied to (the request's `coordination_id`); empty when none. A result with a
+   * coordination leaves the history when that coordination is deleted or expires.
+   *
+   * @generated from field: string coordination_id = 13;
+   */
+  coordinationId: string;
 };
 
 /**
@@ -499,13 +507,15 @@ export const RoutingResultSchema: GenMessage<RoutingResult> = /*@__PURE__*/
   messageDesc(file_consort_v1_routing, 10);
 
 /**
- * Statistics over the retained routing history of one policy id.
+ * Running statistics of one policy id: over every result recorded under it since its history began or was last
+ * cleared, whether the result is still retained or not (the history bounds and a coordination's deletion drop
+ * results from the history, not from the statistics).
  *
  * @generated from message consort.v1.RoutingStats
  */
 export type RoutingStats = Message<"consort.v1.RoutingStats"> & {
   /**
-   * Results in the retained history.
+   * Results recorded.
    *
    * @generated from field: uint64 total_routings = 1;
    */
@@ -820,6 +830,15 @@ export type RouteRequest = Message<"consort.v1.RouteRequest"> & {
    * @generated from field: string correlation_id = 8;
    */
   correlationId: string;
+
+  /**
+   * The coordination the result belongs to: empty for none (the result is server-wide, as without this field),
+   * else 1 to 100 characters, like every coordination id. Copied into the result. The coordination is created if
+   * new and marked active; the result leaves the history when the coordination is deleted or expires.
+   *
+   * @generated from field: string coordination_id = 9;
+   */
+  coordinationId: string;
 };
 
 /**
@@ -880,11 +899,19 @@ export type ListRoutingHistoryRequest = Message<"consort.v1.ListRoutingHistoryRe
 
   /**
    * The `next_page_token` of the previous page; empty for the first page. A token is only valid with the same
-   * filter.
+   * filter (`current_task` and `coordination_id`).
    *
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only results tied to this coordination (RoutingResult.coordination_id); empty means results of any
+   * coordination and of none. Up to 100 characters.
+   *
+   * @generated from field: string coordination_id = 5;
+   */
+  coordinationId: string;
 };
 
 /**
@@ -929,7 +956,7 @@ export const ListRoutingHistoryResponseSchema: GenMessage<ListRoutingHistoryResp
  */
 export type GetRoutingStatsRequest = Message<"consort.v1.GetRoutingStatsRequest"> & {
   /**
-   * The policy id whose history to summarize: 1 to 100 characters.
+   * The policy id whose statistics to return: 1 to 100 characters.
    *
    * @generated from field: string policy_id = 1;
    */
@@ -950,7 +977,7 @@ export const GetRoutingStatsRequestSchema: GenMessage<GetRoutingStatsRequest> = 
  */
 export type GetRoutingStatsResponse = Message<"consort.v1.GetRoutingStatsResponse"> & {
   /**
-   * The statistics over the retained history.
+   * The policy id's running statistics.
    *
    * @generated from field: consort.v1.RoutingStats stats = 1;
    */
@@ -971,7 +998,7 @@ export const GetRoutingStatsResponseSchema: GenMessage<GetRoutingStatsResponse> 
  */
 export type ClearRoutingHistoryRequest = Message<"consort.v1.ClearRoutingHistoryRequest"> & {
   /**
-   * The policy id whose history to drop: 1 to 100 characters.
+   * The policy id whose history to drop and statistics to reset: 1 to 100 characters.
    *
    * @generated from field: string policy_id = 1;
    */
@@ -1231,7 +1258,16 @@ export const ConditionOperatorSchema: GenEnum<ConditionOperator> = /*@__PURE__*/
  * ROUTING_STRATEGY_PRIORITY.
  *
  * Every result is appended to the history of its policy id, newest first, bounded at 1,000 records per policy
- * (limit configurable; the oldest record is dropped beyond it). Statistics are computed over the retained history.
+ * (limit configurable; the oldest record is dropped beyond it) and in bytes across all policy ids.
+ *
+ * Policies are server-wide; a result may be tied to a coordination (RouteRequest.coordination_id). Such a result
+ * is kept in its policy's history like any other, carries the coordination's id, and goes with the coordination:
+ * when the coordination is deleted (CoordinationService.DeleteCoordination) or expires idle, the results recorded
+ * for it leave every history. Statistics (GetRoutingStats) are running totals per policy id, kept as each result
+ * is recorded: they count every result since the policy id's history began or was last cleared, whether or not
+ * the result is still retained, so neither the history bounds nor a coordination's deletion change them.
+ * Histories of policy ids without a stored policy (inline policies) are bounded in number too: past twice the
+ * policy limit, the history and statistics of the oldest such id go.
  *
  * Errors: INVALID_ARGUMENT names the field and the rule; NOT_FOUND (reason POLICY_NOT_FOUND) for a policy id that
  * has no stored policy where one is required; UNAVAILABLE while the server shuts down.
@@ -1277,8 +1313,8 @@ export const RoutingService: GenService<{
     output: typeof ListRoutingPoliciesResponseSchema;
   },
   /**
-   * DeleteRoutingPolicy removes a stored policy together with its routing history; NOT_FOUND when no policy has
-   * that id.
+   * DeleteRoutingPolicy removes a stored policy together with its routing history and statistics; NOT_FOUND when
+   * no policy has that id.
    *
    * @generated from rpc consort.v1.RoutingService.DeleteRoutingPolicy
    */
@@ -1289,7 +1325,10 @@ export const RoutingService: GenService<{
   },
   /**
    * Route evaluates a stored policy (by `policy_id`) or an inline policy against one routing context, records the
-   * result in the policy's history and returns it. NOT_FOUND when `policy_id` names no stored policy.
+   * result in the policy's history and returns it. NOT_FOUND when `policy_id` names no stored policy. With a
+   * `coordination_id`, the coordination is created if new and marked active, like any call that uses it
+   * (RESOURCE_EXHAUSTED, reason TOO_MANY_COORDINATIONS, when a new one would pass the server's limit; nothing is
+   * recorded then), and the result goes with the coordination when it is deleted or expires.
    *
    * @generated from rpc consort.v1.RoutingService.Route
    */
@@ -1300,7 +1339,7 @@ export const RoutingService: GenService<{
   },
   /**
    * ListRoutingHistory returns the retained results of one policy id, newest first, optionally only those of one
-   * task, paginated. A policy id without history (stored or not) has an empty history.
+   * task and of one coordination, paginated. A policy id without history (stored or not) has an empty history.
    *
    * @generated from rpc consort.v1.RoutingService.ListRoutingHistory
    */
@@ -1310,7 +1349,9 @@ export const RoutingService: GenService<{
     output: typeof ListRoutingHistoryResponseSchema;
   },
   /**
-   * GetRoutingStats summarizes the retained history of one policy id. A policy id without history has all
+   * GetRoutingStats returns the running statistics of one policy id: every result recorded under it since its
+   * history began or was last cleared (ClearRoutingHistory, DeleteRoutingPolicy), including results the history
+   * bounds have since dropped and results that went with their coordination. A policy id without history has all
    * statistics at zero and empty maps.
    *
    * @generated from rpc consort.v1.RoutingService.GetRoutingStats
@@ -1321,8 +1362,8 @@ export const RoutingService: GenService<{
     output: typeof GetRoutingStatsResponseSchema;
   },
   /**
-   * ClearRoutingHistory drops the retained history (and so the statistics) of one policy id; the policy itself,
-   * if stored, is kept.
+   * ClearRoutingHistory drops the retained history of one policy id and resets its statistics to zero; the policy
+   * itself, if stored, is kept.
    *
    * @generated from rpc consort.v1.RoutingService.ClearRoutingHistory
    */
