@@ -55,7 +55,7 @@ function StatusPill({ status }: { status: WatchStatus }) {
   return (
     <span class={`pill pill-${status.state}`} data-testid="connection" data-state={status.state} title={status.state === "retrying" ? status.reason : undefined}>
       <span class="dot" />
-      {label}
+      <span class="pill-label">{label}</span>
     </span>
   );
 }

@@ -6,8 +6,7 @@ import { duration } from "../format.js";
 import { buildWaitGraph, edgeStatus, type GraphEdge, type GraphNode } from "../wait-graph.js";
 
 const W = 760;
-const H = 440;
-const NODE_R = 26;
+const NODE_R = 24;
 
 const statusLabel: Record<GraphEdge["status"], string> = {
   pending: "pending",
@@ -41,10 +40,15 @@ function NodeShape({ n, x, y }: { n: GraphNode; x: number; y: number }) {
 export function DependencyGraphView({ records, now }: { records: readonly DependencyRecord[]; now: number }) {
   const graph = buildWaitGraph(records);
   if (graph.nodes.length === 0) return <p class="muted pad">No dependency recorded.</p>;
+  // Nodes on an ellipse, the first on the left: two nodes side by side, more around; the drawing is as tall as
+  // the nodes need.
+  const count = graph.nodes.length;
+  const H = count <= 2 ? 200 : count <= 4 ? 320 : 420;
   const cx = W / 2;
-  const cy = H / 2 - 10;
-  const r = Math.min(W, H) / 2 - NODE_R - 36;
-  const pos = new Map(graph.nodes.map((n, i) => [n.key, { x: cx + r * Math.cos((2 * Math.PI * i) / graph.nodes.length - Math.PI / 2), y: cy + r * Math.sin((2 * Math.PI * i) / graph.nodes.length - Math.PI / 2) }]));
+  const cy = H / 2 - 8;
+  const rx = W / 2 - NODE_R - 70;
+  const ry = count <= 2 ? 0 : H / 2 - NODE_R - 30;
+  const pos = new Map(graph.nodes.map((n, i) => [n.key, { x: cx - rx * Math.cos((2 * Math.PI * i) / count), y: cy - ry * Math.sin((2 * Math.PI * i) / count) }]));
   return (
     <section class="card">
       <div class="card-head">

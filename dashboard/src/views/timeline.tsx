@@ -55,7 +55,7 @@ export function Timeline({ entries, dropped, status }: { entries: readonly Timel
             <thead>
               <tr>
                 <th class="num">#</th>
-                <th>time</th>
+                <th class="hide-narrow">time</th>
                 <th>type</th>
                 <th>from → to</th>
                 <th>data</th>
@@ -70,11 +70,11 @@ export function Timeline({ entries, dropped, status }: { entries: readonly Timel
                 ) : (
                   <tr key={`${e.epoch}-${e.sequence}`} data-testid="signal-row" data-sequence={String(e.sequence)} data-epoch={e.epoch}>
                     <td class="num mono">{String(e.sequence)}</td>
-                    <td class="mono muted">{clock(e.createdAt)}</td>
+                    <td class="mono muted hide-narrow">{clock(e.createdAt)}</td>
                     <td>
                       <span class={`badge badge-${e.type}`}>{e.type}</span>
                     </td>
-                    <td class="mono">
+                    <td class="mono nowrap">
                       {e.sender}
                       {e.recipients.length > 0 ? ` → ${e.recipients.join(", ")}` : " → all"}
                     </td>
