@@ -197,7 +197,7 @@ describe("live changes", () => {
     expect(shorts(await next(w))).toEqual(["+c@4"]);
   });
 
-  it("are given revisions by the timer every interval, which stops when the feed closes", async () => {
+  it("are given revisions by the timer every interval; a closed feed has no timer and listens no more", async () => {
     vi.useFakeTimers();
     const { feed, publish } = setup({ intervalMs: 250 });
     publish("c");
@@ -211,6 +211,8 @@ describe("live changes", () => {
     vi.advanceTimersByTime(1000);
     expect(feed.headRevision).toBe(1);
     expect(vi.getTimerCount()).toBe(0);
+    feed.tick(); // it no longer listens: nothing was marked
+    expect(feed.headRevision).toBe(1);
   });
 });
 

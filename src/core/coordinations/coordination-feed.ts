@@ -66,7 +66,7 @@ export interface CoordinationFeed {
   watch(input: CoordinationWatchInput, options?: CoordinationWatchOptions): CoordinationWatch;
   /** Gives what changed since the last tick its revisions and tells the watchers, now (the timer calls it). */
   tick(): void;
-  /** Stops the timer; open watches stay until their streams end. */
+  /** Stops the timer and stops listening to the store; open watches stay until their streams end. */
   close(): void;
 }
 
@@ -110,12 +110,12 @@ export function createCoordinationFeed(options: CoordinationFeedOptions): Coordi
     timer = setTimeout(feed.tick, intervalMs);
     timer.unref();
   };
-  store.onChange((c) => {
+  const stopChanges = store.onChange((c) => {
     dirty.add(c.id);
     if (timer === undefined) schedule();
   });
   // A coordination that never had a revision was never sent: its removal is news to no one.
-  store.onDrop((c, reason) => {
+  const stopDrops = store.onDrop((c, reason) => {
     if (revisionOfCoordination(c) === undefined) return;
     removed.set(c.id, reason);
     schedule();
@@ -230,6 +230,10 @@ export function createCoordinationFeed(options: CoordinationFeedOptions): Coordi
       closed = true;
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
+      stopChanges();
+      stopDrops();
+      dirty.clear();
+      removed.clear();
     },
 
     watch(input, o) {
