@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { createContextEngine, type ContextEngine } from "./core/context/context-engine.js";
 import { createCoordinationEngine, type CoordinationEngine } from "./core/coordinations/coordination-engine.js";
+import { createCoordinationFeed, type CoordinationFeed } from "./core/coordinations/coordination-feed.js";
 import { createDependencyEngine, type DependencyEngine } from "./core/dependencies/dependency-engine.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
 import { createSignalEngine, type SignalEngine } from "./core/signals/signal-engine.js";
@@ -49,6 +50,8 @@ export interface App {
   readonly contexts: ContextEngine;
   readonly dependencies: DependencyEngine;
   readonly coordinations: CoordinationEngine;
+  /** What WatchCoordinations streams. */
+  readonly coordinationFeed: CoordinationFeed;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
   /**
@@ -135,6 +138,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   });
   const coordinations = createCoordinationEngine({ store, signals, contexts, dependencies, limits: config.limits });
+  const coordinationFeed = createCoordinationFeed({
+    store,
+    summarize: coordinations.summarize,
+    intervalMs: config.coordinationWatchIntervalMs,
+    maxWatchers: config.limits.maxSubscriptions,
+    hooks: { onWatchersChanged: (delta) => metrics.activeCoordinationWatchers.inc(delta) },
+  });
   const services: ServiceBinding[] = [
     {
       service: SignalService,
@@ -144,7 +154,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },
     { service: ContextService, impl: createContextService({ engine: contexts, maxMessageBytes }), decoders: { distributeContext: decodeDistributeContextRequest } },
     { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
-    { service: CoordinationService, impl: createCoordinationService({ engine: coordinations, maxMessageBytes, maxAgents: config.limits.maxPageSize }) },
+    {
+      service: CoordinationService,
+      impl: createCoordinationService({ engine: coordinations, feed: coordinationFeed, maxMessageBytes, maxAgents: config.limits.maxPageSize, maxChanges: config.limits.maxPageSize }),
+    },
   ];
   const observer = createCallObserver(logger, metrics);
   // One shutdown signal for every call on both ports: each handler's context signal aborts with ServerShutdown.
@@ -159,6 +172,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       web = await startWebServer({ ...common, port: config.httpPort, registry: metrics.registry, corsOrigins: config.corsOrigins, corsHeaders: config.corsHeaders, dashboardDir: options.dashboardDir ?? packageDashboardDir() });
     }
   } catch (e) {
+    coordinationFeed.close();
     await grpc.close(0);
     throw e;
   }
@@ -181,11 +195,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     contexts,
     dependencies,
     coordinations,
+    coordinationFeed,
     metrics,
     logger,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        coordinationFeed.close();
         // Publishes stop first: every signal acknowledged from here on is in the buffers the streams flush below.
         signals.stopAccepting();
         grpc.drain();

@@ -33,6 +33,11 @@ export interface Config {
   readonly keepaliveMs: number;
   /** Milliseconds a gRPC keepalive ping may go unanswered before the connection is closed. @default 10000 */
   readonly keepaliveTimeoutMs: number;
+  /**
+   * Milliseconds WatchCoordinations coalesces changes over: a coordination changed many times within one interval
+   * is sent once, with its figures at the end of it. @default 250
+   */
+  readonly coordinationWatchIntervalMs: number;
   /** Every limit of DESIGN.md §4. */
   readonly limits: Limits;
 }
@@ -106,10 +111,13 @@ export const optionSpecs: readonly OptionSpec[] = [
       if (bad !== undefined) throw new ConfigError(`--cors-headers: ${JSON.stringify(bad)} is not a header name`);
       c.corsHeaders = headers;
     } },
+  { flag: "coordination-watch-interval-ms", env: "CONSORT_COORDINATION_WATCH_INTERVAL_MS", help: "Milliseconds WatchCoordinations coalesces changes over", default: "250", apply: (v, c) => {
+      c.coordinationWatchIntervalMs = int("--coordination-watch-interval-ms", 10, 60_000)(v);
+    } },
   limit("maxHistory", "max-history", "Signals retained per coordination", 1, 10_000_000),
   limit("maxPayloadBytes", "max-payload-bytes", "Bytes of a signal's data + metadata, protobuf-encoded (an unset field counts 0)", 1, 64 * 1024 * 1024),
   limit("maxMessageBytes", "max-message-bytes", "Bytes of one request or response message", 1024, 256 * 1024 * 1024),
-  limit("maxSubscriptions", "max-subscriptions", "Open subscriptions per server, and open context watches", 1, 10_000_000),
+  limit("maxSubscriptions", "max-subscriptions", "Open subscriptions per server, and open context watches, and open coordination watches", 1, 10_000_000),
   limit("subscriberBuffer", "subscriber-buffer", "Undelivered signals per subscription before it is cut", 1, 10_000_000),
   limit("maxPendingWaits", "max-pending-waits", "Pending dependency waits per server", 1, 100_000_000),
   limit("maxIdLength", "max-id-length", "Characters of any id", 1, 10_000),
@@ -150,6 +158,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     shutdownGraceMs: 0,
     keepaliveMs: 0,
     keepaliveTimeoutMs: 0,
+    coordinationWatchIntervalMs: 0,
     corsOrigins: [],
     corsHeaders: [],
     limits: { ...defaultLimits },

@@ -26,6 +26,8 @@ export interface ServerMetrics {
   readonly routingDecisionTime: Histogram;
   /** Open WatchAgentContext streams. */
   readonly activeContextWatchers: Gauge;
+  /** Open WatchCoordinations streams. */
+  readonly activeCoordinationWatchers: Gauge;
   /** The original system's metric: server time of one DistributeContext, in milliseconds. */
   readonly contextDistributionTime: Histogram;
   /** Dependency waits open on the server (a cancelled or finished call leaves none behind). */
@@ -126,6 +128,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
       collect,
     }),
     activeContextWatchers: new Gauge({ name: "consort_active_context_watchers", help: "Open WatchAgentContext streams.", registers }),
+    activeCoordinationWatchers: new Gauge({ name: "consort_active_coordination_watchers", help: "Open WatchCoordinations streams.", registers }),
     contextDistributionTime: new Histogram({
       name: "context_distribution_time_ms",
       help: "Milliseconds of server time per DistributeContext (validation, contexts built, watchers told).",

@@ -5,7 +5,7 @@ import { defaultLimits } from "../src/core/limits.js";
 describe("configuration", () => {
   it("has the documented defaults", () => {
     const c = loadConfig([], {});
-    expect(c).toMatchObject({ host: "127.0.0.1", grpcPort: 50051, httpPort: 8080, logLevel: "info", shutdownGraceMs: 10_000, corsOrigins: [], corsHeaders: ["Authorization"] });
+    expect(c).toMatchObject({ host: "127.0.0.1", grpcPort: 50051, httpPort: 8080, logLevel: "info", shutdownGraceMs: 10_000, corsOrigins: [], corsHeaders: ["Authorization"], coordinationWatchIntervalMs: 250 });
     expect(c.limits).toEqual(defaultLimits);
   });
 
@@ -24,6 +24,7 @@ describe("configuration", () => {
     expect(() => loadConfig(["--log-level", "loud"], {})).toThrow(/--log-level: must be one of/);
     expect(() => loadConfig([], { CONSORT_HTTP_PORT: "x" })).toThrow(/^CONSORT_HTTP_PORT \(--http-port: must be an integer/);
     expect(() => loadConfig(["--nope", "1"], {})).toThrow(ConfigError);
+    expect(() => loadConfig(["--coordination-watch-interval-ms", "5"], {})).toThrow(/--coordination-watch-interval-ms: must be an integer from 10 to 60000/);
     expect(() => loadConfig(["--cors-headers", "Authorization, X Tenant"], {})).toThrow(new ConfigError('--cors-headers: "X Tenant" is not a header name'));
   });
 

@@ -49,6 +49,12 @@ export type DropReason = "deleted" | "expired";
  */
 export type DropListener = (coordination: Coordination, reason: DropReason) => void;
 
+/**
+ * Told, synchronously, that what a summary of a coordination shows may have changed (its activity, its log, its
+ * contexts, its open streams and waits). Called on every publish: it must cost next to nothing.
+ */
+export type ChangeListener = (coordination: Coordination) => void;
+
 /** The shared state of all coordinations. */
 export interface Store {
   /**
@@ -71,6 +77,14 @@ export interface Store {
   sweep(): number;
   /** Adds a listener told of every drop, in the order added; returns the function that removes it. */
   onDrop(listener: DropListener): () => void;
+  /**
+   * Tells the change listeners that `coordination`'s figures may have changed without an {@link acquire} (which
+   * tells them itself): a stream or wait ended, contexts updated or cleared, history cleared. Ignored for a
+   * coordination no longer in the store (its drop is what its watchers hear of).
+   */
+  changed(coordination: Coordination): void;
+  /** Adds a listener told of every {@link acquire} and {@link changed}; returns the function that removes it. */
+  onChange(listener: ChangeListener): () => void;
 }
 
 /** Creates an empty {@link Store}. */
@@ -80,6 +94,11 @@ export function createStore(options: StoreOptions = {}): Store {
   const maxCoordinations = options.maxCoordinations ?? 100_000;
   const coordinations = new Map<string, Coordination>();
   const dropListeners = new Set<DropListener>();
+  // An array, walked by index: acquire tells it on every publish.
+  let changeListeners: readonly ChangeListener[] = [];
+  const tell = (c: Coordination) => {
+    for (let i = 0; i < changeListeners.length; i++) (changeListeners[i] as ChangeListener)(c);
+  };
   let nextSerial = 1;
   // Out of the map first, so that whatever a listener does (end a stream, fail a wait) finds the id gone.
   const drop = (c: Coordination, reason: DropReason) => {
@@ -102,6 +121,7 @@ export function createStore(options: StoreOptions = {}): Store {
       } else {
         c.lastActivity = t;
       }
+      tell(c);
       return c;
     },
     peek: (id) => coordinations.get(id),
@@ -125,6 +145,15 @@ export function createStore(options: StoreOptions = {}): Store {
     onDrop(listener) {
       dropListeners.add(listener);
       return () => dropListeners.delete(listener);
+    },
+    changed(c) {
+      if (coordinations.get(c.id) === c) tell(c);
+    },
+    onChange(listener) {
+      changeListeners = [...changeListeners, listener];
+      return () => {
+        changeListeners = changeListeners.filter((l) => l !== listener);
+      };
     },
   };
 }

@@ -1,19 +1,25 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { wireFormatOf } from "../binding/call-context.js";
+import { abortedByShutdown, wireFormatOf, type WireFormat } from "../binding/call-context.js";
 import type { AgentStatus as AgentStatusView, CoordinationEngine, CoordinationSummary } from "../core/coordinations/coordination-engine.js";
+import type { CoordinationFeed } from "../core/coordinations/coordination-feed.js";
+import { coordinationWatchShuttingDown, type CoordinationChange as ChangeView } from "../core/coordinations/coordination-watch.js";
 import {
   AgentStatusSchema,
+  CoordinationChangeSchema,
+  CoordinationRemovalReason,
   CoordinationSchema,
   DeleteCoordinationResponseSchema,
   GetCoordinationResponseSchema,
   ListCoordinationsResponseSchema,
+  WatchCoordinationsResponseSchema,
   type AgentStatus,
   type Coordination,
+  type CoordinationChange,
   type CoordinationService,
 } from "../../gen/ts/consort/v1/coordination_pb.js";
-import { ConsortError } from "../core/errors.js";
-import { toTimestamp } from "./convert.js";
+import { Violations } from "../core/errors.js";
+import { sequenceOf, toTimestamp } from "./convert.js";
 import { recordMessage } from "./dependency-service.js";
 import { elementSize, measuredMessages, responseReserveBytes } from "./encoded-size.js";
 
@@ -49,18 +55,44 @@ export function agentStatusMessage(a: AgentStatusView): AgentStatus {
   });
 }
 
+/** A change of the coordination feed as its proto message. */
+export function coordinationChangeMessage(c: ChangeView): CoordinationChange {
+  const revision = BigInt(c.revision);
+  if (c.kind === "updated") return create(CoordinationChangeSchema, { revision, change: { case: "updated", value: coordinationMessage(c.coordination) } });
+  const reason = c.reason === "deleted" ? CoordinationRemovalReason.DELETED : CoordinationRemovalReason.EXPIRED;
+  return create(CoordinationChangeSchema, { revision, change: { case: "removed", value: { coordinationId: c.coordinationId, reason } } });
+}
+
+/**
+ * Changes measured for a batch's byte budget in `format`, each made into its message once. A watch lives long: the
+ * messages are held by their change (a WeakMap), not by the stream.
+ */
+function measuredChanges(format: WireFormat, maxBytes: number) {
+  const built = new WeakMap<ChangeView, CoordinationChange>();
+  const message = (c: ChangeView): CoordinationChange => {
+    let m = built.get(c);
+    if (m === undefined) built.set(c, (m = coordinationChangeMessage(c)));
+    return m;
+  };
+  return { message, budget: { maxBytes, sizeOf: (c: ChangeView) => elementSize(CoordinationChangeSchema, message(c), format) } };
+}
+
 /** Options of {@link createCoordinationService}. */
 export interface CoordinationServiceOptions {
   readonly engine: CoordinationEngine;
+  /** What WatchCoordinations streams. */
+  readonly feed: CoordinationFeed;
   /** Largest response message in bytes: pages and agent lists are cut to fit it, as encoded. */
   readonly maxMessageBytes: number;
   /** Agents GetCoordination lists at most (the server's page size limit). */
   readonly maxAgents: number;
+  /** Changes one WatchCoordinations response holds at most (the server's page size limit). */
+  readonly maxChanges: number;
 }
 
 /** CoordinationService: proto messages ⇄ the coordination engine. Served by both transports. */
 export function createCoordinationService(options: CoordinationServiceOptions): ServiceImpl<typeof CoordinationService> {
-  const { engine, maxAgents } = options;
+  const { engine, feed, maxAgents, maxChanges } = options;
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
   return {
     async listCoordinations(req, ctx) {
@@ -86,11 +118,27 @@ export function createCoordinationService(options: CoordinationServiceOptions): 
       return create(GetCoordinationResponseSchema, { coordination, agents: listed, agentCount: agents.length });
     },
 
-    // Landing in the next step (issue 11): the proto and generated clients come first so the dashboard and the
-    // server side of the watch are built against one contract.
-    // eslint-disable-next-line require-yield
-    async *watchCoordinations() {
-      throw new ConsortError("unimplemented", "WatchCoordinations is not served yet", { reason: "UNIMPLEMENTED" });
+    async *watchCoordinations(req, ctx) {
+      const v = new Violations();
+      const afterRevision = sequenceOf(v, "after_revision", req.afterRevision);
+      v.throwIfAny();
+      const m = measuredChanges(wireFormatOf(ctx), pageBytes);
+      const watch = feed.watch({ watchEpoch: req.watchEpoch, afterRevision }, { signal: ctx.signal, budget: m.budget, maxChanges });
+      try {
+        for await (const b of watch.batches) {
+          yield create(WatchCoordinationsResponseSchema, {
+            watchEpoch: b.watchEpoch,
+            headRevision: BigInt(b.headRevision),
+            reset: b.reset,
+            caughtUp: b.caughtUp,
+            changes: b.changes.map(m.message),
+          });
+        }
+        // Ended by the call's signal: a client cancel or deadline quietly, the server's shutdown with UNAVAILABLE.
+        if (abortedByShutdown(ctx.signal)) throw coordinationWatchShuttingDown(feed.watchEpoch, watch.lastRevision);
+      } finally {
+        watch.close();
+      }
     },
 
     async deleteCoordination(req) {

@@ -310,3 +310,59 @@ func TestIdleCoordinationExpiry(t *testing.T) {
 		waitExpired(ctx, t, coord)
 	})
 }
+
+// WatchCoordinations with grpc-go: after the snapshot, a publish to a new coordination shows it, and its
+// DeleteCoordination shows it removed (DELETED). Every Recv is bounded by the call's deadline.
+func TestWatchCoordinationsSeesCreationAndRemoval(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	coord := coordinationID(t)
+	coordinations := consortv1.NewCoordinationServiceClient(shared.conn)
+	watch, err := coordinations.WatchCoordinations(ctx, &consortv1.WatchCoordinationsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// until reads responses until one holds a change `match` accepts, and returns that change.
+	until := func(what string, match func(*consortv1.CoordinationChange) bool) *consortv1.CoordinationChange {
+		t.Helper()
+		for {
+			res, err := watch.Recv()
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", what, err)
+			}
+			if res.GetWatchEpoch() == "" {
+				t.Fatalf("a response without watch_epoch: %v", res)
+			}
+			for _, c := range res.GetChanges() {
+				if match(c) {
+					return c
+				}
+			}
+		}
+	}
+	for {
+		res, err := watch.Recv()
+		if err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+		if res.GetCaughtUp() {
+			break
+		}
+	}
+
+	if _, err := shared.client.Publish(ctx, &consortv1.PublishRequest{CoordinationId: coord, Type: consortv1.SignalType_SIGNAL_TYPE_AGENT_INITIALIZED, SenderAgentId: "go-agent"}); err != nil {
+		t.Fatal(err)
+	}
+	created := until("the new coordination", func(c *consortv1.CoordinationChange) bool { return c.GetUpdated().GetCoordinationId() == coord })
+	if created.GetUpdated().GetHeadSequence() != 1 || created.GetRevision() == 0 {
+		t.Fatalf("created: %v", created)
+	}
+
+	if _, err := coordinations.DeleteCoordination(ctx, &consortv1.DeleteCoordinationRequest{CoordinationId: coord}); err != nil {
+		t.Fatal(err)
+	}
+	removed := until("its removal", func(c *consortv1.CoordinationChange) bool { return c.GetRemoved().GetCoordinationId() == coord })
+	if removed.GetRemoved().GetReason() != consortv1.CoordinationRemovalReason_COORDINATION_REMOVAL_REASON_DELETED || removed.GetRevision() <= created.GetRevision() {
+		t.Fatalf("removed: %v (created at revision %d)", removed, created.GetRevision())
+	}
+}

@@ -167,3 +167,33 @@ def test_open_subscription_keeps_a_coordination_from_expiring(expiring, coordina
     finally:
         stream.cancel()
     wait_expired(coordinations, coordination_id)
+
+
+def test_watch_sees_a_coordination_appear_and_its_removal(server, coordinations, coordination_id):
+    """WatchCoordinations: after the snapshot, a publish shows the new coordination, DeleteCoordination its removal
+    (DELETED). Every read is bounded by the call's deadline."""
+    signals = signal_pb2_grpc.SignalServiceStub(server.channel)
+    watch = coordinations.WatchCoordinations(pb.WatchCoordinationsRequest(), timeout=20)
+    try:
+        for response in watch:
+            assert response.watch_epoch
+            if response.caught_up:
+                break
+
+        def until(kind: str):
+            for response in watch:
+                for change in response.changes:
+                    if change.WhichOneof("change") == kind and getattr(change, kind).coordination_id == coordination_id:
+                        return change
+            raise AssertionError(f"the watch ended before the {kind} change of {coordination_id}")
+
+        publish(signals, coordination_id, "py-agent")
+        created = until("updated")
+        assert created.updated.head_sequence == 1 and created.revision > 0
+
+        coordinations.DeleteCoordination(pb.DeleteCoordinationRequest(coordination_id=coordination_id), timeout=5)
+        removed = until("removed")
+        assert removed.removed.reason == pb.COORDINATION_REMOVAL_REASON_DELETED
+        assert removed.revision > created.revision
+    finally:
+        watch.cancel()

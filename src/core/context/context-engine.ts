@@ -445,7 +445,10 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       for (const [agentId, record] of changes) st.contexts.set(agentId, record as AgentContextRecord);
       st.revision = revision;
       const c = store.peek(input.coordinationId);
-      if (c !== undefined) c.lastActivity = t;
+      if (c !== undefined) {
+        c.lastActivity = t;
+        store.changed(c);
+      }
       commit(st, changes);
       return { results, revision };
     },
@@ -461,6 +464,8 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       st.revision++;
       st.distribution = st.revision;
       commit(st, changes);
+      const c = store.peek(coordinationId);
+      if (c !== undefined) store.changed(c);
       // The window of changes goes too (its records are what a cleared coordination would otherwise hold until
       // it expires): open watches have been told, and a watch resuming from before the clear is REVISION_COMPACTED.
       st.window.length = 0;
@@ -530,6 +535,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
             if (watchers.size === 0 && st.watchers.get(input.agentId) === watchers) st.watchers.delete(input.agentId);
             c.pins--;
             c.lastActivity = now();
+            store.changed(c);
             watcherCount--;
             hooks.onWatchersChanged?.(-1);
           },

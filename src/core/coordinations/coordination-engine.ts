@@ -80,6 +80,8 @@ export interface CoordinationEngine {
    * `allowMissing` (then `undefined`).
    */
   delete(coordinationId: string, allowMissing?: boolean): CoordinationSummary | undefined;
+  /** A coordination of the store in figures now (what WatchCoordinations sends). */
+  summarize(coordination: Coordination): CoordinationSummary;
 }
 
 /** Creates a {@link CoordinationEngine} over the store and the engines that keep their parts in it. */
@@ -174,6 +176,8 @@ export function createCoordinationEngine(options: CoordinationEngineOptions): Co
       });
       return { summary: summarize(c), agents };
     },
+
+    summarize,
 
     delete(coordinationId, allowMissing = false) {
       checkId("coordination_id", coordinationId, limits.maxIdLength);

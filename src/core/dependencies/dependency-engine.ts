@@ -280,6 +280,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     st.open--;
     pending--;
     w.coordination.pins--;
+    store.changed(w.coordination);
     hooks.onPendingChanged?.(-1);
     trim(st);
   };
@@ -701,6 +702,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       const st = peekState(coordinationId);
       if (c === undefined || st === undefined) return 0;
       c.lastActivity = now();
+      store.changed(c);
       const n = st.waits.size;
       for (const w of [...st.waits.values()]) release(st, w, "failed", `Dependency '${w.dependencyId}' cleared`);
       st.waits.clear();

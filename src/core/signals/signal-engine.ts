@@ -445,6 +445,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
             st.subscriptions.delete(live);
             c.pins--;
             c.lastActivity = now();
+            store.changed(c);
             subscriptionCount--;
             hooks.onSubscriptionsChanged?.(-1);
           },
@@ -541,6 +542,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const st = peekState(coordinationId);
       if (c === undefined || st === undefined) return { cleared: 0, headSequence: 0 };
       c.lastActivity = now();
+      store.changed(c);
       const cleared = st.log.clear();
       st.idempotency.clear();
       st.sent = 0;

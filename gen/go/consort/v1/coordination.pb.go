@@ -645,7 +645,7 @@ type WatchCoordinationsRequest struct {
 	WatchEpoch string `protobuf:"bytes,1,opt,name=watch_epoch,json=watchEpoch,proto3" json:"watch_epoch,omitempty"`
 	// The `head_revision` of the last response received on that stream; 0 for a full snapshot. Ignored when
 	// `watch_epoch` is empty or not the server's (a full snapshot with `reset` then). Beyond the server's newest
-	// revision: OUT_OF_RANGE (metadata `head_revision`).
+	// revision: OUT_OF_RANGE (reason REVISION_AHEAD, metadata `head_revision`).
 	AfterRevision uint64 `protobuf:"varint,2,opt,name=after_revision,json=afterRevision,proto3" json:"after_revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -860,7 +860,7 @@ type WatchCoordinationsResponse struct {
 	// True on the response that ends the snapshot or the catch-up after a resume: the watcher's list is now current.
 	// Later responses carry live changes.
 	CaughtUp bool `protobuf:"varint,4,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
-	// The changes, oldest revision first; empty only on a response that ends an empty snapshot.
+	// The changes, oldest revision first; empty only on a `caught_up` response with nothing (more) to send.
 	Changes       []*CoordinationChange `protobuf:"bytes,5,rep,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -353,7 +353,7 @@ export type WatchCoordinationsRequest = Message<"consort.v1.WatchCoordinationsRe
   /**
    * The `head_revision` of the last response received on that stream; 0 for a full snapshot. Ignored when
    * `watch_epoch` is empty or not the server's (a full snapshot with `reset` then). Beyond the server's newest
-   * revision: OUT_OF_RANGE (metadata `head_revision`).
+   * revision: OUT_OF_RANGE (reason REVISION_AHEAD, metadata `head_revision`).
    *
    * @generated from field: uint64 after_revision = 2;
    */
@@ -477,7 +477,7 @@ export type WatchCoordinationsResponse = Message<"consort.v1.WatchCoordinationsR
   caughtUp: boolean;
 
   /**
-   * The changes, oldest revision first; empty only on a response that ends an empty snapshot.
+   * The changes, oldest revision first; empty only on a `caught_up` response with nothing (more) to send.
    *
    * @generated from field: repeated consort.v1.CoordinationChange changes = 5;
    */
@@ -585,17 +585,25 @@ export const CoordinationService: GenService<{
   },
   /**
    * WatchCoordinations streams how the set of coordinations changes, for dashboards: first every coordination (a
-   * snapshot, over as many responses as the message limit needs, the last one `caught_up`), then each coordination
-   * created or changed, with its figures, and each one deleted or expired, as it happens. Changes are coalesced
+   * snapshot, oldest change first, over as many responses as it needs, the last one `caught_up`), then each
+   * coordination created or changed, with its figures, and each one deleted or expired, as it happens. A response
+   * holds at most `--max-page-size` changes (1,000 by default) and fits the message limit. Changes are coalesced
    * per coordination: one that changed many times within an interval (`--coordination-watch-interval-ms`, 250 ms
    * by default) is sent once, with its figures at the end of it; publishing never waits for a watcher, and a
    * watcher slower than the changes holds one pending entry per changed coordination, never a queue of changes.
+   * A coordination created and removed within one interval is not sent at all.
    *
    * Every change has a server-wide `revision`. A watcher that reconnects passes the `watch_epoch` and the
-   * `head_revision` of the last response it received, and gets only what changed since: each coordination changed
-   * after it, with its figures now, and each one removed after it. When the server no longer remembers removals
-   * that far back (it keeps the newest 10,000) or the epoch is another one (the server restarted), the stream
-   * starts over with a full snapshot whose first response has `reset` set: the watcher forgets what it knew.
+   * `head_revision` of the last response it received (any response, within a snapshot too), and gets only what
+   * changed since: each coordination changed after it, with its figures now, and each one removed after it, then
+   * a `caught_up` response. When the server no longer remembers removals that far back (it keeps the newest
+   * 10,000) or the epoch is another one (the server restarted), the stream starts over with a full snapshot whose
+   * first response has `reset` set: the watcher forgets what it knew. A watcher that falls that far behind while
+   * connected starts over the same way.
+   *
+   * Open watches count against `--max-subscriptions` (apart from subscriptions and context watches; beyond it
+   * RESOURCE_EXHAUSTED, reason TOO_MANY_WATCHES). At shutdown the stream ends UNAVAILABLE (SHUTTING_DOWN, metadata
+   * `watch_epoch` and `head_revision`); the restarted server has another epoch.
    *
    * @generated from rpc consort.v1.CoordinationService.WatchCoordinations
    */
