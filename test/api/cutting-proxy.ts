@@ -5,6 +5,8 @@ export interface CuttingProxy {
   readonly port: number;
   /** Cuts (destroys) one live connection at random; false when there was none. */
   cutOne(): boolean;
+  /** Sockets open now (each connection counts its two sides). */
+  readonly openSockets: number;
   /** Cuts every live connection (a network drop); returns how many sockets were cut. */
   cutAll(): number;
   /** Sends new connections to `port` from now on (a restarted server behind the same address). */
@@ -34,6 +36,9 @@ export async function cuttingProxy(target: number): Promise<CuttingProxy> {
       const victim = all[Math.floor(Math.random() * all.length)];
       victim?.destroy();
       return victim !== undefined;
+    },
+    get openSockets() {
+      return live.size;
     },
     cutAll() {
       const all = [...live];
