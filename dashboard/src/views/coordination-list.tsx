@@ -4,10 +4,14 @@ import { useState } from "preact/hooks";
 import { ago, count } from "../format.js";
 import { rowsByActivity, type WatchListState } from "../watch-list.js";
 
+/** Rows the list renders at most; the filter narrows the rest. */
+export const maxRowsShown = 500;
+
 /** The sidebar list. */
 export function CoordinationList({ state, selected, now }: { state: WatchListState; selected: string | undefined; now: number }) {
   const [filter, setFilter] = useState("");
-  const rows = rowsByActivity(state).filter((r) => r.id.includes(filter));
+  const matching = rowsByActivity(state).filter((r) => r.id.includes(filter));
+  const rows = matching.slice(0, maxRowsShown);
   return (
     <div class="coordination-list">
       <div class="list-head">
@@ -40,6 +44,11 @@ export function CoordinationList({ state, selected, now }: { state: WatchListSta
             </li>
           ))}
         </ul>
+      )}
+      {matching.length > rows.length && (
+        <p class="muted pad small">
+          Showing the {count(rows.length)} most recently active of {count(matching.length)}; filter by id to find others.
+        </p>
       )}
       {state.removed.length > 0 && (
         <details class="removed">
