@@ -46,6 +46,15 @@ const statusNames: Record<number, EdgeStatus> = {
   [DependencyStatus.TIMEOUT]: "timeout",
 };
 
+/** What a dependency waits for, in words: "agent coder", "resource gpu-1", "gate coverage ≥ 0.8". */
+export function targetLabel(r: DependencyRecord): string {
+  const t = r.dependency?.target;
+  if (t?.case === "agentCompletion") return `agent ${t.value.agentId}`;
+  if (t?.case === "resource") return `resource ${t.value.resourceId}`;
+  if (t?.case === "qualityGate") return `gate ${t.value.gateId} ≥ ${t.value.threshold}`;
+  return "nothing known";
+}
+
 /** A record's status by its original name. */
 export function edgeStatus(r: DependencyRecord): EdgeStatus {
   return statusNames[r.status] ?? "pending";

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { DependencyRecordSchema, DependencyStatus, type DependencyRecord } from "../../gen/ts/consort/v1/dependency_pb.js";
-import { buildWaitGraph } from "../../dashboard/src/wait-graph.js";
+import { buildWaitGraph, targetLabel } from "../../dashboard/src/wait-graph.js";
 
 function onAgent(agentId: string, dependencyId: string, target: string, status: DependencyStatus, message = ""): DependencyRecord {
   return create(DependencyRecordSchema, {
@@ -62,5 +62,11 @@ describe("the dashboard's wait graph", () => {
   it("counts only the newest record of an agent's dependency id (records come newest first)", () => {
     const g = buildWaitGraph([onAgent("a", "1", "b", DependencyStatus.RESOLVED), onAgent("a", "1", "b", DependencyStatus.TIMEOUT)]);
     expect(g.edges.map((e) => e.status)).toEqual(["resolved"]);
+  });
+
+  it("says what a dependency waits for", () => {
+    expect(targetLabel(onAgent("a", "1", "coder", DependencyStatus.PENDING))).toBe("agent coder");
+    expect(targetLabel(create(DependencyRecordSchema, { dependency: { target: { case: "qualityGate", value: { gateId: "coverage", threshold: 0.8 } } } }))).toBe("gate coverage ≥ 0.8");
+    expect(targetLabel(create(DependencyRecordSchema, { dependency: { target: { case: "resource", value: { resourceId: "gpu-1" } } } }))).toBe("resource gpu-1");
   });
 });

@@ -3,6 +3,7 @@
 import type { GetCoordinationResponse } from "../../../gen/ts/consort/v1/coordination_pb.js";
 import { count } from "../format.js";
 import type { TimelineEntry } from "../timeline-feed.js";
+import { targetLabel } from "../wait-graph.js";
 
 /** The status an operator reads first: derived from open waits, the last signal type and subscriptions. */
 function statusOf(a: { openWaitCount: number; openSubscriptions: number }, lastType: string | undefined): [string, string] {
@@ -55,9 +56,7 @@ export function AgentsView({ details, entries }: { details: GetCoordinationRespo
                     <td class="num">{a.openSubscriptions}</td>
                     <td class="mono small">
                       {a.openWaits.map((w) => {
-                        const t = w.dependency?.target;
-                        const what = t?.case === "agentCompletion" ? t.value.agentId : t?.case === "resource" ? `resource ${t.value.resourceId}` : t?.case === "qualityGate" ? `gate ${t.value.gateId}` : "?";
-                        return <div key={w.dependency?.dependencyId}>{what}</div>;
+                        return <div key={w.dependency?.dependencyId}>{targetLabel(w)}</div>;
                       })}
                       {a.openWaitCount > a.openWaits.length && <div class="muted">and {a.openWaitCount - a.openWaits.length} more</div>}
                     </td>

@@ -3,7 +3,7 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { DependencyRecord } from "../../../gen/ts/consort/v1/dependency_pb.js";
 import { duration } from "../format.js";
-import { buildWaitGraph, edgeStatus, type GraphEdge, type GraphNode } from "../wait-graph.js";
+import { buildWaitGraph, edgeStatus, targetLabel, type GraphEdge, type GraphNode } from "../wait-graph.js";
 
 const W = 760;
 const NODE_R = 24;
@@ -124,15 +124,13 @@ export function DependencyGraphView({ records, now }: { records: readonly Depend
           </thead>
           <tbody>
             {records.map((r) => {
-              const t = r.dependency?.target;
-              const what = t?.case === "agentCompletion" ? `agent ${t.value.agentId}` : t?.case === "resource" ? `resource ${t.value.resourceId}` : t?.case === "qualityGate" ? `gate ${t.value.gateId} ≥ ${t.value.threshold}` : "?";
               const status = edgeStatus(r);
               const waited = r.finishedAt !== undefined && r.startedAt !== undefined ? timestampMs(r.finishedAt) - timestampMs(r.startedAt) : r.startedAt !== undefined ? now - timestampMs(r.startedAt) : 0;
               return (
                 <tr key={`${r.agentId}-${r.dependency?.dependencyId}-${r.startedAt?.seconds}-${r.startedAt?.nanos}`} data-testid="dependency-row" data-agent={r.agentId} data-dependency={r.dependency?.dependencyId} data-status={status}>
                   <td class="mono">{r.agentId}</td>
                   <td class="mono">{r.dependency?.dependencyId}</td>
-                  <td class="mono">{what}</td>
+                  <td class="mono">{targetLabel(r)}</td>
                   <td>
                     <span class={`tag status-${status}`}>{statusLabel[status]}</span>
                   </td>
