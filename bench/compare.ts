@@ -5,6 +5,7 @@ import { measureMemory, rssBytes, type MemoryResult } from "./memory.js";
 import { findBinary, peers, startPeer, type PeerKind } from "./peers.js";
 import { startServerProcess } from "./server-process.js";
 import { startEchoProcess } from "./echo-server.js";
+import { median } from "./median.js";
 
 /** Consort and the peers it is compared with. */
 export type System = "consort" | PeerKind;
@@ -47,7 +48,6 @@ export interface PeerMemoryResult {
   readonly fillSeconds: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (n: number) => `${n.toFixed(3)} ms`;
 

@@ -12,6 +12,7 @@ import type { JsonObject } from "../src/core/json.js";
 import { rawUnaryClient, type RawUnaryClient } from "./clients.js";
 import { gaugeValue, histogramTotals, scrapeMetrics } from "./metrics-scrape.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
+import { median } from "./median.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // The workload: one shared intelligence of ~3 KB and one realistic assignment per agent.
@@ -278,7 +279,6 @@ export const distributeSizes: readonly DistributeOptions[] = [
   { agents: 1000, calls: 150, warmup: 30 },
 ];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const fmt = (p: Percentiles | undefined) => (p === undefined ? "n/a" : `p50 ${p.p50.toFixed(3)} ms, p99 ${p.p99.toFixed(3)} ms`);
 
 function line(r: DistributeResult): string {

@@ -16,12 +16,12 @@ import { echoPath, withServerAndEcho, type EchoProcess } from "./echo-server.js"
 import { gaugeValue, scrapeMetrics } from "./metrics-scrape.js";
 import { measureCompletionGo, type CompletionGoResult } from "./latency-go.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
+import { median } from "./median.js";
 
 const unary = <T>(client: ServiceClient, method: string, request: object) =>
   new Promise<T>((resolve, reject) => client[method]!.call(client, request, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res))));
 
 const ms = (n: number) => `${n.toFixed(3)} ms`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 // ---------------------------------------------------------------------------------------------------------------
 // (a) Completion published by one process → the waiter in another process released

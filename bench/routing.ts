@@ -22,6 +22,7 @@ import { conditionOperators, routingDecisions, type RoutingContext } from "../sr
 import { rawUnaryClient, serviceClient, type RawUnaryClient } from "./clients.js";
 import { echoPath, withServerAndEcho, type EchoProcess } from "./echo-server.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
+import { median } from "./median.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // The workload: one policy of four routers and one realistic routing context, shared by the core and RPC runs.
@@ -356,7 +357,6 @@ export async function measureRouteRpc(server: ServerProcess, echo: EchoProcess, 
 // (d) The printed benchmark
 // ---------------------------------------------------------------------------------------------------------------
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (n: number) => `${n.toFixed(3)} ms`;
 

@@ -12,6 +12,7 @@ import { measurePublishCost } from "./publish-cost.js";
 import { writeResults } from "./results.js";
 import { runRoutingBench } from "./routing.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
+import { runCoordinationsBench } from "./coordinations.js";
 
 /**
  * Runs the benchmarks and prints their numbers:
@@ -118,6 +119,10 @@ const areas: readonly { name: string; aliases?: readonly string[]; run: () => Pr
   {
     name: "Routing",
     run: () => runRoutingBench(runs, smoke ? { core: { routes: 20_000, warmup: 5000 }, rpc: { seconds: 0.3, rounds: 1, warmupSeconds: 0.2 } } : {}),
+  },
+  {
+    name: "Coordinations",
+    run: () => runCoordinationsBench(runs, smoke ? { publishes: 20_000, ticks: 5, snapshotSizes: [1000] } : {}),
   },
   {
     name: "Context",

@@ -64,6 +64,20 @@ describe("a new watch", () => {
     w.close();
   });
 
+  it("created over a store already in use, lists its coordinations after the first tick", async () => {
+    const store = createStore();
+    const signals = createSignalEngine({ store });
+    const coordinations = createCoordinationEngine({ store, signals, contexts: createContextEngine({ store }), dependencies: createDependencyEngine({ store, signals }) });
+    signals.publish({ coordinationId: "early-1", type: "agent_initialized" });
+    signals.publish({ coordinationId: "early-2", type: "agent_initialized" });
+    const feed = createCoordinationFeed({ store, summarize: coordinations.summarize, intervalMs: 60_000 });
+    feeds.push(feed);
+    feed.tick();
+    const b = await next(feed.watch({}));
+    expect(b.changes.map((c) => (c.kind === "updated" ? c.coordination.coordinationId : c.coordinationId)).sort()).toEqual(["early-1", "early-2"]);
+    expect(b.caughtUp).toBe(true);
+  });
+
   it("of an empty server gets one empty response, caught up", async () => {
     const { feed } = setup();
     const b = await next(feed.watch({}));

@@ -275,5 +275,9 @@ export function createCoordinationFeed(options: CoordinationFeedOptions): Coordi
       return createCoordinationWatch(source, slot, start, unregister, o);
     },
   };
+  // Coordinations the store already holds (a feed created after the store was used) get revisions at the first
+  // tick, like any change: a snapshot never leaves one out.
+  for (const c of store.all()) dirty.add(c.id);
+  if (dirty.size > 0) schedule();
   return feed;
 }
