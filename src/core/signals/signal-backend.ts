@@ -42,6 +42,23 @@ export interface SignalBackend<R extends PublishResult | Promise<PublishResult> 
    * backend unreachable: `unavailable`); nothing is applied then.
    */
   append(view: SignalLogView, signal: SignalRecord): R;
+  /**
+   * The epoch of a log the engine creates for `coordinationId`. Unset: a new UUID (in memory, a log lives as long
+   * as its coordination here). A shared backend answers from the coordination's meta, already loaded, so that
+   * every replica's log of one coordination has the same epoch.
+   */
+  epochOf?(coordinationId: string): string;
+  /**
+   * Called once, by the engine the backend serves, with the way to its local logs: where a shared backend applies
+   * what other replicas appended.
+   */
+  connect?(views: SignalViews): void;
+}
+
+/** An engine's local logs, as its backend reaches them. */
+export interface SignalViews {
+  /** The coordination's local log; `undefined` when the engine holds none (it serves no such coordination). */
+  view(coordinationId: string): SignalLogView | undefined;
 }
 
 /** A coordination's local log as the engine keeps it: what a backend reads and applies to. */

@@ -254,7 +254,7 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
    */
   class LocalLog implements SignalState {
     readonly senders = new Map<string, string>();
-    readonly epoch: string = nextId();
+    readonly epoch: string;
     readonly log = createSequenceLog<SignalRecord>(limits.maxHistory);
     readonly idempotency = new Map<string, number>();
     readonly subscriptions = new Set<LiveSubscription>();
@@ -265,7 +265,9 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
     propagationSumMs = 0;
     propagationMaxMs = 0;
     byType = new Map<SignalType, number>();
-    constructor(readonly coordinationId: string) {}
+    constructor(readonly coordinationId: string) {
+      this.epoch = backend.epochOf === undefined ? nextId() : backend.epochOf(coordinationId);
+    }
 
     get head(): number {
       return this.log.head;
@@ -307,6 +309,7 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
     return s;
   };
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
+  backend.connect?.({ view: peekState });
   const coordinationIdOf = (v: Violations, id: string) => requireId(v, "coordination_id", id, limits.maxIdLength);
   const checkCoordinationId = (id: string) => checkId("coordination_id", id, limits.maxIdLength);
 
