@@ -302,8 +302,12 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
             pull();
             const outcome = outcomeOf(r.value.publish);
             outcomes.push(outcome);
-            if (outcome instanceof Promise) pending = true;
-            bytes += outcome instanceof Promise || "ack" in outcome ? ackBytes : outcome.errorBytes.byteLength + 16;
+            if (outcome instanceof Promise) {
+              pending = true;
+              bytes += ackBytes;
+            } else {
+              bytes += "ack" in outcome ? ackBytes : outcome.errorBytes.byteLength + 16;
+            }
             if (outcomes.length >= maxOutcomes || bytes >= maxOutcomeBytes) yield flush();
             continue;
           }
