@@ -33,6 +33,13 @@ import type { PublishResult, SignalRecord } from "./types.js";
  *   are coordination meta kept by the backend (KV); clearing purges the subject and records cleared-through (a
  *   purge loses the subject's head); deleting removes the meta, and every replica's view hears it as a drop.
  *   Only appends go through the seam today; clear and delete are the in-memory engine's own.
+ * - **Serving a coordination.** Reads never wait, so a shared backend must have brought a replica's log up to
+ *   date (epoch from the meta, retained signals from the stream) before the engine first uses that coordination
+ *   there: an asynchronous step to take before the engine is called, not part of this interface yet. A backend
+ *   applies only to logs the engine holds ({@link SignalViews.view}).
+ * - **What "applied" tells.** Counters, the `onPublished` hook and append listeners see every applied signal, the
+ *   other replicas' included: the coordination's figures are the shared log's, and a wait on any replica is
+ *   released by a completion published on any other.
  */
 export interface SignalBackend<R extends PublishResult | Promise<PublishResult> = PublishResult | Promise<PublishResult>> {
   /**
