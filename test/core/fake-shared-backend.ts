@@ -24,6 +24,8 @@ export interface FakeSharedLogOptions {
   readonly seed?: number;
   /** Largest delay of a hop, in ms. @default 3 */
   readonly maxDelayMs?: number;
+  /** The error an append is refused with when it reaches the log (nothing is appended); none by default. */
+  readonly refuse?: (signal: SignalRecord) => Error | undefined;
 }
 
 interface Subject {
@@ -104,6 +106,8 @@ export function createFakeSharedLog(options: FakeSharedLogOptions = {}): FakeSha
 
     const appendNow = async (view: SignalLogView, signal: SignalRecord): Promise<PublishResult> => {
       await hop();
+      const refused = options.refuse?.(signal);
+      if (refused !== undefined) throw refused;
       const s = subject(view.coordinationId);
       const known = signal.idempotencyKey === "" ? undefined : s.keys.get(signal.idempotencyKey);
       if (known !== undefined) {

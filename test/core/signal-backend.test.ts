@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { createHandlerContext } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { PublishStreamRequestSchema, type PublishStreamResponse, SignalService, SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
+import { PublishRequestSchema, PublishStreamRequestSchema, type PublishStreamResponse, SignalService, SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
 import { createDependencyEngine } from "../../src/core/dependencies/dependency-engine.js";
-import type { ConsortError } from "../../src/core/errors.js";
+import { ConsortError } from "../../src/core/errors.js";
 import { defaultLimits } from "../../src/core/limits.js";
 import { inMemorySignalBackend } from "../../src/core/signals/signal-backend.js";
 import { createSignalEngine, type PublishReturn, type SignalEngine } from "../../src/core/signals/signal-engine.js";
@@ -161,33 +161,47 @@ describe("an asynchronous backend (a fake shared log)", () => {
     expect(b!.engine.list({ coordinationId: "c" }).signals.map((s) => s.type)).toEqual(["dependency_resolved", "agent_completed"]);
   });
 
-  it("keeps PublishStream's outcomes in request order, refusals among acks", async () => {
-    const log = createFakeSharedLog({ seed: 11 });
+  const statusBytes = (err: ConsortError) => statusDetailsBin(toWireError(err));
+  const ctx = (method: (typeof SignalService.methods)[number]) =>
+    createHandlerContext({ service: SignalService, method, protocolName: "grpc", requestMethod: "POST", url: "http://x/", requestHeader: { "content-type": "application/grpc" } });
+  const unavailable = () => new ConsortError("unavailable", "the shared log is unreachable", { reason: "BACKEND_UNAVAILABLE" });
+
+  it("keeps PublishStream's outcomes in request order: refusals by validation and by the backend among acks", async () => {
+    // The backend refuses what carries data.refuse, when it reaches the log.
+    const log = createFakeSharedLog({ seed: 11, refuse: (s) => (s.data["refuse"] === true ? unavailable() : undefined) });
     const [a] = replicas(1, log);
-    const statusBytes = (err: ConsortError) => statusDetailsBin(toWireError(err));
     const service = createSignalService({ engine: a!.engine, maxMessageBytes: defaultLimits.maxMessageBytes, statusBytes });
-    const ctx = createHandlerContext({
-      service: SignalService,
-      method: SignalService.method.publishStream,
-      protocolName: "grpc",
-      requestMethod: "POST",
-      url: "http://x/",
-      requestHeader: { "content-type": "application/grpc" },
-    });
+    const kind = (i: number) => (i % 7 === 3 ? "invalid" : i % 11 === 5 ? "refused" : "ok");
     async function* requests() {
       for (let i = 0; i < 300; i++) {
-        // Every seventh has no type: refused at once, while the acks before it are still in flight.
-        const type = i % 7 === 3 ? SignalType.UNSPECIFIED : SignalType.INTER_AGENT_MESSAGE;
-        yield create(PublishStreamRequestSchema, { publish: { coordinationId: "ps", type, data: { i } } });
+        // An invalid one (no type) is refused at once, while the appends before it are still in flight.
+        const type = kind(i) === "invalid" ? SignalType.UNSPECIFIED : SignalType.INTER_AGENT_MESSAGE;
+        yield create(PublishStreamRequestSchema, { publish: { coordinationId: "ps", type, data: { i, refuse: kind(i) === "refused" } } });
         if (i % 50 === 0) await new Promise((r) => setTimeout(r, 2));
       }
     }
     const outcomes: string[] = [];
-    for await (const res of service.publishStream(requests(), ctx)) {
-      for (const o of (res as PublishStreamResponse).outcomes) outcomes.push(o.outcome.case === "ack" ? `ack ${o.outcome.value.sequence}` : "error");
+    for await (const res of service.publishStream(requests(), ctx(SignalService.method.publishStream))) {
+      for (const o of (res as PublishStreamResponse).outcomes) {
+        outcomes.push(o.outcome.case === "ack" ? `ack ${o.outcome.value.sequence}` : `error ${o.outcome.value?.code}`);
+      }
     }
     let seq = 0;
-    const expected = Array.from({ length: 300 }, (_, i) => (i % 7 === 3 ? "error" : `ack ${++seq}`));
+    const expected = Array.from({ length: 300 }, (_, i) => (kind(i) === "invalid" ? "error 3" : kind(i) === "refused" ? "error 14" : `ack ${++seq}`));
     expect(outcomes).toEqual(expected);
+  });
+
+  it("ends a unary Publish with the backend's refusal, and stores nothing", async () => {
+    const log = createFakeSharedLog({ refuse: unavailable });
+    const [a] = replicas(1, log);
+    const service = createSignalService({ engine: a!.engine, maxMessageBytes: defaultLimits.maxMessageBytes, statusBytes });
+    const req = create(PublishRequestSchema, { coordinationId: "u", type: SignalType.AGENT_COMPLETED });
+    const refused = await Promise.resolve(service.publish(req, ctx(SignalService.method.publish))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(ConsortError);
+    expect((refused as ConsortError).reason).toBe("BACKEND_UNAVAILABLE");
+    expect(a!.engine.headSequence("u")).toBe(0);
   });
 });

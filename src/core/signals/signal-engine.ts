@@ -22,7 +22,7 @@ import {
 interface SignalState extends SignalLogView {
   /** Sender ids seen, each kept once (at most {@link maxInternedSenders}) and shared by their signals. */
   readonly senders: Map<string, string>;
-  /** Minted when the log is created: a sequence means something only within its epoch. */
+  /** Given when the log is created (minted here, or the backend's): a sequence means something only within it. */
   readonly epoch: string;
   readonly log: SequenceLog<SignalRecord>;
   /** idempotency key → sequence, for retained signals only. */
