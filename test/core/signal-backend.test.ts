@@ -161,6 +161,18 @@ describe("an asynchronous backend (a fake shared log)", () => {
     expect(b!.engine.list({ coordinationId: "c" }).signals.map((s) => s.type)).toEqual(["dependency_resolved", "agent_completed"]);
   });
 
+  it("gives a wait its result when its announcement is refused by the backend, and reports the refusal", async () => {
+    const log = createFakeSharedLog({ refuse: (s) => (s.type === "dependency_resolved" ? new Error("lost the log") : undefined) });
+    const [a] = replicas(1, log);
+    const errors: unknown[] = [];
+    const deps = createDependencyEngine({ store: a!.store, signals: a!.engine, limits: defaultLimits, hooks: { onError: (e) => errors.push(e) } });
+    await a!.engine.publish({ coordinationId: "c", type: "agent_completed", senderAgentId: "gen" });
+    const r = await deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [{ dependencyId: "d", timeoutMs: 5000, target: { type: "agent_completion", agentId: "gen" } }] }).result;
+    expect(r.success).toBe(true);
+    expect(errors.map((e) => (e as Error).message)).toEqual(["lost the log"]);
+    expect(a!.engine.headSequence("c")).toBe(1);
+  });
+
   const statusBytes = (err: ConsortError) => statusDetailsBin(toWireError(err));
   const ctx = (method: (typeof SignalService.methods)[number]) =>
     createHandlerContext({ service: SignalService, method, protocolName: "grpc", requestMethod: "POST", url: "http://x/", requestHeader: { "content-type": "application/grpc" } });
