@@ -7,9 +7,9 @@ import { LRUCache } from "lru-cache";
 import { ConsortError, isConsortError, Violations } from "../core/errors.js";
 import { encodePublishStreamResponse, encodeSignal, type OutcomeFields } from "./signal-codec.js";
 import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
-import type { SignalEngine } from "../core/signals/signal-engine.js";
+import type { PublishReturn, SignalEngine } from "../core/signals/signal-engine.js";
 import { streamSubscription } from "../core/signals/subscription-stream.js";
-import { signalTypes, type SignalRecord } from "../core/signals/types.js";
+import { signalTypes, type PublishResult, type SignalRecord } from "../core/signals/types.js";
 import {
   type Signal,
   SignalSchema,
@@ -32,7 +32,8 @@ import { binaryElementSize, jsonBytes, jsonElementSize, responseReserveBytes } f
 
 /** Options of {@link createSignalService}. */
 export interface SignalServiceOptions {
-  readonly engine: SignalEngine;
+  /** The engine, whatever its backend: a publish's result is awaited only when it is a promise. */
+  readonly engine: SignalEngine<PublishReturn>;
   /** Largest response message in bytes: batches and pages are cut to fit it, as encoded. */
   readonly maxMessageBytes: number;
   /** Signals per Subscribe response. @default 256 */
@@ -193,14 +194,25 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
       v.list,
     );
   };
-  /** One PublishStream request's outcome: its ack, or the status Publish would have ended with. */
-  const outcomeOf = (req: PublishRequest | undefined): OutcomeFields => {
+  /** An applied request's ack. */
+  const ackOf = ({ signal, duplicate }: PublishResult): OutcomeFields => ({
+    ack: { signalId: signal.signalId, sequence: signal.sequence, epoch: signal.epoch, duplicate },
+  });
+  /** A refused request's outcome: the status Publish would have ended with. */
+  const refusalOf = (e: unknown): OutcomeFields => {
+    if (isConsortError(e)) return { errorBytes: options.statusBytes(e) };
+    throw e; // not the request's fault: the stream ends INTERNAL
+  };
+  /**
+   * One PublishStream request's outcome: its ack, or the status Publish would have ended with; a promise of it only
+   * when the engine's backend appends asynchronously.
+   */
+  const outcomeOf = (req: PublishRequest | undefined): OutcomeFields | Promise<OutcomeFields> => {
     try {
-      const { signal, duplicate } = publishOne(req ?? emptyPublish);
-      return { ack: { signalId: signal.signalId, sequence: signal.sequence, epoch: signal.epoch, duplicate } };
+      const r = publishOne(req ?? emptyPublish);
+      return r instanceof Promise ? r.then(ackOf, refusalOf) : ackOf(r);
     } catch (e) {
-      if (isConsortError(e)) return { errorBytes: options.statusBytes(e) };
-      throw e; // not the request's fault: the stream ends INTERNAL
+      return refusalOf(e);
     }
   };
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
@@ -212,7 +224,9 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
 
   return {
     async publish(req, ctx) {
-      const { signal, duplicate } = publishOne(req);
+      const r = publishOne(req);
+      // Awaited only when the backend appends asynchronously: in memory, the result is there.
+      const { signal, duplicate } = r instanceof Promise ? await r : r;
       // The gRPC port sends the signal's bytes, cached for its fan-out too; Connect serializes the message.
       if (ctx.protocolName === "grpc") return new EncodedPublishResponse(signal, encodings, duplicate);
       return create(PublishResponseSchema, { signal: toSignalMessage(signal), duplicate });
@@ -223,13 +237,19 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
       // Each request is applied as it arrives; its outcome waits for the others that arrived in the same turn of
       // the event loop, and they go out together in one response (one message per burst, not per signal). Only the
       // gRPC port serves this method (HTTP/1.1 cannot stream both ways): the response carries its bytes.
-      let outcomes: OutcomeFields[] = [];
+      // With an asynchronous backend, an outcome may still be a promise: the batch keeps request order and its
+      // response waits for all of them (appends are acknowledged in the order made). Only validation refusals have
+      // sizes worth counting, and those are known at once; a backend's refusal (unavailable) is small.
+      let outcomes: (OutcomeFields | Promise<OutcomeFields>)[] = [];
+      let pending = false;
       let bytes = 0;
       const flush = () => {
-        const res = new EncodedPublishStreamResponse(outcomes);
+        const batch = outcomes;
         outcomes = [];
         bytes = 0;
-        return res;
+        if (!pending) return new EncodedPublishStreamResponse(batch as OutcomeFields[]);
+        pending = false;
+        return Promise.all(batch).then((settled) => new EncodedPublishStreamResponse(settled));
       };
       // What the loop waits for — the next request (or the requests' end or failure), the call's abort, the end of
       // the turn — each wakes one pending wait. No promise is raced per request: a Promise.race against a
@@ -282,7 +302,12 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
             pull();
             const outcome = outcomeOf(r.value.publish);
             outcomes.push(outcome);
-            bytes += "ack" in outcome ? ackBytes : outcome.errorBytes.byteLength + 16;
+            if (outcome instanceof Promise) {
+              pending = true;
+              bytes += ackBytes;
+            } else {
+              bytes += "ack" in outcome ? ackBytes : outcome.errorBytes.byteLength + 16;
+            }
             if (outcomes.length >= maxOutcomes || bytes >= maxOutcomeBytes) yield flush();
             continue;
           }
@@ -302,6 +327,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
         }
       } finally {
         ctx.signal.removeEventListener("abort", wakeUp);
+        // Outcomes never sent (the call went away first) must not fail later unheard.
+        for (const o of outcomes) if (o instanceof Promise) o.catch(() => {});
         // Not awaited: with a read pending it would wait for the client's next request. The read settles when the
         // transport ends the call.
         it.return?.(undefined).catch(() => {});

@@ -53,6 +53,7 @@ export interface DependencyEngineOptions {
   /** Where completions come from and `dependency_resolved` goes. */
   readonly signals: {
     addAppendListener(listener: (signal: SignalRecord) => void): () => void;
+    /** Its result or a promise of it (a backend appending asynchronously): the call's result follows it. */
     publish(input: PublishInput): unknown;
   };
   /** An agent's distributed assignment dependencies; `undefined` when it has no context. @default none */
@@ -399,12 +400,12 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
   const outcome = (w: Wait): DependencyOutcome => ({ dependencyId: w.dependencyId, status: w.status, durationMs: w.durationMs, message: w.message });
 
   /** Publishes `dependency_resolved` once per set of waits, however many calls joined them. */
-  const announce = (coordinationId: string, agentId: string, waits: readonly Wait[]) => {
+  const announce = (coordinationId: string, agentId: string, waits: readonly Wait[]): unknown => {
     const key = `dependency_resolved:${createHash("sha256")
       .update(`${agentId}\u0000${waits.map((w) => w.seq).join(",")}`)
       .digest("base64url")
       .slice(0, 32)}`;
-    signals.publish({
+    return signals.publish({
       coordinationId,
       type: "dependency_resolved",
       senderAgentId: "system",
@@ -551,14 +552,28 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
             return;
           }
           const r = results();
+          // Refused once the server shuts down (publishes stop first): the caller still gets its result. Any
+          // other failure is a bug the server must hear of, not lose in a microtask.
+          const report = (e: unknown) => {
+            if (!(e instanceof ConsortError && e.reason === "SHUTTING_DOWN")) hooks.onError?.(e);
+          };
+          let announced: unknown;
           try {
             // Only into the coordination the waits belong to: a dropped one is not created again by its announcement.
-            if (r.success && store.peek(input.coordinationId) === c) announce(input.coordinationId, input.agentId, waits);
+            if (r.success && store.peek(input.coordinationId) === c) announced = announce(input.coordinationId, input.agentId, waits);
           } catch (e) {
-            // Refused once the server shuts down (publishes stop first): the caller still gets its result. Any
-            // other failure is a bug the server must hear of, not lose in a microtask.
-            if (!(e instanceof ConsortError && e.reason === "SHUTTING_DOWN")) hooks.onError?.(e);
-          } finally {
+            report(e);
+          }
+          // The result follows its announcement, as applied: a backend appending asynchronously is waited for.
+          if (announced instanceof Promise) {
+            announced.then(
+              () => settle(r),
+              (e: unknown) => {
+                report(e);
+                settle(r);
+              },
+            );
+          } else {
             settle(r);
           }
         });

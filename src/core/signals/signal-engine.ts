@@ -6,6 +6,7 @@ import { coordinationDropped, type Coordination, type Store } from "../store.js"
 import { checkId, optionalId, pageSize, requireId } from "../validate.js";
 import { decodePageToken, queryFingerprint } from "../page-token.js";
 import { createSequenceLog, pageNewestFirst, type PageBudget, type SequenceLog } from "../sequence-log.js";
+import { inMemorySignalBackend, type SignalBackend, type SignalLogView } from "./signal-backend.js";
 import { createSubscription, type Subscription } from "./subscription.js";
 import { createUuidSource } from "../uuid.js";
 import {
@@ -17,11 +18,11 @@ import {
   type SignalType,
 } from "./types.js";
 
-/** The signal part of a coordination (its store slot). */
-interface SignalState {
+/** The signal part of a coordination (its store slot): the local view a backend applies to. */
+interface SignalState extends SignalLogView {
   /** Sender ids seen, each kept once (at most {@link maxInternedSenders}) and shared by their signals. */
   readonly senders: Map<string, string>;
-  /** Minted when the log is created: a sequence means something only within its epoch. */
+  /** Given when the log is created (minted here, or the backend's): a sequence means something only within it. */
   readonly epoch: string;
   readonly log: SequenceLog<SignalRecord>;
   /** idempotency key → sequence, for retained signals only. */
@@ -124,8 +125,11 @@ export interface SignalEngineHooks {
   readonly onSubscriptionsChanged?: (delta: number) => void;
 }
 
+/** What a publish returns: the result itself (in-memory backend) or a promise of it (a shared backend). */
+export type PublishReturn = PublishResult | Promise<PublishResult>;
+
 /** Options of {@link createSignalEngine}. */
-export interface SignalEngineOptions {
+export interface SignalEngineOptions<R extends PublishReturn = PublishResult> {
   /** @default a new store */
   readonly store: Store;
   /** @default defaultLimits */
@@ -138,16 +142,25 @@ export interface SignalEngineOptions {
    * unset field counts 0. @default its JSON size
    */
   readonly payloadBytes?: (payload: JsonObject) => number;
+  /** Where appends go (DESIGN.md §8). @default inMemorySignalBackend */
+  readonly backend?: SignalBackend<R>;
 }
 
-/** The signal engine: per-coordination logs, subscriptions and fan-out (SPEC.md §1, DESIGN.md §2–§3). */
-export interface SignalEngine {
+/**
+ * The signal engine: per-coordination logs, subscriptions and fan-out (SPEC.md §1, DESIGN.md §2–§3). `R` is what
+ * its backend's appends return: `PublishResult` in memory (the default), so `publish` is synchronous; a promise for
+ * a shared backend. Code serving either takes a `SignalEngine<PublishReturn>`.
+ */
+export interface SignalEngine<R extends PublishReturn = PublishResult> {
   /**
    * Validates and appends a signal, then offers it to every matching subscription without waiting. Each call
    * below takes `found`: violations the caller found while decoding the request, reported with the engine's own
-   * in one `invalid` error (nothing is done when there is any).
+   * in one `invalid` error (nothing is done when there is any). Invalid input throws, whatever the backend; a
+   * retry found in the local view is answered synchronously; otherwise the backend's result is returned as it
+   * is (see {@link SignalBackend}): a promise only from a shared backend, resolved once the signal is applied
+   * locally.
    */
-  publish(input: PublishInput, found?: readonly FieldViolation[]): PublishResult;
+  publish(input: PublishInput, found?: readonly FieldViolation[]): R | PublishResult;
   /** Registers a subscription; with `afterSequence`, it replays retained signals first. */
   subscribe(input: SubscribeInput, found?: readonly FieldViolation[]): SubscribeResult;
   /** History, newest first, filtered and paginated. */
@@ -222,8 +235,9 @@ function parseTypes(v: Violations, field: string, types: readonly string[] | und
 }
 
 /** Creates a {@link SignalEngine} over a shared store. */
-export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
+export function createSignalEngine<R extends PublishReturn = PublishResult>(options: SignalEngineOptions<R>): SignalEngine<R> {
   const { store } = options;
+  const backend = options.backend ?? (inMemorySignalBackend as SignalBackend<PublishResult> as SignalBackend<R>);
   const limits = options.limits ?? defaultLimits;
   const nextId = createUuidSource();
   const hooks = options.hooks ?? {};
@@ -234,28 +248,68 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
   const appendListeners = new Set<(signal: SignalRecord) => void>();
   let stopped = false;
 
+  /**
+   * A coordination's local log. A class made per engine: its methods are shared by every coordination (no closures
+   * per coordination) and see the engine's limits, hooks and listeners.
+   */
+  class LocalLog implements SignalState {
+    readonly senders = new Map<string, string>();
+    readonly epoch: string;
+    readonly log = createSequenceLog<SignalRecord>(limits.maxHistory);
+    readonly idempotency = new Map<string, number>();
+    readonly subscriptions = new Set<LiveSubscription>();
+    readonly lastSent = new Map<string, number>();
+    sent = 0;
+    received = 0;
+    liveReceived = 0;
+    propagationSumMs = 0;
+    propagationMaxMs = 0;
+    byType = new Map<SignalType, number>();
+    constructor(readonly coordinationId: string) {
+      this.epoch = backend.epochOf === undefined ? nextId() : backend.epochOf(coordinationId);
+    }
+
+    get head(): number {
+      return this.log.head;
+    }
+
+    byKey(key: string): SignalRecord | undefined {
+      const seq = this.idempotency.get(key);
+      return seq === undefined ? undefined : this.log.get(seq);
+    }
+
+    apply(signal: SignalRecord): void {
+      const evicted = this.log.append(signal);
+      if (evicted !== undefined && evicted.idempotencyKey !== "" && this.idempotency.get(evicted.idempotencyKey) === evicted.sequence) {
+        this.idempotency.delete(evicted.idempotencyKey);
+      }
+      if (signal.idempotencyKey !== "") this.idempotency.set(signal.idempotencyKey, signal.sequence);
+      this.sent++;
+      // Setting a known sender keeps its place (and the size); only a new one can pass the bound.
+      this.lastSent.set(signal.senderAgentId, signal.sequence);
+      if (this.lastSent.size > limits.maxAgentsPerCoordination) this.lastSent.delete(this.lastSent.keys().next().value!);
+      this.byType.set(signal.type, (this.byType.get(signal.type) ?? 0) + 1);
+      hooks.onPublished?.(signal);
+      for (const listener of appendListeners) listener(signal);
+      if (this.subscriptions.size > 0) {
+        const at = performance.now();
+        for (const live of this.subscriptions) {
+          if (live.matches(signal)) live.sub.offer(signal, at);
+        }
+      }
+    }
+  }
+
   const stateOf = (c: Coordination): SignalState => {
     let s = c.slots[SLOT] as SignalState | undefined;
     if (s === undefined) {
-      s = {
-        epoch: nextId(),
-        senders: new Map(),
-        log: createSequenceLog<SignalRecord>(limits.maxHistory),
-        idempotency: new Map(),
-        subscriptions: new Set(),
-        lastSent: new Map(),
-        sent: 0,
-        received: 0,
-        liveReceived: 0,
-        propagationSumMs: 0,
-        propagationMaxMs: 0,
-        byType: new Map(),
-      };
+      s = new LocalLog(c.id);
       c.slots[SLOT] = s;
     }
     return s;
   };
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
+  backend.connect?.({ view: peekState });
   const coordinationIdOf = (v: Violations, id: string) => requireId(v, "coordination_id", id, limits.maxIdLength);
   const checkCoordinationId = (id: string) => checkId("coordination_id", id, limits.maxIdLength);
 
@@ -311,8 +365,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
       const c = store.acquire(input.coordinationId);
       const st = stateOf(c);
       if (key !== "") {
-        const seq = st.idempotency.get(key);
-        const original = seq === undefined ? undefined : st.log.get(seq);
+        const original = st.byKey(key);
         if (original !== undefined) return { signal: original, duplicate: true };
       }
       // Retained by the million: strings every signal of the coordination repeats are shared, not copied.
@@ -329,25 +382,7 @@ export function createSignalEngine(options: SignalEngineOptions): SignalEngine {
         idempotencyKey: key,
         epoch: st.epoch,
       };
-      const evicted = st.log.append(signal);
-      if (evicted !== undefined && evicted.idempotencyKey !== "" && st.idempotency.get(evicted.idempotencyKey) === evicted.sequence) {
-        st.idempotency.delete(evicted.idempotencyKey);
-      }
-      if (key !== "") st.idempotency.set(key, signal.sequence);
-      st.sent++;
-      // Setting a known sender keeps its place (and the size); only a new one can pass the bound.
-      st.lastSent.set(signal.senderAgentId, signal.sequence);
-      if (st.lastSent.size > limits.maxAgentsPerCoordination) st.lastSent.delete(st.lastSent.keys().next().value!);
-      st.byType.set(signal.type, (st.byType.get(signal.type) ?? 0) + 1);
-      hooks.onPublished?.(signal);
-      for (const listener of appendListeners) listener(signal);
-      if (st.subscriptions.size > 0) {
-        const at = performance.now();
-        for (const live of st.subscriptions) {
-          if (live.matches(signal)) live.sub.offer(signal, at);
-        }
-      }
-      return { signal, duplicate: false };
+      return backend.append(st, signal);
     },
 
     subscribe(input, found) {
