@@ -283,7 +283,8 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
       if (evicted !== undefined && evicted.idempotencyKey !== "" && this.idempotency.get(evicted.idempotencyKey) === evicted.sequence) {
         this.idempotency.delete(evicted.idempotencyKey);
       }
-      if (signal.idempotencyKey !== "") this.idempotency.set(signal.idempotencyKey, signal.sequence);
+      // A second signal under a key the view holds (another replica's, raced in) keeps the key on the first.
+      if (signal.idempotencyKey !== "" && !this.idempotency.has(signal.idempotencyKey)) this.idempotency.set(signal.idempotencyKey, signal.sequence);
       this.sent++;
       // Setting a known sender keeps its place (and the size); only a new one can pass the bound.
       this.lastSent.set(signal.senderAgentId, signal.sequence);
