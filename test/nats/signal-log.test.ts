@@ -206,6 +206,52 @@ describe("JetStream signal log", () => {
     await followed.follow.stop();
   });
 
+  it("returns a conflict when other writers win every attempt, and head_lost when the subject was purged", async () => {
+    const o = await options({ maxAttempts: 1 });
+    const a = await createJetStreamSignalLog(o);
+    const b = await createJetStreamSignalLog({ ...o, connection: await connection() });
+    await appendOk(a, "c", "a1");
+    await appendOk(b, "c", "b2"); // a's known head is now stale
+    expect(await a.append("c", bytes("a3"), { msgId: "a3" })).toMatchObject({ ok: false, reason: "conflict", attempts: 1 });
+    expect(a.knownHead("c")).toMatchObject({ consortSequence: 2 }); // learned on the way: the next attempt can win
+    expect(await a.append("c", bytes("a3"), { msgId: "a3" })).toMatchObject({ ok: true, consortSequence: 3 });
+
+    const jsm = await o.connection.jetstreamManager();
+    await jsm.streams.purge(a.streamName, { filter: a.subjectOf("c") });
+    await appendOk(b, "other", "x"); // b's head of "c" is stale too, but it would read an empty subject as 0
+    expect(await a.append("c", bytes("a4"), { msgId: "a4" })).toMatchObject({ ok: false, reason: "head_lost" });
+    // Forgetting the coordination numbers from 1 again: what the cleared-through figure in meta will prevent.
+    a.forget("c");
+    expect(await a.append("c", bytes("a4"), { msgId: "a4" })).toMatchObject({ ok: true, consortSequence: 1 });
+  });
+
+  it("returns unavailable, not a throw, when the server is gone; a follow ends failed once its connection closes", async () => {
+    const own = await startNatsServer();
+    try {
+      const nc = await connect({ servers: own.url, reconnectTimeWait: 50 });
+      const log = await createJetStreamSignalLog({ connection: nc, storage: "memory", timeoutMs: 300 });
+      await appendOk(log, "c", "s1");
+      const followed = collect(log, "c", 0);
+      await until(() => followed.records.length >= 1, "a record");
+      await own.stop();
+      expect(await log.append("c", bytes("s2"), { msgId: "s2" })).toMatchObject({ ok: false, reason: "unavailable" });
+      await nc.close();
+      expect(await followed.follow.ended).toMatchObject({ reason: "failed" });
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it("ends a follow whose stream is deleted", async () => {
+    const o = await options();
+    const log = await createJetStreamSignalLog(o);
+    await appendOk(log, "c", "s1");
+    const followed = collect(log, "c", 0);
+    await until(() => followed.records.length >= 1, "a record");
+    await (await o.connection.jetstreamManager()).streams.delete(log.streamName);
+    expect(await followed.follow.ended).toMatchObject({ reason: "failed" });
+  });
+
   it("follows a coordination with one consumer, released on stop", async () => {
     const o = await options();
     const log = await createJetStreamSignalLog(o);

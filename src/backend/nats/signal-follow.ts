@@ -69,6 +69,8 @@ export interface FollowContext {
   readonly coordinationId: string;
   readonly after: number;
   readonly onRecord: FollowRecordHandler;
+  /** Settles when the connection closes (the consumer's own iterator does not end then). */
+  readonly connectionClosed: Promise<unknown>;
   /** Told each verified record's place, so appends start from the freshest head. */
   readonly onVerified: (head: Head) => void;
 }
@@ -141,9 +143,11 @@ export function startFollow(c: FollowContext): Follow {
     if (done) return undefined;
     consumer = await c.js.consumers.get(c.stream, fromHead ? { filterSubjects: c.subject, opt_start_seq: read.head.streamSequence + 1 } : { filterSubjects: c.subject });
     if (done) return undefined;
-    messages = await consumer.consume({ callback: onMessage });
+    // A deleted stream ends the follow rather than being waited for.
+    messages = await consumer.consume({ callback: onMessage, abort_on_missing_resource: true });
     return messages;
   };
+  void c.connectionClosed.then(() => end({ reason: "failed", message: `the connection following ${c.subject} closed` }));
   const starting = setUpConsumer();
   setUp = starting;
   starting

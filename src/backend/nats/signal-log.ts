@@ -145,6 +145,7 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
   // The last append queued per coordination: the next one starts when it settles.
   const tails = new Map<string, Promise<unknown>>();
   const following = new Set<string>();
+  const connectionClosed = nc.closed();
 
   /** Records a head, never going back on one this log knows further on (followers and appends race). */
   const learn = (id: string, head: Head) => {
@@ -211,10 +212,11 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
           return failure("unavailable", `publishing to ${subject} failed: ${String(err)}`, attempt, err);
         }
         if (code !== wrongLastSequenceCode) return failure("rejected", `the stream refused a signal of ${subject}: ${String(err)}`, attempt, err);
-        if (attempt >= n.maxAttempts) return failure("conflict", `other writers won ${attempt} publishes to ${subject}`, attempt, err);
         const read = await refreshHead(id, subject, attempt);
         if ("ok" in read) return read;
         head = read;
+        // Out of attempts, with the head read all the same: the next append starts from it.
+        if (attempt >= n.maxAttempts) return failure("conflict", `other writers won ${attempt} publishes to ${subject}`, attempt, err);
       }
     }
   };
@@ -242,7 +244,7 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
       if (following.has(id)) throw new Error(`coordination ${JSON.stringify(id)} is already followed by this log`);
       if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`afterConsortSequence must be a non-negative integer, got ${after}`);
       following.add(id);
-      const f = startFollow({ js, jsm, stream: n.streamName, subject: signalSubject(n.subjectPrefix, id), coordinationId: id, after, onRecord, onVerified: (h) => learn(id, h) });
+      const f = startFollow({ js, jsm, stream: n.streamName, subject: signalSubject(n.subjectPrefix, id), coordinationId: id, after, onRecord, connectionClosed, onVerified: (h) => learn(id, h) });
       void f.ended.then(() => following.delete(id));
       return f;
     },
