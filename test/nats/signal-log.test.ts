@@ -117,8 +117,12 @@ describe("JetStream signal log", () => {
     const other = await createJetStreamSignalLog({ ...o, connection: await connection() });
     expect(await other.append("c", bytes("one"), { msgId: "m1" })).toMatchObject({ ok: true, consortSequence: 1, duplicate: true, streamSequence: first.streamSequence });
 
+    // Ids are the coordination's own: another coordination's "m1" is another signal.
+    expect(await log.append("d", bytes("one"), { msgId: "m1" })).toMatchObject({ ok: true, consortSequence: 1, duplicate: false });
+    expect(await log.append("d", bytes("x"), { msgId: "" })).toMatchObject({ ok: false, reason: "rejected" });
+
     const jsm = await o.connection.jetstreamManager();
-    expect((await jsm.streams.info(log.streamName)).state.messages).toBe(2);
+    expect((await jsm.streams.info(log.streamName)).state.messages).toBe(3);
   });
 
   it("replays after sequence k, then continues live; following from the head is live only", async () => {

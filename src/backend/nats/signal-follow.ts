@@ -1,5 +1,5 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "nats";
-import { consortSequenceHeader, consortSequenceOf, type Head, readHead } from "./signal-head.js";
+import { callerMsgId, consortSequenceHeader, consortSequenceOf, type Head, readHead } from "./signal-head.js";
 
 /**
  * Following one coordination's signals with one ordered consumer (a pull consumer the client recreates at the
@@ -30,7 +30,7 @@ export interface SignalLogRecord {
   readonly streamSequence: number;
   /** The payload as appended. */
   readonly payload: Uint8Array;
-  /** The append's `Nats-Msg-Id`, if any. */
+  /** The msg id it was appended with, if any. */
   readonly msgId: string | undefined;
 }
 
@@ -66,6 +66,8 @@ export interface FollowContext {
   readonly jsm: JetStreamManager;
   readonly stream: string;
   readonly subject: string;
+  /** The coordination's subject token. */
+  readonly token: string;
   readonly coordinationId: string;
   readonly after: number;
   readonly onRecord: FollowRecordHandler;
@@ -121,7 +123,7 @@ export function startFollow(c: FollowContext): Follow {
     c.onVerified({ consortSequence: sequence, streamSequence: m.seq });
     if (sequence <= c.after) return;
     try {
-      c.onRecord({ coordinationId: c.coordinationId, consortSequence: sequence, streamSequence: m.seq, payload: m.data, msgId: m.headers?.get("Nats-Msg-Id") || undefined });
+      c.onRecord({ coordinationId: c.coordinationId, consortSequence: sequence, streamSequence: m.seq, payload: m.data, msgId: callerMsgId(c.token, m.headers?.get("Nats-Msg-Id")) });
     } catch (err) {
       end({ reason: "failed", message: `onRecord threw: ${String(err)}`, cause: err });
     }

@@ -8,6 +8,19 @@ import type { JetStreamManager, MsgHdrs, NatsError } from "nats";
 /** Consort's gap-free per-coordination sequence, in decimal. The server never reads it: followers verify it. */
 export const consortSequenceHeader = "Consort-Sequence";
 
+/**
+ * The `Nats-Msg-Id` of an append: the server deduplicates across the whole stream, so the caller's id, unique
+ * within its coordination, is prefixed with the coordination's subject token (which holds no `:`).
+ */
+export function streamMsgId(token: string, msgId: string): string {
+  return `${token}:${msgId}`;
+}
+
+/** The caller's msg id in a stored `Nats-Msg-Id` of that coordination, or `undefined`. */
+export function callerMsgId(token: string, stored: string | undefined): string | undefined {
+  return stored?.startsWith(`${token}:`) ? stored.slice(token.length + 1) : undefined;
+}
+
 /** JetStream API error: the subject's last message is not the one the publish expected. */
 export const wrongLastSequenceCode = 10071;
 /** JetStream API error: no message matches (`last_by_subj` of an empty subject, a trimmed `seq`). */

@@ -1,9 +1,9 @@
 import { type JetStreamClient, type NatsConnection, headers } from "nats";
 import type { SignalStreamMismatchError } from "./errors.js";
-import { apiErrorCode, consortSequenceHeader, consortSequenceOf, emptyHead, type Head, readHead, wrongLastSequenceCode } from "./signal-head.js";
+import { apiErrorCode, consortSequenceHeader, consortSequenceOf, emptyHead, type Head, readHead, streamMsgId, wrongLastSequenceCode } from "./signal-head.js";
 import { type Follow, type FollowRecordHandler, startFollow } from "./signal-follow.js";
 import { ensureStream, normalize } from "./signal-stream.js";
-import { signalSubject } from "./subject.js";
+import { coordinationToken, signalSubject } from "./subject.js";
 
 /**
  * The signal log of the JetStream backend (DESIGN.md §8, issue 12): every coordination's signals in one stream,
@@ -18,7 +18,8 @@ import { signalSubject } from "./subject.js";
  * message — and appends c+1 with `Nats-Expected-Last-Subject-Sequence` set to the head's stream sequence, so the
  * server stores it only if nothing came in between: whoever wins writes c+1, the others are told "wrong last
  * sequence", read the real head (`last_by_subj`) and try again with its successor (bounded by `maxAttempts`).
- * `Nats-Msg-Id` (the caller's) makes a retried append return the original within the duplicate window.
+ * `Nats-Msg-Id` (the caller's msg id, scoped to the coordination: the server deduplicates stream-wide) makes a
+ * retried append return the original within the duplicate window.
  *
  * **What the server does not check.** It compares the predecessor only, never the header: a message published on
  * the subject without Consort (plain NATS or JetStream) is stored all the same. The appender refuses to number
@@ -56,7 +57,11 @@ export interface JetStreamSignalLogOptions {
 
 /** Options of one {@link JetStreamSignalLog.append}. */
 export interface AppendOptions {
-  /** The message id (`Nats-Msg-Id`): an append retried with the same id returns the original instead of a copy. */
+  /**
+   * The append's id, unique within its coordination (1 to 1,000 characters, no line break): an append retried
+   * with the same id within the duplicate window returns the original instead of a copy (`Nats-Msg-Id`, prefixed
+   * with the coordination's token, so two coordinations may use the same ids).
+   */
   readonly msgId: string;
 }
 
@@ -189,7 +194,7 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
     }
   };
 
-  const appendNow = async (id: string, subject: string, payload: Uint8Array, msgId: string): Promise<AppendResult> => {
+  const appendNow = async (id: string, subject: string, payload: Uint8Array, natsMsgId: string): Promise<AppendResult> => {
     let head = heads.get(id) ?? emptyHead;
     if (!heads.has(id)) {
       const read = await refreshHead(id, subject, 0);
@@ -200,7 +205,7 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
       const h = headers();
       h.set(consortSequenceHeader, String(head.consortSequence + 1));
       try {
-        const ack = await js.publish(subject, payload, { headers: h, msgID: msgId, expect: { lastSubjectSequence: head.streamSequence } });
+        const ack = await js.publish(subject, payload, { headers: h, msgID: natsMsgId, expect: { lastSubjectSequence: head.streamSequence } });
         if (ack.duplicate) return await original(subject, ack.seq, attempt);
         const appended = { consortSequence: head.consortSequence + 1, streamSequence: ack.seq };
         learn(id, appended);
@@ -225,14 +230,19 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
     streamName: n.streamName,
     subjectOf: (id) => signalSubject(n.subjectPrefix, id),
     append(id, payload, { msgId }) {
+      if (msgId.length === 0 || msgId.length > 1_000 || /[\r\n]/.test(msgId)) {
+        return Promise.resolve(failure("rejected", `a msg id is 1 to 1,000 characters without line breaks, got ${JSON.stringify(msgId.slice(0, 40))}`, 0));
+      }
       let subject: string;
+      let token: string;
       try {
-        subject = signalSubject(n.subjectPrefix, id);
+        token = coordinationToken(id);
+        subject = `${n.subjectPrefix}.${token}`;
       } catch (err) {
         return Promise.resolve(failure("rejected", String(err), 0, err));
       }
       const previous = tails.get(id) ?? Promise.resolve();
-      const run = () => appendNow(id, subject, payload, msgId);
+      const run = () => appendNow(id, subject, payload, streamMsgId(token, msgId));
       const result = previous.then(run, run);
       tails.set(id, result);
       void result.finally(() => {
@@ -244,7 +254,7 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
       if (following.has(id)) throw new Error(`coordination ${JSON.stringify(id)} is already followed by this log`);
       if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`afterConsortSequence must be a non-negative integer, got ${after}`);
       following.add(id);
-      const f = startFollow({ js, jsm, stream: n.streamName, subject: signalSubject(n.subjectPrefix, id), coordinationId: id, after, onRecord, connectionClosed, onVerified: (h) => learn(id, h) });
+      const f = startFollow({ js, jsm, stream: n.streamName, subject: signalSubject(n.subjectPrefix, id), token: coordinationToken(id), coordinationId: id, after, onRecord, connectionClosed, onVerified: (h) => learn(id, h) });
       void f.ended.then(() => following.delete(id));
       return f;
     },
