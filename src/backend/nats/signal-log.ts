@@ -43,7 +43,12 @@ export interface JetStreamSignalLogOptions {
   readonly streamName?: string;
   /** The subjects' prefix: the stream holds `<prefix>.>`. @default "consort.sig" */
   readonly subjectPrefix?: string;
-  /** Where the stream keeps messages. @default "file" */
+  /**
+   * Where the stream keeps messages. Memory suits tests: on nats-server 2.9.10 a memory stream's check of the
+   * expected last subject sequence slows with the subject's length (measured: ≈4,500 publishes/s at 2,000 messages,
+   * ≈1,350 at 10,000), a file stream's does not (≈6,000).
+   * @default "file"
+   */
   readonly storage?: "file" | "memory";
   /** Signals kept per coordination (the history limit): the stream's `max_msgs_per_subject`. @default 10_000 */
   readonly historyLimit?: number;
