@@ -163,6 +163,9 @@ describe("JetStream signal log", () => {
     expect(fromThree.sequences()).toEqual(range(4, 8));
     await fromThree.follow.stop();
 
+    // A retry of a trimmed append cannot be answered with its original, nor appended again.
+    expect(await log.append("c", bytes("s1"), { msgId: "s1" })).toMatchObject({ ok: false, reason: "rejected" });
+
     // Every replica must agree on the stream: another history limit fails at start.
     await expect(createJetStreamSignalLog({ ...o, historyLimit: 6 })).rejects.toBeInstanceOf(SignalStreamMismatchError);
   });

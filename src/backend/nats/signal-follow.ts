@@ -28,7 +28,7 @@ export interface SignalLogRecord {
   readonly consortSequence: number;
   /** Its stream sequence. */
   readonly streamSequence: number;
-  /** The payload as appended. */
+  /** The payload as appended (a copy: it does not hold on to the connection's read buffer). */
   readonly payload: Uint8Array;
   /** The msg id it was appended with, if any. */
   readonly msgId: string | undefined;
@@ -123,7 +123,7 @@ export function startFollow(c: FollowContext): Follow {
     c.onVerified({ consortSequence: sequence, streamSequence: m.seq });
     if (sequence <= c.after) return;
     try {
-      c.onRecord({ coordinationId: c.coordinationId, consortSequence: sequence, streamSequence: m.seq, payload: m.data, msgId: callerMsgId(c.token, m.headers?.get("Nats-Msg-Id")) });
+      c.onRecord({ coordinationId: c.coordinationId, consortSequence: sequence, streamSequence: m.seq, payload: m.data.slice(), msgId: callerMsgId(c.token, m.headers?.get("Nats-Msg-Id")) });
     } catch (err) {
       end({ reason: "failed", message: `onRecord threw: ${String(err)}`, cause: err });
     }

@@ -1,6 +1,6 @@
 import { type JetStreamClient, type NatsConnection, headers } from "nats";
 import type { SignalStreamMismatchError } from "./errors.js";
-import { apiErrorCode, consortSequenceHeader, consortSequenceOf, emptyHead, type Head, readHead, streamMsgId, wrongLastSequenceCode } from "./signal-head.js";
+import { apiErrorCode, consortSequenceHeader, consortSequenceOf, emptyHead, type Head, lastSequenceOfConflict, noMessageFoundCode, readHead, streamMsgId, wrongLastSequenceCode } from "./signal-head.js";
 import { type Follow, type FollowRecordHandler, startFollow } from "./signal-follow.js";
 import { ensureStream, normalize } from "./signal-stream.js";
 import { coordinationToken, signalSubject } from "./subject.js";
@@ -91,7 +91,8 @@ export interface Appended {
  * - `head_invalid`: the subject's last message has no valid `Consort-Sequence` (published bypassing Consort); the
  *   coordination cannot be numbered on.
  * - `head_lost`: the subject's head went back (it was purged): numbering on would reuse sequences.
- * - `rejected`: the server refused the message for another reason (too large, stream gone…); see `message`.
+ * - `rejected`: the server refused the message for another reason (too large, stream gone…), or the msg id
+ *   belongs to a record no longer retained or to no signal; see `message`.
  */
 export type AppendFailureReason = "conflict" | "unavailable" | "head_invalid" | "head_lost" | "rejected";
 
@@ -166,12 +167,12 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
   const failure = (reason: AppendFailureReason, message: string, attempts: number, cause?: unknown): AppendFailure =>
     cause === undefined ? { ok: false, reason, message, attempts } : { ok: false, reason, message, attempts, cause };
 
-  /** Reads the subject's head into `heads`, or says why it cannot be numbered on. */
-  const refreshHead = async (id: string, subject: string, attempts: number): Promise<Head | AppendFailure> => {
+  /** Reads the subject's head (at `streamSequence` when a conflict named it) into `heads`, or says why it cannot be numbered on. */
+  const refreshHead = async (id: string, subject: string, attempts: number, streamSequence?: number): Promise<Head | AppendFailure> => {
     const known = heads.get(id);
     let read;
     try {
-      read = await readHead(jsm, n.streamName, subject);
+      read = await readHead(jsm, n.streamName, subject, streamSequence);
     } catch (err) {
       return failure("unavailable", `reading the head of ${subject} failed: ${String(err)}`, attempts, err);
     }
@@ -195,6 +196,9 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
       }
       return { ok: true, consortSequence, streamSequence, duplicate: true, attempts };
     } catch (err) {
+      if (apiErrorCode(err) === noMessageFoundCode) {
+        return failure("rejected", `the msg id was used for stream sequence ${streamSequence}, which is no longer retained`, attempts, err);
+      }
       return failure("unavailable", `the original of a duplicate append (stream sequence ${streamSequence}) could not be read: ${String(err)}`, attempts, err);
     }
   };
@@ -222,7 +226,7 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
           return failure("unavailable", `publishing to ${subject} failed: ${String(err)}`, attempt, err);
         }
         if (code !== wrongLastSequenceCode) return failure("rejected", `the stream refused a signal of ${subject}: ${String(err)}`, attempt, err);
-        const read = await refreshHead(id, subject, attempt);
+        const read = await refreshHead(id, subject, attempt, lastSequenceOfConflict(err));
         if ("ok" in read) return read;
         head = read;
         // Out of attempts, with the head read all the same: the next append starts from it.
