@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { connect, headers, type NatsConnection } from "nats";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SignalStreamMismatchError } from "../../src/backend/nats/errors.js";
@@ -11,6 +13,7 @@ import { startNatsServer, type NatsServer } from "./nats-server.js";
  * replay, trimmed history and messages that bypass Consort. Each test has a stream and subject prefix of its own.
  */
 
+const root = fileURLToPath(new URL("../..", import.meta.url));
 let server: NatsServer;
 const connections: NatsConnection[] = [];
 let streams = 0;
@@ -89,7 +92,8 @@ describe("JetStream signal log", () => {
     expect(appended.map((r) => r.consortSequence).sort((a, b) => a - b)).toEqual(range(1, n));
     expect(appended.some((r) => r.attempts > 1)).toBe(true); // the writers did race
 
-    await until(() => followed.records.length >= n, `${n} records`);
+    await until(() => followed.records.length >= n || followed.ended() !== undefined, `${n} records`);
+    expect(followed.ended()).toBeUndefined(); // (else it says why the follow ended)
     expect(followed.sequences()).toEqual(range(1, n));
     // Each writer's appends in its own order, each exactly once.
     const payloads = followed.records.map((r) => text(r.payload));
@@ -97,7 +101,6 @@ describe("JetStream signal log", () => {
     for (let w = 0; w < writers.length; w++) {
       expect(payloads.filter((p) => p.startsWith(`w${w}-`))).toEqual(range(0, perWriter - 1).map((i) => `w${w}-${i}`));
     }
-    expect(followed.ended()).toBeUndefined();
     expect(reader.knownHead("review.42 *>")?.consortSequence).toBe(n);
     await followed.follow.stop();
   });
@@ -168,6 +171,35 @@ describe("JetStream signal log", () => {
 
     // Every replica must agree on the stream: another history limit fails at start.
     await expect(createJetStreamSignalLog({ ...o, historyLimit: 6 })).rejects.toBeInstanceOf(SignalStreamMismatchError);
+  });
+
+  it("reports records trimmed while a follower lagged as out of range, not a gap it applies over", async () => {
+    const o = await options({ historyLimit: 3 });
+    const log = await createJetStreamSignalLog(o);
+    const subject = log.subjectOf("c");
+    await appendOk(log, "c", "s1");
+    const s2 = await appendOk(log, "c", "s2");
+    const followed = collect(log, "c", 0);
+    await until(() => followed.records.length >= 1, "record 1");
+    // This process is blocked while another appends 3..300 as Consort would: the server sends the follower what
+    // its pull request asked for (up to 100), the history limit of 3 drops the rest but 298..300 meanwhile.
+    const script = `
+      import { connect, headers } from "nats";
+      const nc = await connect({ servers: ${JSON.stringify(server.url)} });
+      const js = nc.jetstream();
+      let last = ${s2.streamSequence};
+      for (let c = 3; c <= 300; c++) {
+        const h = headers();
+        h.set("Consort-Sequence", String(c));
+        last = (await js.publish(${JSON.stringify(subject)}, new Uint8Array(1), { headers: h, expect: { lastSubjectSequence: last } })).seq;
+      }
+      await nc.close();`;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: root, encoding: "utf8", timeout: 20_000 });
+    expect(child.stderr).toBe("");
+    expect(await followed.follow.ended).toMatchObject({ reason: "out_of_range", oldest: 298 });
+    const applied = followed.sequences();
+    expect(applied).toEqual(range(1, applied.length)); // in order, up to the gap, never across it
+    expect(applied.length).toBeLessThan(298);
   });
 
   it("detects a message published on the subject bypassing Consort, without applying it", async () => {

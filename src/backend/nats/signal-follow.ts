@@ -1,5 +1,5 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "nats";
-import { callerMsgId, consortSequenceHeader, consortSequenceOf, type Head, readHead } from "./signal-head.js";
+import { apiErrorCode, callerMsgId, consortSequenceHeader, consortSequenceOf, type Head, noMessageFoundCode, readHead } from "./signal-head.js";
 
 /**
  * Following one coordination's signals with one ordered consumer (a pull consumer the client recreates at the
@@ -17,8 +17,9 @@ import { callerMsgId, consortSequenceHeader, consortSequenceOf, type Head, readH
  *
  * **Verification.** The server checks only that an append follows the subject's last message, never its header:
  * each record must carry `Consort-Sequence` = its predecessor's + 1 (the first: `after + 1` when starting at the
- * head), or the follow ends `invalid_record` without applying it — a message published bypassing Consort, or a
- * gap (records trimmed before a lagging consumer reached them).
+ * head), or the follow ends without applying it: `out_of_range` when the records between were trimmed before this
+ * consumer read them (it lagged more than the history limit: the last record applied is gone too, since the
+ * oldest go first), `invalid_record` otherwise (a message published bypassing Consort, a sequence going back).
  */
 
 /** One signal as the stream holds it. */
@@ -104,15 +105,38 @@ export function startFollow(c: FollowContext): Follow {
     }
   };
 
-  // The Consort sequence the next record must carry; undefined until the first record when replaying.
+  // The Consort sequence the next record must carry (undefined until the first record when replaying), and the
+  // stream sequence of the last verified one (0 before it).
   let expected: number | undefined;
+  let lastStream = 0;
   let head = 0;
+  // Set while a gap is examined: nothing more is applied.
+  let halted = false;
+  const invalid = (m: JsMsg, found: string | undefined) =>
+    end({ reason: "invalid_record", streamSequence: m.seq, expected, found, message: `stream sequence ${m.seq} on ${c.subject} carries ${consortSequenceHeader} ${JSON.stringify(found ?? null)}, expected ${expected ?? "a sequence"}` });
+  /**
+   * A record beyond the expected one: trimmed while this consumer lagged, or published bypassing Consort. The
+   * history limit discards the oldest first, so if the records between were trimmed, the last one applied is gone
+   * too; if it is still there, nothing was trimmed.
+   */
+  const examineGap = async (m: JsMsg, sequence: number, found: string) => {
+    halted = true;
+    try {
+      await c.jsm.streams.getMessage(c.stream, { seq: lastStream });
+      invalid(m, found);
+    } catch (err) {
+      if (apiErrorCode(err) !== noMessageFoundCode) return end({ reason: "failed", message: `examining a gap on ${c.subject} failed: ${String(err)}`, cause: err });
+      const after = (expected ?? 1) - 1;
+      end({ reason: "out_of_range", requestedAfter: after, oldest: sequence, head, message: `the records after ${after} of ${c.subject} were trimmed before this follower read them; the next retained is ${sequence}` });
+    }
+  };
   const onMessage = (m: JsMsg) => {
-    if (done) return;
+    if (done || halted) return;
     const sequence = consortSequenceOf(m.headers);
     if (sequence === undefined || (expected !== undefined && sequence !== expected)) {
       const found = m.headers?.get(consortSequenceHeader) || undefined;
-      end({ reason: "invalid_record", streamSequence: m.seq, expected, found, message: `stream sequence ${m.seq} on ${c.subject} carries ${consortSequenceHeader} ${JSON.stringify(found ?? null)}, expected ${expected ?? "a sequence"}` });
+      if (sequence !== undefined && expected !== undefined && sequence > expected && lastStream > 0) void examineGap(m, sequence, found ?? "");
+      else invalid(m, found);
       return;
     }
     if (expected === undefined && sequence > c.after + 1) {
@@ -120,6 +144,7 @@ export function startFollow(c: FollowContext): Follow {
       return;
     }
     expected = sequence + 1;
+    lastStream = m.seq;
     c.onVerified({ consortSequence: sequence, streamSequence: m.seq });
     if (sequence <= c.after) return;
     try {
@@ -141,7 +166,10 @@ export function startFollow(c: FollowContext): Follow {
       return undefined;
     }
     const fromHead = c.after === head && head > 0;
-    if (fromHead) expected = head + 1;
+    if (fromHead) {
+      expected = head + 1;
+      lastStream = read.head.streamSequence;
+    }
     if (done) return undefined;
     consumer = await c.js.consumers.get(c.stream, fromHead ? { filterSubjects: c.subject, opt_start_seq: read.head.streamSequence + 1 } : { filterSubjects: c.subject });
     if (done) return undefined;
