@@ -9,7 +9,7 @@ import { startNatsServer } from "../test/nats/nats-server.js";
  * conflicts), beside raw JetStream publishes to one subject without Consort's headers; and append → follower
  * latency (one append at a time, the follower on another connection). Not part of `npm run bench` yet.
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/nats-signal-log.js [--appends 6000] [--samples 3000] [--memory] [--growth]
+ *   npx tsc -p tsconfig.build.json && node dist/bench/nats-signal-log.js [--appends 6000] [--samples 3000] [--memory] [--follow] [--growth]
  */
 
 const arg = (name: string, fallback: number) => {
@@ -40,29 +40,38 @@ try {
   console.log(`${storage} storage; load at start: ${(await import("node:fs")).readFileSync("/proc/loadavg", "utf8").trim()}`);
 
   // Appends/s: W writers append flat out (one in flight each, as one log allows per coordination).
+  // With --follow each writer's log also follows the coordination, as a replica does (its follower also keeps the
+  // head it knows current).
+  const following = process.argv.includes("--follow");
   for (const writers of [1, 2, 3]) {
     const logs: JetStreamSignalLog[] = [];
     for (let w = 0; w < writers; w++) logs.push(await createJetStreamSignalLog({ ...base, connection: await connection() }));
     const id = `rate-${writers}`;
+    const follows = following ? logs.map((log) => log.follow(id, 0, () => undefined)) : [];
     const run = async (count: number, tag: string) => {
       let extra = 0;
+      let most = 0;
+      let overTen = 0;
       await Promise.all(
         logs.map(async (log, w) => {
           for (let i = 0; i < count / writers; i++) {
             const r = await log.append(id, payload, { msgId: `${tag}-${w}-${i}` });
             if (!r.ok) throw new Error(`append failed: ${r.reason}: ${r.message}`);
             extra += r.attempts - 1;
+            most = Math.max(most, r.attempts);
+            if (r.attempts > 10) overTen++;
           }
         }),
       );
-      return extra;
+      return { extra, most, overTen };
     };
     await run(warmup, "warm");
     const t0 = performance.now();
-    const conflicts = await run(totalAppends, "run");
+    const { extra: conflicts, most, overTen } = await run(totalAppends, "run");
     const seconds = (performance.now() - t0) / 1000;
     const head = Math.max(...logs.map((log) => log.knownHead(id)?.consortSequence ?? 0));
-    console.log(`appends/s, 1 coordination, ${writers} writer(s): ${Math.round(totalAppends / seconds)} (${conflicts} conflicts retried, ${(conflicts / totalAppends).toFixed(2)} per append; head ${head})`);
+    await Promise.all(follows.map((f) => f.stop()));
+    console.log(`appends/s, 1 coordination, ${writers} writer(s)${following ? " following it" : ""}: ${Math.round(totalAppends / seconds)} (${conflicts} conflicts retried, ${(conflicts / totalAppends).toFixed(2)} per append, at most ${most} publishes for one, ${overTen} over 10; head ${head})`);
   }
 
   // The same subject without the log: raw JetStream publishes, one in flight, bare and then with the headers the

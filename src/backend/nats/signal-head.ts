@@ -55,28 +55,21 @@ export type ReadHead = { readonly ok: true; readonly head: Head } | { readonly o
 
 /**
  * Reads the last message of `subject` (one `STREAM.MSG.GET` with `last_by_subj`): its Consort and stream
- * sequences, {@link emptyHead} when the subject holds none. Given `streamSequence` (a conflict names the subject's
- * last one), it reads that message by sequence instead — on a memory stream of nats-server 2.9.10 `last_by_subj`
- * slows with the subject's length, a read by sequence does not — and falls back to `last_by_subj` when that
- * message is gone or not the subject's. Other errors (unavailable server…) are thrown.
+ * sequences, {@link emptyHead} when the subject holds none. Other errors (unavailable server…) are thrown.
+ *
+ * After a conflict this read, not a read of the message at the stream sequence the error names, gives the head
+ * to retry from: that message is one round trip older, and a writer retrying from it stays a step behind one that
+ * just won and appends again at once (measured: 1,000 conflicts in a row with two writers).
  */
-export async function readHead(jsm: JetStreamManager, stream: string, subject: string, streamSequence?: number): Promise<ReadHead> {
+export async function readHead(jsm: JetStreamManager, stream: string, subject: string): Promise<ReadHead> {
   try {
-    const query = streamSequence !== undefined && streamSequence > 0 ? { seq: streamSequence } : { last_by_subj: subject };
-    const last = await jsm.streams.getMessage(stream, query);
-    if (last.subject !== subject) return await readHead(jsm, stream, subject);
+    const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
     const consortSequence = consortSequenceOf(last.header);
     if (consortSequence === undefined) return { ok: false, streamSequence: last.seq, header: last.header?.get(consortSequenceHeader) || undefined };
     return { ok: true, head: { consortSequence, streamSequence: last.seq } };
   } catch (err) {
-    if (apiErrorCode(err) !== noMessageFoundCode) throw err;
-    return streamSequence !== undefined && streamSequence > 0 ? await readHead(jsm, stream, subject) : { ok: true, head: emptyHead };
+    if (apiErrorCode(err) === noMessageFoundCode) return { ok: true, head: emptyHead };
+    throw err;
   }
 }
 
-/** The subject's last stream sequence a "wrong last sequence: N" error names, if it does. */
-export function lastSequenceOfConflict(err: unknown): number | undefined {
-  const match = /wrong last sequence: (\d+)/.exec((err as Partial<NatsError> | undefined)?.api_error?.description ?? "");
-  const n = Number(match?.[1]);
-  return match !== null && Number.isSafeInteger(n) ? n : undefined;
-}

@@ -29,7 +29,7 @@ export function normalize(o: JetStreamSignalLogOptions): Normalized {
     storage: o.storage === "memory" ? StorageType.Memory : StorageType.File,
     historyLimit: o.historyLimit ?? 10_000,
     duplicateWindowMs: o.duplicateWindowMs ?? 120_000,
-    maxAttempts: o.maxAttempts ?? 10,
+    maxAttempts: o.maxAttempts ?? 100,
     timeoutMs: o.timeoutMs ?? 5_000,
   };
   const positive = (name: string, v: number) => {
