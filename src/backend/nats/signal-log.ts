@@ -58,7 +58,7 @@ export interface JetStreamSignalLogOptions {
    * Publishes one append makes at most when other writers keep winning. A writer that just won appends again in
    * one round trip, one that lost needs two (read the head, publish), so under sustained contention some appends
    * lose many times in a row: measured with 2–3 writers flat out on one coordination, ~1–2% needed more than 10
-   * publishes, the worst about 240.
+   * publishes, the worst a few hundred (bench/README).
    * @default 100
    */
   readonly maxAttempts?: number;
