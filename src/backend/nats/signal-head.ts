@@ -73,3 +73,10 @@ export async function readHead(jsm: JetStreamManager, stream: string, subject: s
   }
 }
 
+
+/** The subject's last stream sequence a "wrong last sequence: N" error names (N is 0 for an empty subject), if any. */
+export function lastSequenceOfConflict(err: unknown): number | undefined {
+  const match = /wrong last sequence: (\d+)/.exec((err as Partial<NatsError> | undefined)?.api_error?.description ?? "");
+  const n = Number(match?.[1]);
+  return match !== null && Number.isSafeInteger(n) ? n : undefined;
+}

@@ -1,6 +1,6 @@
 import { type JetStreamClient, type NatsConnection, headers } from "nats";
 import type { SignalStreamMismatchError } from "./errors.js";
-import { apiErrorCode, consortSequenceHeader, consortSequenceOf, emptyHead, type Head, noMessageFoundCode, readHead, streamMsgId, wrongLastSequenceCode } from "./signal-head.js";
+import { apiErrorCode, consortSequenceHeader, consortSequenceOf, emptyHead, type Head, lastSequenceOfConflict, noMessageFoundCode, readHead, streamMsgId, wrongLastSequenceCode } from "./signal-head.js";
 import { type Follow, type FollowRecordHandler, startFollow } from "./signal-follow.js";
 import { ensureStream, normalize } from "./signal-stream.js";
 import { coordinationToken, signalSubject } from "./subject.js";
@@ -173,9 +173,11 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
   const failure = (reason: AppendFailureReason, message: string, attempts: number, cause?: unknown): AppendFailure =>
     cause === undefined ? { ok: false, reason, message, attempts } : { ok: false, reason, message, attempts, cause };
 
-  /** Reads the subject's head into `heads`, or says why it cannot be numbered on. */
+  /**
+   * Reads the subject's head into `heads`, or says why it cannot be numbered on. Returns the fresher of the read
+   * and what this log's follower learned meanwhile (its delivery may overtake the read's reply).
+   */
   const refreshHead = async (id: string, subject: string, attempts: number): Promise<Head | AppendFailure> => {
-    const known = heads.get(id);
     let read;
     try {
       read = await readHead(jsm, n.streamName, subject);
@@ -185,11 +187,8 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
     if (!read.ok) {
       return failure("head_invalid", `the last message of ${subject} (stream sequence ${read.streamSequence}) has no valid ${consortSequenceHeader} (${JSON.stringify(read.header ?? null)})`, attempts);
     }
-    if (known !== undefined && read.head.consortSequence < known.consortSequence) {
-      return failure("head_lost", `the head of ${subject} went back from ${known.consortSequence} to ${read.head.consortSequence} (purged?)`, attempts);
-    }
-    heads.set(id, read.head);
-    return read.head;
+    learn(id, read.head);
+    return heads.get(id) ?? read.head;
   };
 
   /** The original of a duplicate append: its Consort sequence, read back from the stream. */
@@ -232,6 +231,12 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
           return failure("unavailable", `publishing to ${subject} failed: ${String(err)}`, attempt, err);
         }
         if (code !== wrongLastSequenceCode) return failure("rejected", `the stream refused a signal of ${subject}: ${String(err)}`, attempt, err);
+        // The subject's last message is older than one it held: messages were removed (the history limit drops
+        // the oldest, never the last), so its numbering is lost with them.
+        const last = lastSequenceOfConflict(err);
+        if (last !== undefined && last < head.streamSequence) {
+          return failure("head_lost", `the last message of ${subject} went back from stream sequence ${head.streamSequence} to ${last} (purged?)`, attempt, err);
+        }
         const read = await refreshHead(id, subject, attempt);
         if ("ok" in read) return read;
         head = read;
