@@ -147,7 +147,7 @@ export interface JetStreamSignalLog {
  * {@link SignalStreamMismatchError} rather than reconfigure what other replicas rely on).
  *
  * @example
- * const log = await createJetStreamSignalLog({ connection: await connect({ servers }), storage: "memory" });
+ * const log = await createJetStreamSignalLog({ connection: await connect({ servers: "nats://127.0.0.1:4222" }) });
  * const r = await log.append("review-42", payload, { msgId: signalId });
  * if (r.ok) console.log(r.consortSequence);
  */
