@@ -62,7 +62,7 @@ async function appendOk(log: JetStreamSignalLog, id: string, payload: string, ms
   throw new Error("append kept conflicting");
 }
 
-function collect(log: JetStreamSignalLog, id: string, after: number) {
+function collect(log: JetStreamSignalLog, id: string, after: number | "retained") {
   const records: SignalLogRecord[] = [];
   const follow = log.follow(id, after, (r) => records.push(r));
   let end: FollowEnd | undefined;
@@ -165,6 +165,19 @@ describe("JetStream signal log", () => {
     await until(() => fromThree.records.length >= 5, "the retained records");
     expect(fromThree.sequences()).toEqual(range(4, 8));
     await fromThree.follow.stop();
+
+    // A replica loading the coordination asks for what is retained, whatever it starts at; then live.
+    const retained = collect(log, "c", "retained");
+    await until(() => retained.records.length >= 5, "the retained records");
+    await appendOk(log, "c", "s9");
+    await until(() => retained.records.length >= 6, "the live record");
+    expect(retained.sequences()).toEqual(range(4, 9));
+    await retained.follow.stop();
+    const empty = collect(log, "fresh", "retained");
+    await appendOk(log, "fresh", "f1");
+    await until(() => empty.records.length >= 1, "the first record");
+    expect(empty.sequences()).toEqual([1]);
+    await empty.follow.stop();
 
     // A retry of a trimmed append cannot be answered with its original, nor appended again.
     expect(await log.append("c", bytes("s1"), { msgId: "s1" })).toMatchObject({ ok: false, reason: "rejected" });

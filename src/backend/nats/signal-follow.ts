@@ -10,6 +10,9 @@ import { apiErrorCode, callerMsgId, consortSequenceHeader, consortSequenceOf, ty
  * first retained message and skips, verified, the records up to `after` (at most the history limit): a Consort
  * sequence cannot be turned into a stream sequence without reading.
  *
+ * **From what is retained.** `"retained"` instead of a sequence follows from the subject's oldest retained record,
+ * whatever its sequence (the first record delivered tells it): how a replica loads a coordination's view.
+ *
  * **Out of range.** Asked to start before the oldest retained message, JetStream starts the consumer at the oldest
  * one without a word; so the first record is checked: a Consort sequence beyond `after + 1` means the records
  * between were trimmed (history limit), and the follow ends `out_of_range` without applying it. `after` beyond
@@ -70,7 +73,8 @@ export interface FollowContext {
   /** The coordination's subject token. */
   readonly token: string;
   readonly coordinationId: string;
-  readonly after: number;
+  /** The Consort sequence to follow after, or `"retained"`: from the oldest retained record, whatever it is. */
+  readonly after: number | "retained";
   readonly onRecord: FollowRecordHandler;
   /** Settles when the connection closes (the consumer's own iterator does not end then). */
   readonly connectionClosed: Promise<unknown>;
@@ -105,6 +109,7 @@ export function startFollow(c: FollowContext): Follow {
     }
   };
 
+  const after = c.after === "retained" ? undefined : c.after;
   // The Consort sequence the next record must carry (undefined until the first record when replaying), and the
   // stream sequence of the last verified one (0 before it).
   let expected: number | undefined;
@@ -139,14 +144,14 @@ export function startFollow(c: FollowContext): Follow {
       else invalid(m, found);
       return;
     }
-    if (expected === undefined && sequence > c.after + 1) {
-      end({ reason: "out_of_range", requestedAfter: c.after, oldest: sequence, head, message: `the records after ${c.after} of ${c.subject} are trimmed: the oldest retained is ${sequence}` });
+    if (expected === undefined && after !== undefined && sequence > after + 1) {
+      end({ reason: "out_of_range", requestedAfter: after, oldest: sequence, head, message: `the records after ${after} of ${c.subject} are trimmed: the oldest retained is ${sequence}` });
       return;
     }
     expected = sequence + 1;
     lastStream = m.seq;
     c.onVerified({ consortSequence: sequence, streamSequence: m.seq });
-    if (sequence <= c.after) return;
+    if (after !== undefined && sequence <= after) return;
     try {
       c.onRecord({ coordinationId: c.coordinationId, consortSequence: sequence, streamSequence: m.seq, payload: m.data.slice(), msgId: callerMsgId(c.token, m.headers?.get("Nats-Msg-Id")) });
     } catch (err) {
@@ -161,11 +166,11 @@ export function startFollow(c: FollowContext): Follow {
       return undefined;
     }
     head = read.head.consortSequence;
-    if (c.after > head) {
-      end({ reason: "out_of_range", requestedAfter: c.after, oldest: undefined, head, message: `${c.subject} has no record after ${c.after}: its head is ${head}` });
+    if (after !== undefined && after > head) {
+      end({ reason: "out_of_range", requestedAfter: after, oldest: undefined, head, message: `${c.subject} has no record after ${after}: its head is ${head}` });
       return undefined;
     }
-    const fromHead = c.after === head && head > 0;
+    const fromHead = after === head && head > 0;
     if (fromHead) {
       expected = head + 1;
       lastStream = read.head.streamSequence;

@@ -131,10 +131,11 @@ export interface JetStreamSignalLog {
   append(coordinationId: string, payload: Uint8Array, options: AppendOptions): Promise<AppendResult>;
   /**
    * Follows a coordination with one ordered consumer, from the record after `afterConsortSequence` (0: from the
-   * first), calling `onRecord` with each verified record in order, then live. See {@link Follow} for how it ends.
-   * Throws if this log already follows that coordination: one consumer per coordination, never one per reader.
+   * first; `"retained"`: from the oldest retained, whatever its sequence), calling `onRecord` with each verified
+   * record in order, then live. See {@link Follow} for how it ends. Throws if this log already follows that
+   * coordination: one consumer per coordination, never one per reader.
    */
-  follow(coordinationId: string, afterConsortSequence: number, onRecord: FollowRecordHandler): Follow;
+  follow(coordinationId: string, afterConsortSequence: number | "retained", onRecord: FollowRecordHandler): Follow;
   /** The head this log knows for a coordination (from its appends, head reads and followers), if any. */
   knownHead(coordinationId: string): Head | undefined;
   /** Forgets a coordination's known head (it is read again before the next append). */
@@ -272,7 +273,7 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
     },
     follow(id, after, onRecord) {
       if (following.has(id)) throw new Error(`coordination ${JSON.stringify(id)} is already followed by this log`);
-      if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`afterConsortSequence must be a non-negative integer, got ${after}`);
+      if (after !== "retained" && (!Number.isSafeInteger(after) || after < 0)) throw new RangeError(`afterConsortSequence must be a non-negative integer, got ${after}`);
       following.add(id);
       const f = startFollow({ js, jsm, stream: n.streamName, subject: signalSubject(n.subjectPrefix, id), token: coordinationToken(id), coordinationId: id, after, onRecord, connectionClosed, onVerified: (h) => learn(id, h) });
       void f.ended.then(() => following.delete(id));
