@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 
 /**
  * The layers of DESIGN.md §1, checked on the imports of every source file: the core knows no transport, logger
- * or generated code; services and transports meet only in src/binding/, which imports neither.
+ * or generated code; services and transports meet only in src/binding/, which imports neither; backends
+ * (src/backend/) sit below the services and transports, and the core knows none of them.
  */
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -36,6 +37,11 @@ describe("layers", () => {
   it("services do not import transports, transports do not import services", () => {
     expect(offending("service", (s) => s.startsWith("src/transport/"))).toEqual([]);
     expect(offending("transport", (s) => s.startsWith("src/service/"))).toEqual([]);
+  });
+
+  it("the core does not import backends, backends import neither services nor transports", () => {
+    expect(offending("core", (s) => s.startsWith("src/backend/"))).toEqual([]);
+    expect(offending("backend", (s) => s.startsWith("src/service/") || s.startsWith("src/transport/"))).toEqual([]);
   });
 
   it("the binding module both meet in imports neither", () => {

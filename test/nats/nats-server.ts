@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** A nats-server with JetStream that a test started, on 127.0.0.1 and a free port, with a throwaway store. */
+export interface NatsServer {
+  /** The client URL, e.g. `nats://127.0.0.1:34885`. */
+  readonly url: string;
+  /** Stops the server (SIGTERM, then SIGKILL after a while) and removes its store. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startNatsServer}. */
+export interface StartNatsServerOptions {
+  /** The executable. @default process.env.NATS_SERVER ?? "/usr/sbin/nats-server" */
+  readonly executable?: string;
+  /** How long to wait for the server to write its ports file. @default 10_000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Starts `nats-server -js` on 127.0.0.1 with a store in a fresh temporary directory. Debian's 2.9.10 binds 4222
+ * for `-p 0`, so the port is `-p -1` (random) and read from the ports file the server writes into that directory.
+ */
+export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServer> {
+  const executable = options.executable ?? process.env["NATS_SERVER"] ?? "/usr/sbin/nats-server";
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const dir = await mkdtemp(join(tmpdir(), "consort-nats-"));
+  const child = spawn(executable, ["-js", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir, "-sd", join(dir, "store")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    log = (log + chunk).slice(-4000);
+  });
+  let exited: string | undefined;
+  child.on("exit", (code, signal) => (exited = `exited (${signal ?? code})`));
+  child.on("error", (err) => (exited = `failed to start: ${err.message}`));
+  const stop = () => stopServer(child, dir);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (exited !== undefined) throw new Error(`nats-server ${exited}:\n${log}`);
+      const url = await readPortsFile(join(dir, `nats-server_${child.pid}.ports`));
+      if (url !== undefined) return { url, stop };
+      if (Date.now() > deadline) throw new Error(`nats-server wrote no ports file within ${timeoutMs} ms:\n${log}`);
+      await sleep(20);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The client URL from a ports file, or `undefined` while it is missing or partly written. */
+async function readPortsFile(path: string): Promise<string | undefined> {
+  try {
+    const ports = JSON.parse(await readFile(path, "utf8")) as { nats?: unknown };
+    return Array.isArray(ports.nats) && typeof ports.nats[0] === "string" ? ports.nats[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stopServer(child: ChildProcess, dir: string): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exit = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const killed = await Promise.race([exit.then(() => true), sleep(5_000).then(() => false)]);
+    if (!killed) {
+      child.kill("SIGKILL");
+      await Promise.race([exit, sleep(2_000)]);
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+}
