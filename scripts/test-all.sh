@@ -2,8 +2,9 @@
 # The README's test command (after `npm ci`): builds the server, then runs every suite — TypeScript (vitest:
 # core units and API tests through grpc-js, Connect and gRPC-Web clients), Python (pytest, generated client,
 # venv in .venv), Go (go test, generated client), the examples (the quick start in three languages, each agent a
-# process, output checked; the README's snippets) and the browser test (headless Chromium). Each suite installs
-# what it needs. Exits non-zero if any suite fails; the last line counts the suites.
+# process, output checked; the README's snippets), the browser tests (headless Chromium) and the tests against a
+# real NATS JetStream server (Debian's nats-server, started per test file). Each suite installs what it needs.
+# Exits non-zero if any suite fails; the last line counts the suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,7 @@ run python bash test/python/run.sh
 run go bash test/go/run.sh
 run examples bash test/examples/run.sh
 if [ -f test/browser/run.sh ]; then run browser bash test/browser/run.sh; fi
+run nats bash test/nats/run.sh
 
 echo
 printf '%s\n' "${names[@]}"
