@@ -14,3 +14,18 @@ export class SignalStreamMismatchError extends Error {
     this.differences = differences;
   }
 }
+
+/** A KV bucket exists with settings other than this replica's: replicas must agree on them. */
+export class KvBucketMismatchError extends Error {
+  override readonly name = "KvBucketMismatchError";
+  /** The bucket's name. */
+  readonly bucket: string;
+  /** Each setting that differs, e.g. `history 5, not 1`. */
+  readonly differences: readonly string[];
+
+  constructor(bucket: string, differences: readonly string[]) {
+    super(`KV bucket ${bucket} exists with other settings: ${differences.join("; ")}`);
+    this.bucket = bucket;
+    this.differences = differences;
+  }
+}
