@@ -27,6 +27,10 @@ import { coordinationToken } from "./subject.js";
  * **Hearing of changes.** `watch` follows the whole bucket with one ordered consumer from now on (see
  * `coordination-meta-watch.ts`): DeleteCoordination on one replica ends the streams on all.
  *
+ * **Reads through the stream's leader.** Reads use the JetStream API's message get, not direct get (which a
+ * clustered bucket's followers may answer from behind): a replica that finds a purged signal subject must not read
+ * a cleared-through older than the purge.
+ *
  * No per-message TTL on nats-server 2.9.10: idle expiry is a sweeper's `drop(id, "expired")`, not a bucket TTL.
  */
 
@@ -129,7 +133,7 @@ export async function createCoordinationMetaStore(options: CoordinationMetaStore
 
   const nc = options.connection;
   const js: JetStreamClient = nc.jetstream({ timeout: timeoutMs });
-  const kv: KV = await js.views.kv(bucket, { history: 1, storage, timeout: timeoutMs });
+  const kv: KV = await js.views.kv(bucket, { history: 1, storage, timeout: timeoutMs, allow_direct: false });
   const status = await kv.status();
   const differences = [
     status.history === 1 ? undefined : `history ${status.history}, not 1`,
