@@ -28,10 +28,10 @@ import { coordinationToken, signalSubject } from "./subject.js";
  * see publishes the stream rejected (the losers of a conflict): signals are read only through JetStream.
  *
  * **Purge.** Purging a subject (ClearHistory, DeleteCoordination) drops its head with its messages: the next
- * append would find an empty subject and number from 1 again. The coordination's meta in JetStream KV (issue 12,
- * not built yet) will keep a *cleared-through* figure — the Consort sequence a purge reached, written with a
- * revision-checked update before the purge — and the head of an empty subject will be read as that figure. Until
- * then this log refuses an append whose head went back (`head_lost`) rather than number from 1 again, until told
+ * append would find an empty subject and number from 1 again. The coordination's meta in JetStream KV
+ * (`coordination-meta.ts`) keeps a *cleared-through* figure — the Consort sequence a purge reached, written with a
+ * revision-checked update before the purge — and the head of an empty subject is to be read as that figure; this
+ * log does not read the meta yet. Until it does, it refuses an append whose head went back (`head_lost`) rather than number from 1 again, until told
  * to {@link JetStreamSignalLog.forget} the coordination; a new log (a restarted replica) cannot tell.
  */
 
