@@ -108,6 +108,17 @@ describe("coordination meta in JetStream KV", () => {
     expect((await acquired(stores[0] as CoordinationMetaStore, "clears")).revision).toBe(after.revision);
   });
 
+  it("with one attempt allowed, a clear that loses a race says conflict and writes nothing", async () => {
+    const base = await options({ maxAttempts: 1 });
+    const stores = await Promise.all([0, 1, 2].map(async (i) => createCoordinationMetaStore(i === 0 ? base : { ...base, connection: await connection() })));
+    await acquired(stores[0] as CoordinationMetaStore, "contended");
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (stores[i % 3] as CoordinationMetaStore).clear("contended", i + 1)));
+    for (const r of results) if (!r.ok) expect(r).toMatchObject({ reason: "conflict", attempts: 1 });
+    const raised = results.flatMap((r) => (r.ok && r.raised ? [r.meta.clearedThrough] : []));
+    const highest = Math.max(...results.flatMap((r) => (r.ok ? [r.meta.clearedThrough] : [])));
+    expect((await acquired(stores[1] as CoordinationMetaStore, "contended")).clearedThrough).toBe(Math.max(...raised, highest));
+  });
+
   it("refuses clears of a coordination without meta, of another epoch, and of a bad sequence", async () => {
     const [store] = (await replicas(1)) as [CoordinationMetaStore];
     expect(await store.clear("never", 5)).toMatchObject({ ok: false, reason: "not_found" });
