@@ -192,6 +192,44 @@ describe("coordination meta in JetStream KV", () => {
     expect(consumers).toBe(0);
   });
 
+  it("a watch resumed after the last revision heard gets each coordination's latest change made meanwhile, in order", async () => {
+    const base = await options();
+    const writer = await createCoordinationMetaStore(base);
+    const watcher = await createCoordinationMetaStore({ ...base, connection: await connection() });
+    for (const id of ["y", "z", "w"]) await writer.acquire(id);
+    const first: CoordinationMetaEvent[] = [];
+    const watch = await watcher.watch((e) => first.push(e));
+    expect(watch.lastRevision).toBe(0);
+    const heard = await acquired(writer, "heard");
+    await until(() => first.length >= 1, "the first event");
+    expect(await watch.stop()).toEqual({ reason: "stopped" });
+    expect(watch.lastRevision).toBe(heard.revision);
+
+    // Meanwhile: x begun, y cleared twice, z dropped, w dropped and begun again.
+    const x = await acquired(writer, "x");
+    await writer.clear("y", 4);
+    const y = await writer.clear("y", 9);
+    const z = await writer.drop("z", "expired");
+    await writer.drop("w", "deleted");
+    const w = await acquired(writer, "w");
+    const resumed: CoordinationMetaEvent[] = [];
+    const again = await watcher.watch((e) => resumed.push(e), { afterRevision: watch.lastRevision });
+    await until(() => resumed.length >= 4, "the changes made meanwhile");
+    expect(resumed).toMatchObject([
+      { kind: "created", coordinationId: "x", meta: { epoch: x.epoch } },
+      { kind: "changed", coordinationId: "y", meta: { clearedThrough: 9, revision: y.ok ? y.meta.revision : 0 } },
+      { kind: "dropped", coordinationId: "z", reason: "expired", epoch: z.ok ? z.epoch : "" },
+      { kind: "created", coordinationId: "w", meta: { epoch: w.epoch } },
+    ]);
+    // Then live, as any watch.
+    await writer.clear("x", 2);
+    await until(() => resumed.length >= 5, "a live event");
+    expect(resumed[4]).toMatchObject({ kind: "changed", coordinationId: "x", meta: { clearedThrough: 2 } });
+    expect(again.lastRevision).toBe((resumed[4] as { meta: CoordinationMeta }).meta.revision);
+    await again.stop();
+    await expect(watcher.watch(() => undefined, { afterRevision: -1 })).rejects.toThrow(RangeError);
+  });
+
   it("a watch ends failed when its connection closes, and when its handler throws", async () => {
     const base = await options();
     const writer = await createCoordinationMetaStore(base);

@@ -4,8 +4,8 @@ import { coordinationOfToken } from "./subject.js";
 
 /**
  * Watching the coordination meta bucket: one ordered consumer on the whole bucket, from the moment the watch is
- * set up (updates only), so every change reaches the handler in the order the server stored it (by revision),
- * whichever replica made it.
+ * set up (updates only) or after a revision, so every change reaches the handler in the order the server stored it
+ * (by revision), whichever replica made it.
  */
 
 /**
@@ -31,8 +31,22 @@ export type CoordinationMetaHandler = (event: CoordinationMetaEvent) => void;
  */
 export type MetaWatchEnd = { readonly reason: "stopped" } | { readonly reason: "failed"; readonly message: string; readonly cause?: unknown };
 
+/** Options of a watch. */
+export interface MetaWatchOptions {
+  /**
+   * Resume after this revision (a previous watch's {@link MetaWatch.lastRevision}) instead of from now. The bucket
+   * keeps one version per key (history 1), so what is heard is each key's *latest* version written after it — a
+   * drop's marker included, unless the coordination was begun again since: then only its `created`, whose new
+   * epoch tells the drop. Every key changed after the revision is heard; intermediate versions may not be.
+   * @default from now
+   */
+  readonly afterRevision?: number;
+}
+
 /** A running watch of the meta bucket. */
 export interface MetaWatch {
+  /** The revision of the last change handed to the handler (0 before the first): where a new watch resumes. */
+  readonly lastRevision: number;
   /** Resolves once, when the watch ends, saying why. */
   readonly ended: Promise<MetaWatchEnd>;
   /**
@@ -53,8 +67,11 @@ export function eventOf(entry: KvEntry): CoordinationMetaEvent {
 }
 
 /** Starts watching `kv`; resolves once the consumer is set up, so every later write is heard. */
-export async function startMetaWatch(nc: NatsConnection, kv: KV, onChange: CoordinationMetaHandler): Promise<MetaWatch> {
-  const entries = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
+export async function startMetaWatch(nc: NatsConnection, kv: KV, onChange: CoordinationMetaHandler, options: MetaWatchOptions = {}): Promise<MetaWatch> {
+  const after = options.afterRevision;
+  if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) throw new RangeError(`afterRevision must be a non-negative integer, got ${after}`);
+  const entries = await kv.watch(after === undefined ? { include: KvWatchInclude.UpdatesOnly } : { include: KvWatchInclude.AllHistory, resumeFromRevision: after + 1 });
+  let lastRevision = after ?? 0;
   let done = false;
   let resolveEnded!: (end: MetaWatchEnd) => void;
   const ended = new Promise<MetaWatchEnd>((resolve) => (resolveEnded = resolve));
@@ -68,6 +85,7 @@ export async function startMetaWatch(nc: NatsConnection, kv: KV, onChange: Coord
     try {
       for await (const entry of entries) {
         if (done) break;
+        lastRevision = entry.revision;
         try {
           onChange(eventOf(entry));
         } catch (err) {
@@ -80,6 +98,9 @@ export async function startMetaWatch(nc: NatsConnection, kv: KV, onChange: Coord
     }
   })();
   return {
+    get lastRevision() {
+      return lastRevision;
+    },
     ended,
     stop() {
       end({ reason: "stopped" });

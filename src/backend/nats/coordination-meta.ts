@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { headers, type JetStreamClient, type KV, type KvEntry, type NatsConnection, StorageType } from "nats";
 import { type CoordinationMeta, decodeMeta, type DropReason, encodeDrop, encodeMeta } from "./coordination-meta-record.js";
-import { type CoordinationMetaHandler, type MetaWatch, startMetaWatch } from "./coordination-meta-watch.js";
+import { type CoordinationMetaHandler, type MetaWatch, type MetaWatchOptions, startMetaWatch } from "./coordination-meta-watch.js";
 import { KvBucketMismatchError } from "./errors.js";
 import { apiErrorCode, wrongLastSequenceCode } from "./signal-head.js";
 import { coordinationToken } from "./subject.js";
@@ -108,9 +108,10 @@ export interface CoordinationMetaStore {
   drop(coordinationId: string, reason: DropReason, guard?: EpochGuard): Promise<DropResult>;
   /**
    * Calls `onChange` with every change to any coordination's meta, in order, from the moment the returned promise
-   * resolves; stopping the watch releases its consumer.
+   * resolves (or after `options.afterRevision`, to resume a watch that ended); stopping the watch releases its
+   * consumer. Rejects only if the consumer cannot be set up (or for a bad `afterRevision`).
    */
-  watch(onChange: CoordinationMetaHandler): Promise<MetaWatch>;
+  watch(onChange: CoordinationMetaHandler, options?: MetaWatchOptions): Promise<MetaWatch>;
 }
 
 /**
@@ -244,6 +245,6 @@ export async function createCoordinationMetaStore(options: CoordinationMetaStore
       }
     },
 
-    watch: (onChange) => startMetaWatch(nc, kv, onChange),
+    watch: (onChange, watchOptions) => startMetaWatch(nc, kv, onChange, watchOptions),
   };
 }
