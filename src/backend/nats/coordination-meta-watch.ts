@@ -26,8 +26,8 @@ export type CoordinationMetaHandler = (event: CoordinationMetaEvent) => void;
 
 /**
  * Why a watch ended: `stopped` ({@link MetaWatch.stop}), or `failed` (the connection closed, the bucket's
- * consumer went away, or the handler threw). A replica whose watch failed no longer hears of drops: it must stop
- * serving coordinations from its views until it watches again and reloads them.
+ * consumer went away, or the handler threw). A replica whose watch failed no longer hears of drops: it must not
+ * trust its views until a new watch, resumed after the old one's {@link MetaWatch.lastRevision}, has caught up.
  */
 export type MetaWatchEnd = { readonly reason: "stopped" } | { readonly reason: "failed"; readonly message: string; readonly cause?: unknown };
 
