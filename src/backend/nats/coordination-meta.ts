@@ -18,14 +18,14 @@ import { coordinationToken } from "./subject.js";
  *
  * **Cleared-through, never lowered.** `clear` raises it with an update checked against the revision it read:
  * refused when another write came in between, it reads again and retries, and writes nothing when the meta
- * already holds as much. It is written before the signal subject is purged (a purge loses the subject's head), so
- * a replica that finds the subject empty numbers on from cleared-through.
+ * already holds as much. Callers write it before purging the signal subject (a purge loses the subject's head), so
+ * a replica that finds the subject empty numbers on from cleared-through; this store purges nothing itself.
  *
  * **Epochs guard late writes.** `clear` and `drop` take the epoch the caller acted in: a clear or drop that comes
  * after the coordination was dropped and begun again changes nothing (`epoch_changed`).
  *
- * **Hearing of changes.** `watch` follows the whole bucket with one ordered consumer from now on (see
- * `coordination-meta-watch.ts`): DeleteCoordination on one replica ends the streams on all.
+ * **Hearing of changes.** `watch` follows the whole bucket with one ordered consumer from now on, or resumed after
+ * a revision (see `coordination-meta-watch.ts`): DeleteCoordination on one replica ends the streams on all.
  *
  * **Reads through the stream's leader.** Reads use the JetStream API's message get, not direct get (which a
  * clustered bucket's followers may answer from behind): a replica that finds a purged signal subject must not read
