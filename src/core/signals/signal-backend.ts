@@ -35,7 +35,8 @@ import type { PublishResult, SignalRecord } from "./types.js";
  *   Only appends go through the seam today; clear and delete are the in-memory engine's own.
  * - **Serving a coordination.** Reads never wait, so a shared backend must have brought a replica's log up to
  *   date (epoch from the meta, retained signals from the stream) before the engine first uses that coordination
- *   there: an asynchronous step to take before the engine is called, not part of this interface yet. A backend
+ *   there: an asynchronous step of the backend's own, taken before the engine is called (the JetStream backend's
+ *   `serve`), which creates the view ({@link SignalViews.open}) and applies the retained signals to it. A backend
  *   applies only to logs the engine holds ({@link SignalViews.view}).
  * - **What "applied" tells.** Counters, the `onPublished` hook and append listeners see every applied signal, the
  *   other replicas' included: the coordination's figures are the shared log's, and a wait on any replica is
@@ -66,6 +67,12 @@ export interface SignalBackend<R extends PublishResult | Promise<PublishResult> 
 export interface SignalViews {
   /** The coordination's local log; `undefined` when the engine holds none (it serves no such coordination). */
   view(coordinationId: string): SignalLogView | undefined;
+  /**
+   * The coordination's local log, created when the engine holds none (the coordination is created in the store,
+   * marked active; `exhausted` past the store's limit): how a shared backend's load step makes the view it brings
+   * up to date before the engine's first use. The log's epoch is {@link SignalBackend.epochOf}'s.
+   */
+  open(coordinationId: string): SignalLogView;
 }
 
 /** A coordination's local log as the engine keeps it: what a backend reads and applies to. */

@@ -310,7 +310,7 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
     return s;
   };
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
-  backend.connect?.({ view: peekState });
+  backend.connect?.({ view: peekState, open: (id) => stateOf(store.acquire(id)) });
   const coordinationIdOf = (v: Violations, id: string) => requireId(v, "coordination_id", id, limits.maxIdLength);
   const checkCoordinationId = (id: string) => checkId("coordination_id", id, limits.maxIdLength);
 
