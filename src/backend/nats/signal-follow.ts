@@ -55,9 +55,21 @@ export type FollowEnd =
   | { readonly reason: "invalid_record"; readonly streamSequence: number; readonly expected: number | undefined; readonly found: string | undefined; readonly message: string }
   | { readonly reason: "failed"; readonly message: string; readonly cause?: unknown };
 
+/** The follower delivered every record up to the subject's head as read when it started (`head`; 0: none). */
+export interface CaughtUp {
+  readonly reason: "caught_up";
+  readonly head: number;
+}
+
 /** A running follow of one coordination. */
 export interface Follow {
   readonly coordinationId: string;
+  /**
+   * Resolves once the records up to the head read at start have been handed to `onRecord` (at once when there
+   * are none to replay), or with how the follow ended if it ended first: what a replica waits for before it
+   * serves the coordination's reads.
+   */
+  readonly caughtUp: Promise<CaughtUp | FollowEnd>;
   /** Resolves once, when the follow ends, saying why; its consumer is deleted by then. */
   readonly ended: Promise<FollowEnd>;
   /** Ends the follow (`stopped`) and deletes its consumer; resolves when `ended` has. */
@@ -89,12 +101,15 @@ export function startFollow(c: FollowContext): Follow {
   let done = false;
   let resolveEnded!: (end: FollowEnd) => void;
   const ended = new Promise<FollowEnd>((resolve) => (resolveEnded = resolve));
+  let resolveCaughtUp!: (r: CaughtUp | FollowEnd) => void;
+  const caughtUp = new Promise<CaughtUp | FollowEnd>((resolve) => (resolveCaughtUp = resolve));
 
   // Settles once the consumer is set up or its setup failed: only then is there surely nothing left to release.
   let setUp: Promise<unknown> = Promise.resolve();
   const end = (e: FollowEnd) => {
     if (done) return;
     done = true;
+    resolveCaughtUp(e);
     void setUp
       .catch(() => undefined)
       .then(release)
@@ -156,7 +171,9 @@ export function startFollow(c: FollowContext): Follow {
       c.onRecord({ coordinationId: c.coordinationId, consortSequence: sequence, streamSequence: m.seq, payload: m.data.slice(), msgId: callerMsgId(c.token, m.headers?.get("Nats-Msg-Id")) });
     } catch (err) {
       end({ reason: "failed", message: `onRecord threw: ${String(err)}`, cause: err });
+      return;
     }
+    if (sequence >= head) resolveCaughtUp({ reason: "caught_up", head });
   };
 
   const setUpConsumer = async (): Promise<ConsumerMessages | undefined> => {
@@ -171,6 +188,8 @@ export function startFollow(c: FollowContext): Follow {
       return undefined;
     }
     const fromHead = after === head && head > 0;
+    // Nothing to replay: caught up already (`head` is set before any record can be delivered).
+    if (head === 0 || fromHead) resolveCaughtUp({ reason: "caught_up", head });
     if (fromHead) {
       expected = head + 1;
       lastStream = read.head.streamSequence;
@@ -195,6 +214,7 @@ export function startFollow(c: FollowContext): Follow {
 
   return {
     coordinationId: c.coordinationId,
+    caughtUp,
     ended,
     stop() {
       end({ reason: "stopped" });
