@@ -1,0 +1,300 @@
+import { ConsortError, type ErrorKind } from "../../core/errors.js";
+import type { SignalBackend, SignalLogView, SignalViews } from "../../core/signals/signal-backend.js";
+import type { PublishResult, SignalRecord } from "../../core/signals/types.js";
+import type { CoordinationMetaStore, MetaFailure } from "./coordination-meta.js";
+import { decodeSignal, encodeSignal } from "./signal-codec.js";
+import type { Follow, FollowEnd, SignalLogRecord } from "./signal-follow.js";
+import type { AppendFailure, AppendFailureReason, JetStreamSignalLog } from "./signal-log.js";
+
+/**
+ * The signal engine's backend on NATS JetStream (DESIGN.md §8, issue 12): several replicas, each an engine with
+ * this backend on a connection of its own, share every coordination's signals through the JetStream signal log
+ * (`signal-log.ts`) and the coordination meta (`coordination-meta.ts`).
+ *
+ * **Serving a coordination (the load step).** Before the engine first uses a coordination on this replica, the
+ * caller awaits {@link JetStreamSignalBackend.serve}: it acquires the coordination's meta (so every replica's view
+ * has the one epoch, which {@link SignalBackend.epochOf} then answers synchronously), creates the engine's view
+ * ({@link SignalViews.open}), starts the coordination's one follower from the oldest retained record and resolves
+ * once the follower has applied every record up to the head it read at start. Reads then never wait. The view
+ * exists before the first record arrives, so nothing is buffered; a coordination not served here is refused
+ * (`failed_precondition`, COORDINATION_NOT_SERVED) when the engine first makes its view, and an append to it too.
+ *
+ * **Applying.** The follower hands over records verified gap-free (`signal-follow.ts`); each is decoded
+ * (`signal-codec.ts`: sequence from the header, epoch from the meta) and applied to the view in order, whichever
+ * replica appended it, this one's included. A record at or below the view's head is skipped (already applied: a
+ * view kept from an earlier serve). A record beyond `head + 1`, a payload that is not a Consort signal, or a view
+ * the engine no longer holds (it dropped the coordination) ends the follower: the coordination is no longer
+ * served here, its pending appends fail, `onError` is told, and it must be served again.
+ *
+ * **Appends.** A signal is appended with its idempotency key as the msg id (its signal id when it has none), so a
+ * retry on any replica within the log's duplicate window returns the original. The append resolves once the
+ * follower applied the sequence the log gave it (read-your-writes), from a per-coordination map of pending
+ * sequences; a duplicate resolves with the original, `duplicate: true`. Failures are `ConsortError`s naming the
+ * coordination: see {@link appendError}.
+ *
+ * Not here yet: ClearSignals and DeleteCoordination through the meta (clear-through, drops heard from the meta
+ * watch), and loading a coordination whose oldest retained record is not 1 (history trimmed or cleared): a view
+ * cannot start past sequence 1 today, so serving one fails `failed_precondition` (SIGNAL_HISTORY_NOT_FROM_ONE).
+ */
+
+/** Options of {@link createJetStreamSignalBackend}. */
+export interface JetStreamSignalBackendOptions {
+  /** The signal log, on this replica's connection. */
+  readonly log: JetStreamSignalLog;
+  /** The coordination meta, on this replica's connection. */
+  readonly meta: CoordinationMetaStore;
+  /** Told when a served coordination's follower ends other than by {@link JetStreamSignalBackend.close}. @default none */
+  readonly onError?: (error: ConsortError) => void;
+}
+
+/** The JetStream signal backend of one replica's engine. */
+export interface JetStreamSignalBackend extends SignalBackend<Promise<PublishResult>> {
+  /**
+   * Brings the coordination's view up to date and keeps it so (see the module comment); resolves when the engine
+   * may use the coordination here. Calls for a coordination being or already served share one load. Rejects with
+   * a `ConsortError` (the meta or the stream unreachable: `unavailable`), leaving it unserved.
+   */
+  serve(coordinationId: string): Promise<void>;
+  /** Whether the coordination is served here (its load completed and its follower runs). */
+  isServed(coordinationId: string): boolean;
+  /** Stops every follower; pending appends fail `unavailable`, and nothing is served any more. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly resolve: (applied: SignalRecord) => void;
+  readonly reject: (error: ConsortError) => void;
+}
+
+/** A coordination this replica serves, or is loading. */
+interface Served {
+  readonly id: string;
+  /** The meta's epoch, once acquired. */
+  epoch: string | undefined;
+  /** The engine's view, once opened. */
+  view: SignalLogView | undefined;
+  follow: Follow | undefined;
+  loaded: boolean;
+  /** Why its follower ended, once it has: what appends still arriving are told. */
+  ended: ConsortError | undefined;
+  /** Consort sequence → appends of this replica waiting for the follower to apply it. */
+  readonly pending: Map<number, Pending[]>;
+}
+
+const appendFailures: Readonly<Record<AppendFailureReason, readonly [ErrorKind, string]>> = {
+  conflict: ["aborted", "APPEND_CONFLICT"],
+  unavailable: ["unavailable", "BACKEND_UNAVAILABLE"],
+  head_lost: ["failed_precondition", "SIGNAL_HEAD_LOST"],
+  head_invalid: ["failed_precondition", "SIGNAL_HEAD_INVALID"],
+  rejected: ["internal", "APPEND_REJECTED"],
+};
+
+/**
+ * A failed append as the engine's callers see it: other writers kept winning (`aborted`: publish again); no
+ * answer from JetStream (`unavailable`: it may be stored; a retry with the same idempotency key returns it); the
+ * subject's numbering is lost or was written bypassing Consort (`failed_precondition`); refused for another reason
+ * (`internal`, the text in the server's log only).
+ */
+export function appendError(coordinationId: string, f: AppendFailure): ConsortError {
+  const [kind, reason] = appendFailures[f.reason];
+  const what = f.reason === "unavailable" ? "may not have been stored" : "was not stored";
+  return new ConsortError(kind, `the signal ${what} in coordination ${JSON.stringify(coordinationId)}: ${f.message}`, {
+    reason,
+    metadata: { coordination_id: coordinationId, attempts: String(f.attempts) },
+    cause: f.cause ?? f,
+  });
+}
+
+function metaError(coordinationId: string, f: MetaFailure): ConsortError {
+  const [kind, reason]: readonly [ErrorKind, string] =
+    f.reason === "unavailable" ? ["unavailable", "BACKEND_UNAVAILABLE"] : f.reason === "conflict" ? ["aborted", "META_CONFLICT"] : ["internal", "META_UNREADABLE"];
+  return new ConsortError(kind, `the meta of coordination ${JSON.stringify(coordinationId)} could not be acquired: ${f.message}`, {
+    reason,
+    metadata: { coordination_id: coordinationId },
+    cause: f.cause ?? f,
+  });
+}
+
+/** How a follower's end reads to the appends it leaves pending and to a load it cuts short. */
+function followError(coordinationId: string, end: Exclude<FollowEnd, { reason: "stopped" }>): ConsortError {
+  if (end.reason === "failed" && end.cause instanceof ConsortError) return end.cause;
+  const [kind, reason]: readonly [ErrorKind, string] = end.reason === "failed" ? ["unavailable", "BACKEND_UNAVAILABLE"] : ["failed_precondition", "SIGNAL_LOG_UNREADABLE"];
+  return new ConsortError(kind, `coordination ${JSON.stringify(coordinationId)} is no longer followed on this replica: ${end.message}`, {
+    reason,
+    metadata: { coordination_id: coordinationId },
+    cause: end,
+  });
+}
+
+const notServed = (id: string) =>
+  new ConsortError("failed_precondition", `coordination ${JSON.stringify(id)} is not served on this replica: its signals must be loaded (serve) before the engine uses it`, {
+    reason: "COORDINATION_NOT_SERVED",
+    metadata: { coordination_id: id },
+  });
+
+const closedError = (id: string) =>
+  new ConsortError("unavailable", `this replica stopped following coordination ${JSON.stringify(id)} (shutting down); the signal may have been stored: retry with the same idempotency key`, {
+    reason: "SHUTTING_DOWN",
+    metadata: { coordination_id: id },
+  });
+
+/**
+ * Creates the backend of one replica's signal engine: pass it as `createSignalEngine({ backend })`, then
+ * `await backend.serve(id)` before the engine's first use of a coordination.
+ *
+ * @example
+ * const backend = createJetStreamSignalBackend({ log, meta });
+ * const engine = createSignalEngine({ store, backend });
+ * await backend.serve("review-42");
+ * const { signal } = await engine.publish({ coordinationId: "review-42", type: "agent_completed" });
+ */
+export function createJetStreamSignalBackend(options: JetStreamSignalBackendOptions): JetStreamSignalBackend {
+  const { log, meta } = options;
+  let views: SignalViews | undefined;
+  let closed = false;
+  const served = new Map<string, Served>();
+  const loads = new Map<string, Promise<void>>();
+
+  const failPending = (s: Served, error: ConsortError) => {
+    const pending = [...s.pending.values()].flat();
+    s.pending.clear();
+    for (const p of pending) p.reject(error);
+  };
+
+  /** The follower's handler: one verified record, applied to the view in order (see the module comment). */
+  const apply = (s: Served, record: SignalLogRecord) => {
+    const view = views?.view(s.id);
+    if (view === undefined || view !== s.view) {
+      throw new ConsortError("unavailable", `the engine no longer holds coordination ${JSON.stringify(s.id)} (dropped here): serve it again`, {
+        reason: "COORDINATION_NOT_SERVED",
+        metadata: { coordination_id: s.id },
+      });
+    }
+    const sequence = record.consortSequence;
+    if (sequence <= view.head) return;
+    if (sequence > view.head + 1) {
+      throw new ConsortError(
+        "failed_precondition",
+        `coordination ${JSON.stringify(s.id)}'s oldest record here is ${sequence}, its view's head ${view.head}: the records between are no longer retained (history trimmed or cleared), and a view cannot start past them yet`,
+        { reason: "SIGNAL_HISTORY_NOT_FROM_ONE", metadata: { coordination_id: s.id, oldest_sequence: String(sequence), head_sequence: String(view.head) } },
+      );
+    }
+    const signal = decodeSignal(record.payload, { coordinationId: s.id, sequence, epoch: view.epoch });
+    if (typeof signal === "string") {
+      throw new ConsortError("failed_precondition", `coordination ${JSON.stringify(s.id)}'s record ${sequence} (stream sequence ${record.streamSequence}) is not a Consort signal: ${signal}`, {
+        reason: "SIGNAL_LOG_UNREADABLE",
+        metadata: { coordination_id: s.id, sequence: String(sequence) },
+      });
+    }
+    view.apply(signal);
+    const waiting = s.pending.get(sequence);
+    if (waiting === undefined) return;
+    s.pending.delete(sequence);
+    for (const p of waiting) p.resolve(signal);
+  };
+
+  const load = async (s: Served): Promise<void> => {
+    if (views === undefined) throw new Error("the JetStream signal backend serves nothing before an engine connects to it (createSignalEngine({ backend }))");
+    const acquired = await meta.acquire(s.id);
+    if (!acquired.ok) throw metaError(s.id, acquired);
+    const existing = views.view(s.id);
+    if (existing !== undefined && existing.epoch !== acquired.meta.epoch) {
+      throw new ConsortError("failed_precondition", `this replica holds coordination ${JSON.stringify(s.id)} in epoch ${existing.epoch}, the meta says ${acquired.meta.epoch}: it was dropped and begun again`, {
+        reason: "EPOCH_CHANGED",
+        metadata: { coordination_id: s.id, epoch: acquired.meta.epoch },
+      });
+    }
+    s.epoch = acquired.meta.epoch;
+    if (closed) throw closedError(s.id);
+    s.view = views.open(s.id);
+    const follow = log.follow(s.id, "retained", (record) => apply(s, record));
+    s.follow = follow;
+    void follow.ended.then((end) => {
+      if (served.get(s.id) === s) served.delete(s.id);
+      const error = end.reason === "stopped" ? closedError(s.id) : followError(s.id, end);
+      s.ended = error;
+      failPending(s, error);
+      if (end.reason !== "stopped" && s.loaded) options.onError?.(error);
+    });
+    const caughtUp = await follow.caughtUp;
+    if (caughtUp.reason !== "caught_up") throw caughtUp.reason === "stopped" ? closedError(s.id) : followError(s.id, caughtUp);
+    s.loaded = true;
+  };
+
+  return {
+    connect(v) {
+      views = v;
+    },
+
+    epochOf(id) {
+      const epoch = served.get(id)?.epoch;
+      if (epoch === undefined) throw notServed(id);
+      return epoch;
+    },
+
+    serve(id) {
+      if (closed) return Promise.reject(closedError(id));
+      const loading = loads.get(id);
+      if (loading !== undefined) return loading;
+      const s = served.get(id);
+      if (s?.loaded === true && views?.view(id) === s.view) return Promise.resolve();
+      // Served, but the engine dropped its view since: its follower stops before the coordination is loaded again.
+      const previous = s?.follow?.stop() ?? Promise.resolve();
+      const fresh: Served = { id, epoch: undefined, view: undefined, follow: undefined, loaded: false, ended: undefined, pending: new Map() };
+      served.set(id, fresh);
+      const run = previous.then(() => load(fresh)).then(
+        () => {
+          loads.delete(id);
+        },
+        async (err: unknown) => {
+          loads.delete(id);
+          if (served.get(id) === fresh) served.delete(id);
+          await fresh.follow?.stop();
+          throw err;
+        },
+      );
+      loads.set(id, run);
+      return run;
+    },
+
+    isServed: (id) => served.get(id)?.loaded === true,
+
+    async append(view, signal) {
+      const id = view.coordinationId;
+      const s = served.get(id);
+      if (s === undefined || s.view !== view) throw notServed(id);
+      const r = await log.append(id, encodeSignal(signal), { msgId: signal.idempotencyKey === "" ? signal.signalId : signal.idempotencyKey });
+      if (!r.ok) throw appendError(id, r);
+      const sequence = r.consortSequence;
+      let applied: SignalRecord;
+      if (view.head >= sequence) {
+        // The follower applied it before the acknowledgement came back.
+        const original = r.duplicate && signal.idempotencyKey !== "" ? view.byKey(signal.idempotencyKey) : undefined;
+        if (!r.duplicate) applied = { ...signal, sequence };
+        else if (original?.sequence === sequence) applied = original;
+        else {
+          throw new ConsortError("internal", `the original of a retried signal of coordination ${JSON.stringify(id)} (sequence ${sequence}) is no longer held here`, {
+            reason: "ORIGINAL_NOT_RETAINED",
+            metadata: { coordination_id: id, sequence: String(sequence) },
+          });
+        }
+      } else {
+        if (s.ended !== undefined) throw s.ended;
+        applied = await new Promise<SignalRecord>((resolve, reject) => {
+          const waiting = s.pending.get(sequence);
+          if (waiting === undefined) s.pending.set(sequence, [{ resolve, reject }]);
+          else waiting.push({ resolve, reject });
+        });
+      }
+      return { signal: applied, duplicate: r.duplicate };
+    },
+
+    async close() {
+      closed = true;
+      const all = [...served.values()];
+      served.clear();
+      // A follower's end fails its pending appends; one still loading has none.
+      await Promise.all(all.map((s) => s.follow?.stop()));
+    },
+  };
+}

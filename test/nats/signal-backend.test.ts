@@ -1,0 +1,207 @@
+import { connect, headers, type NatsConnection } from "nats";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createCoordinationMetaStore } from "../../src/backend/nats/coordination-meta.js";
+import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "../../src/backend/nats/signal-backend.js";
+import { createJetStreamSignalLog } from "../../src/backend/nats/signal-log.js";
+import { ConsortError } from "../../src/core/errors.js";
+import { defaultLimits } from "../../src/core/limits.js";
+import { createSignalEngine, type SignalEngine } from "../../src/core/signals/signal-engine.js";
+import { streamSubscription, type SubscriptionEvent } from "../../src/core/signals/subscription-stream.js";
+import type { PublishResult, SignalRecord } from "../../src/core/signals/types.js";
+import { createStore } from "../../src/core/store.js";
+import { startNatsServer, type NatsServer } from "./nats-server.js";
+
+/**
+ * The JetStream signal backend against a real nats-server: replicas — each a store and a signal engine with this
+ * backend on a connection, signal log and meta store of its own — share coordinations' signals. Each test has a
+ * stream, subject prefix and meta bucket of its own.
+ */
+
+let server: NatsServer;
+const connections: NatsConnection[] = [];
+const backends: JetStreamSignalBackend[] = [];
+let worlds = 0;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+});
+afterEach(async () => {
+  await Promise.all(backends.splice(0).map((b) => b.close()));
+  await Promise.all(connections.splice(0).map((nc) => nc.close()));
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function connection(): Promise<NatsConnection> {
+  const nc = await connect({ servers: server.url });
+  connections.push(nc);
+  return nc;
+}
+
+interface Replica {
+  readonly engine: SignalEngine<Promise<PublishResult>>;
+  readonly backend: JetStreamSignalBackend;
+  readonly errors: ConsortError[];
+}
+
+/** A fresh stream and bucket, and a function making replicas on them. */
+function world() {
+  const n = ++worlds;
+  const names = { streamName: `BACKEND_${n}`, subjectPrefix: `b${n}.sig`, bucket: `BACKEND_META_${n}` };
+  const replica = async (): Promise<Replica> => {
+    const nc = await connection();
+    const log = await createJetStreamSignalLog({ connection: nc, streamName: names.streamName, subjectPrefix: names.subjectPrefix, storage: "memory" });
+    const meta = await createCoordinationMetaStore({ connection: nc, bucket: names.bucket, storage: "memory" });
+    const errors: ConsortError[] = [];
+    const backend = createJetStreamSignalBackend({ log, meta, onError: (e) => errors.push(e) });
+    backends.push(backend);
+    const engine = createSignalEngine({ store: createStore(), limits: defaultLimits, backend });
+    return { engine, backend, errors };
+  };
+  return { names, replica };
+}
+
+/** Polls `condition` every 10 ms until it holds, failing after `timeoutMs`. */
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Pulls signals from a stream until `n` arrived (bounded). */
+async function collect(events: AsyncGenerator<SubscriptionEvent>, n: number): Promise<SignalRecord[]> {
+  const out: SignalRecord[] = [];
+  for (let i = 0; i < 10_000 && out.length < n; i++) {
+    const r = await events.next();
+    if (r.done === true) break;
+    if (r.value.kind === "signals") out.push(...r.value.signals);
+  }
+  return out;
+}
+
+/** A replica's whole retained log of `id`, oldest first, replayed through a subscription. */
+function history(engine: SignalEngine<Promise<PublishResult>>, id: string): SignalRecord[] {
+  const { subscription } = engine.subscribe({ coordinationId: id, agentId: "history", afterSequence: 0, observer: true });
+  const out: SignalRecord[] = [];
+  for (let batch = subscription.take(1000, Infinity, () => 1); batch.length > 0; batch = subscription.take(1000, Infinity, () => 1)) out.push(...batch);
+  subscription.close();
+  return out;
+}
+
+const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+async function rejection(p: Promise<unknown>): Promise<ConsortError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ConsortError);
+  return e as ConsortError;
+}
+
+describe("JetStream signal backend", () => {
+  it("delivers a signal published on one replica to a subscriber on another, in the coordination's one epoch", async () => {
+    const { replica } = world();
+    const [a, b] = await Promise.all([replica(), replica()]);
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    expect(a.engine.summary("c")?.epoch).toBe(b.engine.summary("c")?.epoch);
+    const events = streamSubscription(b.engine.subscribe({ coordinationId: "c", agentId: "reader" }).subscription, { maxBatchBytes: 1 << 20, sizeOf: () => 1 });
+    const published = a.engine.publish({ coordinationId: "c", type: "agent_completed", senderAgentId: "writer", data: { n: 1 }, metadata: { m: "x" } });
+    expect(published).toBeInstanceOf(Promise);
+    const { signal, duplicate } = await published;
+    expect(duplicate).toBe(false);
+    expect(signal.sequence).toBe(1);
+    // Acknowledged means applied on the replica that acknowledged it.
+    expect(a.engine.headSequence("c")).toBe(1);
+    const [got] = await collect(events, 1);
+    await events.return(undefined);
+    expect(got).toEqual(signal);
+    expect(got?.epoch).toBe(b.engine.summary("c")?.epoch);
+  });
+
+  it("numbers two replicas' concurrent publishes 1..200 on both views, identical, each replica's acks in the order made", async () => {
+    const { replica } = world();
+    const [a, b] = await Promise.all([replica(), replica()]);
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    const acked: [number[], number[]] = [[], []];
+    const publishes: Promise<PublishResult>[] = [];
+    for (let i = 0; i < 100; i++) {
+      [a, b].forEach((r, k) => {
+        const p = Promise.resolve(r.engine.publish({ coordinationId: "c", type: "inter_agent_message", senderAgentId: `r${k}`, data: { i } }));
+        publishes.push(p.then((x) => (acked[k]!.push(x.signal.sequence), x)));
+      });
+    }
+    const results = await Promise.all(publishes);
+    expect(results.map((r) => r.signal.sequence).sort((x, y) => x - y)).toEqual(oneTo(200));
+    for (const seqs of acked) expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    await until(() => a.engine.headSequence("c") === 200 && b.engine.headSequence("c") === 200, "both views at 200");
+    const [onA, onB] = [history(a.engine, "c"), history(b.engine, "c")];
+    expect(onA.map((s) => s.sequence)).toEqual(oneTo(200));
+    expect(onB).toEqual(onA);
+    expect(a.engine.metrics("c").totalSignalsSent).toBe(200);
+    expect(b.engine.metrics("c").totalSignalsSent).toBe(200);
+  });
+
+  it("returns the original to a retry on another replica, whether it raced the original or came after it", async () => {
+    const { replica } = world();
+    const [a, b] = await Promise.all([replica(), replica()]);
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    // Racing: both replicas append under one key; the log keeps the first, the other is told the original.
+    const [onA, onB] = await Promise.all([
+      a.engine.publish({ coordinationId: "c", type: "agent_completed", idempotencyKey: "k", data: { from: "a" } }),
+      b.engine.publish({ coordinationId: "c", type: "agent_completed", idempotencyKey: "k", data: { from: "b" } }),
+    ]);
+    expect([onA.duplicate, onB.duplicate].sort()).toEqual([false, true]);
+    expect(onB.signal).toEqual(onA.signal);
+    expect(onA.signal.sequence).toBe(1);
+    // After: answered from B's view.
+    await until(() => b.engine.headSequence("c") === 1, "B applied the original");
+    const later = await b.engine.publish({ coordinationId: "c", type: "agent_completed", idempotencyKey: "k", data: { from: "later" } });
+    expect(later).toEqual({ signal: onA.signal, duplicate: true });
+    await a.engine.publish({ coordinationId: "c", type: "agent_completed" });
+    await until(() => b.engine.headSequence("c") === 2, "B applied the next");
+    expect(history(b.engine, "c").map((s) => s.sequence)).toEqual([1, 2]);
+  });
+
+  it("loads what was published before a replica served the coordination, then follows it live", async () => {
+    const { replica } = world();
+    const a = await replica();
+    await a.backend.serve("c");
+    const first = await Promise.all(oneTo(5).map((i) => a.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } })));
+    const c = await replica();
+    expect(c.backend.isServed("c")).toBe(false);
+    await c.backend.serve("c");
+    expect(c.backend.isServed("c")).toBe(true);
+    // Loaded before serve resolved: reads need not wait.
+    expect(history(c.engine, "c")).toEqual(first.map((r) => r.signal));
+    expect(c.engine.summary("c")?.epoch).toBe(a.engine.summary("c")?.epoch);
+    const next = await c.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i: 6 } });
+    expect(next.signal.sequence).toBe(6);
+    await until(() => a.engine.headSequence("c") === 6, "A applied C's signal");
+  });
+
+  it("refuses a coordination it does not serve, and tells of a record published bypassing Consort", async () => {
+    const { names, replica } = world();
+    const a = await replica();
+    expect(() => a.engine.publish({ coordinationId: "unserved", type: "agent_completed" })).toThrow(expect.objectContaining({ kind: "failed_precondition", reason: "COORDINATION_NOT_SERVED" }));
+    await a.backend.serve("c");
+    await a.engine.publish({ coordinationId: "c", type: "agent_completed" });
+    // A message on the subject without Consort's header: the follower refuses it and the coordination is no longer served.
+    const nc = await connection();
+    const subject = `${names.subjectPrefix}.${Buffer.from("c").toString("base64url")}`;
+    await nc.jetstream().publish(subject, new TextEncoder().encode("{}"), { headers: headers() });
+    await until(() => a.errors.length > 0, "the follower's end reported");
+    expect(a.errors[0]).toMatchObject({ kind: "failed_precondition", reason: "SIGNAL_LOG_UNREADABLE" });
+    expect(a.backend.isServed("c")).toBe(false);
+    const refused = await rejection(Promise.resolve().then(() => a.engine.publish({ coordinationId: "c", type: "agent_completed" })));
+    expect(refused.kind).toBe("failed_precondition");
+    expect(refused.metadata["coordination_id"]).toBe("c");
+    // Serving it again fails too, for the same reason: nothing is applied past the foreign record.
+    const again = await rejection(a.backend.serve("c"));
+    expect(again.kind).toBe("failed_precondition");
+    expect(a.engine.headSequence("c")).toBe(1);
+  });
+});
