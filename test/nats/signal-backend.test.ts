@@ -1,14 +1,14 @@
 import { connect, headers, type NatsConnection } from "nats";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createCoordinationMetaStore } from "../../src/backend/nats/coordination-meta.js";
-import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "../../src/backend/nats/signal-backend.js";
+import { appendError, createJetStreamSignalBackend, type JetStreamSignalBackend } from "../../src/backend/nats/signal-backend.js";
 import { createJetStreamSignalLog } from "../../src/backend/nats/signal-log.js";
 import { ConsortError } from "../../src/core/errors.js";
 import { defaultLimits } from "../../src/core/limits.js";
 import { createSignalEngine, type SignalEngine } from "../../src/core/signals/signal-engine.js";
 import { streamSubscription, type SubscriptionEvent } from "../../src/core/signals/subscription-stream.js";
 import type { PublishResult, SignalRecord } from "../../src/core/signals/types.js";
-import { createStore } from "../../src/core/store.js";
+import { createStore, type Store } from "../../src/core/store.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
 
 /**
@@ -40,6 +40,7 @@ async function connection(): Promise<NatsConnection> {
 }
 
 interface Replica {
+  readonly store: Store;
   readonly engine: SignalEngine<Promise<PublishResult>>;
   readonly backend: JetStreamSignalBackend;
   readonly errors: ConsortError[];
@@ -56,8 +57,9 @@ function world() {
     const errors: ConsortError[] = [];
     const backend = createJetStreamSignalBackend({ log, meta, onError: (e) => errors.push(e) });
     backends.push(backend);
-    const engine = createSignalEngine({ store: createStore(), limits: defaultLimits, backend });
-    return { engine, backend, errors };
+    const store = createStore();
+    const engine = createSignalEngine({ store, limits: defaultLimits, backend });
+    return { store, engine, backend, errors };
   };
   return { names, replica };
 }
@@ -141,6 +143,8 @@ describe("JetStream signal backend", () => {
     const [onA, onB] = [history(a.engine, "c"), history(b.engine, "c")];
     expect(onA.map((s) => s.sequence)).toEqual(oneTo(200));
     expect(onB).toEqual(onA);
+    // The two replicas' appends interleaved in the log (~55 of 199 neighbours from different replicas here).
+    expect(onA.some((s, i) => i > 0 && s.senderAgentId === "r0" && onA[i - 1]!.senderAgentId === "r1")).toBe(true);
     expect(a.engine.metrics("c").totalSignalsSent).toBe(200);
     expect(b.engine.metrics("c").totalSignalsSent).toBe(200);
   });
@@ -203,5 +207,48 @@ describe("JetStream signal backend", () => {
     const again = await rejection(a.backend.serve("c"));
     expect(again.kind).toBe("failed_precondition");
     expect(a.engine.headSequence("c")).toBe(1);
+  });
+
+  it("shares one load among concurrent serves, and loads again a coordination the engine dropped here", async () => {
+    const { replica } = world();
+    const a = await replica();
+    // One follower per coordination: a second load would be refused by the log.
+    await Promise.all([a.backend.serve("c"), a.backend.serve("c"), a.backend.serve("c")]);
+    const published = await Promise.all(oneTo(3).map((i) => a.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } })));
+    a.store.delete("c");
+    expect(a.engine.headSequence("c")).toBe(0);
+    // The engine makes a new view on next use; the backend's follower still applies to the dropped one.
+    const refused = await rejection(Promise.resolve().then(() => a.engine.publish({ coordinationId: "c", type: "stage_completed" })));
+    expect(refused).toMatchObject({ kind: "failed_precondition", reason: "COORDINATION_NOT_SERVED" });
+    await a.backend.serve("c");
+    expect(history(a.engine, "c")).toEqual(published.map((r) => r.signal));
+    expect((await a.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(4);
+  });
+
+  it("refuses to serve once closed", async () => {
+    const { replica } = world();
+    const a = await replica();
+    await a.backend.serve("c");
+    await a.backend.close();
+    expect(a.backend.isServed("c")).toBe(false);
+    expect(await rejection(a.backend.serve("c"))).toMatchObject({ kind: "unavailable", reason: "SHUTTING_DOWN" });
+  });
+});
+
+describe("appendError", () => {
+  it("maps each append failure to an error kind a caller can act on, naming the coordination", () => {
+    const kinds = (["conflict", "unavailable", "head_lost", "head_invalid", "rejected"] as const).map((reason) => {
+      const e = appendError("c-1", { ok: false, reason, message: "why", attempts: 3 });
+      expect(e.message).toContain('coordination "c-1"');
+      expect(e.metadata).toEqual({ coordination_id: "c-1", attempts: "3" });
+      return [reason, e.kind, e.reason];
+    });
+    expect(kinds).toEqual([
+      ["conflict", "aborted", "APPEND_CONFLICT"],
+      ["unavailable", "unavailable", "BACKEND_UNAVAILABLE"],
+      ["head_lost", "failed_precondition", "SIGNAL_HEAD_LOST"],
+      ["head_invalid", "failed_precondition", "SIGNAL_HEAD_INVALID"],
+      ["rejected", "internal", "APPEND_REJECTED"],
+    ]);
   });
 });
