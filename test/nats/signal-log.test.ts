@@ -148,6 +148,24 @@ describe("JetStream signal log", () => {
     await Promise.all([fromFour.follow.stop(), fromHead.follow.stop()]);
   });
 
+  it("tells when a follower caught up with the head it read at start: after replaying it, at once when there is nothing to replay, or how it ended first", async () => {
+    const log = await createJetStreamSignalLog(await options());
+    const empty = collect(log, "none", "retained");
+    expect(await empty.follow.caughtUp).toEqual({ reason: "caught_up", head: 0 });
+    await empty.follow.stop();
+    for (let i = 1; i <= 20; i++) await appendOk(log, "c", `s${i}`);
+    const replay = collect(log, "c", "retained");
+    expect(await replay.follow.caughtUp).toEqual({ reason: "caught_up", head: 20 });
+    // Handed over before it resolved, not after.
+    expect(replay.sequences()).toEqual(range(1, 20));
+    await replay.follow.stop();
+    const fromHead = collect(log, "c", 20);
+    expect(await fromHead.follow.caughtUp).toEqual({ reason: "caught_up", head: 20 });
+    await fromHead.follow.stop();
+    const beyond = collect(log, "c", 21);
+    expect(await beyond.follow.caughtUp).toMatchObject({ reason: "out_of_range", head: 20 });
+  });
+
   it("reports following from before the oldest retained record as out of range, not a silent skip", async () => {
     const o = await options({ historyLimit: 5 });
     const log = await createJetStreamSignalLog(o);
