@@ -126,8 +126,8 @@ function followError(coordinationId: string, end: Exclude<FollowEnd, { reason: "
   });
 }
 
-const notServed = (id: string) =>
-  new ConsortError("failed_precondition", `coordination ${JSON.stringify(id)} is not served on this replica: its signals must be loaded (serve) before the engine uses it`, {
+const notServed = (id: string, why = "its signals must be loaded (serve) before the engine uses it") =>
+  new ConsortError("failed_precondition", `coordination ${JSON.stringify(id)} is not served on this replica: ${why}`, {
     reason: "COORDINATION_NOT_SERVED",
     metadata: { coordination_id: id },
   });
@@ -164,12 +164,7 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
   /** The follower's handler: one verified record, applied to the view in order (see the module comment). */
   const apply = (s: Served, record: SignalLogRecord) => {
     const view = views?.view(s.id);
-    if (view === undefined || view !== s.view) {
-      throw new ConsortError("unavailable", `the engine no longer holds coordination ${JSON.stringify(s.id)} (dropped here): serve it again`, {
-        reason: "COORDINATION_NOT_SERVED",
-        metadata: { coordination_id: s.id },
-      });
-    }
+    if (view === undefined || view !== s.view) throw notServed(s.id, "the engine dropped its view here since it was served");
     const sequence = record.consortSequence;
     if (sequence <= view.head) return;
     if (sequence > view.head + 1) {
