@@ -1,7 +1,10 @@
+import { create } from "@bufbuild/protobuf";
+import { createHandlerContext } from "@connectrpc/connect";
 import { connect, headers, type NatsConnection } from "nats";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createCoordinationMetaStore } from "../../src/backend/nats/coordination-meta.js";
 import { appendError, createJetStreamSignalBackend, type JetStreamSignalBackend } from "../../src/backend/nats/signal-backend.js";
+import { PublishStreamRequestSchema, type PublishStreamResponse, SignalService, SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
 import { createJetStreamSignalLog } from "../../src/backend/nats/signal-log.js";
 import { ConsortError } from "../../src/core/errors.js";
 import { defaultLimits } from "../../src/core/limits.js";
@@ -9,6 +12,8 @@ import { createSignalEngine, type SignalEngine } from "../../src/core/signals/si
 import { streamSubscription, type SubscriptionEvent } from "../../src/core/signals/subscription-stream.js";
 import type { PublishResult, SignalRecord } from "../../src/core/signals/types.js";
 import { createStore, type Store } from "../../src/core/store.js";
+import { createSignalService } from "../../src/service/signal-service.js";
+import { statusDetailsBin, toWireError } from "../../src/transport/errors.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
 
 /**
@@ -223,6 +228,33 @@ describe("JetStream signal backend", () => {
     await a.backend.serve("c");
     expect(history(a.engine, "c")).toEqual(published.map((r) => r.signal));
     expect((await a.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(4);
+  });
+
+  it("acknowledges a PublishStream in request order while another replica publishes to the same coordination", async () => {
+    const { replica } = world();
+    const [a, b] = await Promise.all([replica(), replica()]);
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    const service = createSignalService({ engine: a.engine, maxMessageBytes: defaultLimits.maxMessageBytes, statusBytes: (err) => statusDetailsBin(toWireError(err)) });
+    const ctx = createHandlerContext({
+      service: SignalService,
+      method: SignalService.method.publishStream,
+      protocolName: "grpc",
+      requestMethod: "POST",
+      url: "http://x/",
+      requestHeader: { "content-type": "application/grpc" },
+    });
+    async function* requests() {
+      for (let i = 0; i < 100; i++) yield create(PublishStreamRequestSchema, { publish: { coordinationId: "c", type: SignalType.INTER_AGENT_MESSAGE, data: { i } } });
+    }
+    const onB = Promise.all(oneTo(50).map((i) => b.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } })));
+    const acks: number[] = [];
+    for await (const res of service.publishStream(requests(), ctx)) {
+      for (const o of (res as PublishStreamResponse).outcomes) acks.push(o.outcome.case === "ack" ? Number(o.outcome.value.sequence) : -1);
+    }
+    const fromB = (await onB).map((r) => r.signal.sequence);
+    expect(acks).toHaveLength(100);
+    expect(acks).toEqual([...acks].sort((x, y) => x - y));
+    expect([...acks, ...fromB].sort((x, y) => x - y)).toEqual(oneTo(150));
   });
 
   it("refuses to serve once closed", async () => {
