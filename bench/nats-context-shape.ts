@@ -1,6 +1,7 @@
 import { connect, headers, type JetStreamClient, type NatsConnection, StorageType } from "nats";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { createJetStreamContextLog } from "../src/backend/nats/context-log.js";
 import { startNatsServer } from "../test/nats/nats-server.js";
 
 /**
@@ -14,7 +15,9 @@ import { startNatsServer } from "../test/nats/nats-server.js";
  *   in a header and the expected last subject sequence (optimistic concurrency), encode included;
  * - `n-async`: one stream message per agent on `consort.ctxa.<token>.<agent>`, all sent, then awaited (no
  *   expected sequence: concurrent publishes cannot be chained);
- * - `chunked-256k`: the document split in 256 KiB parts published in turn, each expecting its predecessor.
+ * - `chunked-256k`: the document split in 256 KiB parts published in turn, each expecting its predecessor;
+ * - `context-log`: `one-doc` through the module (`src/backend/nats/context-log.ts`), encode included;
+ * - `log→follower`: from encode to a follower on another connection holding the decoded document.
  *
  * With `--large` it also starts a server with `max_payload: 8MB` and times a 10,000-agent document (the engine's
  * `maxAgentsPerCoordination`) in one message and in parts. Not part of `npm run bench`.
@@ -146,6 +149,36 @@ try {
         await Promise.all(acks);
       }),
     );
+
+    // The module: the same document through the context log, then to a follower on another connection.
+    const log = await createJetStreamContextLog({ connection: nc, streamName: "BENCH_LOG", subjectPrefix: "bench.ctx" });
+    const followerConnection = await connect({ servers: server.url });
+    connections.push(followerConnection);
+    const reader = await createJetStreamContextLog({ connection: followerConnection, streamName: "BENCH_LOG", subjectPrefix: "bench.ctx" });
+    let revision = 0;
+    const appendOne = async (id: string) => {
+      const r = await log.append(id, document(agents, revision + 1), { expectedRevision: revision });
+      if (!r.ok) throw new Error(`append failed: ${r.reason}: ${r.message}`);
+      revision = r.revision;
+    };
+    row("context-log", agents, size, await time(() => appendOne(`log-${agents}`)));
+    revision = 0;
+    let heard: ((revision: number) => void) | undefined;
+    const follow = reader.follow(`follow-${agents}`, 0, (d) => {
+      const decoded = JSON.parse(new TextDecoder().decode(d.document)) as { assignments: unknown[] };
+      if (decoded.assignments.length === agents) heard?.(d.revision);
+    });
+    row(
+      "log→follower",
+      agents,
+      size,
+      await time(async () => {
+        const delivered = new Promise<number>((resolve) => (heard = resolve));
+        await appendOne(`follow-${agents}`);
+        if ((await delivered) !== revision) throw new Error("the follower saw another revision");
+      }),
+    );
+    await follow.stop();
 
     if (size > 256 * 1024) {
       let lastPart = 0;
