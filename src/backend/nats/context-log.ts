@@ -10,8 +10,8 @@ import { coordinationToken, isSubjectPrefix } from "./subject.js";
  * a distribution, a shared-intelligence update, a clear — is ONE message on the coordination's subject
  * (`consort.ctx.<token>`, see `subject.ts`) of one stream, holding the whole change as one document. A
  * distribution to 1,000 agents is thus one write: atomic (a follower sees all of it or none) and, measured on this
- * machine (bench/nats-context-shape.ts), ~7 ms to durable with file storage, encoding included, where 1,000 KV
- * puts take ~100 ms and are not atomic.
+ * machine (bench/nats-context-shape.ts), ~6 ms to durable with file storage, encoding included, where 1,000 KV
+ * puts take ~110 ms and are not atomic.
  *
  * **Revisions.** A coordination's context revision (the engine's per-coordination revision: 1, 2, 3… without gap)
  * travels in the `Consort-Sequence` header, so the signal log's head reading and verified following serve here
