@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,6 +18,8 @@ export interface StartNatsServerOptions {
   readonly executable?: string;
   /** How long to wait for the server to write its ports file. @default 10_000 */
   readonly timeoutMs?: number;
+  /** A configuration file's text (e.g. `max_payload: 8MB`), passed with `-c`; flags still set the rest. */
+  readonly config?: string;
 }
 
 /**
@@ -28,7 +30,12 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const executable = options.executable ?? process.env["NATS_SERVER"] ?? "/usr/sbin/nats-server";
   const timeoutMs = options.timeoutMs ?? 10_000;
   const dir = await mkdtemp(join(tmpdir(), "consort-nats-"));
-  const child = spawn(executable, ["-js", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir, "-sd", join(dir, "store")], {
+  const config: string[] = [];
+  if (options.config !== undefined) {
+    await writeFile(join(dir, "server.conf"), options.config);
+    config.push("-c", join(dir, "server.conf"));
+  }
+  const child = spawn(executable, [...config, "-js", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir, "-sd", join(dir, "store")], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
