@@ -16,8 +16,12 @@ export interface SequenceLog<T extends { readonly sequence: number }> {
   append(signal: T): T | undefined;
   /** The retained entry with that sequence, or `undefined`. */
   get(sequence: number): T | undefined;
-  /** Drops every retained entry; numbering continues from `head`. Returns how many were dropped. */
-  clear(): number;
+  /**
+   * Drops every retained entry up to `through` (default: `head`); numbering continues from the higher of `head`
+   * and `through`, so a log can start past sequence 1 (a shared log purged or trimmed elsewhere: the next append is
+   * `through + 1`). Entries after `through` stay. Returns how many were dropped.
+   */
+  clear(through?: number): number;
   /** Drops the oldest retained entry and returns it; `undefined` when empty. */
   dropOldest(): T | undefined;
 }
@@ -76,10 +80,21 @@ export function createSequenceLog<T extends { readonly sequence: number }>(capac
       oldest++;
       return entry;
     },
-    clear() {
+    clear(through = head) {
+      if (!Number.isSafeInteger(through) || through < 0) throw new RangeError(`through must be a non-negative integer, got ${through}`);
+      if (through < head) {
+        let n = 0;
+        while (oldest <= through) {
+          ring[slot(oldest)] = undefined;
+          oldest++;
+          n++;
+        }
+        return n;
+      }
       const n = head - oldest + 1;
       ring.length = Math.min(capacity, initialRing);
       ring.fill(undefined);
+      head = through;
       oldest = head + 1;
       return n;
     },

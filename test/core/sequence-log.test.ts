@@ -43,4 +43,26 @@ describe("sequence log", () => {
     expect(log.get(4)?.sequence).toBe(4);
     expect(() => log.append(rec(9))).toThrow(/does not follow/);
   });
+
+  it("clears through a sequence past its head, so numbering starts there (a log begun after a clear elsewhere)", () => {
+    const log = createSequenceLog<SignalRecord>(10);
+    expect(log.clear(41)).toBe(0);
+    expect(log.head).toBe(41);
+    expect(log.oldest).toBe(42);
+    expect(() => log.append(rec(1))).toThrow(/does not follow/);
+    log.append(rec(42));
+    expect(log.get(42)?.sequence).toBe(42);
+  });
+
+  it("clears only the entries up to a sequence below its head, keeping the newer ones", () => {
+    const log = createSequenceLog<SignalRecord>(10);
+    for (let s = 1; s <= 5; s++) log.append(rec(s));
+    expect(log.clear(3)).toBe(3);
+    expect(log.oldest).toBe(4);
+    expect(log.head).toBe(5);
+    expect(log.get(3)).toBeUndefined();
+    expect(log.get(4)?.sequence).toBe(4);
+    expect(log.clear(2)).toBe(0);
+    expect(() => log.clear(-1)).toThrow(RangeError);
+  });
 });
