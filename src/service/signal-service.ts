@@ -433,7 +433,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     },
 
     async clearSignals(req) {
-      const r = engine.clear(req.coordinationId);
+      const r = await engine.clear(req.coordinationId);
       return create(ClearSignalsResponseSchema, { clearedSignals: BigInt(r.cleared), headSequence: BigInt(r.headSequence) });
     },
   };

@@ -57,6 +57,13 @@ export interface SignalBackend<R extends PublishResult | Promise<PublishResult> 
    */
   epochOf?(coordinationId: string): string;
   /**
+   * ClearSignals on `view`'s coordination (unset: the view is cleared through its head at once, synchronously, as
+   * in memory). A shared backend records the clear where every replica hears it, clears `view` through the
+   * sequence it cleared to ({@link SignalLogView.clearThrough}) and resolves; the engine's `clear` then returns a
+   * promise. A backend with `clear` is a shared one: its appends and clears return promises.
+   */
+  clear?(view: SignalLogView): Promise<void>;
+  /**
    * Called once, by the engine the backend serves, with the way to its local logs: where a shared backend applies
    * what other replicas appended.
    */
@@ -92,6 +99,12 @@ export interface SignalLogView {
    * replay range) — never both, never neither.
    */
   apply(signal: SignalRecord): void;
+  /**
+   * Drops the retained signals up to `sequence`, their keys and, when it drops any or moves the head, the
+   * coordination's counters; numbering continues from the higher of `head` and `sequence` (a view begun after a
+   * clear made elsewhere starts at `sequence + 1`). Returns how many signals it dropped.
+   */
+  clearThrough(sequence: number): number;
 }
 
 /**

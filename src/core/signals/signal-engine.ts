@@ -37,6 +37,8 @@ interface SignalState extends SignalLogView {
   propagationSumMs: number;
   propagationMaxMs: number;
   byType: Map<SignalType, number>;
+  /** Zeroes the counters (sent, received, propagation, by type), as a clear does. */
+  resetCounters(): void;
 }
 
 interface LiveSubscription {
@@ -128,6 +130,15 @@ export interface SignalEngineHooks {
 /** What a publish returns: the result itself (in-memory backend) or a promise of it (a shared backend). */
 export type PublishReturn = PublishResult | Promise<PublishResult>;
 
+/** What ClearSignals did: signals dropped here, and the head numbering continues from. */
+export interface ClearedSignals {
+  readonly cleared: number;
+  readonly headSequence: number;
+}
+
+/** What a clear returns: like a publish, the result itself in memory, a promise of it for a shared backend. */
+export type ClearReturn<R extends PublishReturn> = R extends Promise<unknown> ? Promise<ClearedSignals> : ClearedSignals;
+
 /** Options of {@link createSignalEngine}. */
 export interface SignalEngineOptions<R extends PublishReturn = PublishResult> {
   /** @default a new store */
@@ -169,8 +180,11 @@ export interface SignalEngine<R extends PublishReturn = PublishResult> {
   metrics(coordinationId: string): SignalMetrics;
   /** The coordination's newest sequence; 0 when unknown or nothing was published. */
   headSequence(coordinationId: string): number;
-  /** Drops history and metrics; sequences continue. */
-  clear(coordinationId: string): { cleared: number; headSequence: number };
+  /**
+   * Drops history, keys and metrics; sequences continue. In memory, at once; with a shared backend
+   * ({@link SignalBackend.clear}), on every replica, and the promise resolves once this one's view is cleared.
+   */
+  clear(coordinationId: string): ClearReturn<R>;
   /**
    * Calls `listener` with every signal appended from now on, synchronously within its publish, before any
    * subscriber is offered it (how the dependency engine sees completions the moment they land). Returns the
@@ -278,6 +292,24 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
       return seq === undefined ? undefined : this.log.get(seq);
     }
 
+    clearThrough(sequence: number): number {
+      const before = this.log.head;
+      const cleared = this.log.clear(sequence);
+      if (cleared === 0 && this.log.head === before) return 0;
+      for (const [key, seq] of this.idempotency) if (seq <= sequence) this.idempotency.delete(key);
+      this.resetCounters();
+      return cleared;
+    }
+
+    resetCounters(): void {
+      this.sent = 0;
+      this.received = 0;
+      this.liveReceived = 0;
+      this.propagationSumMs = 0;
+      this.propagationMaxMs = 0;
+      this.byType = new Map();
+    }
+
     apply(signal: SignalRecord): void {
       const evicted = this.log.append(signal);
       if (evicted !== undefined && evicted.idempotencyKey !== "" && this.idempotency.get(evicted.idempotencyKey) === evicted.sequence) {
@@ -310,6 +342,8 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
     return s;
   };
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
+  // A backend with `clear` is a shared one (its appends return promises): its clears answer with a promise too.
+  const done = (r: ClearedSignals) => (backend.clear === undefined ? r : Promise.resolve(r)) as ClearReturn<R>;
   backend.connect?.({ view: peekState, open: (id) => stateOf(store.acquire(id)) });
   const coordinationIdOf = (v: Violations, id: string) => requireId(v, "coordination_id", id, limits.maxIdLength);
   const checkCoordinationId = (id: string) => checkId("coordination_id", id, limits.maxIdLength);
@@ -576,18 +610,18 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
       checkCoordinationId(coordinationId);
       const c = store.peek(coordinationId);
       const st = peekState(coordinationId);
-      if (c === undefined || st === undefined) return { cleared: 0, headSequence: 0 };
+      if (c === undefined || st === undefined) return done({ cleared: 0, headSequence: 0 });
       c.lastActivity = now();
       store.changed(c);
-      const cleared = st.log.clear();
-      st.idempotency.clear();
-      st.sent = 0;
-      st.received = 0;
-      st.liveReceived = 0;
-      st.propagationSumMs = 0;
-      st.propagationMaxMs = 0;
-      st.byType = new Map();
-      return { cleared, headSequence: st.log.head };
+      if (backend.clear === undefined) {
+        const cleared = st.clearThrough(st.head);
+        st.resetCounters();
+        return done({ cleared, headSequence: st.head });
+      }
+      const size = st.log.size;
+      const cleared = backend.clear(st);
+      const result = () => ({ cleared: size - st.log.size, headSequence: st.head });
+      return (cleared instanceof Promise ? cleared.then(result) : result()) as ClearReturn<R>;
     },
   };
 }
