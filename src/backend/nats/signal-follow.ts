@@ -92,6 +92,11 @@ export interface FollowContext {
   readonly connectionClosed: Promise<unknown>;
   /** Told each verified record's place, so appends start from the freshest head. */
   readonly onVerified: (head: Head) => void;
+  /**
+   * The coordination's cleared-through as this replica knows it: a record just past it, after a gap that it covers,
+   * follows records a clear purged before this consumer read them. @default none (0)
+   */
+  readonly clearedThrough?: () => number;
 }
 
 /** Starts following (see the module comment); the returned handle is live at once, the consumer soon after. */
@@ -153,7 +158,9 @@ export function startFollow(c: FollowContext): Follow {
   const onMessage = (m: JsMsg) => {
     if (done || halted) return;
     const sequence = consortSequenceOf(m.headers);
-    if (sequence === undefined || (expected !== undefined && sequence !== expected)) {
+    // Records purged by a clear before they were read: the next one follows the cleared-through.
+    const purgedBefore = expected !== undefined && sequence !== undefined && sequence > expected && sequence - 1 <= (c.clearedThrough?.() ?? 0);
+    if (sequence === undefined || (expected !== undefined && sequence !== expected && !purgedBefore)) {
       const found = m.headers?.get(consortSequenceHeader) || undefined;
       if (sequence !== undefined && expected !== undefined && sequence > expected && lastStream > 0) void examineGap(m, sequence, found ?? "");
       else invalid(m, found);

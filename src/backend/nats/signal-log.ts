@@ -30,9 +30,11 @@ import { coordinationToken, signalSubject } from "./subject.js";
  * **Purge.** Purging a subject (ClearHistory, DeleteCoordination) drops its head with its messages: the next
  * append would find an empty subject and number from 1 again. The coordination's meta in JetStream KV
  * (`coordination-meta.ts`) keeps a *cleared-through* figure — the Consort sequence a purge reached, written with a
- * revision-checked update before the purge — and the head of an empty subject is to be read as that figure; this
- * log does not read the meta yet. Until it does, it refuses an append whose head went back (`head_lost`) rather than number from 1 again, until told
- * to {@link JetStreamSignalLog.forget} the coordination; a new log (a restarted replica) cannot tell.
+ * revision-checked update before the purge — and the head of an empty subject is read as that figure once the
+ * log is told it ({@link JetStreamSignalLog.purge} on the replica that clears, {@link JetStreamSignalLog.clearedThrough}
+ * on the others, and when a replica serves a coordination). Told nothing, it refuses an append whose head went back
+ * (`head_lost`) rather than number from 1 again; the meta is not read here, so a replica that has not yet heard of
+ * a clear fails such an append until it does.
  */
 
 /** Options of {@link createJetStreamSignalLog}. */
@@ -138,8 +140,21 @@ export interface JetStreamSignalLog {
   follow(coordinationId: string, afterConsortSequence: number | "retained", onRecord: FollowRecordHandler): Follow;
   /** The head this log knows for a coordination (from its appends, head reads and followers), if any. */
   knownHead(coordinationId: string): Head | undefined;
-  /** Forgets a coordination's known head (it is read again before the next append). */
+  /** Forgets a coordination's known head (it is read again before the next append) and its cleared-through. */
   forget(coordinationId: string): void;
+  /**
+   * Records that the coordination was cleared through Consort sequence `sequence` (the meta's cleared-through):
+   * its subject, found empty, has that head, and a known head at or below it is forgotten (the purge removed it).
+   * Never lowers what it was told.
+   */
+  clearedThrough(coordinationId: string, sequence: number): void;
+  /**
+   * Purges the coordination's records up to stream sequence `throughStreamSequence` (the record holding Consort
+   * sequence `throughConsortSequence`), keeping any appended after it, and records the cleared-through
+   * ({@link clearedThrough}). Write the meta's cleared-through first: a purge loses the subject's head. Rejects
+   * when the server refuses or does not answer.
+   */
+  purge(coordinationId: string, throughConsortSequence: number, throughStreamSequence: number): Promise<void>;
 }
 
 /**
@@ -163,6 +178,15 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
   // The last append queued per coordination: the next one starts when it settles.
   const tails = new Map<string, Promise<unknown>>();
   const following = new Set<string>();
+  // Coordination → cleared-through: the head of its subject found empty.
+  const floors = new Map<string, number>();
+  const clearedThrough = (id: string, sequence: number) => {
+    if (!Number.isSafeInteger(sequence) || sequence < 0) throw new RangeError(`a cleared-through sequence is a non-negative integer, got ${sequence}`);
+    if (sequence <= (floors.get(id) ?? 0)) return;
+    floors.set(id, sequence);
+    const known = heads.get(id);
+    if (known !== undefined && known.consortSequence <= sequence) heads.delete(id);
+  };
   const connectionClosed = nc.closed();
 
   /** Records a head, never going back on one this log knows further on (followers and appends race). */
@@ -188,8 +212,9 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
     if (!read.ok) {
       return failure("head_invalid", `the last message of ${subject} (stream sequence ${read.streamSequence}) has no valid ${consortSequenceHeader} (${JSON.stringify(read.header ?? null)})`, attempts);
     }
-    learn(id, read.head);
-    return heads.get(id) ?? read.head;
+    const head = read.head.streamSequence === 0 ? { consortSequence: floors.get(id) ?? 0, streamSequence: 0 } : read.head;
+    learn(id, head);
+    return heads.get(id) ?? head;
   };
 
   /** The original of a duplicate append: its Consort sequence, read back from the stream. */
@@ -275,11 +300,20 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
       if (following.has(id)) throw new Error(`coordination ${JSON.stringify(id)} is already followed by this log`);
       if (after !== "retained" && (!Number.isSafeInteger(after) || after < 0)) throw new RangeError(`afterConsortSequence must be a non-negative integer, got ${after}`);
       following.add(id);
-      const f = startFollow({ js, jsm, stream: n.streamName, subject: signalSubject(n.subjectPrefix, id), token: coordinationToken(id), coordinationId: id, after, onRecord, connectionClosed, onVerified: (h) => learn(id, h) });
+      const f = startFollow({ js, jsm, stream: n.streamName, subject: signalSubject(n.subjectPrefix, id), token: coordinationToken(id), coordinationId: id, after, onRecord, connectionClosed, onVerified: (h) => learn(id, h), clearedThrough: () => floors.get(id) ?? 0 });
       void f.ended.then(() => following.delete(id));
       return f;
     },
     knownHead: (id) => heads.get(id),
-    forget: (id) => void heads.delete(id),
+    forget(id) {
+      heads.delete(id);
+      floors.delete(id);
+    },
+    clearedThrough,
+    async purge(id, throughConsortSequence, throughStreamSequence) {
+      if (!Number.isSafeInteger(throughStreamSequence) || throughStreamSequence < 0) throw new RangeError(`throughStreamSequence must be a non-negative integer, got ${throughStreamSequence}`);
+      if (throughStreamSequence > 0) await jsm.streams.purge(n.streamName, { filter: signalSubject(n.subjectPrefix, id), seq: throughStreamSequence + 1 });
+      clearedThrough(id, throughConsortSequence);
+    },
   };
 }
