@@ -91,7 +91,10 @@ async function collect(events: AsyncGenerator<SubscriptionEvent>, n: number): Pr
 
 /** A replica's whole retained log of `id`, oldest first, replayed through a subscription. */
 function history(engine: SignalEngine<Promise<PublishResult>>, id: string): SignalRecord[] {
-  const { subscription } = engine.subscribe({ coordinationId: id, agentId: "history", afterSequence: 0, observer: true });
+  // From the oldest retained: a cleared log no longer holds sequence 1.
+  const { oldestSequence, headSequence } = engine.metrics(id);
+  const afterSequence = oldestSequence === 0 ? headSequence : oldestSequence - 1;
+  const { subscription } = engine.subscribe({ coordinationId: id, agentId: "history", afterSequence, observer: true });
   const out: SignalRecord[] = [];
   for (let batch = subscription.take(1000, Infinity, () => 1); batch.length > 0; batch = subscription.take(1000, Infinity, () => 1)) out.push(...batch);
   subscription.close();
@@ -255,6 +258,56 @@ describe("JetStream signal backend", () => {
     expect(acks).toHaveLength(100);
     expect(acks).toEqual([...acks].sort((x, y) => x - y));
     expect([...acks, ...fromB].sort((x, y) => x - y)).toEqual(oneTo(150));
+  });
+
+  it("clears on every replica through the meta: views empty, numbering continues from the old head, an old resume is out of range", async () => {
+    const { replica } = world();
+    const a = await replica();
+    const b = await replica();
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    for (const i of oneTo(5)) await a.engine.publish({ coordinationId: "c", type: "stage_completed", idempotencyKey: `k${i}`, data: { i } });
+    await until(() => b.engine.headSequence("c") === 5, "B applied A's signals");
+    expect(await a.engine.clear("c")).toEqual({ cleared: 5, headSequence: 5 });
+    expect(history(a.engine, "c")).toEqual([]);
+    // B hears the raised cleared-through from the meta watch and drops its history, keys and counters.
+    await until(() => history(b.engine, "c").length === 0, "B's view cleared");
+    expect(b.engine.headSequence("c")).toBe(5);
+    expect(b.engine.metrics("c").totalSignalsSent).toBe(0);
+    expect(() => b.engine.subscribe({ coordinationId: "c", agentId: "late", afterSequence: 2 })).toThrow(expect.objectContaining({ kind: "out_of_range", reason: "HISTORY_TRIMMED" }));
+    const live = streamSubscription(b.engine.subscribe({ coordinationId: "c", agentId: "watcher", afterSequence: 5 }).subscription, { maxBatchBytes: 1 << 20, sizeOf: () => 1 });
+    // A cleared key is free again, as in memory; both replicas number on from the old head.
+    const onB = await b.engine.publish({ coordinationId: "c", type: "stage_completed", idempotencyKey: "k1" });
+    expect(onB).toMatchObject({ duplicate: false, signal: { sequence: 6 } });
+    const onA = await a.engine.publish({ coordinationId: "c", type: "stage_completed" });
+    expect(onA.signal.sequence).toBe(7);
+    expect((await collect(live, 2)).map((r) => r.sequence)).toEqual([6, 7]);
+    await until(() => a.engine.headSequence("c") === 7 && b.engine.headSequence("c") === 7, "both applied 6 and 7");
+    expect(history(a.engine, "c")).toEqual(history(b.engine, "c"));
+    expect(a.errors).toEqual([]);
+    expect(b.errors).toEqual([]);
+  });
+
+  it("serves a coordination after a clear from cleared-through + 1, whether or not anything was appended since", async () => {
+    const { replica } = world();
+    const a = await replica();
+    await a.backend.serve("c");
+    await Promise.all([a.backend.serve("d"), Promise.resolve()]);
+    for (const id of ["c", "d"]) for (const i of oneTo(4)) await a.engine.publish({ coordinationId: id, type: "stage_completed", data: { i } });
+    await a.engine.clear("c");
+    await a.engine.clear("d");
+    const after = await a.engine.publish({ coordinationId: "d", type: "stage_completed" });
+    expect(after.signal.sequence).toBe(5);
+    // A replica that never saw the signals: "c"'s subject is empty, its head read as cleared-through; "d" holds 5 only.
+    const b = await replica();
+    await Promise.all([b.backend.serve("c"), b.backend.serve("d")]);
+    expect(b.engine.headSequence("c")).toBe(4);
+    expect(history(b.engine, "c")).toEqual([]);
+    expect(history(b.engine, "d")).toEqual([after.signal]);
+    expect(b.engine.summary("c")?.epoch).toBe(a.engine.summary("c")?.epoch);
+    expect((await b.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(5);
+    expect((await b.engine.publish({ coordinationId: "d", type: "stage_completed" })).signal.sequence).toBe(6);
+    await until(() => a.engine.headSequence("c") === 5 && a.engine.headSequence("d") === 6, "A applied B's signals");
+    expect(b.errors).toEqual([]);
   });
 
   it("refuses to serve once closed", async () => {

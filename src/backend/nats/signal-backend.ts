@@ -2,6 +2,7 @@ import { ConsortError, type ErrorKind } from "../../core/errors.js";
 import type { SignalBackend, SignalLogView, SignalViews } from "../../core/signals/signal-backend.js";
 import type { PublishResult, SignalRecord } from "../../core/signals/types.js";
 import type { CoordinationMetaStore, MetaFailure } from "./coordination-meta.js";
+import type { CoordinationMetaEvent, MetaWatch } from "./coordination-meta-watch.js";
 import { decodeSignal, encodeSignal } from "./signal-codec.js";
 import type { Follow, FollowEnd, SignalLogRecord } from "./signal-follow.js";
 import type { AppendFailure, AppendFailureReason, JetStreamSignalLog } from "./signal-log.js";
@@ -26,15 +27,24 @@ import type { AppendFailure, AppendFailureReason, JetStreamSignalLog } from "./s
  * the engine no longer holds (it dropped the coordination) ends the follower: the coordination is no longer
  * served here, its pending appends fail, `onError` is told, and it must be served again.
  *
- * **Appends.** A signal is appended with its idempotency key as the msg id (its signal id when it has none), so a
- * retry on any replica within the log's duplicate window returns the original. The append resolves once the
+ * **Appends.** A signal is appended with its idempotency key as the msg id (its signal id when it has none),
+ * prefixed with the coordination's cleared-through as this replica knows it, so a retry on any replica within the
+ * log's duplicate window returns the original, and a key freed by a clear can be used again (a retry straddling a
+ * clear, or made on a replica that has not yet heard of it, is not recognised). The append resolves once the
  * follower applied the sequence the log gave it (read-your-writes), from a per-coordination map of pending
  * sequences; a duplicate resolves with the original, `duplicate: true`. Failures are `ConsortError`s naming the
  * coordination: see {@link appendError}.
  *
- * Not here yet: ClearSignals and DeleteCoordination through the meta (clear-through, drops heard from the meta
- * watch), and loading a coordination whose oldest retained record is not 1 (history trimmed or cleared): a view
- * cannot start past sequence 1 today, so serving one fails `failed_precondition` (SIGNAL_HISTORY_NOT_FROM_ONE).
+ * **ClearSignals** ({@link SignalBackend.clear}): cleared-through is raised in the meta to the view's head (guarded
+ * by the epoch served), then the subject is purged up to the record at that head (a record appended since stays),
+ * then the view is cleared through it. Every replica hears the raise from its one meta watch (started before its
+ * first load) and clears its view of that epoch through it; appends of its own waiting for a sequence the clear
+ * reached are answered with what they stored. Numbering continues: the signal log reads the emptied subject's
+ * head as cleared-through. A load finds cleared-through in the meta and starts the view after it; a view that
+ * has applied nothing since its load also starts at the oldest retained record (a trimmed history). A gap later
+ * on still ends the follower (SIGNAL_HISTORY_NOT_FROM_ONE).
+ *
+ * Not here yet: DeleteCoordination and expiry through the meta (drops heard from the meta watch).
  */
 
 /** Options of {@link createJetStreamSignalBackend}. */
@@ -64,6 +74,8 @@ export interface JetStreamSignalBackend extends SignalBackend<Promise<PublishRes
 interface Pending {
   readonly resolve: (applied: SignalRecord) => void;
   readonly reject: (error: ConsortError) => void;
+  /** The signal as stored, for an append a clear reached before it was applied here (`undefined`: a duplicate). */
+  readonly stored: SignalRecord | undefined;
 }
 
 /** A coordination this replica serves, or is loading. */
@@ -75,6 +87,12 @@ interface Served {
   view: SignalLogView | undefined;
   follow: Follow | undefined;
   loaded: boolean;
+  /** Whether the follower applied a record to the view since this load began. */
+  applied: boolean;
+  /** The cleared-through this replica knows for the coordination: part of every msg id it appends with. */
+  clearedThrough: number;
+  /** The stream sequence of the last record the follower applied (0 before the first): how far a clear purges. */
+  lastStream: number;
   /** Why its follower ended, once it has: what appends still arriving are told. */
   ended: ConsortError | undefined;
   /** Consort sequence → appends of this replica waiting for the follower to apply it. */
@@ -105,10 +123,10 @@ export function appendError(coordinationId: string, f: AppendFailure): ConsortEr
   });
 }
 
-function metaError(coordinationId: string, f: MetaFailure): ConsortError {
+function metaError(coordinationId: string, f: MetaFailure, what = "acquired"): ConsortError {
   const [kind, reason]: readonly [ErrorKind, string] =
     f.reason === "unavailable" ? ["unavailable", "BACKEND_UNAVAILABLE"] : f.reason === "conflict" ? ["aborted", "META_CONFLICT"] : ["internal", "META_UNREADABLE"];
-  return new ConsortError(kind, `the meta of coordination ${JSON.stringify(coordinationId)} could not be acquired: ${f.message}`, {
+  return new ConsortError(kind, `the meta of coordination ${JSON.stringify(coordinationId)} could not be ${what}: ${f.message}`, {
     reason,
     metadata: { coordination_id: coordinationId },
     cause: f.cause ?? f,
@@ -161,12 +179,52 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
     for (const p of pending) p.reject(error);
   };
 
+  /**
+   * Clears the view through `through` (a clear made here, heard from the meta, or found when loading). Appends of
+   * this replica waiting for a sequence it reaches were stored, and are answered with what they stored: the follower
+   * skips those records now, or never sees them (purged).
+   */
+  const clearThrough = (s: Served, through: number) => {
+    log.clearedThrough(s.id, through);
+    s.clearedThrough = Math.max(s.clearedThrough, through);
+    const view = s.view;
+    if (view === undefined || views?.view(s.id) !== view) return;
+    view.clearThrough(through);
+    for (const [sequence, waiting] of s.pending) {
+      if (sequence > through) continue;
+      s.pending.delete(sequence);
+      for (const p of waiting) {
+        if (p.stored !== undefined) p.resolve(p.stored);
+        else p.reject(new ConsortError("aborted", `coordination ${JSON.stringify(s.id)} was cleared through ${through} before the original of a retried signal (sequence ${sequence}) was read here`, { reason: "ORIGINAL_NOT_RETAINED", metadata: { coordination_id: s.id, sequence: String(sequence) } }));
+      }
+    }
+  };
+
+  /** The meta watch's handler: a clear made on another replica clears this one's view of the epoch it served. */
+  const heard = (event: CoordinationMetaEvent) => {
+    if (event.kind !== "changed") return;
+    const s = served.get(event.coordinationId);
+    if (s === undefined || s.epoch !== event.meta.epoch) return;
+    clearThrough(s, event.meta.clearedThrough);
+  };
+  let watching: Promise<MetaWatch> | undefined;
+  /** Starts the one meta watch of this backend, before its first load (a clear made during a load is heard). */
+  const watch = (): Promise<MetaWatch> => {
+    watching ??= meta.watch(heard).catch((err: unknown) => {
+      watching = undefined;
+      throw new ConsortError("unavailable", `the coordination meta could not be watched: ${String(err)}`, { reason: "BACKEND_UNAVAILABLE", cause: err });
+    });
+    return watching;
+  };
+
   /** The follower's handler: one verified record, applied to the view in order (see the module comment). */
   const apply = (s: Served, record: SignalLogRecord) => {
     const view = views?.view(s.id);
     if (view === undefined || view !== s.view) throw notServed(s.id, "the engine dropped its view here since it was served");
     const sequence = record.consortSequence;
     if (sequence <= view.head) return;
+    // A view that has applied nothing since it was loaded starts at the oldest record retained (history trimmed).
+    if (sequence > view.head + 1 && !s.applied) view.clearThrough(sequence - 1);
     if (sequence > view.head + 1) {
       throw new ConsortError(
         "failed_precondition",
@@ -182,6 +240,8 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
       });
     }
     view.apply(signal);
+    s.applied = true;
+    s.lastStream = record.streamSequence;
     const waiting = s.pending.get(sequence);
     if (waiting === undefined) return;
     s.pending.delete(sequence);
@@ -190,6 +250,7 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
 
   const load = async (s: Served): Promise<void> => {
     if (views === undefined) throw new Error("the JetStream signal backend serves nothing before an engine connects to it (createSignalEngine({ backend }))");
+    await watch();
     const acquired = await meta.acquire(s.id);
     if (!acquired.ok) throw metaError(s.id, acquired);
     const existing = views.view(s.id);
@@ -202,6 +263,8 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
     s.epoch = acquired.meta.epoch;
     if (closed) throw closedError(s.id);
     s.view = views.open(s.id);
+    // Cleared (or its history trimmed) before: the view starts past the sequences no longer retained.
+    if (acquired.meta.clearedThrough > 0) clearThrough(s, acquired.meta.clearedThrough);
     const follow = log.follow(s.id, "retained", (record) => apply(s, record));
     s.follow = follow;
     void follow.ended.then((end) => {
@@ -235,7 +298,7 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
       if (s?.loaded === true && views?.view(id) === s.view) return Promise.resolve();
       // Served, but the engine dropped its view since: its follower stops before the coordination is loaded again.
       const previous = s?.follow?.stop() ?? Promise.resolve();
-      const fresh: Served = { id, epoch: undefined, view: undefined, follow: undefined, loaded: false, ended: undefined, pending: new Map() };
+      const fresh: Served = { id, epoch: undefined, view: undefined, follow: undefined, loaded: false, applied: false, clearedThrough: 0, lastStream: 0, ended: undefined, pending: new Map() };
       served.set(id, fresh);
       const run = previous.then(() => load(fresh)).then(
         () => {
@@ -254,11 +317,35 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
 
     isServed: (id) => served.get(id)?.loaded === true,
 
+    async clear(view) {
+      const id = view.coordinationId;
+      const s = served.get(id);
+      if (s === undefined || s.view !== view || s.epoch === undefined) throw notServed(id);
+      const through = view.head;
+      const purgeTo = s.lastStream;
+      // Cleared-through first: the purge loses the subject's head, and a replica finding it empty numbers on from it.
+      const r = await meta.clear(id, through, { epoch: s.epoch });
+      if (!r.ok) throw metaError(id, r, "updated");
+      try {
+        await log.purge(id, through, purgeTo);
+      } catch (err) {
+        throw new ConsortError("unavailable", `coordination ${JSON.stringify(id)} is cleared through ${through} but its signals may not have been purged: ${String(err)}`, {
+          reason: "BACKEND_UNAVAILABLE",
+          metadata: { coordination_id: id, head_sequence: String(through) },
+          cause: err,
+        });
+      } finally {
+        clearThrough(s, through);
+      }
+    },
+
     async append(view, signal) {
       const id = view.coordinationId;
       const s = served.get(id);
       if (s === undefined || s.view !== view) throw notServed(id);
-      const r = await log.append(id, encodeSignal(signal), { msgId: signal.idempotencyKey === "" ? signal.signalId : signal.idempotencyKey });
+      // The server remembers msg ids across a purge: scoped by cleared-through, a key cleared is free again, as in memory.
+      const msgId = `${s.clearedThrough}:${signal.idempotencyKey === "" ? signal.signalId : signal.idempotencyKey}`;
+      const r = await log.append(id, encodeSignal(signal), { msgId });
       if (!r.ok) throw appendError(id, r);
       const sequence = r.consortSequence;
       let applied: SignalRecord;
@@ -277,8 +364,9 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
         if (s.ended !== undefined) throw s.ended;
         applied = await new Promise<SignalRecord>((resolve, reject) => {
           const waiting = s.pending.get(sequence);
-          if (waiting === undefined) s.pending.set(sequence, [{ resolve, reject }]);
-          else waiting.push({ resolve, reject });
+          const p = { resolve, reject, stored: r.duplicate ? undefined : { ...signal, sequence } };
+          if (waiting === undefined) s.pending.set(sequence, [p]);
+          else waiting.push(p);
         });
       }
       return { signal: applied, duplicate: r.duplicate };
@@ -288,8 +376,10 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
       closed = true;
       const all = [...served.values()];
       served.clear();
+      const w = watching;
+      watching = undefined;
       // A follower's end fails its pending appends; one still loading has none.
-      await Promise.all(all.map((s) => s.follow?.stop()));
+      await Promise.all([...all.map((s) => s.follow?.stop()), w?.then((m) => m.stop(), () => undefined)]);
     },
   };
 }
