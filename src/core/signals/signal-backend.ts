@@ -1,3 +1,4 @@
+import type { DropReason } from "../store.js";
 import type { PublishResult, SignalRecord } from "./types.js";
 
 /**
@@ -31,8 +32,9 @@ import type { PublishResult, SignalRecord } from "./types.js";
  *   ClearSignals drops the local history and keys (numbering continues); a drop (DeleteCoordination, expiry)
  *   forgets the log, and the id's next use starts a new epoch. Shared: the epoch and the cleared-through sequence
  *   are coordination meta kept by the backend (KV); clearing purges the subject and records cleared-through (a
- *   purge loses the subject's head); deleting removes the meta, and every replica's view hears it as a drop.
- *   Only appends go through the seam today; clear and delete are the in-memory engine's own.
+ *   purge loses the subject's head); deleting removes the meta, and every replica hears it as a drop.
+ *   ClearSignals goes through {@link SignalBackend.clear} and a drop is told to {@link SignalBackend.drop} when a
+ *   backend has them; a drop heard from elsewhere comes back through {@link SignalViews.drop}.
  * - **Serving a coordination.** Reads never wait, so a shared backend must have brought a replica's log up to
  *   date (epoch from the meta, retained signals from the stream) before the engine first uses that coordination
  *   there: an asynchronous step of the backend's own, taken before the engine is called (the JetStream backend's
@@ -64,6 +66,13 @@ export interface SignalBackend<R extends PublishResult | Promise<PublishResult> 
    */
   clear?(view: SignalLogView): Promise<void>;
   /**
+   * Told that the engine dropped `view`'s coordination (DeleteCoordination, expiry), after its subscriptions
+   * ended: a shared backend stops applying to the view and, for a drop made here, has every replica drop it. Not
+   * told of a drop the backend itself asked for ({@link SignalViews.drop}) unless the view is still the one it
+   * serves.
+   */
+  drop?(view: SignalLogView, reason: DropReason): void;
+  /**
    * Called once, by the engine the backend serves, with the way to its local logs: where a shared backend applies
    * what other replicas appended.
    */
@@ -80,6 +89,11 @@ export interface SignalViews {
    * up to date before the engine's first use. The log's epoch is {@link SignalBackend.epochOf}'s.
    */
   open(coordinationId: string): SignalLogView;
+  /**
+   * Drops the coordination here as the store's delete does (its streams and waits end, saying `reason`): how a
+   * shared backend passes on a drop made on another replica. Nothing when the engine holds none.
+   */
+  drop(coordinationId: string, reason: DropReason): void;
 }
 
 /** A coordination's local log as the engine keeps it: what a backend reads and applies to. */

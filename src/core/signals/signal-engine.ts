@@ -344,7 +344,7 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
   const peekState = (id: string) => store.peek(id)?.slots[SLOT] as SignalState | undefined;
   // A backend with `clear` is a shared one (its appends return promises): its clears answer with a promise too.
   const done = (r: ClearedSignals) => (backend.clear === undefined ? r : Promise.resolve(r)) as ClearReturn<R>;
-  backend.connect?.({ view: peekState, open: (id) => stateOf(store.acquire(id)) });
+  backend.connect?.({ view: peekState, open: (id) => stateOf(store.acquire(id)), drop: (id, reason) => void store.delete(id, reason) });
   const coordinationIdOf = (v: Violations, id: string) => requireId(v, "coordination_id", id, limits.maxIdLength);
   const checkCoordinationId = (id: string) => checkId("coordination_id", id, limits.maxIdLength);
 
@@ -356,6 +356,7 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
     for (const live of [...st.subscriptions]) {
       live.sub.end(coordinationDropped(c.id, reason, { epoch: st.epoch, last_delivered_sequence: String(live.sub.lastDelivered) }));
     }
+    backend.drop?.(st, reason);
   });
 
   return {
