@@ -217,20 +217,23 @@ describe("JetStream signal backend", () => {
     expect(a.engine.headSequence("c")).toBe(1);
   });
 
-  it("shares one load among concurrent serves, and loads again a coordination the engine dropped here", async () => {
+  it("shares one load among concurrent serves, and serves again, in a new epoch, a coordination deleted here", async () => {
     const { replica } = world();
     const a = await replica();
     // One follower per coordination: a second load would be refused by the log.
     await Promise.all([a.backend.serve("c"), a.backend.serve("c"), a.backend.serve("c")]);
-    const published = await Promise.all(oneTo(3).map((i) => a.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } })));
+    await Promise.all(oneTo(3).map((i) => a.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } })));
+    const epoch = a.engine.summary("c")?.epoch;
     a.store.delete("c");
     expect(a.engine.headSequence("c")).toBe(0);
     // The engine makes a new view on next use; the backend's follower still applies to the dropped one.
     const refused = await rejection(Promise.resolve().then(() => a.engine.publish({ coordinationId: "c", type: "stage_completed" })));
     expect(refused).toMatchObject({ kind: "failed_precondition", reason: "COORDINATION_NOT_SERVED" });
+    // Deleted everywhere: purged, its meta deleted; serving it again begins a new epoch numbered from 1.
     await a.backend.serve("c");
-    expect(history(a.engine, "c")).toEqual(published.map((r) => r.signal));
-    expect((await a.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(4);
+    expect(history(a.engine, "c")).toEqual([]);
+    expect(a.engine.summary("c")?.epoch).not.toBe(epoch);
+    expect((await a.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(1);
   });
 
   it("acknowledges a PublishStream in request order while another replica publishes to the same coordination", async () => {
@@ -308,6 +311,55 @@ describe("JetStream signal backend", () => {
     expect((await b.engine.publish({ coordinationId: "d", type: "stage_completed" })).signal.sequence).toBe(6);
     await until(() => a.engine.headSequence("c") === 5 && a.engine.headSequence("d") === 6, "A applied B's signals");
     expect(b.errors).toEqual([]);
+  });
+
+  it("deletes on every replica through the meta: open streams end COORDINATION_DELETED, the next use is a new epoch from 1", async () => {
+    const { replica } = world();
+    const a = await replica();
+    const b = await replica();
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    for (const i of oneTo(3)) await a.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } });
+    await until(() => b.engine.headSequence("c") === 3, "B applied A's signals");
+    const epoch = b.engine.summary("c")?.epoch;
+    const events = streamSubscription(b.engine.subscribe({ coordinationId: "c", agentId: "reader", afterSequence: 3 }).subscription, { maxBatchBytes: 1 << 20, sizeOf: () => 1 });
+    const next = events.next();
+    expect(a.store.delete("c")).toBe(true);
+    // B hears the meta's delete: its stream ends as a local delete ends it, and it no longer serves the coordination.
+    const ended = await next.then(
+      (r) => r,
+      (err: unknown) => err,
+    );
+    expect(ended).toMatchObject({ kind: "aborted", reason: "COORDINATION_DELETED", metadata: { epoch } });
+    await until(() => !b.backend.isServed("c"), "B stopped serving c");
+    expect(b.engine.headSequence("c")).toBe(0);
+    // A's drop finished (serve waits for it); both begin the one new epoch, numbered from 1.
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    expect(a.engine.summary("c")?.epoch).toBe(b.engine.summary("c")?.epoch);
+    expect(a.engine.summary("c")?.epoch).not.toBe(epoch);
+    expect(history(b.engine, "c")).toEqual([]);
+    expect((await b.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(1);
+    expect((await a.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(2);
+    await until(() => a.engine.headSequence("c") === 2 && b.engine.headSequence("c") === 2, "both applied the new epoch's signals");
+    expect(history(a.engine, "c")).toEqual(history(b.engine, "c"));
+    expect(a.errors).toEqual([]);
+    expect(b.errors).toEqual([]);
+  });
+
+  it("stops serving an expired coordination here only: expiry is one replica's idle sweep", async () => {
+    const { replica } = world();
+    const a = await replica();
+    const b = await replica();
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    await a.engine.publish({ coordinationId: "c", type: "stage_completed" });
+    const epoch = a.engine.summary("c")?.epoch;
+    a.store.delete("c", "expired");
+    expect(a.backend.isServed("c")).toBe(false);
+    await a.backend.serve("c");
+    expect(a.engine.summary("c")?.epoch).toBe(epoch);
+    expect(history(a.engine, "c").map((s) => s.sequence)).toEqual([1]);
+    expect(b.backend.isServed("c")).toBe(true);
+    expect((await b.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(2);
+    await until(() => a.engine.headSequence("c") === 2, "A applied B's signal");
   });
 
   it("refuses to serve once closed", async () => {

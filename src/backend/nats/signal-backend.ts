@@ -1,4 +1,5 @@
 import { ConsortError, type ErrorKind } from "../../core/errors.js";
+import { coordinationDropped, type DropReason } from "../../core/store.js";
 import type { SignalBackend, SignalLogView, SignalViews } from "../../core/signals/signal-backend.js";
 import type { PublishResult, SignalRecord } from "../../core/signals/types.js";
 import type { CoordinationMetaStore, MetaFailure } from "./coordination-meta.js";
@@ -44,7 +45,17 @@ import type { AppendFailure, AppendFailureReason, JetStreamSignalLog } from "./s
  * has applied nothing since its load also starts at the oldest retained record (a trimmed history). A gap later
  * on still ends the follower (SIGNAL_HISTORY_NOT_FROM_ONE).
  *
- * Not here yet: DeleteCoordination and expiry through the meta (drops heard from the meta watch).
+ * **Drops** ({@link SignalBackend.drop}). A DeleteCoordination here stops the coordination's follower, purges its
+ * subject, deletes its meta (guarded by the epoch served) and purges again (what a replica that had not yet heard
+ * appended in between); a serve of the id waits for all that, and begins a new epoch from 1. Every other replica
+ * hears the meta's delete of the epoch it serves, stops its follower, forgets the log's head and drops the
+ * coordination from its store ({@link SignalViews.drop}: its streams and waits end COORDINATION_DELETED); having
+ * left `served` first, it does not pass the drop on again, and the replica that deleted no longer serves that
+ * epoch when it hears its own delete. Expiry (the store's idle sweep) is one replica's view of idleness: it only
+ * stops serving the coordination here, until a sweeper holding a lease expires it everywhere.
+ *
+ * Windows left open: a replica appending between the first purge and hearing the delete fails `head_lost`; one
+ * that serves the id again between the meta's delete and the second purge may load the old epoch's last records.
  */
 
 /** Options of {@link createJetStreamSignalBackend}. */
@@ -172,6 +183,9 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
   let closed = false;
   const served = new Map<string, Served>();
   const loads = new Map<string, Promise<void>>();
+  // Coordination → the end of its last drop here (its follower stopped; for a delete made here, the purges and the
+  // meta's delete): a serve of the id waits for it.
+  const drops = new Map<string, Promise<void>>();
 
   const failPending = (s: Served, error: ConsortError) => {
     const pending = [...s.pending.values()].flat();
@@ -200,12 +214,57 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
     }
   };
 
-  /** The meta watch's handler: a clear made on another replica clears this one's view of the epoch it served. */
+  /**
+   * Stops serving `s` here: it leaves `served` (so the engine's drop that may follow is not passed on again), its
+   * pending appends fail with `error`, its follower stops and the log forgets its head. `after` runs once the
+   * follower stopped; a serve of the id waits for both.
+   */
+  const unserve = (s: Served, error: ConsortError, after?: () => Promise<void>) => {
+    if (served.get(s.id) === s) served.delete(s.id);
+    s.ended = error;
+    failPending(s, error);
+    log.forget(s.id);
+    const run = (s.follow?.stop() ?? Promise.resolve()).then(async () => {
+      await after?.();
+    });
+    drops.set(s.id, run);
+    void run.then(
+      () => drops.get(s.id) === run && drops.delete(s.id),
+      (err: unknown) => {
+        if (drops.get(s.id) === run) drops.delete(s.id);
+        options.onError?.(err instanceof ConsortError ? err : new ConsortError("unavailable", String(err), { reason: "BACKEND_UNAVAILABLE", cause: err }));
+      },
+    );
+  };
+
+  /**
+   * A delete made here, passed on: the subject is purged, the meta deleted (guarded by the epoch served, so a
+   * coordination begun again meanwhile is left alone; every replica hears it), and purged again for what a replica
+   * that had not yet heard appended in between.
+   */
+  const deleteEverywhere = async (id: string, epoch: string) => {
+    await log.purgeAll(id);
+    const r = await meta.drop(id, "deleted", { epoch });
+    if (!r.ok) {
+      if (r.reason === "epoch_changed") return;
+      throw metaError(id, r, "deleted");
+    }
+    await log.purgeAll(id);
+  };
+
+  /**
+   * The meta watch's handler: a clear made on another replica clears this one's view of the epoch it served; a
+   * drop of that epoch drops the coordination here (its streams and waits end), without passing it on again.
+   */
   const heard = (event: CoordinationMetaEvent) => {
-    if (event.kind !== "changed") return;
+    if (event.kind === "invalid") return;
     const s = served.get(event.coordinationId);
-    if (s === undefined || s.epoch !== event.meta.epoch) return;
-    clearThrough(s, event.meta.clearedThrough);
+    if (s === undefined || s.epoch === undefined) return;
+    if (event.kind === "changed" && s.epoch === event.meta.epoch) clearThrough(s, event.meta.clearedThrough);
+    if (event.kind !== "dropped" || (event.epoch !== undefined && event.epoch !== s.epoch)) return;
+    const reason = event.reason ?? "deleted";
+    unserve(s, coordinationDropped(s.id, reason, { epoch: s.epoch }));
+    if (s.view !== undefined && views?.view(s.id) === s.view) views.drop(s.id, reason);
   };
   let watching: Promise<MetaWatch> | undefined;
   /** Starts the one meta watch of this backend, before its first load (a clear made during a load is heard). */
@@ -296,8 +355,9 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
       if (loading !== undefined) return loading;
       const s = served.get(id);
       if (s?.loaded === true && views?.view(id) === s.view) return Promise.resolve();
-      // Served, but the engine dropped its view since: its follower stops before the coordination is loaded again.
-      const previous = s?.follow?.stop() ?? Promise.resolve();
+      // Served, but the engine dropped its view since: its follower stops before the coordination is loaded again;
+      // dropped here: the drop's purges and meta delete end first.
+      const previous = Promise.all([s?.follow?.stop(), drops.get(id)?.catch(() => undefined)]);
       const fresh: Served = { id, epoch: undefined, view: undefined, follow: undefined, loaded: false, applied: false, clearedThrough: 0, lastStream: 0, ended: undefined, pending: new Map() };
       served.set(id, fresh);
       const run = previous.then(() => load(fresh)).then(
@@ -316,6 +376,18 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
     },
 
     isServed: (id) => served.get(id)?.loaded === true,
+
+    drop(view, reason: DropReason) {
+      const id = view.coordinationId;
+      const s = served.get(id);
+      // Not served here, or dropped by the meta watch (it left `served` first): nothing to pass on.
+      if (s === undefined || s.view !== view) return;
+      const epoch = s.epoch;
+      // Expiry is this replica's idle sweep: the coordination may be busy on others, so it only stops being served
+      // here (a sweeper holding a lease is to expire it everywhere).
+      const after = reason === "deleted" && epoch !== undefined ? () => deleteEverywhere(id, epoch) : undefined;
+      unserve(s, coordinationDropped(id, reason, { epoch: view.epoch }), after);
+    },
 
     async clear(view) {
       const id = view.coordinationId;

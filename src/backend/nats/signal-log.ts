@@ -155,6 +155,11 @@ export interface JetStreamSignalLog {
    * when the server refuses or does not answer.
    */
   purge(coordinationId: string, throughConsortSequence: number, throughStreamSequence: number): Promise<void>;
+  /**
+   * Purges every record of the coordination and forgets it (DeleteCoordination: its next use begins a new epoch,
+   * numbered from 1). Rejects when the server refuses or does not answer.
+   */
+  purgeAll(coordinationId: string): Promise<void>;
 }
 
 /**
@@ -314,6 +319,11 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
       if (!Number.isSafeInteger(throughStreamSequence) || throughStreamSequence < 0) throw new RangeError(`throughStreamSequence must be a non-negative integer, got ${throughStreamSequence}`);
       if (throughStreamSequence > 0) await jsm.streams.purge(n.streamName, { filter: signalSubject(n.subjectPrefix, id), seq: throughStreamSequence + 1 });
       clearedThrough(id, throughConsortSequence);
+    },
+    async purgeAll(id) {
+      await jsm.streams.purge(n.streamName, { filter: signalSubject(n.subjectPrefix, id) });
+      heads.delete(id);
+      floors.delete(id);
     },
   };
 }
