@@ -55,9 +55,9 @@ interface Replica {
 function world() {
   const n = ++worlds;
   const names = { streamName: `BACKEND_${n}`, subjectPrefix: `b${n}.sig`, bucket: `BACKEND_META_${n}` };
-  const replica = async (): Promise<Replica> => {
+  const replica = async (historyLimit?: number): Promise<Replica> => {
     const nc = await connection();
-    const log = await createJetStreamSignalLog({ connection: nc, streamName: names.streamName, subjectPrefix: names.subjectPrefix, storage: "memory" });
+    const log = await createJetStreamSignalLog({ connection: nc, streamName: names.streamName, subjectPrefix: names.subjectPrefix, storage: "memory", ...(historyLimit === undefined ? {} : { historyLimit }) });
     const meta = await createCoordinationMetaStore({ connection: nc, bucket: names.bucket, storage: "memory" });
     const errors: ConsortError[] = [];
     const backend = createJetStreamSignalBackend({ log, meta, onError: (e) => errors.push(e) });
@@ -310,6 +310,18 @@ describe("JetStream signal backend", () => {
     expect((await b.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(5);
     expect((await b.engine.publish({ coordinationId: "d", type: "stage_completed" })).signal.sequence).toBe(6);
     await until(() => a.engine.headSequence("c") === 5 && a.engine.headSequence("d") === 6, "A applied B's signals");
+    expect(b.errors).toEqual([]);
+  });
+
+  it("serves a coordination whose history was trimmed from its oldest retained record", async () => {
+    const { replica } = world();
+    const a = await replica(3);
+    await a.backend.serve("c");
+    for (const i of oneTo(5)) await a.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } });
+    const b = await replica(3);
+    await b.backend.serve("c");
+    expect(history(b.engine, "c").map((s) => s.sequence)).toEqual([3, 4, 5]);
+    expect((await b.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(6);
     expect(b.errors).toEqual([]);
   });
 
