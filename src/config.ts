@@ -38,8 +38,27 @@ export interface Config {
    * is sent once, with its figures at the end of it. @default 250
    */
   readonly coordinationWatchIntervalMs: number;
+  /**
+   * Where signals are kept: this process's memory (the default), or NATS JetStream at a `nats://host:port` server,
+   * shared by every replica on it (issue 12: signals only so far). @default { kind: "memory" }
+   */
+  readonly backend: BackendConfig;
   /** Every limit of DESIGN.md §4. */
   readonly limits: Limits;
+}
+
+/** The signal backend: in memory, or NATS JetStream at `url` (`nats://host:port`). */
+export type BackendConfig = { readonly kind: "memory" } | { readonly kind: "nats"; readonly url: string };
+
+/** `memory`, or `nats://host:port` with a host and a port from 1 to 65535 (nothing else: no credentials, no path). */
+export function parseBackend(v: string): BackendConfig {
+  if (v === "memory") return { kind: "memory" };
+  const m = /^nats:\/\/([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(v);
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || port < 1 || port > 65535) {
+    throw new ConfigError(`--backend: must be memory or nats://host:port, got ${JSON.stringify(v)}`);
+  }
+  return { kind: "nats", url: v };
 }
 
 /** One configuration option: its flag, environment variable, default and rule. */
@@ -114,6 +133,9 @@ export const optionSpecs: readonly OptionSpec[] = [
   { flag: "coordination-watch-interval-ms", env: "CONSORT_COORDINATION_WATCH_INTERVAL_MS", help: "Milliseconds WatchCoordinations coalesces changes over", default: "250", apply: (v, c) => {
       c.coordinationWatchIntervalMs = int("--coordination-watch-interval-ms", 10, 60_000)(v);
     } },
+  { flag: "backend", env: "CONSORT_BACKEND", help: "Where signals are kept: memory, or nats://host:port (NATS JetStream, shared by replicas)", default: "memory", apply: (v, c) => {
+      c.backend = parseBackend(v);
+    } },
   limit("maxHistory", "max-history", "Signals retained per coordination", 1, 10_000_000),
   limit("maxPayloadBytes", "max-payload-bytes", "Bytes of a signal's data + metadata, protobuf-encoded (an unset field counts 0)", 1, 64 * 1024 * 1024),
   limit("maxMessageBytes", "max-message-bytes", "Bytes of one request or response message", 1024, 256 * 1024 * 1024),
@@ -161,6 +183,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     coordinationWatchIntervalMs: 0,
     corsOrigins: [],
     corsHeaders: [],
+    backend: { kind: "memory" },
     limits: { ...defaultLimits },
   };
   for (const o of optionSpecs) o.apply(o.default, c);

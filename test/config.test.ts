@@ -34,6 +34,22 @@ describe("configuration", () => {
   });
 });
 
+describe("--backend", () => {
+  it("keeps signals in memory by default, and takes nats://host:port from the flag or the environment", () => {
+    expect(loadConfig([], {}).backend).toEqual({ kind: "memory" });
+    expect(loadConfig(["--backend", "nats://127.0.0.1:4222"], {}).backend).toEqual({ kind: "nats", url: "nats://127.0.0.1:4222" });
+    expect(loadConfig([], { CONSORT_BACKEND: "nats://nats.internal:4222" }).backend).toEqual({ kind: "nats", url: "nats://nats.internal:4222" });
+    expect(loadConfig(["--backend=memory"], { CONSORT_BACKEND: "nats://a:1" }).backend).toEqual({ kind: "memory" });
+  });
+
+  it("refuses anything else, naming the option", () => {
+    for (const bad of ["", "redis://a:1", "nats://a", "nats://a:0", "nats://a:70000", "nats://u:p@a:4222", "nats://a:4222/x", "127.0.0.1:4222"]) {
+      expect(() => loadConfig(["--backend", bad], {})).toThrow(/^--backend: must be memory or nats:\/\/host:port/);
+    }
+    expect(() => loadConfig([], { CONSORT_BACKEND: "nats:/a:1" })).toThrow(/^CONSORT_BACKEND \(--backend: must be memory or nats/);
+  });
+});
+
 describe("limits that cannot work together", () => {
   it("refuses at start-up a payload limit whose largest signal could not be sent in one message", () => {
     expect(() => loadConfig(["--max-payload-bytes", "4000000"], {})).toThrow(/^--max-message-bytes: 4194304 cannot hold the largest signal .* raise --max-message-bytes to at least \d+/);
