@@ -88,11 +88,16 @@ export interface CoordinationServiceOptions {
   readonly maxAgents: number;
   /** Changes one WatchCoordinations response holds at most (the server's page size limit). */
   readonly maxChanges: number;
+  /**
+   * Makes a coordination's signals ready before GetCoordination or DeleteCoordination reads or drops them (see
+   * `SignalServiceOptions.prepare`); unset in memory. @default none
+   */
+  readonly prepare?: (coordinationId: string) => Promise<void> | undefined;
 }
 
 /** CoordinationService: proto messages ⇄ the coordination engine. Served by both transports. */
 export function createCoordinationService(options: CoordinationServiceOptions): ServiceImpl<typeof CoordinationService> {
-  const { engine, feed, maxAgents, maxChanges } = options;
+  const { engine, feed, maxAgents, maxChanges, prepare } = options;
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
   return {
     async listCoordinations(req, ctx) {
@@ -102,6 +107,8 @@ export function createCoordinationService(options: CoordinationServiceOptions): 
     },
 
     async getCoordination(req, ctx) {
+      const ready = prepare?.(req.coordinationId);
+      if (ready !== undefined) await ready;
       const { summary, agents } = engine.get(req.coordinationId);
       const coordination = coordinationMessage(summary);
       const format = wireFormatOf(ctx);
@@ -142,6 +149,9 @@ export function createCoordinationService(options: CoordinationServiceOptions): 
     },
 
     async deleteCoordination(req) {
+      // Served first, so a shared backend passes the delete to every replica.
+      const ready = prepare?.(req.coordinationId);
+      if (ready !== undefined) await ready;
       const before = engine.delete(req.coordinationId, req.allowMissing);
       return create(DeleteCoordinationResponseSchema, { deleted: before !== undefined, ...(before !== undefined && { coordination: coordinationMessage(before) }) });
     },

@@ -51,6 +51,13 @@ export interface SignalServiceOptions {
    * own, so an in-band refusal is the very status the call would have ended with.
    */
   readonly statusBytes: (err: ConsortError) => Uint8Array;
+  /**
+   * Makes a coordination ready before a call touches its signals: a shared backend serves it on this replica
+   * (loads its view, follows it). Returns `undefined` when it is ready already, so only a coordination's first
+   * call here waits; a rejection (a `ConsortError`) is the call's. Unset for the in-memory backend: no await at all.
+   * @default none
+   */
+  readonly prepare?: (coordinationId: string) => Promise<void> | undefined;
 }
 
 /**
@@ -176,7 +183,7 @@ const ackBytes = 96;
 
 /** SignalService: proto messages ⇄ the signal engine. Served by both transports. */
 export function createSignalService(options: SignalServiceOptions): ServiceImpl<typeof SignalService> {
-  const { engine } = options;
+  const { engine, prepare } = options;
   /** Publish's work, for Publish and for each PublishStream request. */
   const publishOne = (req: PublishRequest) => {
     const v = new Violations();
@@ -208,6 +215,11 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
    * when the engine's backend appends asynchronously.
    */
   const outcomeOf = (req: PublishRequest | undefined): OutcomeFields | Promise<OutcomeFields> => {
+    // Requests to a coordination not yet served wait on its one load, in arrival order.
+    const ready = prepare?.((req ?? emptyPublish).coordinationId);
+    return ready === undefined ? outcomeNow(req) : ready.then(() => outcomeNow(req), refusalOf);
+  };
+  const outcomeNow = (req: PublishRequest | undefined): OutcomeFields | Promise<OutcomeFields> => {
     try {
       const r = publishOne(req ?? emptyPublish);
       return r instanceof Promise ? r.then(ackOf, refusalOf) : ackOf(r);
@@ -224,6 +236,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
 
   return {
     async publish(req, ctx) {
+      const ready = prepare?.(req.coordinationId);
+      if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const r = publishOne(req);
       // Awaited only when the backend appends asynchronously: in memory, the result is there.
       const { signal, duplicate } = r instanceof Promise ? await r : r;
@@ -343,6 +357,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
       }
       const types = typesOf(v, "types", req.types);
       const afterSequence = req.afterSequence === undefined ? undefined : sequenceOf(v, "after_sequence", req.afterSequence);
+      const ready = prepare?.(req.coordinationId);
+      if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const { subscription, headSequence, oldestSequence, epoch } = engine.subscribe(
         {
           coordinationId: req.coordinationId,
@@ -401,6 +417,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     async listSignals(req, ctx) {
       const v = new Violations();
       const types = typesOf(v, "types", req.types);
+      const ready = prepare?.(req.coordinationId);
+      if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const page = engine.list(
         {
           coordinationId: req.coordinationId,
@@ -419,6 +437,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     },
 
     async getSignalMetrics(req) {
+      const ready = prepare?.(req.coordinationId);
+      if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const m = engine.metrics(req.coordinationId);
       return create(GetSignalMetricsResponseSchema, {
         totalSignalsSent: BigInt(m.totalSignalsSent),
@@ -433,6 +453,8 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     },
 
     async clearSignals(req) {
+      const ready = prepare?.(req.coordinationId);
+      if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const r = await engine.clear(req.coordinationId);
       return create(ClearSignalsResponseSchema, { clearedSignals: BigInt(r.cleared), headSequence: BigInt(r.headSequence) });
     },
