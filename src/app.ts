@@ -9,7 +9,10 @@ import { createCoordinationEngine, type CoordinationEngine } from "./core/coordi
 import { createCoordinationFeed, type CoordinationFeed } from "./core/coordinations/coordination-feed.js";
 import { createDependencyEngine, type DependencyEngine } from "./core/dependencies/dependency-engine.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
-import { createSignalEngine, type SignalEngine } from "./core/signals/signal-engine.js";
+import type { SignalBackend } from "./core/signals/signal-backend.js";
+import { createSignalEngine, type PublishReturn, type SignalEngine } from "./core/signals/signal-engine.js";
+import type { PublishInput, PublishResult } from "./core/signals/types.js";
+import { startNatsSignals, type NatsSignals } from "./backend/nats/nats-signals.js";
 import { createStore, type Store } from "./core/store.js";
 import { createLogger } from "./logger.js";
 import { createServerMetrics, type ServerMetrics } from "./metrics.js";
@@ -45,7 +48,8 @@ export interface App {
   /** Calls on the HTTP port whose response is not over yet. */
   readonly openWebCalls: number;
   readonly store: Store;
-  readonly signals: SignalEngine;
+  /** Its publishes return promises when signals are on NATS JetStream (`--backend nats://…`). */
+  readonly signals: SignalEngine<PublishReturn>;
   readonly routing: RoutingEngine;
   readonly contexts: ContextEngine;
   readonly dependencies: DependencyEngine;
@@ -82,22 +86,36 @@ export function packageDashboardDir(): string {
 
 /**
  * The signal engine as the server composes it: the configured limits, payloads measured as they travel (the
- * protobuf encoding of the data and metadata Structs), and the metrics hooks.
+ * protobuf encoding of the data and metadata Structs), and the metrics hooks; `backend` when signals are shared
+ * (in memory without it, publishing synchronously).
  */
-export function createServerSignalEngine(store: Store, config: Config, metrics: ServerMetrics): SignalEngine {
-  return createSignalEngine({
+export function createServerSignalEngine(store: Store, config: Config, metrics: ServerMetrics): SignalEngine;
+export function createServerSignalEngine(store: Store, config: Config, metrics: ServerMetrics, backend: SignalBackend<Promise<PublishResult>>): SignalEngine<Promise<PublishResult>>;
+export function createServerSignalEngine(store: Store, config: Config, metrics: ServerMetrics, backend?: SignalBackend<Promise<PublishResult>>): SignalEngine<PublishReturn> {
+  const options = {
     store,
     limits: config.limits,
     payloadBytes: structSize,
     hooks: {
       onPublished: () => metrics.signalsPublished.inc(),
-      onDelivered: (count, times) => {
+      onDelivered: (count: number, times: readonly number[]) => {
         metrics.signalsDelivered.inc(count);
         for (const ms of times) metrics.observeLater(metrics.signalPropagation, ms);
       },
-      onSubscriptionsChanged: (delta) => metrics.activeSubscriptions.inc(delta),
+      onSubscriptionsChanged: (delta: number) => metrics.activeSubscriptions.inc(delta),
     },
-  });
+  };
+  return backend === undefined ? createSignalEngine(options) : createSignalEngine({ ...options, backend });
+}
+
+/**
+ * The one place a shared backend's "serve before use" is enforced (DESIGN.md §8): every call touching a
+ * coordination's signals (SignalService's calls, PublishStream per request, GetCoordination, DeleteCoordination,
+ * the dependency engine's dependency_resolved) awaits this first when it is set; it is unset in memory, where those
+ * calls take no extra await. An id the engine will refuse (empty, too long) is left to the engine to refuse.
+ */
+function preparer(nats: NatsSignals, maxIdLength: number): (coordinationId: string) => Promise<void> | undefined {
+  return (id) => (id === "" || id.length > maxIdLength ? undefined : nats.prepare(id));
 }
 
 /** The composition root: store → engines → services → transports. */
@@ -105,7 +123,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = createStore({ idleTtlMs: config.limits.idleCoordinationTtlMs, maxCoordinations: config.limits.maxCoordinations });
   const metrics = createServerMetrics({ coordinations: () => store.size, processMetrics: options.processMetrics ?? true });
-  const signals = createServerSignalEngine(store, config, metrics);
+  // A NATS backend first: a replica that cannot reach it must not start on its own.
+  const nats: NatsSignals | undefined =
+    config.backend.kind === "nats"
+      ? await startNatsSignals({
+          url: config.backend.url,
+          historyLimit: config.limits.maxHistory,
+          onError: (err) => logger.error({ err }, "a coordination's signals stopped being served here; its next call serves it again"),
+        })
+      : undefined;
+  const signals = nats === undefined ? createServerSignalEngine(store, config, metrics) : createServerSignalEngine(store, config, metrics, nats.backend);
+  const prepare = nats === undefined ? undefined : preparer(nats, config.limits.maxIdLength);
   const routing = createRoutingEngine({
     store,
     limits: config.limits,
@@ -128,7 +156,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   const dependencies = createDependencyEngine({
     store,
-    signals,
+    // dependency_resolved goes to a coordination served here first, like a Publish.
+    signals: prepare === undefined ? signals : { addAppendListener: (l) => signals.addAppendListener(l), publish: (input: PublishInput) => prepare(input.coordinationId)?.then(() => signals.publish(input)) ?? signals.publish(input) },
     assignmentDependencies: contexts.assignmentDependencies,
     limits: config.limits,
     hooks: {
@@ -148,7 +177,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const services: ServiceBinding[] = [
     {
       service: SignalService,
-      impl: createSignalService({ engine: signals, maxMessageBytes, statusBytes: (err) => statusDetailsBin(toWireError(err)) }),
+      impl: createSignalService({ engine: signals, maxMessageBytes, statusBytes: (err) => statusDetailsBin(toWireError(err)), ...(prepare !== undefined && { prepare }) }),
       decoders: { publish: decodePublishRequest, publishStream: decodePublishStreamRequest },
     },
     { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },
@@ -156,7 +185,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
     {
       service: CoordinationService,
-      impl: createCoordinationService({ engine: coordinations, feed: coordinationFeed, maxMessageBytes, maxAgents: config.limits.maxPageSize, maxChanges: config.limits.maxPageSize }),
+      impl: createCoordinationService({ engine: coordinations, feed: coordinationFeed, maxMessageBytes, maxAgents: config.limits.maxPageSize, maxChanges: config.limits.maxPageSize, ...(prepare !== undefined && { prepare }) }),
     },
   ];
   const observer = createCallObserver(logger, metrics);
@@ -165,7 +194,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
   const common = { host: config.host, services, observer, maxMessageBytes, shutdownSignal: shutdown.signal, keepaliveMs: config.keepaliveMs };
-  const grpc = await startGrpcServer({ ...common, port: config.grpcPort, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
+  let grpc;
+  try {
+    grpc = await startGrpcServer({ ...common, port: config.grpcPort, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
+  } catch (e) {
+    coordinationFeed.close();
+    await nats?.close();
+    throw e;
+  }
   let web: WebServer | undefined;
   try {
     if (config.httpPort !== undefined) {
@@ -174,6 +210,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   } catch (e) {
     coordinationFeed.close();
     await grpc.close(0);
+    await nats?.close();
     throw e;
   }
   const sweeper = setInterval(() => {
@@ -208,6 +245,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         web?.drain();
         shutdown.abort(new ServerShutdown());
         await Promise.all([grpc.close(config.shutdownGraceMs), web?.close(config.shutdownGraceMs)]);
+        // The streams are flushed and ended: only then stop following and drain the NATS connection.
+        await nats?.close();
       })();
       return closing;
     },

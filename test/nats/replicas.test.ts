@@ -1,0 +1,115 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SignalType, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
+import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { loadConfig } from "../../src/config.js";
+import { startApp } from "../../src/app.js";
+import { eventually, startTestServer, type TestServer } from "../api/harness.js";
+import { startNatsServer, type NatsServer } from "./nats-server.js";
+
+/**
+ * Two Consort servers started with `--backend nats://…` on one throwaway nats-server share signals: what one
+ * publishes, clears or deletes, the other serves, over gRPC (connect-node's gRPC transport).
+ */
+
+let nats: NatsServer;
+let a: TestServer;
+let b: TestServer;
+let n = 0;
+const cid = () => `replicas-${process.pid}-${++n}`;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  a = await startTestServer(["--backend", nats.url]);
+  b = await startTestServer(["--backend", nats.url]);
+});
+afterAll(async () => {
+  await Promise.all([a?.close(), b?.close()]);
+  await nats?.stop();
+});
+
+const infoOf = (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0];
+
+/** Reads a Subscribe in the background: every response, and how it ended. */
+function drain(stream: AsyncIterable<SubscribeResponse>) {
+  const received: SubscribeResponse[] = [];
+  const ended = (async () => {
+    try {
+      for await (const r of stream) received.push(r);
+      return undefined;
+    } catch (e) {
+      return ConnectError.from(e);
+    }
+  })();
+  const sequences = () => received.flatMap((r) => r.signals.map((s) => Number(s.sequence)));
+  return { received, ended, sequences };
+}
+
+const oneTo = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
+
+describe("two replicas on one NATS JetStream", () => {
+  it("a Subscribe on B receives in order what is published on A", async () => {
+    const coordinationId = cid();
+    const controller = new AbortController();
+    const sub = drain(b.grpc.signals.subscribe({ coordinationId, agentId: "watcher", afterSequence: 0n }, { signal: controller.signal }));
+    await eventually(() => sub.received.length >= 1, 10_000);
+    for (let i = 0; i < 20; i++) {
+      const r = await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "writer", data: { i } });
+      expect(r.signal?.sequence).toBe(BigInt(i + 1));
+    }
+    await eventually(() => sub.sequences().length >= 20, 10_000);
+    expect(sub.sequences()).toEqual(oneTo(20));
+    expect(sub.received.flatMap((r) => r.signals.map((s) => s.data?.["i"]))).toEqual(oneTo(20).map((i) => i - 1));
+    controller.abort();
+    await sub.ended;
+  });
+
+  it("both publishing concurrently give 1..N without gap, listed alike on either", async () => {
+    const coordinationId = cid();
+    const each = 40;
+    const writer = (s: TestServer, name: string) =>
+      Promise.all(Array.from({ length: each }, (_, i) => s.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: name, data: { i } })));
+    const [fromA, fromB] = await Promise.all([writer(a, "a"), writer(b, "b")]);
+    const acked = [...fromA, ...fromB].map((r) => Number(r.signal?.sequence)).sort((x, y) => x - y);
+    expect(acked).toEqual(oneTo(2 * each));
+    const listOf = async (s: TestServer) => (await s.grpc.signals.listSignals({ coordinationId, pageSize: 1000 })).signals.map((x) => `${x.sequence}:${x.signalId}`);
+    await eventually(() => a.app.signals.headSequence(coordinationId) === 2 * each && b.app.signals.headSequence(coordinationId) === 2 * each, 10_000);
+    const [onA, onB] = await Promise.all([listOf(a), listOf(b)]);
+    expect(onA).toHaveLength(2 * each);
+    // ListSignals pages newest first.
+    expect(onA.map((x) => Number(x.split(":")[0])).reverse()).toEqual(oneTo(2 * each));
+    expect(onB).toEqual(onA);
+  });
+
+  it("ClearSignals on A is seen on B, and numbering goes on", async () => {
+    const coordinationId = cid();
+    for (let i = 0; i < 5; i++) await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "a" });
+    expect((await b.grpc.signals.getSignalMetrics({ coordinationId })).headSequence).toBe(5n);
+    const cleared = await a.grpc.signals.clearSignals({ coordinationId });
+    expect(cleared).toMatchObject({ clearedSignals: 5n, headSequence: 5n });
+    await eventually(() => b.app.signals.metrics(coordinationId).oldestSequence === 0, 10_000);
+    expect((await b.grpc.signals.listSignals({ coordinationId })).signals).toEqual([]);
+    const next = await b.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "b" });
+    expect(next.signal?.sequence).toBe(6n);
+  });
+
+  it("DeleteCoordination on A ends B's Subscribe ABORTED COORDINATION_DELETED", async () => {
+    const coordinationId = cid();
+    for (let i = 0; i < 3; i++) await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "a" });
+    const sub = drain(b.grpc.signals.subscribe({ coordinationId, agentId: "watcher", afterSequence: 0n }, { timeoutMs: 20_000 }));
+    await eventually(() => sub.sequences().length === 3, 10_000);
+    const res = await a.grpc.coordinations.deleteCoordination({ coordinationId });
+    expect(res.deleted).toBe(true);
+    const err = await sub.ended;
+    expect(err?.code).toBe(Code.Aborted);
+    expect(infoOf(err)?.reason).toBe("COORDINATION_DELETED");
+    expect(infoOf(err)?.metadata["coordination_id"]).toBe(coordinationId);
+  });
+});
+
+describe("--backend nats:// at startup", () => {
+  it("fails clearly when the NATS server cannot be reached", async () => {
+    const config = loadConfig(["--grpc-port", "0", "--http-port", "off", "--backend", "nats://127.0.0.1:1"], {});
+    await expect(startApp(config, { processMetrics: false })).rejects.toThrow(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
+  });
+});
