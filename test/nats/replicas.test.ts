@@ -93,6 +93,41 @@ describe("two replicas on one NATS JetStream", () => {
     expect(next.signal?.sequence).toBe(6n);
   });
 
+  it("PublishStream to a coordination not yet served on A acknowledges every request in order, B lists them", async () => {
+    const coordinationId = cid();
+    async function* requests() {
+      for (let i = 0; i < 30; i++) yield { publish: { coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "streamer", data: { i } } };
+    }
+    const acked: number[] = [];
+    for await (const res of a.grpc.signals.publishStream(requests())) {
+      for (const o of res.outcomes) {
+        expect(o.outcome.case).toBe("ack");
+        if (o.outcome.case === "ack") acked.push(Number(o.outcome.value.sequence));
+      }
+    }
+    expect(acked).toEqual(oneTo(30));
+    // B's first call serves the coordination there: its load reads every record up to the head.
+    expect((await b.grpc.signals.listSignals({ coordinationId })).signals.map((x) => x.data?.["i"])).toEqual(oneTo(30).map((i) => 30 - i));
+  });
+
+  it("the dependency engine's dependency_resolved reaches B, though A's first use of the coordination was a wait", async () => {
+    const coordinationId = cid();
+    const wait = a.grpc.dependencies.resolveDependencies(
+      { coordinationId, agentId: "tester", dependencies: [{ dependencyId: "cov", target: { case: "qualityGate", value: { gateId: "coverage" } } }] },
+      { timeoutMs: 10_000 },
+    );
+    await eventually(() => a.app.dependencies.openWaitCount(coordinationId) === 1, 10_000);
+    await a.grpc.dependencies.setQualityGateScore({ coordinationId, gateId: "coverage", score: 0.95 });
+    expect((await wait).success).toBe(true);
+    const types = async () => (await b.grpc.signals.listSignals({ coordinationId })).signals.map((x) => x.type);
+    let seen: SignalType[] = [];
+    for (let i = 0; i < 100 && seen.length === 0; i++) {
+      seen = await types();
+      if (seen.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(seen).toEqual([SignalType.DEPENDENCY_RESOLVED]);
+  });
+
   it("DeleteCoordination on A ends B's Subscribe ABORTED COORDINATION_DELETED", async () => {
     const coordinationId = cid();
     for (let i = 0; i < 3; i++) await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "a" });
