@@ -118,6 +118,11 @@ function preparer(nats: NatsSignals, maxIdLength: number): (coordinationId: stri
   return (id) => (id === "" || id.length > maxIdLength ? undefined : nats.prepare(id));
 }
 
+/** {@link preparer} for GetCoordination and DeleteCoordination: an unknown coordination is not brought into being. */
+function existingPreparer(nats: NatsSignals, store: Store, maxIdLength: number): (coordinationId: string) => Promise<void> | undefined {
+  return (id) => (id === "" || id.length > maxIdLength ? undefined : nats.prepareExisting(id, store.peek(id) !== undefined));
+}
+
 /** The composition root: store → engines → services → transports. */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -134,6 +139,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       : undefined;
   const signals = nats === undefined ? createServerSignalEngine(store, config, metrics) : createServerSignalEngine(store, config, metrics, nats.backend);
   const prepare = nats === undefined ? undefined : preparer(nats, config.limits.maxIdLength);
+  const prepareExisting = nats === undefined ? undefined : existingPreparer(nats, store, config.limits.maxIdLength);
   const routing = createRoutingEngine({
     store,
     limits: config.limits,
@@ -185,7 +191,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
     {
       service: CoordinationService,
-      impl: createCoordinationService({ engine: coordinations, feed: coordinationFeed, maxMessageBytes, maxAgents: config.limits.maxPageSize, maxChanges: config.limits.maxPageSize, ...(prepare !== undefined && { prepare }) }),
+      impl: createCoordinationService({ engine: coordinations, feed: coordinationFeed, maxMessageBytes, maxAgents: config.limits.maxPageSize, maxChanges: config.limits.maxPageSize, ...(prepareExisting !== undefined && { prepare: prepareExisting }) }),
     },
   ];
   const observer = createCallObserver(logger, metrics);

@@ -142,6 +142,30 @@ describe("two replicas on one NATS JetStream", () => {
   });
 });
 
+describe("coordinations across replicas", () => {
+  it("GetCoordination and DeleteCoordination serve a coordination another replica holds, and leave an unknown one unknown", async () => {
+    const coordinationId = cid();
+    for (let i = 0; i < 2; i++) await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "a" });
+    const sub = drain(a.grpc.signals.subscribe({ coordinationId, agentId: "watcher", afterSequence: 0n }, { timeoutMs: 20_000 }));
+    await eventually(() => sub.sequences().length === 2, 10_000);
+    expect((await b.grpc.coordinations.getCoordination({ coordinationId })).coordination?.headSequence).toBe(2n);
+    const other = cid();
+    await a.grpc.signals.publish({ coordinationId: other, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "a" });
+    expect((await b.grpc.coordinations.deleteCoordination({ coordinationId: other })).deleted).toBe(true);
+    expect((await b.grpc.coordinations.deleteCoordination({ coordinationId })).deleted).toBe(true);
+    const err = await sub.ended;
+    expect(err?.code).toBe(Code.Aborted);
+    expect(infoOf(err)?.reason).toBe("COORDINATION_DELETED");
+
+    const unknown = cid();
+    const notFound = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e).code);
+    expect(await notFound(b.grpc.coordinations.getCoordination({ coordinationId: unknown }))).toBe(Code.NotFound);
+    expect(await notFound(b.grpc.coordinations.deleteCoordination({ coordinationId: unknown }))).toBe(Code.NotFound);
+    expect((await b.grpc.coordinations.deleteCoordination({ coordinationId: unknown, allowMissing: true })).deleted).toBe(false);
+    expect(b.app.store.peek(unknown)).toBeUndefined();
+  });
+});
+
 describe("--backend nats:// at startup", () => {
   it("fails clearly when the NATS server cannot be reached", async () => {
     const config = loadConfig(["--grpc-port", "0", "--http-port", "off", "--backend", "nats://127.0.0.1:1"], {});

@@ -84,6 +84,9 @@ export interface MetaFailure {
   readonly cause?: unknown;
 }
 
+/** What {@link CoordinationMetaStore.get} returns. */
+export type GetResult = { readonly ok: true; readonly meta: CoordinationMeta | undefined } | MetaFailure;
+
 /** What {@link CoordinationMetaStore.acquire} returns: the meta, and whether this call began its epoch. */
 export type AcquireResult = { readonly ok: true; readonly meta: CoordinationMeta; readonly created: boolean } | MetaFailure;
 
@@ -102,6 +105,8 @@ export interface CoordinationMetaStore {
   readonly bucket: string;
   /** The coordination's meta, beginning its epoch (a new UUID, cleared-through 0) when it has none. */
   acquire(coordinationId: string): Promise<AcquireResult>;
+  /** The coordination's meta as stored, `undefined` when it has none (never used, or dropped): nothing is created. */
+  get(coordinationId: string): Promise<GetResult>;
   /** Raises cleared-through to `throughSequence` (never lowers it); call before purging the signal subject. */
   clear(coordinationId: string, throughSequence: number, guard?: EpochGuard): Promise<ClearResult>;
   /** Deletes the meta, saying why; every watcher hears a `dropped`, and the next `acquire` begins a new epoch. */
@@ -175,6 +180,13 @@ export async function createCoordinationMetaStore(options: CoordinationMetaStore
 
   return {
     bucket,
+
+    async get(id) {
+      const key = keyOf(id);
+      if (typeof key !== "string") return key;
+      const r = await read(id, key, 0);
+      return "ok" in r ? r : { ok: true, meta: r.meta };
+    },
 
     async acquire(id) {
       const key = keyOf(id);

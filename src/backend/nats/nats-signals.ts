@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from "nats";
-import type { ConsortError } from "../../core/errors.js";
+import { ConsortError } from "../../core/errors.js";
 import { createCoordinationMetaStore } from "./coordination-meta.js";
 import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "./signal-backend.js";
 import { createJetStreamSignalLog } from "./signal-log.js";
@@ -30,6 +30,12 @@ export interface NatsSignals {
    * calls take no extra await. Every call touching a coordination's signals goes through it first.
    */
   prepare(coordinationId: string): Promise<void> | undefined;
+  /**
+   * Like {@link prepare}, but for calls that must not bring a coordination into being (GetCoordination,
+   * DeleteCoordination): serves it only when it exists here (`existsHere`) or on some replica (its meta exists);
+   * otherwise resolves without serving, and the engine answers as for an unknown coordination.
+   */
+  prepareExisting(coordinationId: string, existsHere: boolean): Promise<void> | undefined;
   /** Stops the backend (its followers and meta watch), then drains the connection. */
   close(): Promise<void>;
 }
@@ -59,6 +65,14 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     return {
       backend,
       prepare: (coordinationId) => (backend.isServed(coordinationId) ? undefined : backend.serve(coordinationId)),
+      prepareExisting(coordinationId, existsHere) {
+        if (backend.isServed(coordinationId)) return undefined;
+        if (existsHere) return backend.serve(coordinationId);
+        return meta.get(coordinationId).then((r) => {
+          if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE" });
+          return r.meta === undefined ? undefined : backend.serve(coordinationId);
+        });
+      },
       async close() {
         await backend.close();
         await nc.drain();
