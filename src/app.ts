@@ -112,15 +112,15 @@ export function createServerSignalEngine(store: Store, config: Config, metrics: 
  * The one place a shared backend's "serve before use" is enforced (DESIGN.md §8): every call touching a
  * coordination's signals (SignalService's calls, PublishStream per request, GetCoordination, DeleteCoordination,
  * the dependency engine's dependency_resolved) awaits this first when it is set; it is unset in memory, where those
- * calls take no extra await. An id the engine will refuse (empty, too long) is left to the engine to refuse.
+ * calls take no extra await. A call that must not bring a coordination into being (`mayCreate` false: reads,
+ * clears, GetCoordination, DeleteCoordination) serves it only when it exists here or on another replica. An id
+ * the engine will refuse (empty, too long) is left to the engine to refuse.
  */
-function preparer(nats: NatsSignals, maxIdLength: number): (coordinationId: string) => Promise<void> | undefined {
-  return (id) => (id === "" || id.length > maxIdLength ? undefined : nats.prepare(id));
-}
-
-/** {@link preparer} for GetCoordination and DeleteCoordination: an unknown coordination is not brought into being. */
-function existingPreparer(nats: NatsSignals, store: Store, maxIdLength: number): (coordinationId: string) => Promise<void> | undefined {
-  return (id) => (id === "" || id.length > maxIdLength ? undefined : nats.prepareExisting(id, store.peek(id) !== undefined));
+function preparer(nats: NatsSignals, store: Store, maxIdLength: number): (coordinationId: string, mayCreate: boolean) => Promise<void> | undefined {
+  return (id, mayCreate) => {
+    if (id === "" || id.length > maxIdLength) return undefined;
+    return mayCreate ? nats.prepare(id) : nats.prepareExisting(id, store.peek(id) !== undefined);
+  };
 }
 
 /** The composition root: store → engines → services → transports. */
@@ -138,8 +138,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         })
       : undefined;
   const signals = nats === undefined ? createServerSignalEngine(store, config, metrics) : createServerSignalEngine(store, config, metrics, nats.backend);
-  const prepare = nats === undefined ? undefined : preparer(nats, config.limits.maxIdLength);
-  const prepareExisting = nats === undefined ? undefined : existingPreparer(nats, store, config.limits.maxIdLength);
+  const prepare = nats === undefined ? undefined : preparer(nats, store, config.limits.maxIdLength);
   const routing = createRoutingEngine({
     store,
     limits: config.limits,
@@ -163,7 +162,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const dependencies = createDependencyEngine({
     store,
     // dependency_resolved goes to a coordination served here first, like a Publish.
-    signals: prepare === undefined ? signals : { addAppendListener: (l) => signals.addAppendListener(l), publish: (input: PublishInput) => prepare(input.coordinationId)?.then(() => signals.publish(input)) ?? signals.publish(input) },
+    signals: prepare === undefined ? signals : { addAppendListener: (l) => signals.addAppendListener(l), publish: (input: PublishInput) => prepare(input.coordinationId, true)?.then(() => signals.publish(input)) ?? signals.publish(input) },
     assignmentDependencies: contexts.assignmentDependencies,
     limits: config.limits,
     hooks: {
@@ -191,7 +190,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
     {
       service: CoordinationService,
-      impl: createCoordinationService({ engine: coordinations, feed: coordinationFeed, maxMessageBytes, maxAgents: config.limits.maxPageSize, maxChanges: config.limits.maxPageSize, ...(prepareExisting !== undefined && { prepare: prepareExisting }) }),
+      impl: createCoordinationService({ engine: coordinations, feed: coordinationFeed, maxMessageBytes, maxAgents: config.limits.maxPageSize, maxChanges: config.limits.maxPageSize, ...(prepare !== undefined && { prepare: (id: string) => prepare(id, false) }) }),
     },
   ];
   const observer = createCallObserver(logger, metrics);

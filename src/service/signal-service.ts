@@ -54,10 +54,12 @@ export interface SignalServiceOptions {
   /**
    * Makes a coordination ready before a call touches its signals: a shared backend serves it on this replica
    * (loads its view, follows it). Returns `undefined` when it is ready already, so only a coordination's first
-   * call here waits; a rejection (a `ConsortError`) is the call's. Unset for the in-memory backend: no await at all.
+   * call here waits; a rejection (a `ConsortError`) is the call's. `mayCreate` is false for the calls that only
+   * read or clear (ListSignals, GetSignalMetrics, ClearSignals): as in memory, they do not bring an unknown
+   * coordination into being. Unset for the in-memory backend: no await at all.
    * @default none
    */
-  readonly prepare?: (coordinationId: string) => Promise<void> | undefined;
+  readonly prepare?: (coordinationId: string, mayCreate: boolean) => Promise<void> | undefined;
 }
 
 /**
@@ -216,7 +218,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
    */
   const outcomeOf = (req: PublishRequest | undefined): OutcomeFields | Promise<OutcomeFields> => {
     // Requests to a coordination not yet served wait on its one load, in arrival order.
-    const ready = prepare?.((req ?? emptyPublish).coordinationId);
+    const ready = prepare?.((req ?? emptyPublish).coordinationId, true);
     return ready === undefined ? outcomeNow(req) : ready.then(() => outcomeNow(req), refusalOf);
   };
   const outcomeNow = (req: PublishRequest | undefined): OutcomeFields | Promise<OutcomeFields> => {
@@ -236,7 +238,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
 
   return {
     async publish(req, ctx) {
-      const ready = prepare?.(req.coordinationId);
+      const ready = prepare?.(req.coordinationId, true);
       if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const r = publishOne(req);
       // Awaited only when the backend appends asynchronously: in memory, the result is there.
@@ -357,7 +359,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
       }
       const types = typesOf(v, "types", req.types);
       const afterSequence = req.afterSequence === undefined ? undefined : sequenceOf(v, "after_sequence", req.afterSequence);
-      const ready = prepare?.(req.coordinationId);
+      const ready = prepare?.(req.coordinationId, true);
       if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const { subscription, headSequence, oldestSequence, epoch } = engine.subscribe(
         {
@@ -417,7 +419,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     async listSignals(req, ctx) {
       const v = new Violations();
       const types = typesOf(v, "types", req.types);
-      const ready = prepare?.(req.coordinationId);
+      const ready = prepare?.(req.coordinationId, false);
       if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const page = engine.list(
         {
@@ -437,7 +439,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     },
 
     async getSignalMetrics(req) {
-      const ready = prepare?.(req.coordinationId);
+      const ready = prepare?.(req.coordinationId, false);
       if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const m = engine.metrics(req.coordinationId);
       return create(GetSignalMetricsResponseSchema, {
@@ -453,7 +455,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
     },
 
     async clearSignals(req) {
-      const ready = prepare?.(req.coordinationId);
+      const ready = prepare?.(req.coordinationId, false);
       if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const r = await engine.clear(req.coordinationId);
       return create(ClearSignalsResponseSchema, { clearedSignals: BigInt(r.cleared), headSequence: BigInt(r.headSequence) });

@@ -143,7 +143,7 @@ describe("two replicas on one NATS JetStream", () => {
 });
 
 describe("coordinations across replicas", () => {
-  it("GetCoordination and DeleteCoordination serve a coordination another replica holds, and leave an unknown one unknown", async () => {
+  it("GetCoordination, DeleteCoordination and the signal reads serve a coordination another replica holds, and leave an unknown one unknown", async () => {
     const coordinationId = cid();
     for (let i = 0; i < 2; i++) await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "a" });
     const sub = drain(a.grpc.signals.subscribe({ coordinationId, agentId: "watcher", afterSequence: 0n }, { timeoutMs: 20_000 }));
@@ -162,7 +162,12 @@ describe("coordinations across replicas", () => {
     expect(await notFound(b.grpc.coordinations.getCoordination({ coordinationId: unknown }))).toBe(Code.NotFound);
     expect(await notFound(b.grpc.coordinations.deleteCoordination({ coordinationId: unknown }))).toBe(Code.NotFound);
     expect((await b.grpc.coordinations.deleteCoordination({ coordinationId: unknown, allowMissing: true })).deleted).toBe(false);
+    // Reads and clears of an unknown coordination leave it unknown, as in memory.
+    expect((await b.grpc.signals.listSignals({ coordinationId: unknown })).signals).toEqual([]);
+    expect((await b.grpc.signals.getSignalMetrics({ coordinationId: unknown })).headSequence).toBe(0n);
+    expect(await b.grpc.signals.clearSignals({ coordinationId: unknown })).toMatchObject({ clearedSignals: 0n, headSequence: 0n });
     expect(b.app.store.peek(unknown)).toBeUndefined();
+    expect(a.app.store.peek(unknown)).toBeUndefined();
   });
 });
 
