@@ -62,7 +62,8 @@ export interface App {
    * Graceful shutdown: refuse publishes first, stop accepting calls, let each subscriber's stream deliver what it
    * holds (as far as its flow control allows within the grace period) and end it UNAVAILABLE with its resume
    * point, let in-flight unary calls finish, then close once every stream's trailers are out (or the grace period
-   * is over). Idempotent.
+   * is over); with a NATS backend, only then stop its followers and meta watch and drain the connection.
+   * Idempotent.
    */
   close(): Promise<void>;
 }
@@ -162,7 +163,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const dependencies = createDependencyEngine({
     store,
     // dependency_resolved goes to a coordination served here first, like a Publish.
-    signals: prepare === undefined ? signals : { addAppendListener: (l) => signals.addAppendListener(l), publish: (input: PublishInput) => prepare(input.coordinationId, true)?.then(() => signals.publish(input)) ?? signals.publish(input) },
+    signals:
+      prepare === undefined
+        ? signals
+        : {
+            addAppendListener: (listener) => signals.addAppendListener(listener),
+            publish: (input: PublishInput) => prepare(input.coordinationId, true)?.then(() => signals.publish(input)) ?? signals.publish(input),
+          },
     assignmentDependencies: contexts.assignmentDependencies,
     limits: config.limits,
     hooks: {
