@@ -20,6 +20,8 @@ import type { AppendFailure, AppendFailureReason, JetStreamSignalLog } from "./s
  * once the follower has applied every record up to the head it read at start. Reads then never wait. The view
  * exists before the first record arrives, so nothing is buffered; a coordination not served here is refused
  * (`failed_precondition`, COORDINATION_NOT_SERVED) when the engine first makes its view, and an append to it too.
+ * In the server, the one caller is the `prepare` hook `src/app.ts` gives the services and the dependency engine
+ * (`nats-signals.ts`: `prepare`, and `prepareExisting` for calls that must not bring a coordination into being).
  *
  * **Applying.** The follower hands over records verified gap-free (`signal-follow.ts`); each is decoded
  * (`signal-codec.ts`: sequence from the header, epoch from the meta) and applied to the view in order, whichever
