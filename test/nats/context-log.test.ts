@@ -1,7 +1,7 @@
-import { connect, headers, type NatsConnection } from "nats";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { headers } from "nats";
+import { describe, expect, it } from "vitest";
 import { type ContextDocument, createJetStreamContextLog, type FollowEnd, type JetStreamContextLog, type JetStreamContextLogOptions } from "../../src/backend/nats/context-log.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { until, useNatsServer } from "./fixture.js";
 
 /**
  * The JetStream context log against a real nats-server: one document per change, revisions without gap across
@@ -9,37 +9,14 @@ import { startNatsServer, type NatsServer } from "./nats-server.js";
  * trimmed history. Each test has a stream and subject prefix of its own.
  */
 
-let server: NatsServer;
-const connections: NatsConnection[] = [];
+const nats = useNatsServer();
+const connection = nats.connection;
 let streams = 0;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-});
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((nc) => nc.close()));
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-async function connection(): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url });
-  connections.push(nc);
-  return nc;
-}
 
 async function options(extra: Partial<JetStreamContextLogOptions> = {}): Promise<JetStreamContextLogOptions> {
   streams++;
   return { connection: await connection(), streamName: `CONTEXTS_${streams}`, subjectPrefix: `t${streams}.ctx`, storage: "memory", ...extra };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));

@@ -1,10 +1,11 @@
-import { connect, type NatsConnection } from "nats";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "nats";
+import { describe, expect, it } from "vitest";
 import type { CoordinationMeta } from "../../src/backend/nats/coordination-meta-record.js";
 import type { CoordinationMetaEvent } from "../../src/backend/nats/coordination-meta-watch.js";
 import { type CoordinationMetaStore, type CoordinationMetaStoreOptions, createCoordinationMetaStore } from "../../src/backend/nats/coordination-meta.js";
 import { KvBucketMismatchError } from "../../src/backend/nats/errors.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { until, useNatsServer } from "./fixture.js";
+import { startNatsServer } from "./nats-server.js";
 
 /**
  * Coordination meta in JetStream KV against a real nats-server: one epoch per coordination however many replicas
@@ -12,25 +13,10 @@ import { startNatsServer, type NatsServer } from "./nats-server.js";
  * order. Each test has a bucket of its own.
  */
 
-let server: NatsServer;
-const connections: NatsConnection[] = [];
+const nats = useNatsServer();
+const connection = nats.connection;
 let buckets = 0;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-});
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((nc) => nc.close()));
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-async function connection(): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url });
-  connections.push(nc);
-  return nc;
-}
 
 /** Options for a bucket of the test's own, on a fresh connection. */
 async function options(extra: Partial<CoordinationMetaStoreOptions> = {}): Promise<CoordinationMetaStoreOptions> {
@@ -42,15 +28,6 @@ async function options(extra: Partial<CoordinationMetaStoreOptions> = {}): Promi
 async function replicas(count: number): Promise<CoordinationMetaStore[]> {
   const base = await options();
   return Promise.all(Array.from({ length: count }, async (_, i) => createCoordinationMetaStore(i === 0 ? base : { ...base, connection: await connection() })));
-}
-
-/** Polls `condition` every 10 ms until it holds, failing after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function acquired(store: CoordinationMetaStore, id: string): Promise<CoordinationMeta & { created: boolean }> {

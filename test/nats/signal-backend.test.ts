@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { createHandlerContext } from "@connectrpc/connect";
-import { connect, headers, type NatsConnection } from "nats";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { headers } from "nats";
+import { afterEach, describe, expect, it } from "vitest";
 import { createCoordinationMetaStore } from "../../src/backend/nats/coordination-meta.js";
 import { appendError, createJetStreamSignalBackend, type JetStreamSignalBackend } from "../../src/backend/nats/signal-backend.js";
 import { PublishStreamRequestSchema, type PublishStreamResponse, SignalService, SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
@@ -14,7 +14,7 @@ import type { PublishResult, SignalRecord } from "../../src/core/signals/types.j
 import { createStore, type Store } from "../../src/core/store.js";
 import { createSignalService } from "../../src/service/signal-service.js";
 import { statusDetailsBin, toWireError } from "../../src/transport/errors.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { until, useNatsServer } from "./fixture.js";
 
 /**
  * The JetStream signal backend against a real nats-server: replicas — each a store and a signal engine with this
@@ -22,27 +22,15 @@ import { startNatsServer, type NatsServer } from "./nats-server.js";
  * stream, subject prefix and meta bucket of its own.
  */
 
-let server: NatsServer;
-const connections: NatsConnection[] = [];
+const nats = useNatsServer();
+const connection = nats.connection;
 const backends: JetStreamSignalBackend[] = [];
 let worlds = 0;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-});
+// Registered after the fixture's: runs before the connections close.
 afterEach(async () => {
   await Promise.all(backends.splice(0).map((b) => b.close()));
-  await Promise.all(connections.splice(0).map((nc) => nc.close()));
 });
-afterAll(async () => {
-  await server?.stop();
-});
-
-async function connection(): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url });
-  connections.push(nc);
-  return nc;
-}
 
 interface Replica {
   readonly store: Store;
@@ -67,15 +55,6 @@ function world() {
     return { store, engine, backend, errors };
   };
   return { names, replica };
-}
-
-/** Polls `condition` every 10 ms until it holds, failing after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Pulls signals from a stream until `n` arrived (bounded). */

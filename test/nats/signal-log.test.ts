@@ -1,12 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { connect, headers, type NatsConnection } from "nats";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { connect, headers } from "nats";
+import { describe, expect, it } from "vitest";
 import { SignalStreamMismatchError } from "../../src/backend/nats/errors.js";
 import type { FollowEnd, SignalLogRecord } from "../../src/backend/nats/signal-follow.js";
 import { createJetStreamSignalLog, type JetStreamSignalLog, type JetStreamSignalLogOptions } from "../../src/backend/nats/signal-log.js";
 import { coordinationOfToken } from "../../src/backend/nats/subject.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { until, useNatsServer } from "./fixture.js";
+import { startNatsServer } from "./nats-server.js";
 
 /**
  * The JetStream signal log against a real nats-server: numbering across writers, duplicates, following with
@@ -14,39 +15,15 @@ import { startNatsServer, type NatsServer } from "./nats-server.js";
  */
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-let server: NatsServer;
-const connections: NatsConnection[] = [];
+const nats = useNatsServer();
+const connection = nats.connection;
 let streams = 0;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-});
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((nc) => nc.close()));
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-async function connection(): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url });
-  connections.push(nc);
-  return nc;
-}
 
 /** Options for a stream of the test's own, on a fresh connection. */
 async function options(extra: Partial<JetStreamSignalLogOptions> = {}): Promise<JetStreamSignalLogOptions> {
   streams++;
   return { connection: await connection(), streamName: `SIGNALS_${streams}`, subjectPrefix: `t${streams}.sig`, storage: "memory", ...extra };
-}
-
-/** Polls `condition` every 10 ms until it holds, failing after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -216,7 +193,7 @@ describe("JetStream signal log", () => {
     // its pull request asked for (up to 100), the history limit of 3 drops the rest but 298..300 meanwhile.
     const script = `
       import { connect, headers } from "nats";
-      const nc = await connect({ servers: ${JSON.stringify(server.url)} });
+      const nc = await connect({ servers: ${JSON.stringify(nats.url)} });
       const js = nc.jetstream();
       let last = ${s2.streamSequence};
       for (let c = 3; c <= 300; c++) {
