@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createJetStreamContextLog } from "../src/backend/nats/context-log.js";
 import { startNatsServer } from "../test/nats/nats-server.js";
+import { median } from "./median.js";
 
 /**
  * The shape of a context distribution on JetStream (issue 12: "DistributeContext to 1,000 agents as 1,000 KV puts
@@ -28,10 +29,6 @@ import { startNatsServer } from "../test/nats/nats-server.js";
 const at = process.argv.indexOf("--samples");
 const samples = at < 0 ? 30 : Number(process.argv[at + 1]);
 const warmup = 5;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
 const encoder = new TextEncoder();
 
 /** One agent's assignment as a distribution holds it (~500 B of JSON; protocols left to their defaults). */

@@ -4,6 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { CoordinationMetaEvent } from "../src/backend/nats/coordination-meta-watch.js";
 import { createCoordinationMetaStore } from "../src/backend/nats/coordination-meta.js";
 import { startNatsServer } from "../test/nats/nats-server.js";
+import { percentile } from "./median.js";
 
 /**
  * Coordination meta in JetStream KV on its own (issue 12), against Debian's nats-server on this machine: one call
@@ -18,7 +19,6 @@ const i = process.argv.indexOf("--samples");
 const samples = i < 0 ? 500 : Number(process.argv[i + 1]);
 const warmup = 50;
 const storage = process.argv.includes("--memory") ? ("memory" as const) : ("file" as const);
-const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
 const server = await startNatsServer();
 const connections: NatsConnection[] = [];

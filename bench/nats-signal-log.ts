@@ -2,6 +2,7 @@ import { connect, type NatsConnection, type StorageType } from "nats";
 import { performance } from "node:perf_hooks";
 import { createJetStreamSignalLog, type JetStreamSignalLog } from "../src/backend/nats/signal-log.js";
 import { startNatsServer } from "../test/nats/nats-server.js";
+import { percentile } from "./median.js";
 
 /**
  * The JetStream signal log on its own (issue 12's first brick), against Debian's nats-server on this machine:
@@ -33,7 +34,6 @@ const connection = async () => {
 const storage = process.argv.includes("--memory") ? ("memory" as const) : ("file" as const);
 const base = { streamName: "BENCH_SIGNALS", storage, maxAttempts: 1_000 };
 const payload = new Uint8Array(200).fill(120); // about a small signal's JSON
-const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 const ms = (x: number) => x.toFixed(3);
 
 try {

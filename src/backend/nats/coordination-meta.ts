@@ -148,6 +148,9 @@ export async function createCoordinationMetaStore(options: CoordinationMetaStore
   ].filter((d): d is string => d !== undefined);
   if (differences.length > 0) throw new KvBucketMismatchError(bucket, differences);
 
+  // A clear or drop guarded by an epoch that is no longer the coordination's.
+  const epochChanged = (id: string, current: string, expected: string, attempts: number): MetaFailure =>
+    failure("epoch_changed", `coordination ${JSON.stringify(id)} is in epoch ${current}, not ${expected}`, attempts);
   const failure = (reason: MetaFailureReason, message: string, attempts: number, cause?: unknown): MetaFailure =>
     cause === undefined ? { ok: false, reason, message, attempts } : { ok: false, reason, message, attempts, cause };
   /** A failed request: refused by the server (`rejected`), or unanswered (`unavailable`). */
@@ -218,7 +221,7 @@ export async function createCoordinationMetaStore(options: CoordinationMetaStore
         if ("ok" in r) return r;
         const meta = r.meta;
         if (meta === undefined || r.entry === null) return failure("not_found", `coordination ${JSON.stringify(id)} has no meta`, attempt);
-        if (guard.epoch !== undefined && meta.epoch !== guard.epoch) return failure("epoch_changed", `coordination ${JSON.stringify(id)} is in epoch ${meta.epoch}, not ${guard.epoch}`, attempt);
+        if (guard.epoch !== undefined && meta.epoch !== guard.epoch) return epochChanged(id, meta.epoch, guard.epoch, attempt);
         if (meta.clearedThrough >= through) return { ok: true, meta, raised: false };
         if (attempt >= maxAttempts) return failure("conflict", `other writers won ${attempt} updates of the meta of ${JSON.stringify(id)}`, attempt);
         attempt++;
@@ -240,7 +243,7 @@ export async function createCoordinationMetaStore(options: CoordinationMetaStore
         if ("ok" in r) return r;
         const meta = r.meta;
         if (meta === undefined) return { ok: true, dropped: false, epoch: undefined };
-        if (guard.epoch !== undefined && meta.epoch !== guard.epoch) return failure("epoch_changed", `coordination ${JSON.stringify(id)} is in epoch ${meta.epoch}, not ${guard.epoch}`, attempt);
+        if (guard.epoch !== undefined && meta.epoch !== guard.epoch) return epochChanged(id, meta.epoch, guard.epoch, attempt);
         if (attempt >= maxAttempts) return failure("conflict", `other writers won ${attempt} deletes of the meta of ${JSON.stringify(id)}`, attempt);
         attempt++;
         // KV's delete marker (the `KV-Operation: DEL` header, as kv.delete writes it) with a body saying why, so
