@@ -111,8 +111,9 @@ export function createServerSignalEngine(store: Store, config: Config, metrics: 
 
 /**
  * The one place a shared backend's "serve before use" is enforced (DESIGN.md §8): every call touching a
- * coordination's signals (SignalService's calls, PublishStream per request, GetCoordination, DeleteCoordination,
- * the dependency engine's dependency_resolved) awaits this first when it is set; it is unset in memory, where those
+ * coordination (SignalService's calls, PublishStream per request, ContextService's and DependencyService's calls,
+ * GetCoordination, DeleteCoordination, the dependency engine's dependency_resolved) awaits this first when it is
+ * set, so a wait here hears completions published on other replicas; it is unset in memory, where those
  * calls take no extra await. A call that must not bring a coordination into being (`mayCreate` false: reads,
  * clears, GetCoordination, DeleteCoordination) serves it only when it exists here or on another replica. An id
  * the engine will refuse (empty, too long) is left to the engine to refuse.
@@ -193,8 +194,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       decoders: { publish: decodePublishRequest, publishStream: decodePublishStreamRequest },
     },
     { service: RoutingService, impl: createRoutingService({ engine: routing, maxMessageBytes }), decoders: { route: decodeRouteRequest } },
-    { service: ContextService, impl: createContextService({ engine: contexts, maxMessageBytes }), decoders: { distributeContext: decodeDistributeContextRequest } },
-    { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes }) },
+    { service: ContextService, impl: createContextService({ engine: contexts, maxMessageBytes, ...(prepare !== undefined && { prepare }) }), decoders: { distributeContext: decodeDistributeContextRequest } },
+    { service: DependencyService, impl: createDependencyService({ engine: dependencies, maxMessageBytes, ...(prepare !== undefined && { prepare }) }) },
     {
       service: CoordinationService,
       impl: createCoordinationService({ engine: coordinations, feed: coordinationFeed, maxMessageBytes, maxAgents: config.limits.maxPageSize, maxChanges: config.limits.maxPageSize, ...(prepare !== undefined && { prepare: (id: string) => prepare(id, false) }) }),

@@ -23,6 +23,11 @@ export interface ContextServiceOptions {
   readonly engine: ContextEngine;
   /** Largest response message in bytes: pages are cut to fit it, as encoded. */
   readonly maxMessageBytes: number;
+  /**
+   * A shared backend's "serve before use" (see `SignalServiceOptions.prepare`): awaited before each call touches a
+   * coordination; `mayCreate` false for reads and clears. Unset in memory. @default none
+   */
+  readonly prepare?: (coordinationId: string, mayCreate: boolean) => Promise<void> | undefined;
 }
 
 /** The page budget of a response in the call's format. */
@@ -60,27 +65,35 @@ export function contextsResponse<Desc extends DescMessage>(
 
 /** ContextService: proto messages ⇄ the context engine. Served by both transports. */
 export function createContextService(options: ContextServiceOptions): ServiceImpl<typeof ContextService> {
-  const { engine } = options;
+  const { engine, prepare } = options;
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
   return {
     async distributeContext(req, ctx) {
+      const ready = prepare?.(req.coordinationId, true);
+      if (ready !== undefined) await ready;
       const page = engine.distribute(distributeInput(req), [], budgetFor(pageBytes, ctx));
       const rest = { revision: BigInt(page.revision), nextPageToken: page.nextPageToken };
       return contextsResponse(DistributeContextResponseSchema, rest, "contexts", page.contexts, ctx.protocolName === "grpc");
     },
 
     async getAgentContext(req, ctx) {
+      const ready = prepare?.(req.coordinationId, false);
+      if (ready !== undefined) await ready;
       const record = engine.get(req.coordinationId, req.agentId);
       return contextsResponse(GetAgentContextResponseSchema, {}, "context", [record], ctx.protocolName === "grpc");
     },
 
     async listAgentContexts(req, ctx) {
+      const ready = prepare?.(req.coordinationId, false);
+      if (ready !== undefined) await ready;
       const page = engine.list({ coordinationId: req.coordinationId, pageSize: req.pageSize, pageToken: req.pageToken, budget: budgetFor(pageBytes, ctx) });
       const rest = { nextPageToken: page.nextPageToken, revision: BigInt(page.revision) };
       return contextsResponse(ListAgentContextsResponseSchema, rest, "contexts", page.contexts, ctx.protocolName === "grpc");
     },
 
     async updateSharedIntelligence(req) {
+      const ready = prepare?.(req.coordinationId, true);
+      if (ready !== undefined) await ready;
       // An unknown part changes nothing and reports false (SPEC.md §3), so the enum is not checked here.
       const part = sharedIntelligenceParts[req.updateType - 1] ?? "";
       const r = engine.update({
@@ -94,6 +107,8 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
     },
 
     async clearContexts(req) {
+      const ready = prepare?.(req.coordinationId, false);
+      if (ready !== undefined) await ready;
       return create(ClearContextsResponseSchema, { cleared: engine.clear(req.coordinationId) });
     },
 
@@ -101,6 +116,8 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       const v = new Violations();
       const afterRevision = req.afterRevision === undefined ? undefined : sequenceOf(v, "after_revision", req.afterRevision);
       v.throwIfAny();
+      const ready = prepare?.(req.coordinationId, true);
+      if (ready !== undefined) await ready;
       // Where the transport supports it, a watcher that falls behind, or whose coordination is deleted, is ended at
       // once, even if the client's flow-control window is full (as Subscribe does).
       const interrupt = ctx.values.get(interruptKey);

@@ -79,14 +79,22 @@ export interface DependencyServiceOptions {
   readonly engine: DependencyEngine;
   /** Largest response message in bytes: pages are cut to fit it, as encoded. */
   readonly maxMessageBytes: number;
+  /**
+   * A shared backend's "serve before use" (see `SignalServiceOptions.prepare`): awaited before each call touches a
+   * coordination, so its completions, gates and records from other replicas are applied here first; `mayCreate`
+   * false for reads and clears. Unset in memory. @default none
+   */
+  readonly prepare?: (coordinationId: string, mayCreate: boolean) => Promise<void> | undefined;
 }
 
 /** DependencyService: proto messages ⇄ the dependency engine. Served by both transports. */
 export function createDependencyService(options: DependencyServiceOptions): ServiceImpl<typeof DependencyService> {
-  const { engine } = options;
+  const { engine, prepare } = options;
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
   return {
     async resolveDependencies(req, ctx) {
+      const ready = prepare?.(req.coordinationId, true);
+      if (ready !== undefined) await ready;
       const v = new Violations();
       const dependencies = req.dependencies.map((d, i) => dependencyInput(v, d, `dependencies[${i}]`));
       const call = engine.resolve({ coordinationId: req.coordinationId, agentId: req.agentId, dependencies }, v.list);
@@ -112,16 +120,22 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
     },
 
     async setQualityGateScore(req) {
+      const ready = prepare?.(req.coordinationId, true);
+      if (ready !== undefined) await ready;
       return create(SetQualityGateScoreResponseSchema, { releasedWaits: engine.setGateScore(req.coordinationId, req.gateId, req.score) });
     },
 
     async setResourceAvailability(req) {
+      const ready = prepare?.(req.coordinationId, true);
+      if (ready !== undefined) await ready;
       return create(SetResourceAvailabilityResponseSchema, {
         releasedWaits: engine.setResourceAvailability(req.coordinationId, req.resourceId, req.available),
       });
     },
 
     async getDependencyStatus(req) {
+      const ready = prepare?.(req.coordinationId, false);
+      if (ready !== undefined) await ready;
       return create(GetDependencyStatusResponseSchema, { record: recordMessage(engine.status(req.coordinationId, req.agentId, req.dependencyId)) });
     },
 
@@ -129,6 +143,8 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
       const v = new Violations();
       const statuses = req.statuses.map((s, i) => checkedEnum(v, `statuses[${i}]`, DependencyStatusSchema, dependencyStatuses, s, true));
       v.throwIfAny();
+      const ready = prepare?.(req.coordinationId, false);
+      if (ready !== undefined) await ready;
       const m = measuredMessages(DependencyRecordSchema, recordMessage, wireFormatOf(ctx), pageBytes);
       const page = engine.list({
         coordinationId: req.coordinationId,
@@ -142,6 +158,8 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
     },
 
     async clearDependencies(req) {
+      const ready = prepare?.(req.coordinationId, false);
+      if (ready !== undefined) await ready;
       return create(ClearDependenciesResponseSchema, { clearedRecords: BigInt(engine.clear(req.coordinationId)) });
     },
   };

@@ -128,6 +128,19 @@ describe("two replicas on one NATS JetStream", () => {
     expect(seen).toEqual([SignalType.DEPENDENCY_RESOLVED]);
   });
 
+  it("a wait on A, the coordination's first use there, is released by a completion published on B", async () => {
+    const coordinationId = cid();
+    const wait = a.grpc.dependencies.resolveDependencies(
+      { coordinationId, agentId: "reviewer", dependencies: [{ dependencyId: "gen", target: { case: "agentCompletion", value: { agentId: "generator" } } }] },
+      { timeoutMs: 10_000 },
+    );
+    await eventually(() => a.app.dependencies.openWaitCount(coordinationId) === 1, 10_000);
+    await b.grpc.signals.publish({ coordinationId, type: SignalType.AGENT_COMPLETED, senderAgentId: "generator", data: { success: true } });
+    const r = await wait;
+    expect(r.success).toBe(true);
+    expect(r.results.map((x) => x.dependencyId)).toEqual(["gen"]);
+  });
+
   it("DeleteCoordination on A ends B's Subscribe ABORTED COORDINATION_DELETED", async () => {
     const coordinationId = cid();
     for (let i = 0; i < 3; i++) await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "a" });
