@@ -11,6 +11,10 @@ export interface Server {
   /** The server's recent log lines, for failure messages. */
   log(): string;
   stop(): Promise<void>;
+  /** Whether {@link kill} was called. */
+  readonly killed: boolean;
+  /** SIGKILL: the process dies at once, as on a crash (no drain, no flush); resolves when it has exited. */
+  kill(): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -46,11 +50,22 @@ export async function startServer(args: readonly string[] = []): Promise<Server>
     await stop(child);
     throw e;
   });
+  let killed = false;
   return {
     grpcAddress: `127.0.0.1:${ports.grpcPort}`,
     httpAddress: `127.0.0.1:${ports.httpPort}`,
     log: () => lines.join("\n"),
     stop: () => stop(child),
+    get killed() {
+      return killed;
+    },
+    async kill() {
+      killed = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGKILL");
+      await exited;
+    },
   };
 }
 

@@ -19,4 +19,9 @@ if [[ ! -x "$NATS_SERVER" ]]; then
 fi
 export NATS_SERVER
 
+# The replica-process tests start the built server (dist/src/main.js), as users do.
+if [[ ! -f dist/src/main.js ]]; then
+  npm run build --silent
+fi
+
 exec npx vitest run --config test/nats/vitest.config.ts "$@"
