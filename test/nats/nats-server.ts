@@ -10,6 +10,10 @@ export interface NatsServer {
   readonly url: string;
   /** Stops the server (SIGTERM, then SIGKILL after a while) and removes its store. */
   stop(): Promise<void>;
+  /** Kills the server (SIGKILL, as on a crash), keeping its store; resolves once it has exited. */
+  crash(): Promise<void>;
+  /** Kills it if running, then starts it again on the same port over the same store; resolves once it listens. */
+  restart(): Promise<void>;
 }
 
 /** Options of {@link startNatsServer}. */
@@ -35,30 +39,53 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     await writeFile(join(dir, "server.conf"), options.config);
     config.push("-c", join(dir, "server.conf"));
   }
-  const child = spawn(executable, [...config, "-js", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir, "-sd", join(dir, "store")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-    log = (log + chunk).slice(-4000);
-  });
-  let exited: string | undefined;
-  child.on("exit", (code, signal) => (exited = `exited (${signal ?? code})`));
-  child.on("error", (err) => (exited = `failed to start: ${err.message}`));
-  const stop = () => stopServer(child, dir);
-  try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (exited !== undefined) throw new Error(`nats-server ${exited}:\n${log}`);
-      const url = await readPortsFile(join(dir, `nats-server_${child.pid}.ports`));
-      if (url !== undefined) return { url, stop };
-      if (Date.now() > deadline) throw new Error(`nats-server wrote no ports file within ${timeoutMs} ms:\n${log}`);
-      await sleep(20);
+  /** Starts the process on `port` ("-1": a random one) over the one store; resolves its URL once it listens. */
+  const launch = async (port: string): Promise<{ child: ChildProcess; url: string }> => {
+    const child = spawn(executable, [...config, "-js", "-a", "127.0.0.1", "-p", port, "--ports_file_dir", dir, "-sd", join(dir, "store")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let log = "";
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      log = (log + chunk).slice(-4000);
+    });
+    let exited: string | undefined;
+    child.on("exit", (code, signal) => (exited = `exited (${signal ?? code})`));
+    child.on("error", (err) => (exited = `failed to start: ${err.message}`));
+    try {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (exited !== undefined) throw new Error(`nats-server ${exited}:\n${log}`);
+        const url = await readPortsFile(join(dir, `nats-server_${child.pid}.ports`));
+        if (url !== undefined) return { child, url };
+        if (Date.now() > deadline) throw new Error(`nats-server wrote no ports file within ${timeoutMs} ms:\n${log}`);
+        await sleep(20);
+      }
+    } catch (err) {
+      await stopProcess(child);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
     }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  };
+  let { child, url } = await launch("-1");
+  const port = new URL(url).port;
+  const crash = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exit = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exit;
+  };
+  return {
+    url,
+    crash,
+    async restart() {
+      await crash();
+      ({ child } = await launch(port));
+    },
+    async stop() {
+      await stopProcess(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** The client URL from a ports file, or `undefined` while it is missing or partly written. */
@@ -71,7 +98,7 @@ async function readPortsFile(path: string): Promise<string | undefined> {
   }
 }
 
-async function stopServer(child: ChildProcess, dir: string): Promise<void> {
+async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     const exit = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill("SIGTERM");
@@ -81,5 +108,4 @@ async function stopServer(child: ChildProcess, dir: string): Promise<void> {
       await Promise.race([exit, sleep(2_000)]);
     }
   }
-  await rm(dir, { recursive: true, force: true });
 }

@@ -1,4 +1,4 @@
-import { type JetStreamClient, type NatsConnection, headers } from "nats";
+import { Events, type JetStreamClient, type NatsConnection, headers } from "nats";
 import type { SignalStreamMismatchError } from "./errors.js";
 import { apiErrorCode, consortSequenceHeader, consortSequenceOf, emptyHead, type Head, lastSequenceOfConflict, noMessageFoundCode, readHead, streamMsgId, wrongLastSequenceCode } from "./signal-head.js";
 import { type Follow, type FollowRecordHandler, startFollow } from "./signal-follow.js";
@@ -193,6 +193,15 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
     if (known !== undefined && known.consortSequence <= sequence) heads.delete(id);
   };
   const connectionClosed = nc.closed();
+  // While the connection is down (the client reconnects on its own), an append is refused at once rather than
+  // after the publish timeout: nothing is sent, so nothing is written.
+  let disconnected = false;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect) disconnected = true;
+      else if (s.type === Events.Reconnect) disconnected = false;
+    }
+  })();
 
   /** Records a head, never going back on one this log knows further on (followers and appends race). */
   const learn = (id: string, head: Head) => {
@@ -240,6 +249,7 @@ export async function createJetStreamSignalLog(options: JetStreamSignalLogOption
   };
 
   const appendNow = async (id: string, subject: string, payload: Uint8Array, natsMsgId: string): Promise<AppendResult> => {
+    if (disconnected) return failure("unavailable", `not connected to the NATS server (reconnecting): nothing was published to ${subject}`, 0);
     let head = heads.get(id) ?? emptyHead;
     if (!heads.has(id)) {
       const read = await refreshHead(id, subject, 0);
