@@ -137,6 +137,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           url: config.backend.url,
           historyLimit: config.limits.maxHistory,
           onError: (err) => logger.error({ err }, "a coordination's signals stopped being served here; its next call serves it again"),
+          idle: {
+            store,
+            idleTtlMs: config.limits.idleCoordinationTtlMs,
+            onExpired: (ids) => logger.info({ expired: ids.length }, "coordinations idle on every replica expired"),
+            onError: (err) => logger.warn({ err }, "the idle sweep failed; the next one tries again"),
+          },
         })
       : undefined;
   const signals = nats === undefined ? createServerSignalEngine(store, config, metrics) : createServerSignalEngine(store, config, metrics, nats.backend);

@@ -3,6 +3,8 @@ import { ConsortError } from "../../core/errors.js";
 import { createCoordinationMetaStore } from "./coordination-meta.js";
 import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "./signal-backend.js";
 import { createJetStreamSignalLog } from "./signal-log.js";
+import { startIdleSweeper, type IdleSweeper } from "./idle-sweeper.js";
+import type { Store } from "../../core/store.js";
 
 /** Options of {@link startNatsSignals}. */
 export interface NatsSignalsOptions {
@@ -20,6 +22,16 @@ export interface NatsSignalsOptions {
   readonly bucket?: string;
   /** Told when a served coordination's follower ends unasked (see the backend's `onError`). */
   readonly onError: (error: ConsortError) => void;
+  /**
+   * Idle expiry across replicas (`idle-sweeper.ts`): this replica's store, the idle TTL, and whom to tell of a
+   * sweep's expiries and failures. Unset: no sweeper (a coordination then expires only per replica). @default none
+   */
+  readonly idle?: {
+    readonly store: Store;
+    readonly idleTtlMs: number;
+    readonly onExpired?: (coordinationIds: readonly string[]) => void;
+    readonly onError?: (error: unknown) => void;
+  };
 }
 
 /** One replica's signal backend on NATS JetStream and the connection it owns. */
@@ -36,7 +48,9 @@ export interface NatsSignals {
    * otherwise resolves without serving, and the engine answers as for an unknown coordination.
    */
   prepareExisting(coordinationId: string, existsHere: boolean): Promise<void> | undefined;
-  /** Stops the backend (its followers and meta watch), then drains the connection. */
+  /** The idle sweeper, when `idle` was given. */
+  readonly sweeper: IdleSweeper | undefined;
+  /** Stops the sweeper and the backend (its followers and meta watch), then drains the connection. */
   close(): Promise<void>;
 }
 
@@ -62,8 +76,22 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     });
     const meta = await createCoordinationMetaStore({ connection: nc, storage: "file", ...(options.bucket === undefined ? {} : { bucket: options.bucket }) });
     const backend = createJetStreamSignalBackend({ log, meta, onError: options.onError });
+    const idle = options.idle;
+    const sweeper =
+      idle === undefined
+        ? undefined
+        : await startIdleSweeper({
+            connection: nc,
+            expire: (id, epoch) => backend.expire(id, epoch),
+            store: idle.store,
+            idleTtlMs: idle.idleTtlMs,
+            servedEpoch: (id) => (backend.isServed(id) ? backend.epochOf(id) : undefined),
+            ...(idle.onExpired !== undefined && { onExpired: idle.onExpired }),
+            ...(idle.onError !== undefined && { onError: idle.onError }),
+          });
     return {
       backend,
+      sweeper,
       prepare: (coordinationId) => (backend.isServed(coordinationId) ? undefined : backend.serve(coordinationId)),
       prepareExisting(coordinationId, existsHere) {
         if (backend.isServed(coordinationId)) return undefined;
@@ -74,6 +102,7 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
         });
       },
       async close() {
+        await sweeper?.close();
         await backend.close();
         await nc.drain();
       },

@@ -80,6 +80,16 @@ export interface JetStreamSignalBackend extends SignalBackend<Promise<PublishRes
   serve(coordinationId: string): Promise<void>;
   /** Whether the coordination is served here (its load completed and its follower runs). */
   isServed(coordinationId: string): boolean;
+  /** The epoch the coordination is served in here; throws COORDINATION_NOT_SERVED when it is not served. */
+  epochOf(coordinationId: string): string;
+  /**
+   * Expires the coordination everywhere (the idle sweeper's drop, `idle-sweeper.ts`), whether served here or not:
+   * if its meta is still in `epoch`, its subject is purged, the meta dropped with reason `expired` (guarded by
+   * `epoch`; every replica hears it and drops the coordination) and the subject purged again, as a delete does.
+   * Resolves whether it dropped it (false: gone already, or begun again in another epoch). Rejects with a
+   * `ConsortError` when JetStream cannot be reached.
+   */
+  expire(coordinationId: string, epoch: string): Promise<boolean>;
   /** Stops every follower; pending appends fail `unavailable`, and nothing is served any more. */
   close(): Promise<void>;
 }
@@ -378,6 +388,20 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
     },
 
     isServed: (id) => served.get(id)?.loaded === true,
+
+    async expire(id, epoch) {
+      const current = await meta.get(id);
+      if (!current.ok) throw metaError(id, current, "expired");
+      if (current.meta?.epoch !== epoch) return false;
+      await log.purgeAll(id);
+      const r = await meta.drop(id, "expired", { epoch });
+      if (!r.ok) {
+        if (r.reason === "epoch_changed" || r.reason === "not_found") return false;
+        throw metaError(id, r, "expired");
+      }
+      await log.purgeAll(id);
+      return r.dropped;
+    },
 
     drop(view, reason: DropReason) {
       const id = view.coordinationId;
