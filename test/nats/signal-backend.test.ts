@@ -37,6 +37,10 @@ interface Replica {
   readonly engine: SignalEngine<Promise<PublishResult>>;
   readonly backend: JetStreamSignalBackend;
   readonly errors: ConsortError[];
+  /** Holds back what the meta watch hears until {@link release}: a replica that has not yet heard of a change. */
+  deafen(): void;
+  /** Delivers what was held back, in order, and hears again. */
+  release(): void;
 }
 
 /** A fresh stream and bucket, and a function making replicas on them. */
@@ -46,13 +50,33 @@ function world() {
   const replica = async (historyLimit?: number): Promise<Replica> => {
     const nc = await connection();
     const log = await createJetStreamSignalLog({ connection: nc, streamName: names.streamName, subjectPrefix: names.subjectPrefix, storage: "memory", ...(historyLimit === undefined ? {} : { historyLimit }) });
-    const meta = await createCoordinationMetaStore({ connection: nc, bucket: names.bucket, storage: "memory" });
+    const realMeta = await createCoordinationMetaStore({ connection: nc, bucket: names.bucket, storage: "memory" });
+    let held: (() => void)[] | undefined;
+    const meta: typeof realMeta = {
+      ...realMeta,
+      watch: (handler, watchOptions) =>
+        realMeta.watch((event) => {
+          if (held === undefined) handler(event);
+          else held.push(() => handler(event));
+        }, watchOptions),
+    };
     const errors: ConsortError[] = [];
     const backend = createJetStreamSignalBackend({ log, meta, onError: (e) => errors.push(e) });
     backends.push(backend);
     const store = createStore();
     const engine = createSignalEngine({ store, limits: defaultLimits, backend });
-    return { store, engine, backend, errors };
+    return {
+      store,
+      engine,
+      backend,
+      errors,
+      deafen: () => (held ??= []),
+      release() {
+        const events = held ?? [];
+        held = undefined;
+        for (const e of events) e();
+      },
+    };
   };
   return { names, replica };
 }
@@ -267,6 +291,47 @@ describe("JetStream signal backend", () => {
     expect(history(a.engine, "c")).toEqual(history(b.engine, "c"));
     expect(a.errors).toEqual([]);
     expect(b.errors).toEqual([]);
+  });
+
+  it("an append racing a clear made elsewhere, before the meta watch told of it, numbers on from cleared-through", async () => {
+    const { replica } = world();
+    const a = await replica();
+    const b = await replica();
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    for (const i of oneTo(3)) await a.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } });
+    await until(() => b.engine.headSequence("c") === 3, "B applied A's signals");
+    a.deafen();
+    expect(await b.engine.clear("c")).toEqual({ cleared: 3, headSequence: 3 });
+    // A's log still knows the purged head: its append finds the head gone back, and the meta says why.
+    const r = await a.engine.publish({ coordinationId: "c", type: "stage_completed", idempotencyKey: "after" });
+    expect(r.signal.sequence).toBe(4);
+    expect(history(a.engine, "c").map((x) => x.sequence)).toEqual([4]);
+    a.release();
+    await until(() => b.engine.headSequence("c") === 4, "B applied it");
+    expect(history(b.engine, "c").map((x) => x.idempotencyKey)).toEqual(["after"]);
+    expect(a.errors).toEqual([]);
+  });
+
+  it("an append racing a delete made elsewhere, before the meta watch told of it, fails COORDINATION_DELETED, not stored", async () => {
+    const { replica } = world();
+    const a = await replica();
+    const b = await replica();
+    await Promise.all([a.backend.serve("c"), b.backend.serve("c")]);
+    for (const i of oneTo(2)) await a.engine.publish({ coordinationId: "c", type: "stage_completed", data: { i } });
+    await until(() => b.engine.headSequence("c") === 2, "B applied A's signals");
+    a.deafen();
+    expect(b.store.delete("c")).toBe(true);
+    await b.backend.serve("c"); // waits for B's purges and the meta's delete: a new epoch
+    const err = await Promise.resolve(a.engine.publish({ coordinationId: "c", type: "stage_completed" })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ kind: "aborted", reason: "COORDINATION_DELETED" });
+    a.release();
+    await until(() => !a.backend.isServed("c"), "A dropped it on hearing the delete");
+    expect(b.engine.headSequence("c")).toBe(0);
+    await a.backend.serve("c");
+    expect((await a.engine.publish({ coordinationId: "c", type: "stage_completed" })).signal.sequence).toBe(1);
   });
 
   it("serves a coordination after a clear from cleared-through + 1, whether or not anything was appended since", async () => {

@@ -288,6 +288,23 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
     return watching;
   };
 
+  /**
+   * An append found the subject's head gone back (purged) before the meta watch told this replica why: the meta
+   * says it. A clear made elsewhere is applied here as the watch would (true: append again, numbering on from
+   * cleared-through); a drop (the meta gone, or in another epoch) throws the drop's error, the signal not stored
+   * (the watch drops the coordination here when it hears). False when the meta explains nothing.
+   */
+  const headLostBy = async (s: Served): Promise<boolean> => {
+    const current = await meta.get(s.id);
+    if (!current.ok || s.epoch === undefined) return false;
+    if (current.meta === undefined || current.meta.epoch !== s.epoch) {
+      throw coordinationDropped(s.id, "deleted", { epoch: s.epoch });
+    }
+    if (current.meta.clearedThrough <= s.clearedThrough) return false;
+    clearThrough(s, current.meta.clearedThrough);
+    return true;
+  };
+
   /** The follower's handler: one verified record, applied to the view in order (see the module comment). */
   const apply = (s: Served, record: SignalLogRecord) => {
     const view = views?.view(s.id);
@@ -442,8 +459,11 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
       const s = served.get(id);
       if (s === undefined || s.view !== view) throw notServed(id);
       // The server remembers msg ids across a purge: scoped by cleared-through, a key cleared is free again, as in memory.
-      const msgId = `${s.clearedThrough}:${signal.idempotencyKey === "" ? signal.signalId : signal.idempotencyKey}`;
-      const r = await log.append(id, encodeSignal(signal), { msgId });
+      const msgIdOf = () => `${s.clearedThrough}:${signal.idempotencyKey === "" ? signal.signalId : signal.idempotencyKey}`;
+      const payload = encodeSignal(signal);
+      let r = await log.append(id, payload, { msgId: msgIdOf() });
+      // The subject was purged under this replica before it heard why: a clear or a drop made on another replica.
+      if (!r.ok && r.reason === "head_lost" && (await headLostBy(s))) r = await log.append(id, payload, { msgId: msgIdOf() });
       if (!r.ok) throw appendError(id, r);
       const sequence = r.consortSequence;
       let applied: SignalRecord;
