@@ -9,6 +9,8 @@ import { createCoordinationEngine, type CoordinationEngine } from "./core/coordi
 import { createCoordinationFeed, type CoordinationFeed } from "./core/coordinations/coordination-feed.js";
 import { createDependencyEngine, type DependencyEngine } from "./core/dependencies/dependency-engine.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
+import type { RoutingRecord } from "./core/routing/types.js";
+import { startSharedPolicies, type SharedPolicies } from "./backend/nats/routing-policies.js";
 import type { SignalBackend } from "./core/signals/signal-backend.js";
 import { createSignalEngine, type PublishReturn, type SignalEngine } from "./core/signals/signal-engine.js";
 import type { PublishInput, PublishResult } from "./core/signals/types.js";
@@ -147,14 +149,28 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       : undefined;
   const signals = nats === undefined ? createServerSignalEngine(store, config, metrics) : createServerSignalEngine(store, config, metrics, nats.backend);
   const prepare = nats === undefined ? undefined : preparer(nats, store, config.limits.maxIdLength);
-  const routing = createRoutingEngine({
+  const routingOptions = {
     store,
     limits: config.limits,
     // Every stored policy fits in one message in either encoding, so GetRoutingPolicy can always return it.
     policySize: { oversize: policyOversize(config.limits.maxMessageBytes - responseReserveBytes), maxBytes: config.limits.maxMessageBytes - responseReserveBytes },
-    onRouterError: (policyId, strategy, err) => logger.warn({ policyId, strategy, err: (err as Error).message }, "router failed and was skipped"),
-    onRouted: (record) => metrics.observeLater(metrics.routingDecisionTime, record.routingTimeMs),
-  });
+    onRouterError: (policyId: string, strategy: string, err: unknown) => logger.warn({ policyId, strategy, err: (err as Error).message }, "router failed and was skipped"),
+    onRouted: (record: RoutingRecord) => metrics.observeLater(metrics.routingDecisionTime, record.routingTimeMs),
+  };
+  // On NATS, policies are shared: the engine writes through them, and they apply every replica's writes to it.
+  let sharedPolicies: SharedPolicies | undefined;
+  const routing: RoutingEngine =
+    nats === undefined
+      ? createRoutingEngine(routingOptions)
+      : createRoutingEngine({ ...routingOptions, policyBackend: { put: (r) => sharedPolicies!.put(r), delete: (id) => sharedPolicies!.delete(id) } });
+  if (nats !== undefined) {
+    try {
+      sharedPolicies = await startSharedPolicies({ connection: nats.connection, target: routing, onError: (err) => logger.error({ err }, "a shared routing policy could not be applied") });
+    } catch (e) {
+      await nats.close();
+      throw new Error(`NATS JetStream refused the routing policies bucket: ${(e as Error).message}`, { cause: e });
+    }
+  }
   const { maxMessageBytes } = config.limits;
   const contexts = createContextEngine({
     store,
@@ -218,6 +234,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     grpc = await startGrpcServer({ ...common, port: config.grpcPort, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
   } catch (e) {
     coordinationFeed.close();
+    await sharedPolicies?.close();
     await nats?.close();
     throw e;
   }
@@ -229,6 +246,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   } catch (e) {
     coordinationFeed.close();
     await grpc.close(0);
+    await sharedPolicies?.close();
     await nats?.close();
     throw e;
   }
@@ -265,6 +283,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         shutdown.abort(new ServerShutdown());
         await Promise.all([grpc.close(config.shutdownGraceMs), web?.close(config.shutdownGraceMs)]);
         // The streams are flushed and ended: only then stop following and drain the NATS connection.
+        await sharedPolicies?.close();
         await nats?.close();
       })();
       return closing;

@@ -221,7 +221,9 @@ export function createRoutingService(options: RoutingServiceOptions): ServiceImp
   return {
     async putRoutingPolicy(req) {
       const { inputs, found } = routerInputs(req.policy?.routers ?? []);
-      const { policy, created } = engine.putPolicy(req.policy?.policyId ?? "", inputs, found);
+      // Awaited only when policies are shared across replicas: in memory, the result is there.
+      const put = engine.putPolicy(req.policy?.policyId ?? "", inputs, found);
+      const { policy, created } = put instanceof Promise ? await put : put;
       return create(PutRoutingPolicyResponseSchema, { policy: policyMessage(policy), created });
     },
     async getRoutingPolicy(req) {
@@ -233,7 +235,8 @@ export function createRoutingService(options: RoutingServiceOptions): ServiceImp
       return create(ListRoutingPoliciesResponseSchema, { policies: page.policies.map(m.message), nextPageToken: page.nextPageToken });
     },
     async deleteRoutingPolicy(req) {
-      return create(DeleteRoutingPolicyResponseSchema, { clearedRecords: BigInt(engine.deletePolicy(req.policyId)) });
+      const deleted = engine.deletePolicy(req.policyId);
+      return create(DeleteRoutingPolicyResponseSchema, { clearedRecords: BigInt(deleted instanceof Promise ? await deleted : deleted) });
     },
     // Synchronous: the gRPC bridge answers without a promise hop.
     route(req) {

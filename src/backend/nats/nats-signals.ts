@@ -37,6 +37,8 @@ export interface NatsSignalsOptions {
 /** One replica's signal backend on NATS JetStream and the connection it owns. */
 export interface NatsSignals {
   readonly backend: JetStreamSignalBackend;
+  /** The replica's one NATS connection: the other shared state (routing policies, …) is kept on it too. */
+  readonly connection: NatsConnection;
   /**
    * Resolves once `coordinationId` is served here; `undefined` when it already is, so a served coordination's
    * calls take no extra await. Every call touching a coordination's signals goes through it first.
@@ -91,6 +93,7 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
           });
     return {
       backend,
+      connection: nc,
       sweeper,
       prepare: (coordinationId) => (backend.isServed(coordinationId) ? undefined : backend.serve(coordinationId)),
       prepareExisting(coordinationId, existsHere) {

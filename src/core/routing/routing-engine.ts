@@ -10,7 +10,7 @@ import { createRoutingHistory, type RoutingHistory } from "./history.js";
 import { validateRouters, type RouterInput } from "./policy.js";
 import { compileRouter, type CompiledRouter } from "./routers.js";
 import { createRunningStats, emptyStats, type RunningStats } from "./running-stats.js";
-import type { RoutingContext, RoutingPolicy, RoutingRecord, RoutingStats } from "./types.js";
+import { routingStrategies, type RoutingContext, type RoutingPolicy, type RoutingRecord, type RoutingStats } from "./types.js";
 import { createUuidSource } from "../uuid.js";
 
 /** A Route call: a stored policy by id, or an inline policy (recorded under its own id). */
@@ -52,7 +52,40 @@ export interface RoutingEngineOptions {
    * exceeds them (`undefined` when it fits): a policy no GetRoutingPolicy could return is refused. @default no bound
    */
   readonly policySize?: { readonly oversize: (policy: RoutingPolicy) => number | undefined; readonly maxBytes: number };
+  /**
+   * Where stored policies are kept when several replicas share them (DESIGN.md §8); unset: this process only, and
+   * PutRoutingPolicy and DeleteRoutingPolicy answer synchronously. See {@link PolicyBackend}. @default none
+   */
+  readonly policyBackend?: PolicyBackend;
 }
+
+/** A stored policy as written where replicas share it: the routers as given (validated), and its times. */
+export interface PolicyRecord {
+  readonly policyId: string;
+  readonly routers: readonly RouterInput[];
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * Shared routing policies (DESIGN.md §8): the engine validates a put (and checks its limits and size) against its
+ * local policies, then hands the record to the backend, which writes it where every replica reads it and has each
+ * replica's engine apply it ({@link RoutingEngine.applyPolicy}, {@link RoutingEngine.applyDelete}) in the order
+ * written. Route and the reads stay synchronous on the local policies. Histories and stats stay per replica.
+ */
+export interface PolicyBackend {
+  /**
+   * Writes `record` (its `createdAt` is the existing policy's when one exists where shared: the backend keeps it);
+   * resolves once this replica's engine has applied it, with whether the write created the policy.
+   */
+  put(record: PolicyRecord): Promise<{ readonly created: boolean }>;
+  /** Deletes the policy everywhere; resolves, once this replica applied the delete, with what its apply returned. */
+  delete(policyId: string): Promise<number>;
+}
+
+/** `T`, or a promise of it when the engine's policies are shared ({@link RoutingEngineOptions.policyBackend}). */
+export type PolicyResult<T, Shared extends boolean> = Shared extends true ? Promise<T> : Shared extends false ? T : T | Promise<T>;
 
 /** A page request: `pageSize` 0 means the default; a budget bounds the page's bytes as sent. */
 export interface PageInput<T> {
@@ -69,15 +102,28 @@ export interface PageInput<T> {
  * Calls that take `found` report those violations (found by the caller while decoding the request) with their
  * own, in one `invalid` error, and do nothing then.
  */
-export interface RoutingEngine {
-  /** Creates or replaces a policy; returns it and whether it was created. */
-  putPolicy(policyId: string, routers: readonly RouterInput[], found?: readonly FieldViolation[]): { policy: RoutingPolicy; created: boolean };
+export interface RoutingEngine<Shared extends boolean = boolean> {
+  /**
+   * Creates or replaces a policy; returns it and whether it was created — a promise of that when policies are
+   * shared (after this replica applied it).
+   */
+  putPolicy(policyId: string, routers: readonly RouterInput[], found?: readonly FieldViolation[]): PolicyResult<{ policy: RoutingPolicy; created: boolean }, Shared>;
   /** A stored policy; `not_found` when unknown. */
   getPolicy(policyId: string): RoutingPolicy;
   /** Stored policies by id, paginated. */
   listPolicies(input: PageInput<RoutingPolicy>): { policies: RoutingPolicy[]; nextPageToken: string };
-  /** Deletes a policy and its history; `not_found` when unknown. Returns the history records dropped. */
-  deletePolicy(policyId: string): number;
+  /**
+   * Deletes a policy and its history; `not_found` when unknown (here). Returns the history records dropped (this
+   * replica's; a promise of them when policies are shared).
+   */
+  deletePolicy(policyId: string): PolicyResult<number, Shared>;
+  /**
+   * A shared policy written (by any replica) applied here: validated again and compiled; refused (`invalid`) when
+   * its routers do not validate (a record written by another version). What a {@link PolicyBackend} calls.
+   */
+  applyPolicy(record: PolicyRecord): void;
+  /** A shared policy's delete applied here: it and its history go. Returns the history records dropped; 0 when unknown. */
+  applyDelete(policyId: string): number;
   /** Evaluates a policy for one context and records the result. */
   route(input: RouteInput, found?: readonly FieldViolation[]): RoutingRecord;
   /** A policy id's retained results, newest first, optionally for one task and one coordination, paginated. */
@@ -152,6 +198,9 @@ function sizeOfMetadata(m: RoutingRecord["metadata"]): number {
 const recordOverheadBytes = 256;
 
 /** Creates a {@link RoutingEngine}. Policies, histories and stats are server-wide, keyed by policy id. */
+export function createRoutingEngine(options: RoutingEngineOptions & { readonly policyBackend: PolicyBackend }): RoutingEngine<true>;
+export function createRoutingEngine(options?: RoutingEngineOptions & { readonly policyBackend?: undefined }): RoutingEngine<false>;
+export function createRoutingEngine(options?: RoutingEngineOptions): RoutingEngine;
 export function createRoutingEngine(options: RoutingEngineOptions = {}): RoutingEngine {
   const limits = options.limits ?? defaultLimits;
   const store = options.store ?? createStore({ maxCoordinations: limits.maxCoordinations, idleTtlMs: limits.idleCoordinationTtlMs });
@@ -244,6 +293,12 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
     }
     return l;
   };
+  const applyDelete = (policyId: string): number => {
+    if (!policies.delete(policyId)) return 0;
+    const n = clearLedger(ledgers.get(policyId)); // its entries in `retained` are then skipped, not counted again
+    ledgers.delete(policyId);
+    return n;
+  };
   const notFound = (id: string) => new ConsortError("not_found", `routing policy ${JSON.stringify(id)} does not exist`, { reason: "POLICY_NOT_FOUND", metadata: { policy_id: id } });
 
   return {
@@ -267,9 +322,37 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
           metadata: { size_bytes: String(size), limit_bytes: String(options.policySize?.maxBytes) },
         });
       }
-      policies.set(policyId, { policy, routers });
-      return { policy, created: existing === undefined };
+      const backend = options.policyBackend;
+      if (backend === undefined) {
+        policies.set(policyId, { policy, routers });
+        return { policy, created: existing === undefined };
+      }
+      return backend.put({ policyId, routers: routerInputs, createdAt: policy.createdAt, updatedAt: t }).then(({ created }) => {
+        const stored = policies.get(policyId);
+        if (stored === undefined) throw notFound(policyId); // deleted by another replica right after it was applied here
+        return { policy: stored.policy, created };
+      });
     },
+
+    applyPolicy(record) {
+      const v = new Violations();
+      requireId(v, "policy_id", record.policyId, limits.maxIdLength);
+      // A record written elsewhere is not typed: a strategy this version does not know is refused, not skipped.
+      if (!Array.isArray(record.routers)) v.add("routers", "must be a list");
+      else {
+        record.routers.forEach((r, i) => {
+          const strategy = (r as { strategy?: unknown } | null)?.strategy;
+          if (!(routingStrategies as readonly unknown[]).includes(strategy)) v.add(`routers[${i}]`, `has no strategy this version knows (${routingStrategies.join(", ")}), got ${JSON.stringify(strategy)}`);
+        });
+      }
+      if (!Number.isFinite(record.createdAt) || !Number.isFinite(record.updatedAt)) v.add("created_at", "createdAt and updatedAt must be numbers");
+      v.throwIfAny();
+      const routers = compile(v, "routers", record.routers);
+      const policy: RoutingPolicy = { policyId: record.policyId, routers: routers.map((r) => r.spec), createdAt: record.createdAt, updatedAt: record.updatedAt };
+      policies.set(record.policyId, { policy, routers });
+    },
+
+    applyDelete,
 
     getPolicy(policyId) {
       checkPolicyId(policyId);
@@ -305,10 +388,9 @@ export function createRoutingEngine(options: RoutingEngineOptions = {}): Routing
 
     deletePolicy(policyId) {
       checkPolicyId(policyId);
-      if (!policies.delete(policyId)) throw notFound(policyId);
-      const n = clearLedger(ledgers.get(policyId)); // its entries in `retained` are then skipped, not counted again
-      ledgers.delete(policyId);
-      return n;
+      if (!policies.has(policyId)) throw notFound(policyId);
+      if (options.policyBackend !== undefined) return options.policyBackend.delete(policyId);
+      return applyDelete(policyId);
     },
 
     route(input, found) {
