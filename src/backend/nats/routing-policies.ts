@@ -1,6 +1,6 @@
 import { type JetStreamClient, type KV, type KvEntry, type NatsConnection, StorageType } from "nats";
 import { ConsortError } from "../../core/errors.js";
-import type { PolicyBackend, PolicyRecord } from "../../core/routing/routing-engine.js";
+import type { PolicyBackend, PolicyRecord } from "../../core/routing/policy-backend.js";
 import { apiErrorCode, wrongLastSequenceCode } from "./signal-head.js";
 import { coordinationToken } from "./subject.js";
 

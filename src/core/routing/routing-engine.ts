@@ -8,6 +8,7 @@ import { aggregate } from "./aggregate.js";
 import { checkJson, jsonByteSize } from "../json.js";
 import { createRoutingHistory, type RoutingHistory } from "./history.js";
 import { validateRouters, type RouterInput } from "./policy.js";
+import type { PolicyBackend, PolicyRecord, PolicyResult } from "./policy-backend.js";
 import { compileRouter, type CompiledRouter } from "./routers.js";
 import { createRunningStats, emptyStats, type RunningStats } from "./running-stats.js";
 import { routingStrategies, type RoutingContext, type RoutingPolicy, type RoutingRecord, type RoutingStats } from "./types.js";
@@ -59,33 +60,6 @@ export interface RoutingEngineOptions {
   readonly policyBackend?: PolicyBackend;
 }
 
-/** A stored policy as written where replicas share it: the routers as given (validated), and its times. */
-export interface PolicyRecord {
-  readonly policyId: string;
-  readonly routers: readonly RouterInput[];
-  /** Milliseconds since the epoch. */
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
-
-/**
- * Shared routing policies (DESIGN.md §8): the engine validates a put (and checks its limits and size) against its
- * local policies, then hands the record to the backend, which writes it where every replica reads it and has each
- * replica's engine apply it ({@link RoutingEngine.applyPolicy}, {@link RoutingEngine.applyDelete}) in the order
- * written. Route and the reads stay synchronous on the local policies. Histories and stats stay per replica.
- */
-export interface PolicyBackend {
-  /**
-   * Writes `record` (its `createdAt` is the existing policy's when one exists where shared: the backend keeps it);
-   * resolves once this replica's engine has applied it, with whether the write created the policy.
-   */
-  put(record: PolicyRecord): Promise<{ readonly created: boolean }>;
-  /** Deletes the policy everywhere; resolves, once this replica applied the delete, with what its apply returned. */
-  delete(policyId: string): Promise<number>;
-}
-
-/** `T`, or a promise of it when the engine's policies are shared ({@link RoutingEngineOptions.policyBackend}). */
-export type PolicyResult<T, Shared extends boolean> = Shared extends true ? Promise<T> : Shared extends false ? T : T | Promise<T>;
 
 /** A page request: `pageSize` 0 means the default; a budget bounds the page's bytes as sent. */
 export interface PageInput<T> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { RouterInput } from "../../../src/core/routing/policy.js";
-import { createRoutingEngine, type PolicyRecord, type RoutingEngine } from "../../../src/core/routing/routing-engine.js";
+import type { PolicyRecord } from "../../../src/core/routing/policy-backend.js";
+import { createRoutingEngine, type RoutingEngine } from "../../../src/core/routing/routing-engine.js";
 
 /**
  * The routing engine with a shared policy backend (`PolicyBackend`): puts and deletes go through the backend and
