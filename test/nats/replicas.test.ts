@@ -141,6 +141,26 @@ describe("two replicas on one NATS JetStream", () => {
     expect(r.results.map((x) => x.dependencyId)).toEqual(["gen"]);
   });
 
+  it("GetSignalMetrics: the log's figures agree on both replicas; deliveries and open streams are each replica's own", async () => {
+    const coordinationId = cid();
+    const controller = new AbortController();
+    const sub = drain(b.grpc.signals.subscribe({ coordinationId, agentId: "watcher", observer: true, afterSequence: 0n }, { signal: controller.signal }));
+    await eventually(() => sub.received.length >= 1, 10_000);
+    for (let i = 0; i < 5; i++) await a.grpc.signals.publish({ coordinationId, type: i < 3 ? SignalType.INTER_AGENT_MESSAGE : SignalType.AGENT_COMPLETED, senderAgentId: "writer" });
+    await eventually(() => sub.sequences().length === 5, 10_000);
+    const [onA, onB] = await Promise.all([a.grpc.signals.getSignalMetrics({ coordinationId }), b.grpc.signals.getSignalMetrics({ coordinationId })]);
+    for (const m of [onA, onB]) {
+      expect(m.headSequence).toBe(5n);
+      expect(m.oldestSequence).toBe(1n);
+      expect(m.totalSignalsSent).toBe(5n);
+      expect(m.signalsByType).toEqual(onA.signalsByType);
+    }
+    expect([onA.activeSubscriptions, onB.activeSubscriptions]).toEqual([0, 1]);
+    expect([onA.totalSignalsReceived, onB.totalSignalsReceived]).toEqual([0n, 5n]);
+    controller.abort();
+    await sub.ended;
+  });
+
   it("DeleteCoordination on A ends B's Subscribe ABORTED COORDINATION_DELETED", async () => {
     const coordinationId = cid();
     for (let i = 0; i < 3; i++) await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "a" });
