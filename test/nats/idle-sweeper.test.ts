@@ -3,6 +3,7 @@ import { connect, type NatsConnection } from "nats";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { createCoordinationMetaStore } from "../../src/backend/nats/coordination-meta.js";
 import { startIdleSweeper, type IdleSweeper } from "../../src/backend/nats/idle-sweeper.js";
 import { createStore } from "../../src/core/store.js";
 import { startTestServer, type TestServer } from "../api/harness.js";
@@ -95,5 +96,22 @@ describe("idle expiry on two replicas", () => {
     const again = await b.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "writer" });
     expect(again.signal?.sequence).toBe(1n);
     expect(again.signal?.epoch).not.toBe(first.signal?.epoch);
+  }, 30_000);
+
+  it("a coordination begun by a replica that died before reporting it is expired once older than the TTL", async () => {
+    // A replica that acquired the meta and died at once: the meta exists, no activity was ever reported.
+    const connection = await connect({ servers: nats.url });
+    connections.push(connection);
+    const meta = await createCoordinationMetaStore({ connection });
+    const coordinationId = `orphan-${process.pid}`;
+    const acquired = await meta.acquire(coordinationId);
+    expect(acquired.ok && acquired.created).toBe(true);
+    let left = false;
+    for (let i = 0; i < 100 && !left; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const r = await meta.get(coordinationId);
+      left = r.ok && r.meta === undefined;
+    }
+    expect(left).toBe(true);
   }, 30_000);
 });

@@ -4,7 +4,7 @@ import { type CoordinationMeta, decodeMeta, type DropReason, encodeDrop, encodeM
 import { type CoordinationMetaHandler, type MetaWatch, type MetaWatchOptions, startMetaWatch } from "./coordination-meta-watch.js";
 import { KvBucketMismatchError } from "./errors.js";
 import { apiErrorCode, wrongLastSequenceCode } from "./signal-head.js";
-import { coordinationToken } from "./subject.js";
+import { coordinationOfToken, coordinationToken } from "./subject.js";
 
 /**
  * Coordination meta in JetStream KV (DESIGN.md §8, issue 12): the shared record of each coordination that every
@@ -111,6 +111,11 @@ export interface CoordinationMetaStore {
   clear(coordinationId: string, throughSequence: number, guard?: EpochGuard): Promise<ClearResult>;
   /** Deletes the meta, saying why; every watcher hears a `dropped`, and the next `acquire` begins a new epoch. */
   drop(coordinationId: string, reason: DropReason, guard?: EpochGuard): Promise<DropResult>;
+  /**
+   * Every coordination's meta as stored now, one read per coordination (for sweeps, not for calls' paths); a value
+   * that is not Consort's, or dropped while listed, is left out. Rejects when the bucket cannot be read.
+   */
+  list(): AsyncIterable<CoordinationMeta>;
   /**
    * Calls `onChange` with every change to any coordination's meta, in order, from the moment the returned promise
    * resolves (or after `options.afterRevision`, to resume a watch that ended); stopping the watch releases its
@@ -257,6 +262,21 @@ export async function createCoordinationMetaStore(options: CoordinationMetaStore
         } catch (err) {
           if (!isConflict(err)) return failed(`deleting the meta of ${JSON.stringify(id)}`, err, attempt);
         }
+      }
+    },
+
+    async *list() {
+      const keys: string[] = [];
+      for await (const key of await kv.keys()) keys.push(key);
+      for (const key of keys) {
+        const id = coordinationOfToken(key);
+        if (id === undefined) continue;
+        const r = await read(id, key, 0);
+        if ("ok" in r) {
+          if (r.reason === "invalid") continue;
+          throw new Error(r.message, { cause: r.cause });
+        }
+        if (r.meta !== undefined) yield r.meta;
       }
     },
 

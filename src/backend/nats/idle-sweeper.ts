@@ -22,6 +22,9 @@ import { coordinationOfToken, coordinationToken } from "./subject.js";
  *   left alone), purged again; then it deletes the report. Every replica hears the meta's drop and drops the coordination from its store, reason
  *   `expired` (its streams end NOT_FOUND COORDINATION_EXPIRED, as in memory).
  *
+ * A coordination whose meta was begun by a replica that died before its first report has no activity entry: the
+ * holder expires it once its epoch is older than the TTL plus one interval (`metas`).
+ *
  * Timestamps are the NATS server's (the activity entries') against the holder's clock: replicas' clocks must agree
  * with the server's within a fraction of the TTL (NTP). A coordination used on a replica at the instant the holder
  * drops it is dropped all the same: it had been idle everywhere for longer than the TTL just before.
@@ -36,6 +39,12 @@ export interface IdleSweeperOptions {
    * with reason `expired`, purge); resolves whether it did.
    */
   readonly expire: (coordinationId: string, epoch: string) => Promise<boolean>;
+  /**
+   * Every coordination's meta (the meta store's `list`): a coordination begun by a replica that died before its
+   * first report has no activity entry, and is expired once its epoch is older than the TTL plus one interval.
+   * @default none (such coordinations stay until used again)
+   */
+  readonly metas?: () => AsyncIterable<{ readonly coordinationId: string; readonly epoch: string; readonly createdAt: number }>;
   /** This replica's store: where its activity is read. */
   readonly store: Store;
   /** The epoch this replica serves a coordination in; `undefined` when it does not serve it. */
@@ -133,8 +142,11 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
   const sweep = async (): Promise<string[]> => {
     const expired: string[] = [];
     const cutoff = now() - idleTtlMs - intervalMs;
+    const reportedIds = new Set<string>();
     const keys = await kv.keys("a.>");
     for await (const key of keys) {
+      const reportedId = coordinationOfToken(key.slice(2));
+      if (reportedId !== undefined) reportedIds.add(reportedId);
       const entry = await kv.get(key);
       if (entry === null || entry.operation !== "PUT" || entry.created.getTime() >= cutoff) continue;
       const id = coordinationOfToken(key.slice(2));
@@ -144,6 +156,11 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
       }
       // Only the report read: one written since (a use after all) stays.
       await kv.delete(key, { previousSeq: entry.revision }).catch(() => undefined);
+    }
+    // Never reported: begun by a replica that died within its first interval.
+    for await (const m of options.metas?.() ?? []) {
+      if (reportedIds.has(m.coordinationId) || m.createdAt >= cutoff) continue;
+      if (await expire(m.coordinationId, m.epoch)) expired.push(m.coordinationId);
     }
     return expired;
   };

@@ -85,6 +85,7 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
         : await startIdleSweeper({
             connection: nc,
             expire: (id, epoch) => backend.expire(id, epoch),
+            metas: () => meta.list(),
             store: idle.store,
             idleTtlMs: idle.idleTtlMs,
             servedEpoch: (id) => (backend.isServed(id) ? backend.epochOf(id) : undefined),
