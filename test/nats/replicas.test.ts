@@ -205,6 +205,11 @@ describe("coordinations across replicas", () => {
 });
 
 describe("--backend nats:// at startup", () => {
+  it("refuses a replica whose --max-history differs from the one the stream was made with, naming both", async () => {
+    const config = loadConfig(["--grpc-port", "0", "--http-port", "off", "--backend", nats.url, "--max-history", "77"], {});
+    await expect(startApp(config, { processMetrics: false })).rejects.toThrow(/max_msgs_per_subject \d+, not 77/);
+  });
+
   it("fails clearly when the NATS server cannot be reached", async () => {
     const config = loadConfig(["--grpc-port", "0", "--http-port", "off", "--backend", "nats://127.0.0.1:1"], {});
     await expect(startApp(config, { processMetrics: false })).rejects.toThrow(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
