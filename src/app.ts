@@ -7,7 +7,7 @@ import type { Config } from "./config.js";
 import { createContextEngine, type ContextEngine } from "./core/context/context-engine.js";
 import { createCoordinationEngine, type CoordinationEngine } from "./core/coordinations/coordination-engine.js";
 import { createCoordinationFeed, type CoordinationFeed } from "./core/coordinations/coordination-feed.js";
-import { createDependencyEngine, type DependencyEngine } from "./core/dependencies/dependency-engine.js";
+import { createDependencyEngine, type DependencyEngine, type DependencyWriteReturn } from "./core/dependencies/dependency-engine.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
 import type { SignalBackend } from "./core/signals/signal-backend.js";
 import { createSignalEngine, type PublishReturn, type SignalEngine } from "./core/signals/signal-engine.js";
@@ -52,7 +52,8 @@ export interface App {
   readonly signals: SignalEngine<PublishReturn>;
   readonly routing: RoutingEngine;
   readonly contexts: ContextEngine;
-  readonly dependencies: DependencyEngine;
+  /** Its writes return promises when dependencies are shared on NATS JetStream KV (`--backend nats://…`). */
+  readonly dependencies: DependencyEngine<DependencyWriteReturn>;
   readonly coordinations: CoordinationEngine;
   /** What WatchCoordinations streams. */
   readonly coordinationFeed: CoordinationFeed;
@@ -176,8 +177,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     hooks: {
       onPendingChanged: (delta) => metrics.pendingWaits.inc(delta),
       onFinished: (status, ms) => metrics.observeLater(metrics.dependencyResolutionTime.labels(status), ms),
-      onError: (err) => logger.error({ err }, "dependency_resolved could not be published"),
+      onError: (err) => logger.error({ err }, "dependency_resolved or a wait's final record could not be shared"),
     },
+    // Gate scores, resources and wait records shared through JetStream KV; served by `prepare` with the signals.
+    ...(nats !== undefined && { backend: nats.dependencies }),
   });
   const coordinations = createCoordinationEngine({ store, signals, contexts, dependencies, limits: config.limits });
   const coordinationFeed = createCoordinationFeed({

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from "nats";
 import { ConsortError } from "../../core/errors.js";
 import { createCoordinationMetaStore } from "./coordination-meta.js";
+import { createJetStreamDependencyBackend, type JetStreamDependencyBackend } from "./dependency-backend.js";
 import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "./signal-backend.js";
 import { createJetStreamSignalLog } from "./signal-log.js";
 
@@ -18,16 +19,21 @@ export interface NatsSignalsOptions {
   readonly subjectPrefix?: string;
   /** The meta bucket's name. @default "CONSORT_COORDINATIONS" */
   readonly bucket?: string;
+  /** The dependency bucket's name. @default "CONSORT_DEPENDENCIES" */
+  readonly dependencyBucket?: string;
   /** Told when a served coordination's follower ends unasked (see the backend's `onError`). */
   readonly onError: (error: ConsortError) => void;
 }
 
-/** One replica's signal backend on NATS JetStream and the connection it owns. */
+/** One replica's signal and dependency backends on NATS JetStream and the connection they share. */
 export interface NatsSignals {
   readonly backend: JetStreamSignalBackend;
+  /** The dependency engine's backend (gate scores, resources, wait records in JetStream KV), on the same connection. */
+  readonly dependencies: JetStreamDependencyBackend;
   /**
-   * Resolves once `coordinationId` is served here; `undefined` when it already is, so a served coordination's
-   * calls take no extra await. Every call touching a coordination's signals goes through it first.
+   * Resolves once `coordinationId` is served here — its signals, then its dependencies; `undefined` when both
+   * already are, so a served coordination's calls take no extra await. Every call touching a coordination goes
+   * through it first.
    */
   prepare(coordinationId: string): Promise<void> | undefined;
   /**
@@ -36,7 +42,7 @@ export interface NatsSignals {
    * otherwise resolves without serving, and the engine answers as for an unknown coordination.
    */
   prepareExisting(coordinationId: string, existsHere: boolean): Promise<void> | undefined;
-  /** Stops the backend (its followers and meta watch), then drains the connection. */
+  /** Stops the backends (followers, meta watch, dependency watches), then drains the connection. */
   close(): Promise<void>;
 }
 
@@ -61,20 +67,34 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
       ...(options.subjectPrefix === undefined ? {} : { subjectPrefix: options.subjectPrefix }),
     });
     const meta = await createCoordinationMetaStore({ connection: nc, storage: "file", ...(options.bucket === undefined ? {} : { bucket: options.bucket }) });
-    const backend = createJetStreamSignalBackend({ log, meta, onError: options.onError });
+    // The dependency backend reads the signal backend's epochs; the signal backend purges its keys on a delete.
+    let dependencies: JetStreamDependencyBackend | undefined;
+    const backend = createJetStreamSignalBackend({ log, meta, onError: options.onError, onDeleting: (id) => dependencies?.purge(id) ?? Promise.resolve() });
+    dependencies = await createJetStreamDependencyBackend({
+      connection: nc,
+      storage: "file",
+      epochOf: (id) => backend.epochOf!(id),
+      onError: options.onError,
+      ...(options.dependencyBucket === undefined ? {} : { bucket: options.dependencyBucket }),
+    });
+    const deps = dependencies;
+    const served = (id: string) => backend.isServed(id) && deps.isServed(id);
+    // Signals first: the dependency values carry the epoch the signal backend serves.
+    const serve = (id: string) => backend.serve(id).then(() => deps.serve(id));
     return {
       backend,
-      prepare: (coordinationId) => (backend.isServed(coordinationId) ? undefined : backend.serve(coordinationId)),
+      dependencies: deps,
+      prepare: (coordinationId) => (served(coordinationId) ? undefined : serve(coordinationId)),
       prepareExisting(coordinationId, existsHere) {
-        if (backend.isServed(coordinationId)) return undefined;
-        if (existsHere) return backend.serve(coordinationId);
+        if (served(coordinationId)) return undefined;
+        if (existsHere) return serve(coordinationId);
         return meta.get(coordinationId).then((r) => {
           if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE" });
-          return r.meta === undefined ? undefined : backend.serve(coordinationId);
+          return r.meta === undefined ? undefined : serve(coordinationId);
         });
       },
       async close() {
-        await backend.close();
+        await Promise.all([backend.close(), deps.close()]);
         await nc.drain();
       },
     };

@@ -68,6 +68,11 @@ export interface JetStreamSignalBackendOptions {
   readonly meta: CoordinationMetaStore;
   /** Told when a served coordination's follower ends other than by {@link JetStreamSignalBackend.close}. @default none */
   readonly onError?: (error: ConsortError) => void;
+  /**
+   * Run by the replica that deletes a coordination, after its signals are purged and before its meta is deleted:
+   * where what other backends share of it is purged too (the dependency backend's keys). @default none
+   */
+  readonly onDeleting?: (coordinationId: string) => Promise<void>;
 }
 
 /** The JetStream signal backend of one replica's engine. */
@@ -246,6 +251,7 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
    */
   const deleteEverywhere = async (id: string, epoch: string) => {
     await log.purgeAll(id);
+    await options.onDeleting?.(id);
     const r = await meta.drop(id, "deleted", { epoch });
     if (!r.ok) {
       if (r.reason === "epoch_changed") return;

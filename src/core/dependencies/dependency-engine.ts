@@ -44,7 +44,10 @@ export interface DependencyEngineHooks {
   readonly onPendingChanged?: (delta: number) => void;
   /** A wait finished with `status` after `ms`. */
   readonly onFinished?: (status: DependencyStatus, ms: number) => void;
-  /** Publishing `dependency_resolved` failed unexpectedly (the call's result is returned all the same). */
+  /**
+   * Publishing `dependency_resolved`, or sharing a wait's final record (shared backend), failed unexpectedly (the
+   * call's result is returned all the same).
+   */
   readonly onError?: (error: unknown) => void;
 }
 
@@ -231,6 +234,7 @@ const mismatch = (agentId: string, dependencyId: string) =>
  */
 export function createDependencyEngine(options: DependencyEngineOptions): DependencyEngine;
 export function createDependencyEngine(options: SharedDependencyEngineOptions): DependencyEngine<Promise<number>>;
+export function createDependencyEngine(options: DependencyEngineOptions & { readonly backend?: DependencyBackend<Promise<number>> }): DependencyEngine<DependencyWriteReturn>;
 export function createDependencyEngine(options: DependencyEngineOptions & { readonly backend?: DependencyBackend<Promise<number>> }): DependencyEngine<DependencyWriteReturn> {
   const { store, signals, backend } = options;
   const limits = options.limits ?? defaultLimits;
@@ -318,7 +322,10 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
       hooks.onError?.(e);
       return;
     }
-    written.catch((e: unknown) => hooks.onError?.(e));
+    // Refused because this replica is shutting down or the coordination went meanwhile: nothing is left to tell.
+    written.catch((e: unknown) => {
+      if (!(e instanceof ConsortError && (e.reason === "SHUTTING_DOWN" || e.reason === "COORDINATION_DELETED" || e.reason === "COORDINATION_EXPIRED"))) hooks.onError?.(e);
+    });
   };
 
   /** Takes a registered wait out of the indexes (what wakes it, the wait-for graph). Idempotent. */
