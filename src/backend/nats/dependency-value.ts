@@ -88,7 +88,8 @@ function recordOf(r: unknown): SharedDependencyRecord | undefined {
     !isString(o["message"]) ||
     !isNumber(o["startedAt"]) ||
     !(finishedAt === undefined || isNumber(finishedAt)) ||
-    !isNumber(o["durationMs"])
+    !isNumber(o["durationMs"]) ||
+    typeof o["abandoned"] !== "boolean"
   ) {
     return undefined;
   }
@@ -104,6 +105,7 @@ function recordOf(r: unknown): SharedDependencyRecord | undefined {
     startedAt: o["startedAt"],
     finishedAt,
     durationMs: o["durationMs"],
+    abandoned: o["abandoned"],
   };
 }
 

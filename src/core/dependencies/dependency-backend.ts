@@ -72,6 +72,8 @@ export interface SharedDependencyRecord {
   readonly finishedAt: number | undefined;
   /** How long it was waited for; 0 for a start. */
   readonly durationMs: number;
+  /** A final record of a wait whose last caller left (deadline, cancel, shutdown): a later call starts it again. */
+  readonly abandoned: boolean;
 }
 
 /** A shared write of the dependency engine (see {@link DependencyBackend}). */

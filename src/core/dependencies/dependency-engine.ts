@@ -311,6 +311,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     startedAt: w.startedAt,
     finishedAt: w.finishedAt,
     durationMs: w.finishedAt === undefined ? 0 : w.durationMs,
+    abandoned: w.abandoned,
   });
   /** Shares an own wait's final record (shared backend only), so every replica's mirror of it ends. */
   const writeFinal = (w: Wait) => {
@@ -627,19 +628,24 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     const at = { finishedAt: r.finishedAt ?? now(), durationMs: r.durationMs };
     if (open !== undefined) {
       // An own open wait is this replica's to end: a final of another replica for its key is an older wait's.
-      if (!open.owned) finish(st, open, r.status, r.message, false, at);
+      if (!open.owned) {
+        open.abandoned = r.abandoned;
+        finish(st, open, r.status, r.message, false, at);
+      }
       return;
     }
     if (current !== undefined && current.waitId === r.waitId) {
       // A mirror ended here by its expiry, then its owner's word after all.
       current.status = r.status;
       current.message = r.message;
+      current.abandoned = r.abandoned;
       current.finishedAt = at.finishedAt;
       current.durationMs = at.durationMs;
       return;
     }
     // A record found finished (a load): kept as it ended.
     const done = waitOf(c, r, false);
+    done.abandoned = r.abandoned;
     st.waits.delete(key);
     st.waits.set(key, done);
     finish(st, done, r.status, r.message, false, at);
@@ -771,7 +777,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
         const timeoutMs = d.timeoutMs ?? defaultTimeoutMs;
         if (!sameTarget(w.target, resolvedTargets[i] as DependencyTarget) || w.timeoutMs !== timeoutMs) throw mismatch(input.agentId, d.dependencyId);
       });
-      if (pending + fresh > limits.maxPendingWaits) {
+      if (pending + proposals.size + fresh > limits.maxPendingWaits) {
         throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxPendingWaits} pending dependency waits`, {
           reason: "TOO_MANY_WAITS",
           metadata: { limit: String(limits.maxPendingWaits) },
@@ -888,7 +894,8 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
           const w = final(x);
           if (w.finishedAt !== undefined) continue;
           w.listeners.delete(onFinished);
-          if (--w.callers > 0) continue;
+          // Another replica's wait goes on without this call: its owner ends it.
+          if (--w.callers > 0 || (!w.owned && !proposals.has(w.waitId))) continue;
           w.abandoned = true;
           if (proposals.has(w.waitId)) w.leftWith = ended(w);
           else if (w.owned) finish(st, w, ...ended(w));
