@@ -201,6 +201,8 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
     }
     returned = true;
     s.watch = watch;
+    // Dropped or closed while the watch was being set up: it stops at once.
+    if (s.ended !== undefined) watch.stop();
     // Called before the watch was returned: the values queued so far are the ones to apply first.
     const needed = initialized ? watch.getReceived() : Infinity;
     let handled = 0;

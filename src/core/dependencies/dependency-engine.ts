@@ -89,7 +89,10 @@ export interface DependencyEngine<W extends DependencyWriteReturn = number> {
   /**
    * Starts (or joins, or reads back) the waits of one agent's dependencies; see ResolveDependencies in the
    * contract. Validation, mismatch and limit errors are thrown before anything is registered. `found`: violations
-   * the caller found while decoding the request.
+   * the caller found while decoding the request. With a shared backend each new wait is decided when its start
+   * record comes back in the coordination's order (a start racing another of the same agent and dependency id
+   * joins the earlier one, or fails DEPENDENCY_MISMATCH in its result), and `result` rejects with the backend's
+   * error when a start could not be shared.
    */
   resolve(input: ResolveInput, found?: readonly FieldViolation[]): ResolveCall;
   /**
@@ -474,8 +477,11 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
         w.abandoned = true;
         finish(st, w, "timeout", `Dependency '${w.dependencyId}' timed out: the replica that owned it sent no result within ${seconds(w.timeoutMs + mirrorGraceMs)}s`);
       }, Math.max(0, left));
+      // No call waits on a mirror here to keep the process alive for.
+      w.timer.unref();
     }
-    store.changed(w.coordination);
+    // Registered after the call that acquired the coordination (shared): its figures changed since.
+    if (backend !== undefined) store.changed(w.coordination);
   };
 
   /** A dropped coordination's open waits and proposals end at once; their calls fail with the drop (see ResolveCall.result). */
@@ -903,10 +909,18 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
         settle(results());
       };
       if (writes.length > 0) {
-        // A start that could not be shared fails the call; its other waits end as if it was cancelled.
+        // A start that could not be shared fails the call; its other waits end as if it was cancelled. A start
+        // that was stored after all comes back with no proposal, and ends failed on every replica (applyRecord).
         Promise.all(writes).catch((e: unknown) => {
+          for (const w of waits) {
+            if (!proposals.delete(w.waitId)) continue;
+            w.status = "failed";
+            w.message = `Dependency '${w.dependencyId}' ended: its start could not be shared`;
+            w.finishedAt = now();
+            w.listeners.clear();
+          }
           fail(e instanceof ConsortError ? e : new ConsortError("unavailable", String(e), { reason: "BACKEND_UNAVAILABLE", metadata: { coordination_id: c.id }, cause: e }));
-          leave((w) => ["failed", `Dependency '${w.dependencyId}' ended: its start could not be shared`]);
+          leave((w) => ["failed", `Dependency '${w.dependencyId}' ended: its call failed`]);
         });
       }
       return {
