@@ -851,7 +851,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
         // (and delivered) before the completion itself reaches subscribers.
         queueMicrotask(() => {
           if (abandoned) return;
-          const dropped = waits.find((w) => final(w).droppedWith !== undefined)?.droppedWith;
+          const dropped = waits.map(final).find((w) => w.droppedWith !== undefined)?.droppedWith;
           if (dropped !== undefined) {
             fail(dropped);
             return;
