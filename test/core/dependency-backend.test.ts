@@ -170,6 +170,35 @@ describe("a shared backend", () => {
     expect(a!.signals.list({ coordinationId: "c", types: ["dependency_resolved"] }).signals).toHaveLength(1);
   });
 
+  it("makes one wait of two starts of the same dependency racing on two replicas: the later joins the earlier", async () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { replicas: [a, b], settled } = replicas(2, createFakeDependencyFeed(seed));
+      const onA = a!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });
+      const onB = b!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });
+      await settled();
+      expect(a!.deps.openWaitCount("c")).toBe(1);
+      expect(b!.deps.openWaitCount("c")).toBe(1);
+      expect(a!.deps.pendingCount + b!.deps.pendingCount).toBe(1);
+      expect(await b!.deps.setGateScore("c", "cov", 1)).toBe(1);
+      const [ra, rb] = await Promise.all([onA.result, onB.result]);
+      expect(ra).toEqual(rb);
+      expect(ra.success).toBe(true);
+      await settled();
+      expect(a!.signals.list({ coordinationId: "c", types: ["dependency_resolved"] }).signals).toHaveLength(1);
+    }
+  });
+
+  it("fails a joined call with the coordination's drop, and ends the mirrors there", async () => {
+    const { replicas: [a, b], settled } = replicas(2);
+    a!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });
+    await settled();
+    const onB = b!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });
+    b!.store.delete("c", "deleted");
+    const e = await onB.result.then(() => undefined, (x: unknown) => x);
+    expect((e as ConsortError).reason).toBe("COORDINATION_DELETED");
+    expect(b!.deps.openWaitCount("c")).toBe(0);
+  });
+
   it("fails a call whose start could not be shared; a start that landed all the same ends failed on every replica", async () => {
     const { replicas: [a, b], settled } = replicas(2);
     a!.backend.refuse = { error: new ConsortError("unavailable", "no answer", { reason: "BACKEND_UNAVAILABLE" }), landed: true };
