@@ -11,6 +11,7 @@ import { coordinationDropped, type Coordination, type Store } from "../store.js"
 import type { PublishInput, SignalRecord } from "../signals/types.js";
 import { checkId, pageSize, requireId } from "../validate.js";
 import type { DependencyBackend, DependencyChange, DependencyViews, SharedDependencyRecord } from "./dependency-backend.js";
+import { type DependencyState, dependencyMismatch, dependencySlot, indexWait, keyOf, sameTarget, seconds, stateOf, trimRecords, unindexWait, type Wait } from "./wait-state.js";
 import {
   dependencyStatuses,
   type AbandonKind,
@@ -126,110 +127,16 @@ export interface DependencyEngine<W extends DependencyWriteReturn = number> {
   /** Open waits on the server. */
   readonly pendingCount: number;
 }
-
-/** One wait, mutable while open: this replica's own, or a mirror of another replica's. */
-interface Wait {
-  /** Local order of the records (pages); given when the wait is applied. */
-  seq: number;
-  /** Unique across replicas (see {@link SharedDependencyRecord.waitId}). */
-  readonly waitId: string;
-  /** Whether this replica owns it (always, in memory); a mirror ends only by its owner's final record or expiry. */
-  readonly owned: boolean;
-  readonly coordination: Coordination;
-  readonly agentId: string;
-  readonly dependencyId: string;
-  readonly timeoutMs: number;
-  readonly target: DependencyTarget;
-  status: DependencyStatus;
-  message: string;
-  readonly startedAt: number;
-  readonly startedHr: number;
-  finishedAt: number | undefined;
-  durationMs: number;
-  /** Calls waiting on it. */
-  callers: number;
-  /** Ended because its last caller left (deadline, cancel, shutdown): a later call with its id starts it again. */
-  abandoned: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Told once, when the wait finishes. */
-  readonly listeners: Set<() => void>;
-  /** Set when the wait ended because its coordination was dropped: its calls fail with it. */
-  droppedWith: ConsortError | undefined;
-  /** Whether it is in the indexes (what wakes it, the wait-for graph). */
-  indexed: boolean;
-  /** A proposal (shared backend, start record not yet applied) its call left: how it ends once applied. */
-  leftWith: readonly [DependencyStatus, string] | undefined;
-  /** A proposal that joined an open wait of the same key when applied: the wait its calls hear from. */
-  joined: Wait | undefined;
-}
-
-/** The dependency part of a coordination (its store slot). */
-interface DependencyState {
-  /** agent \0 dependency id → wait, oldest first. */
-  readonly waits: Map<string, Wait>;
-  /** Finished waits, oldest first (from `finishedHead`), for trimming; may hold waits already dropped. */
-  finishedOrder: Wait[];
-  finishedHead: number;
-  /** Latest completion per agent. */
-  readonly completions: Map<string, { readonly success: boolean; readonly sequence: number }>;
-  readonly gates: Map<string, number>;
-  readonly resources: Map<string, boolean>;
-  /** Open waits by what wakes them (mirrors of completion waits are only in the graph). */
-  readonly onCompletion: Map<string, Set<Wait>>;
-  readonly onGate: Map<string, Set<Wait>>;
-  readonly onResource: Map<string, Set<Wait>>;
-  /** The wait-for graph of open completion waits (mirrors included): waiter → awaited agent → open waits on that edge. */
-  readonly waitsFor: Map<string, Map<string, number>>;
-  /** Registered waits not yet finished, mirrors included. */
-  open: number;
-}
-
-const SLOT = "dependencies";
 const defaultTimeoutMs = 120_000;
 /** Longest dependency timeout: a day (timers cannot exceed ~24.8 days anyway). */
 const maxTimeoutMs = 86_400_000;
 /** Calls a burst of releases (one gate score freeing 10,000 waiters) tells per event-loop turn; the rest follow. */
 const releasesPerTurn = 256;
-const keyOf = (agentId: string, dependencyId: string) => `${agentId}\u0000${dependencyId}`;
-
-function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  let set = index.get(key);
-  if (set === undefined) index.set(key, (set = new Set()));
-  set.add(value);
-}
-function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  const set = index.get(key);
-  if (set === undefined) return;
-  set.delete(value);
-  if (set.size === 0) index.delete(key);
-}
-
-/** Seconds as the original printed them: `1`, `0.5`, `120`. */
-const seconds = (ms: number) => `${Math.round(ms) / 1000}`;
 
 /** Whether a completion's data says it failed: `success` false, or `error` set (truthy). */
 export function completionFailed(data: JsonObject): boolean {
   return data["success"] === false || truthy(data["error"]);
 }
-
-function sameTarget(a: DependencyTarget, b: DependencyTarget): boolean {
-  if (a.type !== b.type) return false;
-  switch (a.type) {
-    case "agent_completion":
-      return b.type === a.type && a.agentId === b.agentId && a.requireSuccess === b.requireSuccess;
-    case "resource_availability":
-      return b.type === a.type && a.resourceId === b.resourceId;
-    case "quality_gate":
-      return b.type === a.type && a.gateId === b.gateId && a.threshold === b.threshold;
-  }
-}
-
-const mismatch = (agentId: string, dependencyId: string) =>
-  new ConsortError(
-    "failed_precondition",
-    `dependency ${JSON.stringify(dependencyId)} of agent ${JSON.stringify(agentId)} is already recorded with a different target or timeout; use a new dependency id or ClearDependencies`,
-    { reason: "DEPENDENCY_MISMATCH", metadata: { dependency_id: dependencyId, agent_id: agentId } },
-  );
 
 /**
  * Creates a {@link DependencyEngine} over a shared store, fed by the signal engine's appends. Without `backend` its
@@ -253,53 +160,8 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
   /** Waits this replica proposed (start record written, not yet applied), by wait id; always empty in memory. */
   const proposals = new Map<string, Wait>();
 
-  const peekState = (id: string) => store.peek(id)?.slots[SLOT] as DependencyState | undefined;
-  const stateOf = (c: Coordination): DependencyState => {
-    let s = c.slots[SLOT] as DependencyState | undefined;
-    if (s === undefined) {
-      s = {
-        waits: new Map(),
-        finishedOrder: [],
-        finishedHead: 0,
-        completions: new Map(),
-        gates: new Map(),
-        resources: new Map(),
-        onCompletion: new Map(),
-        onGate: new Map(),
-        onResource: new Map(),
-        waitsFor: new Map(),
-        open: 0,
-      };
-      c.slots[SLOT] = s;
-    }
-    return s;
-  };
-
-  const addEdge = (st: DependencyState, from: string, to: string, delta: number) => {
-    let out = st.waitsFor.get(from);
-    if (out === undefined) st.waitsFor.set(from, (out = new Map()));
-    const n = (out.get(to) ?? 0) + delta;
-    if (n > 0) out.set(to, n);
-    else {
-      out.delete(to);
-      if (out.size === 0) st.waitsFor.delete(from);
-    }
-  };
-
-  const keyOfWait = (w: Wait) => keyOf(w.agentId, w.dependencyId);
-  /** Drops the oldest finished records beyond the per-coordination bound, oldest first, in O(dropped). */
-  const trim = (st: DependencyState) => {
-    while (st.finishedOrder.length - st.finishedHead > limits.maxDependencyRecords) {
-      const w = st.finishedOrder[st.finishedHead] as Wait;
-      st.finishedOrder[st.finishedHead++] = undefined as unknown as Wait;
-      const key = keyOfWait(w);
-      if (st.waits.get(key) === w) st.waits.delete(key);
-    }
-    if (st.finishedHead > 1024 && st.finishedHead * 2 > st.finishedOrder.length) {
-      st.finishedOrder = st.finishedOrder.slice(st.finishedHead);
-      st.finishedHead = 0;
-    }
-  };
+  const peekState = (id: string) => store.peek(id)?.slots[dependencySlot] as DependencyState | undefined;
+  const trim = (st: DependencyState) => trimRecords(st, limits.maxDependencyRecords);
 
   /** The wait as its record travels (a start, or its final status). */
   const recordOf = (w: Wait): SharedDependencyRecord => ({
@@ -332,24 +194,6 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     });
   };
 
-  /** Takes a registered wait out of the indexes (what wakes it, the wait-for graph). Idempotent. */
-  const unindex = (st: DependencyState, w: Wait) => {
-    if (!w.indexed) return;
-    w.indexed = false;
-    switch (w.target.type) {
-      case "agent_completion":
-        removeFrom(st.onCompletion, w.target.agentId, w);
-        addEdge(st, w.agentId, w.target.agentId, -1);
-        break;
-      case "quality_gate":
-        removeFrom(st.onGate, w.target.gateId, w);
-        break;
-      case "resource_availability":
-        removeFrom(st.onResource, w.target.resourceId, w);
-        break;
-    }
-  };
-
   /**
    * Ends a wait (own or mirror): unindexes it, stops its timer, uncounts it if it was registered, and tells its
    * calls. `final`: an own wait's final record is shared (shared backend; not for a clear or a drop, which every
@@ -364,7 +208,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     w.durationMs = at?.durationMs ?? performance.now() - w.startedHr;
     if (w.timer !== undefined) clearTimeout(w.timer);
     w.timer = undefined;
-    unindex(st, w);
+    unindexWait(st, w);
     st.finishedOrder.push(w);
     if (w.owned) hooks.onFinished?.(status, w.durationMs);
     // The record is final now; its calls are told at most `releasesPerTurn` per event-loop turn.
@@ -450,20 +294,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
   /** Registers an open wait: indexes it, counts it, pins its coordination; an own wait's timer, a mirror's expiry. */
   const register = (st: DependencyState, w: Wait) => {
     w.status = "in_progress";
-    w.indexed = true;
-    const t = w.target;
-    switch (t.type) {
-      case "agent_completion":
-        if (w.owned) addTo(st.onCompletion, t.agentId, w);
-        addEdge(st, w.agentId, t.agentId, 1);
-        break;
-      case "quality_gate":
-        addTo(st.onGate, t.gateId, w);
-        break;
-      case "resource_availability":
-        addTo(st.onResource, t.resourceId, w);
-        break;
-    }
+    indexWait(st, w);
     st.open++;
     w.coordination.pins++;
     if (w.owned) {
@@ -487,7 +318,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
   /** A dropped coordination's open waits and proposals end at once; their calls fail with the drop (see ResolveCall.result). */
   store.onDrop((c, reason) => {
     backend?.drop?.(c.id, reason);
-    const st = c.slots[SLOT] as DependencyState | undefined;
+    const st = c.slots[dependencySlot] as DependencyState | undefined;
     const error = coordinationDropped(c.id, reason);
     for (const w of proposals.values()) {
       if (w.coordination !== c) continue;
@@ -586,7 +417,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
   const join = (proposal: Wait, open: Wait) => {
     if (!sameTarget(open.target, proposal.target) || open.timeoutMs !== proposal.timeoutMs) {
       proposal.status = "failed";
-      proposal.message = mismatch(proposal.agentId, proposal.dependencyId).message;
+      proposal.message = dependencyMismatch(proposal.agentId, proposal.dependencyId).message;
       proposal.finishedAt = now();
       for (const l of proposal.listeners) tell(l);
       proposal.listeners.clear();
@@ -660,7 +491,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
   /** An open wait a gate score or resource satisfied: an own one is released; a mirror leaves the index, its owner releases it. */
   const satisfied = (st: DependencyState, w: Wait) => {
     if (w.owned) finish(st, w, "resolved", "");
-    else unindex(st, w);
+    else unindexWait(st, w);
   };
   const applyGate = (st: DependencyState, gateId: string, score: number): number => {
     st.gates.set(gateId, score);
@@ -781,7 +612,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
           if (w === undefined) return;
         }
         const timeoutMs = d.timeoutMs ?? defaultTimeoutMs;
-        if (!sameTarget(w.target, resolvedTargets[i] as DependencyTarget) || w.timeoutMs !== timeoutMs) throw mismatch(input.agentId, d.dependencyId);
+        if (!sameTarget(w.target, resolvedTargets[i] as DependencyTarget) || w.timeoutMs !== timeoutMs) throw dependencyMismatch(input.agentId, d.dependencyId);
       });
       if (pending + proposals.size + fresh > limits.maxPendingWaits) {
         throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxPendingWaits} pending dependency waits`, {
