@@ -11,6 +11,7 @@ import { coordinationDropped, type Coordination, type Store } from "../store.js"
 import type { PublishInput, SignalRecord } from "../signals/types.js";
 import { checkId, pageSize, requireId } from "../validate.js";
 import type { DependencyBackend, DependencyChange, DependencyViews, SharedDependencyRecord } from "./dependency-backend.js";
+import { checkDependencies, defaultTimeoutMs } from "./dependency-input.js";
 import { type DependencyState, dependencyMismatch, dependencySlot, indexWait, keyOf, sameTarget, seconds, stateOf, trimRecords, unindexWait, type Wait } from "./wait-state.js";
 import {
   dependencyStatuses,
@@ -127,9 +128,6 @@ export interface DependencyEngine<W extends DependencyWriteReturn = number> {
   /** Open waits on the server. */
   readonly pendingCount: number;
 }
-const defaultTimeoutMs = 120_000;
-/** Longest dependency timeout: a day (timers cannot exceed ~24.8 days anyway). */
-const maxTimeoutMs = 86_400_000;
 /** Calls a burst of releases (one gate score freeing 10,000 waiters) tells per event-loop turn; the rest follow. */
 const releasesPerTurn = 256;
 
@@ -560,36 +558,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
       requireId(v, "coordination_id", input.coordinationId, maxId);
       requireId(v, "agent_id", input.agentId, maxId);
       let deps: readonly DependencyInput[] = input.dependencies;
-      const seen = new Map<string, number>();
-      const targets: (DependencyTarget | undefined)[] = deps.map((d, i) => {
-        const f = `dependencies[${i}]`;
-        if (requireId(v, `${f}.dependency_id`, d.dependencyId, maxId) !== "") {
-          const j = seen.get(d.dependencyId);
-          if (j !== undefined) v.add(`${f}.dependency_id`, `duplicates dependencies[${j}].dependency_id ${JSON.stringify(d.dependencyId)}`);
-          else seen.set(d.dependencyId, i);
-        }
-        if (d.timeoutMs !== undefined && !(d.timeoutMs > 0 && d.timeoutMs <= maxTimeoutMs)) {
-          v.add(`${f}.timeout`, `must be more than 0 and at most ${maxTimeoutMs / 1000}s (unset means ${defaultTimeoutMs / 1000}s), got ${d.timeoutMs}ms`);
-        }
-        const t = d.target;
-        switch (t?.type) {
-          case undefined:
-            v.add(`${f}.target`, "must set exactly one of agent_completion, resource, quality_gate");
-            return undefined;
-          case "agent_completion":
-            requireId(v, `${f}.agent_completion.agent_id`, t.agentId, maxId);
-            return { type: t.type, agentId: t.agentId, requireSuccess: t.requireSuccess ?? true };
-          case "resource_availability":
-            requireId(v, `${f}.resource.resource_id`, t.resourceId, maxId);
-            return { type: t.type, resourceId: t.resourceId };
-          case "quality_gate": {
-            requireId(v, `${f}.quality_gate.gate_id`, t.gateId, maxId);
-            const threshold = t.threshold ?? 0.8;
-            if (!(threshold >= 0 && threshold <= 1)) v.add(`${f}.quality_gate.threshold`, `must be between 0 and 1, got ${threshold}`);
-            return { type: t.type, gateId: t.gateId, threshold };
-          }
-        }
-      });
+      const targets = checkDependencies(v, deps, maxId);
       v.throwIfAny();
       let resolvedTargets = targets as DependencyTarget[];
       if (deps.length === 0) {
