@@ -143,9 +143,15 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
   /** Coordination → where a watch that ended unasked left off, to resume in the same epoch. */
   const resumeAt = new Map<string, { readonly epoch: string; readonly revision: number }>();
 
-  const unserve = (s: Served, error: ConsortError) => {
+  /**
+   * Stops serving `s`: its watch stops and its pending writes fail with `error`. `resumable`: the engine keeps what
+   * was applied (the watch ended unasked, or a load failed part way), so the next serve resumes after it rather than
+   * applying the values again (a clear applied twice would end waits begun after it).
+   */
+  const unserve = (s: Served, error: ConsortError, resumable = false) => {
     if (served.get(s.id) === s) served.delete(s.id);
     if (s.ended !== undefined) return;
+    if (resumable && s.lastRevision > 0) resumeAt.set(s.id, { epoch: s.epoch, revision: s.lastRevision });
     s.ended = error;
     s.watch?.stop();
     const pending = [...s.pending.values()];
@@ -208,6 +214,7 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
     let handled = 0;
     let loadedNow = needed === 0;
     void (async () => {
+      let failure: unknown;
       try {
         for await (const entry of watch) {
           if (s.ended !== undefined) break;
@@ -216,13 +223,12 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
           if (loadedNow) markLoaded();
         }
       } catch (err) {
-        unserve(s, unavailable(s.id, "the dependencies stopped being watched", err));
+        failure = err;
       }
       if (s.ended === undefined) {
-        resumeAt.set(s.id, { epoch: s.epoch, revision: s.lastRevision });
-        const error = unavailable(s.id, "the dependencies stopped being watched", nc.isClosed() ? "the connection closed" : "the watch ended");
+        const error = unavailable(s.id, "the dependencies stopped being watched", failure ?? (nc.isClosed() ? "the connection closed" : "the watch ended"));
         const wasLoaded = s.loaded;
-        unserve(s, error);
+        unserve(s, error, true);
         if (wasLoaded) options.onError?.(error);
       }
       markLoaded();
@@ -262,7 +268,7 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
         },
         (err: unknown) => {
           loads.delete(id);
-          unserve(fresh, err instanceof ConsortError ? err : unavailable(id, "the dependencies could not be loaded", err));
+          unserve(fresh, err instanceof ConsortError ? err : unavailable(id, "the dependencies could not be loaded", err), true);
           throw err;
         },
       );
