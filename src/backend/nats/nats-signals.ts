@@ -47,9 +47,10 @@ export interface NatsSignals {
 }
 
 /**
- * Connects to the NATS server at `url` and creates the signal log (file storage), the coordination meta and the
- * signal backend on that one connection. Rejects, the connection closed, when the server is unreachable or
- * JetStream refuses the stream or bucket: the replica must not start half-shared.
+ * Connects to the NATS server at `url` and creates the signal log (file storage), the coordination meta, the
+ * signal backend and the dependency backend (its KV bucket, file storage) on that one connection. Rejects, the
+ * connection closed, when the server is unreachable or JetStream refuses the stream or a bucket: the replica must
+ * not start half-shared.
  */
 export async function startNatsSignals(options: NatsSignalsOptions): Promise<NatsSignals> {
   let nc: NatsConnection;
@@ -73,7 +74,7 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     dependencies = await createJetStreamDependencyBackend({
       connection: nc,
       storage: "file",
-      epochOf: (id) => backend.epochOf!(id),
+      epochOf: (id) => backend.epochOf(id),
       onError: options.onError,
       ...(options.dependencyBucket === undefined ? {} : { bucket: options.dependencyBucket }),
     });
@@ -100,6 +101,6 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     };
   } catch (e) {
     await nc.close();
-    throw new Error(`NATS JetStream at ${options.url} refused the signal stream or the meta bucket: ${(e as Error).message}`, { cause: e });
+    throw new Error(`NATS JetStream at ${options.url} refused the signal stream, the meta bucket or the dependency bucket: ${(e as Error).message}`, { cause: e });
   }
 }

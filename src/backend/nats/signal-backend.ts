@@ -48,7 +48,7 @@ import type { AppendFailure, AppendFailureReason, JetStreamSignalLog } from "./s
  * on still ends the follower (SIGNAL_HISTORY_NOT_FROM_ONE).
  *
  * **Drops** ({@link SignalBackend.drop}). A DeleteCoordination here stops the coordination's follower, purges its
- * subject, deletes its meta (guarded by the epoch served) and purges again (what a replica that had not yet heard
+ * subject (and, through `onDeleting`, what other backends keep of it), deletes its meta (guarded by the epoch served) and purges again (what a replica that had not yet heard
  * appended in between); a serve of the id waits for all that, and begins a new epoch from 1. Every other replica
  * hears the meta's delete of the epoch it serves, stops its follower, forgets the log's head and drops the
  * coordination from its store ({@link SignalViews.drop}: its streams and waits end COORDINATION_DELETED); having
@@ -85,6 +85,8 @@ export interface JetStreamSignalBackend extends SignalBackend<Promise<PublishRes
   serve(coordinationId: string): Promise<void>;
   /** Whether the coordination is served here (its load completed and its follower runs). */
   isServed(coordinationId: string): boolean;
+  /** The epoch of a coordination served here (from its meta); throws `failed_precondition` COORDINATION_NOT_SERVED otherwise. */
+  epochOf(coordinationId: string): string;
   /** Stops every follower; pending appends fail `unavailable`, and nothing is served any more. */
   close(): Promise<void>;
 }
