@@ -155,6 +155,19 @@ describe("three replicas share the dependency engine's state", () => {
     expect(fresh.results[0]?.status).toBe(DependencyStatus.TIMEOUT);
   });
 
+  it("a replica shutting down ends its waits, and their mirrors on the other replicas end with them", async () => {
+    const coordinationId = cid();
+    const d = await startTestServer(["--backend", nats.url]);
+    const wait = resolve(d, coordinationId, "leaver", [dep("g", gateOf("never"))]).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    await until(async () => (await statusOn(b, coordinationId, "leaver", "g")) === DependencyStatus.IN_PROGRESS);
+    await d.close();
+    expect((await wait)?.code).toBe(Code.Unavailable);
+    await until(async () => (await statusOn(b, coordinationId, "leaver", "g")) === DependencyStatus.FAILED);
+    const onB = await b.grpc.dependencies.getDependencyStatus({ coordinationId, agentId: "leaver", dependencyId: "g" });
+    expect(onB.record?.message).toContain("shutting down");
+    expect(b.app.dependencies.openWaitCount(coordinationId)).toBe(0);
+  });
+
   it("a replica started after gates and resources were set sees them (its load)", async () => {
     const coordinationId = cid();
     await a.grpc.dependencies.setQualityGateScore({ coordinationId, gateId: "security", score: 0.99 });
