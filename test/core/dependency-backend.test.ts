@@ -138,6 +138,24 @@ describe("a shared backend", () => {
     expect((await again.result).results[0]?.status).toBe("timeout");
   });
 
+  it("keeps every replica's records alike when a wait's release races a clear (its final record made before the clear is skipped)", async () => {
+    let raced = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const { replicas: [a, b], settled } = replicas(2, createFakeDependencyFeed(seed));
+      const call = a!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });
+      await settled();
+      const [released] = await Promise.all([a!.deps.setGateScore("c", "cov", 1), b!.deps.clear("c")]);
+      await call.result;
+      await settled();
+      // Released before the clear in the feed's order: its final record was made before the clear, and lands after it.
+      if (released === 1) raced++;
+      const records = (x: typeof a) => x!.deps.list({ coordinationId: "c" }).records.map((r) => `${r.dependencyId}:${r.status}`);
+      expect(records(b)).toEqual(records(a));
+      expect(records(a)).toEqual([]);
+    }
+    expect(raced).toBeGreaterThan(0);
+  });
+
   it("ends a mirror whose owner went silent after startedAt + timeout + grace, and lets a later call start it again", async () => {
     const { replicas: [a, b], settled } = replicas(2, createFakeDependencyFeed(), 40);
     a!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "never", 40)] });

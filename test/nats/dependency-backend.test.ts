@@ -55,7 +55,7 @@ describe("the JetStream KV dependency backend", () => {
     await a.backend.serve("c");
     await a.backend.serve("other");
     await a.backend.write(gate("c", "g", 0.5));
-    await a.backend.write({ kind: "clear", coordinationId: "c" });
+    await a.backend.write({ kind: "clear", coordinationId: "c", clearId: "x:1" });
     await a.backend.write(gate("other", "x", 0.1));
     const late = await replica(bucket, "e1");
     await late.backend.serve("c");

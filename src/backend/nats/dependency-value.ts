@@ -89,7 +89,8 @@ function recordOf(r: unknown): SharedDependencyRecord | undefined {
     !isNumber(o["startedAt"]) ||
     !(finishedAt === undefined || isNumber(finishedAt)) ||
     !isNumber(o["durationMs"]) ||
-    typeof o["abandoned"] !== "boolean"
+    typeof o["abandoned"] !== "boolean" ||
+    !isString(o["afterClear"])
   ) {
     return undefined;
   }
@@ -106,6 +107,7 @@ function recordOf(r: unknown): SharedDependencyRecord | undefined {
     finishedAt,
     durationMs: o["durationMs"],
     abandoned: o["abandoned"],
+    afterClear: o["afterClear"],
   };
 }
 
@@ -132,7 +134,7 @@ export function decodeDependencyValue(coordinationId: string, bytes: Uint8Array)
         ? done({ kind: "resource", coordinationId, resourceId: c["resourceId"], available: c["available"] })
         : "its resource change is malformed";
     case "clear":
-      return done({ kind: "clear", coordinationId });
+      return isString(c["clearId"]) ? done({ kind: "clear", coordinationId, clearId: c["clearId"] }) : "its clear change is malformed";
     case "record": {
       const record = recordOf(c["record"]);
       return record === undefined ? "its record is malformed" : done({ kind: "record", coordinationId, record });

@@ -74,6 +74,11 @@ export interface SharedDependencyRecord {
   readonly durationMs: number;
   /** A final record of a wait whose last caller left (deadline, cancel, shutdown): a later call starts it again. */
   readonly abandoned: boolean;
+  /**
+   * The id of the last ClearDependencies its writer had applied ("" for none). A final record applied after a
+   * clear its writer had not yet applied is of a wait that clear ended: it is skipped, on every replica alike.
+   */
+  readonly afterClear: string;
 }
 
 /** A shared write of the dependency engine (see {@link DependencyBackend}). */
@@ -81,4 +86,4 @@ export type DependencyChange =
   | { readonly kind: "gate"; readonly coordinationId: string; readonly gateId: string; readonly score: number }
   | { readonly kind: "resource"; readonly coordinationId: string; readonly resourceId: string; readonly available: boolean }
   | { readonly kind: "record"; readonly coordinationId: string; readonly record: SharedDependencyRecord }
-  | { readonly kind: "clear"; readonly coordinationId: string };
+  | { readonly kind: "clear"; readonly coordinationId: string; readonly clearId: string };

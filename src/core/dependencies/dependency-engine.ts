@@ -175,6 +175,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     finishedAt: w.finishedAt,
     durationMs: w.finishedAt === undefined ? 0 : w.durationMs,
     abandoned: w.abandoned,
+    afterClear: stateOf(w.coordination).lastClear,
   });
   /** Shares an own wait's final record (shared backend only), so every replica's mirror of it ends. */
   const writeFinal = (w: Wait) => {
@@ -460,6 +461,8 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
       return;
     }
     if (r.owner === replicaId) return; // this replica's own final: applied when it happened
+    // Made before a clear that came first in the coordination's order: that clear ended the wait everywhere.
+    if (r.afterClear !== st.lastClear) return;
     const at = { finishedAt: r.finishedAt ?? now(), durationMs: r.durationMs };
     if (open !== undefined) {
       // An own open wait is this replica's to end: a final of another replica for its key is an older wait's.
@@ -512,7 +515,8 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     for (const w of list) satisfied(st, w);
     return list.length;
   };
-  const applyClear = (c: Coordination, st: DependencyState): number => {
+  const applyClear = (c: Coordination, st: DependencyState, clearId: string): number => {
+    st.lastClear = clearId;
     c.lastActivity = now();
     store.changed(c);
     const n = st.waits.size;
@@ -537,7 +541,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
         case "resource":
           return applyResource(st, change.resourceId, change.available);
         case "clear":
-          return applyClear(c, st);
+          return applyClear(c, st, change.clearId);
         case "record":
           applyRecord(c, st, change.record);
           return 0;
@@ -828,10 +832,10 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     clear(coordinationId) {
       checkId("coordination_id", coordinationId, maxId);
       const c = store.peek(coordinationId);
-      if (backend !== undefined) return c === undefined ? Promise.resolve(0) : backend.write({ kind: "clear", coordinationId });
+      if (backend !== undefined) return c === undefined ? Promise.resolve(0) : backend.write({ kind: "clear", coordinationId, clearId: `${replicaId}:${nextWait++}` });
       const st = peekState(coordinationId);
       if (c === undefined || st === undefined) return 0;
-      return applyClear(c, st);
+      return applyClear(c, st, "");
     },
   };
 }

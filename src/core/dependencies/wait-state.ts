@@ -63,6 +63,8 @@ export interface DependencyState {
   readonly waitsFor: Map<string, Map<string, number>>;
   /** Registered waits not yet finished, mirrors included. */
   open: number;
+  /** The id of the last ClearDependencies applied ("" for none; always "" in memory). */
+  lastClear: string;
 }
 
 /** The coordination slot the dependency engine keeps its state in. */
@@ -90,6 +92,7 @@ export function stateOf(c: Coordination): DependencyState {
       onResource: new Map(),
       waitsFor: new Map(),
       open: 0,
+      lastClear: "",
     };
     c.slots[dependencySlot] = s;
   }
