@@ -26,7 +26,14 @@ import { KvBucketMismatchError } from "./errors.js";
  *
  * **ClearDependencies** puts `<coordination>.clear`: every replica, applying it, ends its open waits `failed`
  * "cleared" and forgets records, gates and resources; a load replays it in revision order, so only what came after
- * it survives. The keys it superseded stay in the bucket until the coordination is deleted.
+ * it survives. A wait's final record its owner made before applying the clear, landing after it, is skipped
+ * everywhere (records name the last clear their writer applied). The keys it superseded stay in the bucket until
+ * the coordination is deleted.
+ *
+ * **A replica that dies** leaves its open waits' records in progress: every other replica ends its mirror of such
+ * a wait `timeout` at `startedAt + timeout + grace` (the engine's `mirrorGraceMs`, 30 s by default), as does a
+ * replica loading it later. A replica shutting down ends its waits and writes their final records first. A final
+ * record that cannot be written (NATS unreachable) is logged, not retried: the mirrors end by that same rule.
  *
  * **DeleteCoordination** ({@link JetStreamDependencyBackend.purge}, called by the replica that deletes, before the
  * coordination's meta goes) purges every key of the coordination; every replica stops its watch when its engine
