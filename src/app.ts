@@ -114,7 +114,9 @@ export function createServerSignalEngine(store: Store, config: Config, metrics: 
  * The one place a shared backend's "serve before use" is enforced (DESIGN.md §8): every call touching a
  * coordination (SignalService's calls, PublishStream per request, ContextService's and DependencyService's calls,
  * GetCoordination, DeleteCoordination, the dependency engine's dependency_resolved) awaits this first when it is
- * set, so a wait here hears completions published on other replicas; it is unset in memory, where those
+ * set, so a wait here hears completions published on other replicas and the dependency engine holds the gate
+ * scores, resources and records shared so far (`nats.prepare` serves signals, then dependencies); it is unset in
+ * memory, where those
  * calls take no extra await. A call that must not bring a coordination into being (`mayCreate` false: reads,
  * clears, GetCoordination, DeleteCoordination) serves it only when it exists here or on another replica. An id
  * the engine will refuse (empty, too long) is left to the engine to refuse.
