@@ -116,10 +116,9 @@ export function createServerSignalEngine(store: Store, config: Config, metrics: 
  * GetCoordination, DeleteCoordination, the dependency engine's dependency_resolved) awaits this first when it is
  * set, so a wait here hears completions published on other replicas and the dependency engine holds the gate
  * scores, resources and records shared so far (`nats.prepare` serves signals, then dependencies); it is unset in
- * memory, where those
- * calls take no extra await. A call that must not bring a coordination into being (`mayCreate` false: reads,
- * clears, GetCoordination, DeleteCoordination) serves it only when it exists here or on another replica. An id
- * the engine will refuse (empty, too long) is left to the engine to refuse.
+ * memory, where those calls take no extra await. A call that must not bring a coordination into being
+ * (`mayCreate` false: reads, clears, GetCoordination, DeleteCoordination) serves it only when it exists here or on
+ * another replica. An id the engine will refuse (empty, too long) is left to the engine to refuse.
  */
 function preparer(nats: NatsSignals, store: Store, maxIdLength: number): (coordinationId: string, mayCreate: boolean) => Promise<void> | undefined {
   return (id, mayCreate) => {
