@@ -12,6 +12,7 @@ import type { PublishInput, SignalRecord } from "../signals/types.js";
 import { checkId, pageSize, requireId } from "../validate.js";
 import type { DependencyBackend, DependencyChange, DependencyViews, SharedDependencyRecord } from "./dependency-backend.js";
 import { checkDependencies, defaultTimeoutMs } from "./dependency-input.js";
+import { createRecordApplier } from "./record-apply.js";
 import { type DependencyState, dependencyMismatch, dependencySlot, indexWait, keyOf, sameTarget, seconds, stateOf, trimRecords, unindexWait, type Wait } from "./wait-state.js";
 import {
   dependencyStatuses,
@@ -367,32 +368,6 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     });
   };
 
-  /** A wait made from a record (a mirror, an orphaned start of this replica, or a record found already finished). */
-  const waitOf = (c: Coordination, r: SharedDependencyRecord, owned: boolean): Wait => ({
-    seq: nextSeq++,
-    waitId: r.waitId,
-    owned,
-    coordination: c,
-    agentId: r.agentId,
-    dependencyId: r.dependencyId,
-    timeoutMs: r.timeoutMs,
-    target: r.target,
-    status: "pending",
-    message: "",
-    startedAt: r.startedAt,
-    startedHr: performance.now() - Math.max(0, now() - r.startedAt),
-    finishedAt: undefined,
-    durationMs: 0,
-    callers: 0,
-    abandoned: false,
-    timer: undefined,
-    listeners: new Set(),
-    droppedWith: undefined,
-    indexed: false,
-    leftWith: undefined,
-    joined: undefined,
-  });
-
   /**
    * Applies the start of one of this replica's waits: decided against current state and, if it must wait,
    * registered, in one synchronous step (the event that satisfies it cannot land in between). In memory this is
@@ -412,82 +387,16 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     else register(st, w);
   };
 
-  /** A proposal whose start came after another open wait of its key, in the coordination's order: it joins that wait. */
-  const join = (proposal: Wait, open: Wait) => {
-    if (!sameTarget(open.target, proposal.target) || open.timeoutMs !== proposal.timeoutMs) {
-      proposal.status = "failed";
-      proposal.message = dependencyMismatch(proposal.agentId, proposal.dependencyId).message;
-      proposal.finishedAt = now();
-      for (const l of proposal.listeners) tell(l);
-      proposal.listeners.clear();
-      return;
-    }
-    proposal.joined = open;
-    if (proposal.leftWith !== undefined) return;
-    open.callers += proposal.callers;
-    for (const l of proposal.listeners) open.listeners.add(l);
-    proposal.listeners.clear();
-  };
-
-  /** Applies a wait's record (shared backend): this replica's own start, or another replica's start or final record. */
-  const applyRecord = (c: Coordination, st: DependencyState, r: SharedDependencyRecord) => {
-    const key = keyOf(r.agentId, r.dependencyId);
-    const current = st.waits.get(key);
-    const open = current !== undefined && current.finishedAt === undefined && current.status === "in_progress" ? current : undefined;
-    if (r.status === "in_progress") {
-      const mine = r.owner === replicaId;
-      const proposal = mine ? proposals.get(r.waitId) : undefined;
-      if (proposal !== undefined) proposals.delete(r.waitId);
-      // Two starts of one key raced: the later in the coordination's order joins the earlier, on every replica.
-      if (open !== undefined) {
-        if (proposal !== undefined) join(proposal, open);
-        return;
-      }
-      if (mine) {
-        if (proposal !== undefined) startOwn(st, key, proposal);
-        else {
-          // Its call failed before the start came back (the write's answer was lost): it ends at once, said so.
-          const orphan = waitOf(c, r, true);
-          orphan.leftWith = ["failed", `Dependency '${r.dependencyId}' ended: its call failed before the wait was registered`];
-          startOwn(st, key, orphan);
-        }
-        return;
-      }
-      // Another replica's wait: a mirror, in the graph and the gate and resource indexes, never decided here.
-      const mirror = waitOf(c, r, false);
-      st.waits.delete(key);
-      st.waits.set(key, mirror);
-      register(st, mirror);
-      return;
-    }
-    if (r.owner === replicaId) return; // this replica's own final: applied when it happened
-    // Made before a clear that came first in the coordination's order: that clear ended the wait everywhere.
-    if (r.afterClear !== st.lastClear) return;
-    const at = { finishedAt: r.finishedAt ?? now(), durationMs: r.durationMs };
-    if (open !== undefined) {
-      // An own open wait is this replica's to end: a final of another replica for its key is an older wait's.
-      if (!open.owned) {
-        open.abandoned = r.abandoned;
-        finish(st, open, r.status, r.message, false, at);
-      }
-      return;
-    }
-    if (current !== undefined && current.waitId === r.waitId) {
-      // A mirror ended here by its expiry, then its owner's word after all.
-      current.status = r.status;
-      current.message = r.message;
-      current.abandoned = r.abandoned;
-      current.finishedAt = at.finishedAt;
-      current.durationMs = at.durationMs;
-      return;
-    }
-    // A record found finished (a load): kept as it ended.
-    const done = waitOf(c, r, false);
-    done.abandoned = r.abandoned;
-    st.waits.delete(key);
-    st.waits.set(key, done);
-    finish(st, done, r.status, r.message, false, at);
-  };
+  const applyRecord = createRecordApplier({
+    replicaId,
+    proposals,
+    now,
+    nextSeq: () => nextSeq++,
+    startOwn,
+    register,
+    finish,
+    tell,
+  });
 
   /** An open wait a gate score or resource satisfied: an own one is released; a mirror leaves the index, its owner releases it. */
   const satisfied = (st: DependencyState, w: Wait) => {
