@@ -7,7 +7,7 @@ import type { Config } from "./config.js";
 import { createContextEngine, type ContextEngine } from "./core/context/context-engine.js";
 import { createCoordinationEngine, type CoordinationEngine } from "./core/coordinations/coordination-engine.js";
 import { createCoordinationFeed, type CoordinationFeed } from "./core/coordinations/coordination-feed.js";
-import { createDependencyEngine, type DependencyEngine } from "./core/dependencies/dependency-engine.js";
+import { createDependencyEngine, type DependencyEngine, type DependencyWriteReturn } from "./core/dependencies/dependency-engine.js";
 import { createRoutingEngine, type RoutingEngine } from "./core/routing/routing-engine.js";
 import type { RoutingRecord } from "./core/routing/types.js";
 import { startSharedPolicies, type SharedPolicies } from "./backend/nats/routing-policies.js";
@@ -54,7 +54,8 @@ export interface App {
   readonly signals: SignalEngine<PublishReturn>;
   readonly routing: RoutingEngine;
   readonly contexts: ContextEngine;
-  readonly dependencies: DependencyEngine;
+  /** Its writes return promises when dependencies are shared on NATS JetStream KV (`--backend nats://…`). */
+  readonly dependencies: DependencyEngine<DependencyWriteReturn>;
   readonly coordinations: CoordinationEngine;
   /** What WatchCoordinations streams. */
   readonly coordinationFeed: CoordinationFeed;
@@ -115,10 +116,11 @@ export function createServerSignalEngine(store: Store, config: Config, metrics: 
  * The one place a shared backend's "serve before use" is enforced (DESIGN.md §8): every call touching a
  * coordination (SignalService's calls, PublishStream per request, ContextService's and DependencyService's calls,
  * GetCoordination, DeleteCoordination, the dependency engine's dependency_resolved) awaits this first when it is
- * set, so a wait here hears completions published on other replicas; it is unset in memory, where those
- * calls take no extra await. A call that must not bring a coordination into being (`mayCreate` false: reads,
- * clears, GetCoordination, DeleteCoordination) serves it only when it exists here or on another replica. An id
- * the engine will refuse (empty, too long) is left to the engine to refuse.
+ * set, so a wait here hears completions published on other replicas and the dependency engine holds the gate
+ * scores, resources and records shared so far (`nats.prepare` serves signals, then dependencies); it is unset in
+ * memory, where those calls take no extra await. A call that must not bring a coordination into being
+ * (`mayCreate` false: reads, clears, GetCoordination, DeleteCoordination) serves it only when it exists here or on
+ * another replica. An id the engine will refuse (empty, too long) is left to the engine to refuse.
  */
 function preparer(nats: NatsSignals, store: Store, maxIdLength: number): (coordinationId: string, mayCreate: boolean) => Promise<void> | undefined {
   return (id, mayCreate) => {
@@ -198,8 +200,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     hooks: {
       onPendingChanged: (delta) => metrics.pendingWaits.inc(delta),
       onFinished: (status, ms) => metrics.observeLater(metrics.dependencyResolutionTime.labels(status), ms),
-      onError: (err) => logger.error({ err }, "dependency_resolved could not be published"),
+      onError: (err) => logger.error({ err }, "dependency_resolved or a wait's final record could not be shared"),
     },
+    // Gate scores, resources and wait records shared through JetStream KV; served by `prepare` with the signals.
+    ...(nats !== undefined && { backend: nats.dependencies }),
   });
   const coordinations = createCoordinationEngine({ store, signals, contexts, dependencies, limits: config.limits });
   const coordinationFeed = createCoordinationFeed({

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { abortKind, wireFormatOf } from "../binding/call-context.js";
-import type { DependencyEngine } from "../core/dependencies/dependency-engine.js";
+import type { DependencyEngine, DependencyWriteReturn } from "../core/dependencies/dependency-engine.js";
 import { dependencyStatuses, dependencyTypes, type DependencyInput, type DependencyRecordView, type DependencyTarget } from "../core/dependencies/types.js";
 import { ConsortError, Violations } from "../core/errors.js";
 import {
@@ -76,7 +76,8 @@ function endedBy(signal: AbortSignal): Error {
 
 /** Options of {@link createDependencyService}. */
 export interface DependencyServiceOptions {
-  readonly engine: DependencyEngine;
+  /** In memory its writes return numbers; with a shared backend, promises (awaited only then). */
+  readonly engine: DependencyEngine<DependencyWriteReturn>;
   /** Largest response message in bytes: pages are cut to fit it, as encoded. */
   readonly maxMessageBytes: number;
   /**
@@ -122,15 +123,15 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
     async setQualityGateScore(req) {
       const ready = prepare?.(req.coordinationId, true);
       if (ready !== undefined) await ready;
-      return create(SetQualityGateScoreResponseSchema, { releasedWaits: engine.setGateScore(req.coordinationId, req.gateId, req.score) });
+      const released = engine.setGateScore(req.coordinationId, req.gateId, req.score);
+      return create(SetQualityGateScoreResponseSchema, { releasedWaits: released instanceof Promise ? await released : released });
     },
 
     async setResourceAvailability(req) {
       const ready = prepare?.(req.coordinationId, true);
       if (ready !== undefined) await ready;
-      return create(SetResourceAvailabilityResponseSchema, {
-        releasedWaits: engine.setResourceAvailability(req.coordinationId, req.resourceId, req.available),
-      });
+      const released = engine.setResourceAvailability(req.coordinationId, req.resourceId, req.available);
+      return create(SetResourceAvailabilityResponseSchema, { releasedWaits: released instanceof Promise ? await released : released });
     },
 
     async getDependencyStatus(req) {
@@ -160,7 +161,8 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
     async clearDependencies(req) {
       const ready = prepare?.(req.coordinationId, false);
       if (ready !== undefined) await ready;
-      return create(ClearDependenciesResponseSchema, { clearedRecords: BigInt(engine.clear(req.coordinationId)) });
+      const cleared = engine.clear(req.coordinationId);
+      return create(ClearDependenciesResponseSchema, { clearedRecords: BigInt(cleared instanceof Promise ? await cleared : cleared) });
     },
   };
 }

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from "nats";
 import { ConsortError } from "../../core/errors.js";
 import { createCoordinationMetaStore } from "./coordination-meta.js";
+import { createJetStreamDependencyBackend, type JetStreamDependencyBackend } from "./dependency-backend.js";
 import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "./signal-backend.js";
 import { createJetStreamSignalLog } from "./signal-log.js";
 import { startIdleSweeper, type IdleSweeper } from "./idle-sweeper.js";
@@ -20,6 +21,8 @@ export interface NatsSignalsOptions {
   readonly subjectPrefix?: string;
   /** The meta bucket's name. @default "CONSORT_COORDINATIONS" */
   readonly bucket?: string;
+  /** The dependency bucket's name. @default "CONSORT_DEPENDENCIES" */
+  readonly dependencyBucket?: string;
   /** Told when a served coordination's follower ends unasked (see the backend's `onError`). */
   readonly onError: (error: ConsortError) => void;
   /**
@@ -34,14 +37,17 @@ export interface NatsSignalsOptions {
   };
 }
 
-/** One replica's signal backend on NATS JetStream and the connection it owns. */
+/** One replica's signal and dependency backends on NATS JetStream and the connection they share. */
 export interface NatsSignals {
   readonly backend: JetStreamSignalBackend;
   /** The replica's one NATS connection: the other shared state (routing policies, …) is kept on it too. */
   readonly connection: NatsConnection;
+  /** The dependency engine's backend (gate scores, resources, wait records in JetStream KV), on the same connection. */
+  readonly dependencies: JetStreamDependencyBackend;
   /**
-   * Resolves once `coordinationId` is served here; `undefined` when it already is, so a served coordination's
-   * calls take no extra await. Every call touching a coordination's signals goes through it first.
+   * Resolves once `coordinationId` is served here — its signals, then its dependencies; `undefined` when both
+   * already are, so a served coordination's calls take no extra await. Every call touching a coordination goes
+   * through it first.
    */
   prepare(coordinationId: string): Promise<void> | undefined;
   /**
@@ -52,14 +58,15 @@ export interface NatsSignals {
   prepareExisting(coordinationId: string, existsHere: boolean): Promise<void> | undefined;
   /** The idle sweeper, when `idle` was given. */
   readonly sweeper: IdleSweeper | undefined;
-  /** Stops the sweeper and the backend (its followers and meta watch), then drains the connection. */
+  /** Stops the sweeper and the backends (followers, meta watch, dependency watches), then drains the connection. */
   close(): Promise<void>;
 }
 
 /**
- * Connects to the NATS server at `url` and creates the signal log (file storage), the coordination meta and the
- * signal backend on that one connection. Rejects, the connection closed, when the server is unreachable or
- * JetStream refuses the stream or bucket: the replica must not start half-shared.
+ * Connects to the NATS server at `url` and creates the signal log (file storage), the coordination meta, the
+ * signal backend and the dependency backend (its KV bucket, file storage) on that one connection. Rejects, the
+ * connection closed, when the server is unreachable or JetStream refuses the stream or a bucket: the replica must
+ * not start half-shared.
  */
 export async function startNatsSignals(options: NatsSignalsOptions): Promise<NatsSignals> {
   let nc: NatsConnection;
@@ -77,7 +84,20 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
       ...(options.subjectPrefix === undefined ? {} : { subjectPrefix: options.subjectPrefix }),
     });
     const meta = await createCoordinationMetaStore({ connection: nc, storage: "file", ...(options.bucket === undefined ? {} : { bucket: options.bucket }) });
-    const backend = createJetStreamSignalBackend({ log, meta, onError: options.onError });
+    // The dependency backend reads the signal backend's epochs; the signal backend purges its keys on a delete.
+    let dependencies: JetStreamDependencyBackend | undefined;
+    const backend = createJetStreamSignalBackend({ log, meta, onError: options.onError, onDeleting: (id) => dependencies?.purge(id) ?? Promise.resolve() });
+    dependencies = await createJetStreamDependencyBackend({
+      connection: nc,
+      storage: "file",
+      epochOf: (id) => backend.epochOf(id),
+      onError: options.onError,
+      ...(options.dependencyBucket === undefined ? {} : { bucket: options.dependencyBucket }),
+    });
+    const deps = dependencies;
+    const served = (id: string) => backend.isServed(id) && deps.isServed(id);
+    // Signals first: the dependency values carry the epoch the signal backend serves.
+    const serve = (id: string) => backend.serve(id).then(() => deps.serve(id));
     const idle = options.idle;
     const sweeper =
       idle === undefined
@@ -95,24 +115,25 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     return {
       backend,
       connection: nc,
+      dependencies: deps,
       sweeper,
-      prepare: (coordinationId) => (backend.isServed(coordinationId) ? undefined : backend.serve(coordinationId)),
+      prepare: (coordinationId) => (served(coordinationId) ? undefined : serve(coordinationId)),
       prepareExisting(coordinationId, existsHere) {
-        if (backend.isServed(coordinationId)) return undefined;
-        if (existsHere) return backend.serve(coordinationId);
+        if (served(coordinationId)) return undefined;
+        if (existsHere) return serve(coordinationId);
         return meta.get(coordinationId).then((r) => {
           if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE" });
-          return r.meta === undefined ? undefined : backend.serve(coordinationId);
+          return r.meta === undefined ? undefined : serve(coordinationId);
         });
       },
       async close() {
         await sweeper?.close();
-        await backend.close();
+        await Promise.all([backend.close(), deps.close()]);
         await nc.drain();
       },
     };
   } catch (e) {
     await nc.close();
-    throw new Error(`NATS JetStream at ${options.url} refused the signal stream or the meta bucket: ${(e as Error).message}`, { cause: e });
+    throw new Error(`NATS JetStream at ${options.url} refused the signal stream, the meta bucket or the dependency bucket: ${(e as Error).message}`, { cause: e });
   }
 }

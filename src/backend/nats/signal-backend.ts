@@ -48,7 +48,7 @@ import type { AppendFailure, AppendFailureReason, JetStreamSignalLog } from "./s
  * on still ends the follower (SIGNAL_HISTORY_NOT_FROM_ONE).
  *
  * **Drops** ({@link SignalBackend.drop}). A DeleteCoordination here stops the coordination's follower, purges its
- * subject, deletes its meta (guarded by the epoch served) and purges again (what a replica that had not yet heard
+ * subject (and, through `onDeleting`, what other backends keep of it), deletes its meta (guarded by the epoch served) and purges again (what a replica that had not yet heard
  * appended in between); a serve of the id waits for all that, and begins a new epoch from 1. Every other replica
  * hears the meta's delete of the epoch it serves, stops its follower, forgets the log's head and drops the
  * coordination from its store ({@link SignalViews.drop}: its streams and waits end COORDINATION_DELETED); having
@@ -68,6 +68,12 @@ export interface JetStreamSignalBackendOptions {
   readonly meta: CoordinationMetaStore;
   /** Told when a served coordination's follower ends other than by {@link JetStreamSignalBackend.close}. @default none */
   readonly onError?: (error: ConsortError) => void;
+  /**
+   * Run by the replica that deletes a coordination (or the idle sweeper's, expiring it), after its signals are
+   * purged and before its meta is deleted:
+   * where what other backends share of it is purged too (the dependency backend's keys). @default none
+   */
+  readonly onDeleting?: (coordinationId: string) => Promise<void>;
 }
 
 /** The JetStream signal backend of one replica's engine. */
@@ -80,11 +86,12 @@ export interface JetStreamSignalBackend extends SignalBackend<Promise<PublishRes
   serve(coordinationId: string): Promise<void>;
   /** Whether the coordination is served here (its load completed and its follower runs). */
   isServed(coordinationId: string): boolean;
-  /** The epoch the coordination is served in here; throws COORDINATION_NOT_SERVED when it is not served. */
+  /** The epoch of a coordination served here (from its meta); throws `failed_precondition` COORDINATION_NOT_SERVED otherwise. */
   epochOf(coordinationId: string): string;
   /**
    * Expires the coordination everywhere (the idle sweeper's drop, `idle-sweeper.ts`), whether served here or not:
-   * if its meta is still in `epoch`, its subject is purged, the meta dropped with reason `expired` (guarded by
+   * if its meta is still in `epoch`, its subject is purged (and, through `onDeleting`, what other backends keep of
+   * it), the meta dropped with reason `expired` (guarded by
    * `epoch`; every replica hears it and drops the coordination) and the subject purged again, as a delete does.
    * Resolves whether it dropped it (false: gone already, or begun again in another epoch). Rejects with a
    * `ConsortError` when JetStream cannot be reached.
@@ -256,6 +263,7 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
    */
   const deleteEverywhere = async (id: string, epoch: string) => {
     await log.purgeAll(id);
+    await options.onDeleting?.(id);
     const r = await meta.drop(id, "deleted", { epoch });
     if (!r.ok) {
       if (r.reason === "epoch_changed") return;
@@ -411,6 +419,7 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
       if (!current.ok) throw metaError(id, current, "expired");
       if (current.meta?.epoch !== epoch) return false;
       await log.purgeAll(id);
+      await options.onDeleting?.(id);
       const r = await meta.drop(id, "expired", { epoch });
       if (!r.ok) {
         if (r.reason === "epoch_changed" || r.reason === "not_found") return false;

@@ -10,6 +10,10 @@ import type { PageBudget } from "../sequence-log.js";
 import { coordinationDropped, type Coordination, type Store } from "../store.js";
 import type { PublishInput, SignalRecord } from "../signals/types.js";
 import { checkId, pageSize, requireId } from "../validate.js";
+import type { DependencyBackend, DependencyChange, DependencyViews, SharedDependencyRecord } from "./dependency-backend.js";
+import { checkDependencies, defaultTimeoutMs } from "./dependency-input.js";
+import { createRecordApplier } from "./record-apply.js";
+import { type DependencyState, dependencyMismatch, dependencySlot, indexWait, keyOf, sameTarget, seconds, stateOf, trimRecords, unindexWait, type Wait } from "./wait-state.js";
 import {
   dependencyStatuses,
   type AbandonKind,
@@ -43,7 +47,10 @@ export interface DependencyEngineHooks {
   readonly onPendingChanged?: (delta: number) => void;
   /** A wait finished with `status` after `ms`. */
   readonly onFinished?: (status: DependencyStatus, ms: number) => void;
-  /** Publishing `dependency_resolved` failed unexpectedly (the call's result is returned all the same). */
+  /**
+   * Publishing `dependency_resolved`, or sharing a wait's final record (shared backend), failed unexpectedly (the
+   * call's result is returned all the same).
+   */
   readonly onError?: (error: unknown) => void;
 }
 
@@ -63,20 +70,42 @@ export interface DependencyEngineOptions {
   readonly hooks?: DependencyEngineHooks;
   /** Clock in milliseconds since the epoch. @default Date.now */
   readonly now?: () => number;
+  /**
+   * How long past its `startedAt + timeout` a mirror of another replica's wait stays open without that replica's
+   * final record: then it ends `timeout` here (its owner is taken to have died). Only a shared backend has mirrors.
+   * @default 30_000
+   */
+  readonly mirrorGraceMs?: number;
 }
 
+/** Options of {@link createDependencyEngine} with a shared backend (see {@link DependencyBackend}). */
+export interface SharedDependencyEngineOptions extends DependencyEngineOptions {
+  /** Where gate scores, resources, records and clears are shared; its feed applies them here. */
+  readonly backend: DependencyBackend<Promise<number>>;
+}
+
+/** What a shared write returns: the number itself in memory, a promise of it with a shared backend. */
+export type DependencyWriteReturn = number | Promise<number>;
+
 /** The dependency engine: event-driven waits on completions, resources and gates (SPEC.md §4). */
-export interface DependencyEngine {
+export interface DependencyEngine<W extends DependencyWriteReturn = number> {
   /**
    * Starts (or joins, or reads back) the waits of one agent's dependencies; see ResolveDependencies in the
    * contract. Validation, mismatch and limit errors are thrown before anything is registered. `found`: violations
-   * the caller found while decoding the request.
+   * the caller found while decoding the request. With a shared backend each new wait is decided when its start
+   * record comes back in the coordination's order (a start racing another of the same agent and dependency id
+   * joins the earlier one, or fails DEPENDENCY_MISMATCH in its result), and `result` rejects with the backend's
+   * error when a start could not be shared.
    */
   resolve(input: ResolveInput, found?: readonly FieldViolation[]): ResolveCall;
-  /** Records a gate's score (0..1) and releases the waits it satisfies; returns how many. */
-  setGateScore(coordinationId: string, gateId: string, score: number): number;
-  /** Records a resource's availability; marking it available releases its waits; returns how many. */
-  setResourceAvailability(coordinationId: string, resourceId: string, available: boolean): number;
+  /**
+   * Records a gate's score (0..1) and releases the waits it satisfies; returns how many: the open waits of the
+   * coordination the score satisfied when it was applied here — with a shared backend, those of every replica as
+   * this one knows them in the coordination's feed order (mirrors included), resolved once applied here.
+   */
+  setGateScore(coordinationId: string, gateId: string, score: number): W;
+  /** Records a resource's availability; marking it available releases its waits; returns how many, as {@link setGateScore}. */
+  setResourceAvailability(coordinationId: string, resourceId: string, available: boolean): W;
   /** One record; `not_found` when there is none. */
   status(coordinationId: string, agentId: string, dependencyId: string): DependencyRecordView;
   /** Records newest first, filtered and paginated. */
@@ -88,8 +117,11 @@ export interface DependencyEngine {
     pageToken?: string;
     budget?: PageBudget<DependencyRecordView>;
   }): { records: readonly DependencyRecordView[]; nextPageToken: string };
-  /** Drops records, completions, gate scores and resources; open waits end `failed` "cleared". Returns the records dropped. */
-  clear(coordinationId: string): number;
+  /**
+   * Drops records, completions, gate scores and resources; open waits end `failed` "cleared" (with a shared
+   * backend, on every replica). Returns the records dropped (here).
+   */
+  clear(coordinationId: string): W;
   /** Open (in-progress) waits of the coordination; 0 when unknown. O(1). */
   openWaitCount(coordinationId: string): number;
   /** The coordination's open waits, oldest first. */
@@ -97,192 +129,101 @@ export interface DependencyEngine {
   /** Open waits on the server. */
   readonly pendingCount: number;
 }
-
-/** One wait, mutable while open. */
-interface Wait {
-  readonly seq: number;
-  readonly coordination: Coordination;
-  readonly agentId: string;
-  readonly dependencyId: string;
-  readonly timeoutMs: number;
-  readonly target: DependencyTarget;
-  status: DependencyStatus;
-  message: string;
-  readonly startedAt: number;
-  readonly startedHr: number;
-  finishedAt: number | undefined;
-  durationMs: number;
-  /** Calls waiting on it. */
-  callers: number;
-  /** Ended because its last caller left (deadline, cancel, shutdown): a later call with its id starts it again. */
-  abandoned: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Told once, when the wait finishes. */
-  readonly listeners: Set<() => void>;
-  /** Set when the wait ended because its coordination was dropped: its calls fail with it. */
-  droppedWith: ConsortError | undefined;
-}
-
-/** The dependency part of a coordination (its store slot). */
-interface DependencyState {
-  /** agent \0 dependency id → wait, oldest first. */
-  readonly waits: Map<string, Wait>;
-  /** Finished waits, oldest first (from `finishedHead`), for trimming; may hold waits already dropped. */
-  finishedOrder: Wait[];
-  finishedHead: number;
-  /** Latest completion per agent. */
-  readonly completions: Map<string, { readonly success: boolean; readonly sequence: number }>;
-  readonly gates: Map<string, number>;
-  readonly resources: Map<string, boolean>;
-  /** Open waits by what wakes them. */
-  readonly onCompletion: Map<string, Set<Wait>>;
-  readonly onGate: Map<string, Set<Wait>>;
-  readonly onResource: Map<string, Set<Wait>>;
-  /** The wait-for graph of open completion waits: waiter → awaited agent → open waits on that edge. */
-  readonly waitsFor: Map<string, Map<string, number>>;
-  /** Registered waits not yet finished. */
-  open: number;
-}
-
-const SLOT = "dependencies";
-const defaultTimeoutMs = 120_000;
-/** Longest dependency timeout: a day (timers cannot exceed ~24.8 days anyway). */
-const maxTimeoutMs = 86_400_000;
 /** Calls a burst of releases (one gate score freeing 10,000 waiters) tells per event-loop turn; the rest follow. */
 const releasesPerTurn = 256;
-const keyOf = (agentId: string, dependencyId: string) => `${agentId}\u0000${dependencyId}`;
-
-function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  let set = index.get(key);
-  if (set === undefined) index.set(key, (set = new Set()));
-  set.add(value);
-}
-function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  const set = index.get(key);
-  if (set === undefined) return;
-  set.delete(value);
-  if (set.size === 0) index.delete(key);
-}
-
-/** Seconds as the original printed them: `1`, `0.5`, `120`. */
-const seconds = (ms: number) => `${Math.round(ms) / 1000}`;
 
 /** Whether a completion's data says it failed: `success` false, or `error` set (truthy). */
 export function completionFailed(data: JsonObject): boolean {
   return data["success"] === false || truthy(data["error"]);
 }
 
-function sameTarget(a: DependencyTarget, b: DependencyTarget): boolean {
-  if (a.type !== b.type) return false;
-  switch (a.type) {
-    case "agent_completion":
-      return b.type === a.type && a.agentId === b.agentId && a.requireSuccess === b.requireSuccess;
-    case "resource_availability":
-      return b.type === a.type && a.resourceId === b.resourceId;
-    case "quality_gate":
-      return b.type === a.type && a.gateId === b.gateId && a.threshold === b.threshold;
-  }
-}
-
-/** Creates a {@link DependencyEngine} over a shared store, fed by the signal engine's appends. */
-export function createDependencyEngine(options: DependencyEngineOptions): DependencyEngine {
-  const { store, signals } = options;
+/**
+ * Creates a {@link DependencyEngine} over a shared store, fed by the signal engine's appends. Without `backend` its
+ * writes apply at once and return numbers; with one (see {@link DependencyBackend}) they return promises.
+ */
+export function createDependencyEngine(options: DependencyEngineOptions): DependencyEngine;
+export function createDependencyEngine(options: SharedDependencyEngineOptions): DependencyEngine<Promise<number>>;
+export function createDependencyEngine(options: DependencyEngineOptions & { readonly backend?: DependencyBackend<Promise<number>> }): DependencyEngine<DependencyWriteReturn>;
+export function createDependencyEngine(options: DependencyEngineOptions & { readonly backend?: DependencyBackend<Promise<number>> }): DependencyEngine<DependencyWriteReturn> {
+  const { store, signals, backend } = options;
   const limits = options.limits ?? defaultLimits;
   const hooks = options.hooks ?? {};
   const now = options.now ?? Date.now;
+  const mirrorGraceMs = options.mirrorGraceMs ?? 30_000;
   const maxId = limits.maxIdLength;
+  const replicaId = backend?.replicaId ?? "";
   let pending = 0;
   let nextSeq = 1;
+  let nextWait = 1;
   const tell = createSlicedRunner(releasesPerTurn);
+  /** Waits this replica proposed (start record written, not yet applied), by wait id; always empty in memory. */
+  const proposals = new Map<string, Wait>();
 
-  const peekState = (id: string) => store.peek(id)?.slots[SLOT] as DependencyState | undefined;
-  const stateOf = (c: Coordination): DependencyState => {
-    let s = c.slots[SLOT] as DependencyState | undefined;
-    if (s === undefined) {
-      s = {
-        waits: new Map(),
-        finishedOrder: [],
-        finishedHead: 0,
-        completions: new Map(),
-        gates: new Map(),
-        resources: new Map(),
-        onCompletion: new Map(),
-        onGate: new Map(),
-        onResource: new Map(),
-        waitsFor: new Map(),
-        open: 0,
-      };
-      c.slots[SLOT] = s;
+  const peekState = (id: string) => store.peek(id)?.slots[dependencySlot] as DependencyState | undefined;
+  const trim = (st: DependencyState) => trimRecords(st, limits.maxDependencyRecords);
+
+  /** The wait as its record travels (a start, or its final status). */
+  const recordOf = (w: Wait): SharedDependencyRecord => ({
+    waitId: w.waitId,
+    owner: replicaId,
+    agentId: w.agentId,
+    dependencyId: w.dependencyId,
+    timeoutMs: w.timeoutMs,
+    target: w.target,
+    status: w.finishedAt === undefined ? "in_progress" : w.status,
+    message: w.message,
+    startedAt: w.startedAt,
+    finishedAt: w.finishedAt,
+    durationMs: w.finishedAt === undefined ? 0 : w.durationMs,
+    abandoned: w.abandoned,
+    afterClear: stateOf(w.coordination).lastClear,
+  });
+  /** Shares an own wait's final record (shared backend only), so every replica's mirror of it ends. */
+  const writeFinal = (w: Wait) => {
+    if (backend === undefined || store.peek(w.coordination.id) !== w.coordination) return;
+    let written: Promise<number>;
+    try {
+      written = backend.write({ kind: "record", coordinationId: w.coordination.id, record: recordOf(w) });
+    } catch (e) {
+      hooks.onError?.(e);
+      return;
     }
-    return s;
+    // Refused because this replica is shutting down or the coordination went meanwhile: nothing is left to tell.
+    written.catch((e: unknown) => {
+      if (!(e instanceof ConsortError && (e.reason === "SHUTTING_DOWN" || e.reason === "COORDINATION_DELETED" || e.reason === "COORDINATION_EXPIRED"))) hooks.onError?.(e);
+    });
   };
 
-  const addEdge = (st: DependencyState, from: string, to: string, delta: number) => {
-    let out = st.waitsFor.get(from);
-    if (out === undefined) st.waitsFor.set(from, (out = new Map()));
-    const n = (out.get(to) ?? 0) + delta;
-    if (n > 0) out.set(to, n);
-    else {
-      out.delete(to);
-      if (out.size === 0) st.waitsFor.delete(from);
-    }
-  };
-
-  const keyOfWait = (w: Wait) => keyOf(w.agentId, w.dependencyId);
-  /** Drops the oldest finished records beyond the per-coordination bound, oldest first, in O(dropped). */
-  const trim = (st: DependencyState) => {
-    while (st.finishedOrder.length - st.finishedHead > limits.maxDependencyRecords) {
-      const w = st.finishedOrder[st.finishedHead] as Wait;
-      st.finishedOrder[st.finishedHead++] = undefined as unknown as Wait;
-      const key = keyOfWait(w);
-      if (st.waits.get(key) === w) st.waits.delete(key);
-    }
-    if (st.finishedHead > 1024 && st.finishedHead * 2 > st.finishedOrder.length) {
-      st.finishedOrder = st.finishedOrder.slice(st.finishedHead);
-      st.finishedHead = 0;
-    }
-  };
-
-  /** Ends an open wait: unindexes it, stops its timer and tells its calls. */
-  const finish = (st: DependencyState, w: Wait, status: DependencyStatus, message: string) => {
+  /**
+   * Ends a wait (own or mirror): unindexes it, stops its timer, uncounts it if it was registered, and tells its
+   * calls. `final`: an own wait's final record is shared (shared backend; not for a clear or a drop, which every
+   * replica applies itself). `at`: a mirror's times, from its owner's final record.
+   */
+  const finish = (st: DependencyState, w: Wait, status: DependencyStatus, message: string, final = true, at?: { finishedAt: number; durationMs: number }) => {
     if (w.finishedAt !== undefined) return;
     const registered = w.status === "in_progress";
     w.status = status;
     w.message = message;
-    w.finishedAt = now();
-    w.durationMs = performance.now() - w.startedHr;
+    w.finishedAt = at?.finishedAt ?? now();
+    w.durationMs = at?.durationMs ?? performance.now() - w.startedHr;
     if (w.timer !== undefined) clearTimeout(w.timer);
     w.timer = undefined;
-    if (registered) {
-      // Registered waits only: a wait decided at once was never indexed.
-      switch (w.target.type) {
-        case "agent_completion":
-          removeFrom(st.onCompletion, w.target.agentId, w);
-          addEdge(st, w.agentId, w.target.agentId, -1);
-          break;
-        case "quality_gate":
-          removeFrom(st.onGate, w.target.gateId, w);
-          break;
-        case "resource_availability":
-          removeFrom(st.onResource, w.target.resourceId, w);
-          break;
-      }
-    }
+    unindexWait(st, w);
     st.finishedOrder.push(w);
-    hooks.onFinished?.(status, w.durationMs);
+    if (w.owned) hooks.onFinished?.(status, w.durationMs);
     // The record is final now; its calls are told at most `releasesPerTurn` per event-loop turn.
     for (const l of w.listeners) tell(l);
     w.listeners.clear();
-  };
-  /** Ends a registered (counted) wait. */
-  const release = (st: DependencyState, w: Wait, status: DependencyStatus, message: string) => {
-    if (w.finishedAt !== undefined) return;
-    finish(st, w, status, message);
-    st.open--;
-    pending--;
-    w.coordination.pins--;
-    store.changed(w.coordination);
-    hooks.onPendingChanged?.(-1);
+    if (registered) {
+      st.open--;
+      w.coordination.pins--;
+      if (w.owned) {
+        pending--;
+        hooks.onPendingChanged?.(-1);
+      }
+      store.changed(w.coordination);
+    }
+    if (final && w.owned && backend !== undefined) writeFinal(w);
     trim(st);
   };
 
@@ -302,7 +243,8 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       : ["resolved", ""];
   };
 
-  // Completions land here synchronously within their publish: the wake-up cannot be lost.
+  // Completions land here synchronously within their publish: the wake-up cannot be lost. Every replica hears every
+  // completion (signals are shared), and each releases its own waits; mirrors end with their owner's record.
   signals.addAppendListener((signal) => {
     if (signal.type !== "agent_completed") return;
     const c = store.peek(signal.coordinationId);
@@ -321,7 +263,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       if (waiting === undefined) continue;
       for (const w of [...waiting]) {
         const [status, message] = completionOutcome(w, success);
-        release(st, w, status, message);
+        finish(st, w, status, message);
       }
     }
   });
@@ -349,38 +291,47 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     }
   };
 
+  /** Registers an open wait: indexes it, counts it, pins its coordination; an own wait's timer, a mirror's expiry. */
   const register = (st: DependencyState, w: Wait) => {
     w.status = "in_progress";
-    const t = w.target;
-    switch (t.type) {
-      case "agent_completion":
-        addTo(st.onCompletion, t.agentId, w);
-        addEdge(st, w.agentId, t.agentId, 1);
-        break;
-      case "quality_gate":
-        addTo(st.onGate, t.gateId, w);
-        break;
-      case "resource_availability":
-        addTo(st.onResource, t.resourceId, w);
-        break;
-    }
+    indexWait(st, w);
     st.open++;
-    pending++;
     w.coordination.pins++;
-    hooks.onPendingChanged?.(1);
-    w.timer = setTimeout(() => release(st, w, "timeout", `Dependency '${w.dependencyId}' timed out after ${seconds(w.timeoutMs)}s`), w.timeoutMs);
+    if (w.owned) {
+      pending++;
+      hooks.onPendingChanged?.(1);
+      w.timer = setTimeout(() => finish(st, w, "timeout", `Dependency '${w.dependencyId}' timed out after ${seconds(w.timeoutMs)}s`), w.timeoutMs);
+    } else {
+      // Its owner's final record ends it; an owner gone silent (its replica died) leaves it to end here.
+      const left = w.startedAt + w.timeoutMs + mirrorGraceMs - now();
+      w.timer = setTimeout(() => {
+        w.abandoned = true;
+        finish(st, w, "timeout", `Dependency '${w.dependencyId}' timed out: the replica that owned it sent no result within ${seconds(w.timeoutMs + mirrorGraceMs)}s`);
+      }, Math.max(0, left));
+      // No call waits on a mirror here to keep the process alive for.
+      w.timer.unref();
+    }
+    // Registered after the call that acquired the coordination (shared): its figures changed since.
+    if (backend !== undefined) store.changed(w.coordination);
   };
 
-  // A dropped coordination's open waits end at once, so the server-wide count and the timers are right; their calls
-  // fail with the drop (see ResolveCall.result). Records, completions, gates and resources go with the coordination.
+  /** A dropped coordination's open waits and proposals end at once; their calls fail with the drop (see ResolveCall.result). */
   store.onDrop((c, reason) => {
-    const st = c.slots[SLOT] as DependencyState | undefined;
-    if (st === undefined || st.open === 0) return;
+    backend?.drop?.(c.id, reason);
+    const st = c.slots[dependencySlot] as DependencyState | undefined;
     const error = coordinationDropped(c.id, reason);
+    for (const w of proposals.values()) {
+      if (w.coordination !== c) continue;
+      proposals.delete(w.waitId);
+      w.droppedWith = error;
+      for (const l of w.listeners) tell(l);
+      w.listeners.clear();
+    }
+    if (st === undefined || st.open === 0) return;
     for (const w of [...st.waits.values()]) {
       if (w.status !== "in_progress" || w.finishedAt !== undefined) continue;
       w.droppedWith = error;
-      release(st, w, "failed", `Dependency '${w.dependencyId}' ended: ${error.message}`);
+      finish(st, w, "failed", `Dependency '${w.dependencyId}' ended: ${error.message}`, false);
     }
   });
 
@@ -399,10 +350,13 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
 
   const outcome = (w: Wait): DependencyOutcome => ({ dependencyId: w.dependencyId, status: w.status, durationMs: w.durationMs, message: w.message });
 
-  /** Publishes `dependency_resolved` once per set of waits, however many calls joined them. */
+  /**
+   * Publishes `dependency_resolved` once per set of waits, however many calls (on however many replicas) joined
+   * them: its key is made of the waits' ids, which are the same on every replica.
+   */
   const announce = (coordinationId: string, agentId: string, waits: readonly Wait[]): unknown => {
     const key = `dependency_resolved:${createHash("sha256")
-      .update(`${agentId}\u0000${waits.map((w) => w.seq).join(",")}`)
+      .update(`${agentId}\u0000${waits.map((w) => w.waitId).join(",")}`)
       .digest("base64url")
       .slice(0, 32)}`;
     return signals.publish({
@@ -414,6 +368,99 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     });
   };
 
+  /**
+   * Applies the start of one of this replica's waits: decided against current state and, if it must wait,
+   * registered, in one synchronous step (the event that satisfies it cannot land in between). In memory this is
+   * called within ResolveDependencies; with a shared backend, when the start record comes back in the
+   * coordination's order, so a wait cycle is refused alike everywhere: the later start in that order fails.
+   */
+  const startOwn = (st: DependencyState, key: string, w: Wait) => {
+    w.seq = nextSeq++;
+    st.waits.delete(key); // started again: the newest record is the one kept, last in order
+    st.waits.set(key, w);
+    if (w.leftWith !== undefined) {
+      finish(st, w, w.leftWith[0], w.leftWith[1]);
+      return;
+    }
+    const decided = decideNow(st, w);
+    if (decided !== undefined) finish(st, w, decided[0], decided[1]);
+    else register(st, w);
+  };
+
+  const applyRecord = createRecordApplier({
+    replicaId,
+    proposals,
+    now,
+    nextSeq: () => nextSeq++,
+    startOwn,
+    register,
+    finish,
+    tell,
+  });
+
+  /** An open wait a gate score or resource satisfied: an own one is released; a mirror leaves the index, its owner releases it. */
+  const satisfied = (st: DependencyState, w: Wait) => {
+    if (w.owned) finish(st, w, "resolved", "");
+    else unindexWait(st, w);
+  };
+  const applyGate = (st: DependencyState, gateId: string, score: number): number => {
+    st.gates.set(gateId, score);
+    const waiting = st.onGate.get(gateId);
+    if (waiting === undefined) return 0;
+    let released = 0;
+    for (const w of [...waiting]) {
+      if (score >= (w.target as Extract<DependencyTarget, { type: "quality_gate" }>).threshold) {
+        satisfied(st, w);
+        released++;
+      }
+    }
+    return released;
+  };
+  const applyResource = (st: DependencyState, resourceId: string, available: boolean): number => {
+    st.resources.set(resourceId, available);
+    const waiting = available ? st.onResource.get(resourceId) : undefined;
+    if (waiting === undefined) return 0;
+    const list = [...waiting];
+    for (const w of list) satisfied(st, w);
+    return list.length;
+  };
+  const applyClear = (c: Coordination, st: DependencyState, clearId: string): number => {
+    st.lastClear = clearId;
+    c.lastActivity = now();
+    store.changed(c);
+    const n = st.waits.size;
+    for (const w of [...st.waits.values()]) finish(st, w, "failed", `Dependency '${w.dependencyId}' cleared`, false);
+    st.waits.clear();
+    st.finishedOrder = [];
+    st.finishedHead = 0;
+    st.completions.clear();
+    st.gates.clear();
+    st.resources.clear();
+    return n;
+  };
+
+  const views: DependencyViews = {
+    apply(change: DependencyChange) {
+      const c = store.peek(change.coordinationId);
+      if (c === undefined) return 0;
+      const st = stateOf(c);
+      switch (change.kind) {
+        case "gate":
+          return applyGate(st, change.gateId, change.score);
+        case "resource":
+          return applyResource(st, change.resourceId, change.available);
+        case "clear":
+          return applyClear(c, st, change.clearId);
+        case "record":
+          applyRecord(c, st, change.record);
+          return 0;
+      }
+    },
+  };
+  backend?.connect?.(views);
+
+  /** The wait a call's wait stands for: itself, or the open wait its start joined. */
+  const final = (w: Wait): Wait => w.joined ?? w;
   return {
     get pendingCount() {
       return pending;
@@ -424,36 +471,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       requireId(v, "coordination_id", input.coordinationId, maxId);
       requireId(v, "agent_id", input.agentId, maxId);
       let deps: readonly DependencyInput[] = input.dependencies;
-      const seen = new Map<string, number>();
-      const targets: (DependencyTarget | undefined)[] = deps.map((d, i) => {
-        const f = `dependencies[${i}]`;
-        if (requireId(v, `${f}.dependency_id`, d.dependencyId, maxId) !== "") {
-          const j = seen.get(d.dependencyId);
-          if (j !== undefined) v.add(`${f}.dependency_id`, `duplicates dependencies[${j}].dependency_id ${JSON.stringify(d.dependencyId)}`);
-          else seen.set(d.dependencyId, i);
-        }
-        if (d.timeoutMs !== undefined && !(d.timeoutMs > 0 && d.timeoutMs <= maxTimeoutMs)) {
-          v.add(`${f}.timeout`, `must be more than 0 and at most ${maxTimeoutMs / 1000}s (unset means ${defaultTimeoutMs / 1000}s), got ${d.timeoutMs}ms`);
-        }
-        const t = d.target;
-        switch (t?.type) {
-          case undefined:
-            v.add(`${f}.target`, "must set exactly one of agent_completion, resource, quality_gate");
-            return undefined;
-          case "agent_completion":
-            requireId(v, `${f}.agent_completion.agent_id`, t.agentId, maxId);
-            return { type: t.type, agentId: t.agentId, requireSuccess: t.requireSuccess ?? true };
-          case "resource_availability":
-            requireId(v, `${f}.resource.resource_id`, t.resourceId, maxId);
-            return { type: t.type, resourceId: t.resourceId };
-          case "quality_gate": {
-            requireId(v, `${f}.quality_gate.gate_id`, t.gateId, maxId);
-            const threshold = t.threshold ?? 0.8;
-            if (!(threshold >= 0 && threshold <= 1)) v.add(`${f}.quality_gate.threshold`, `must be between 0 and 1, got ${threshold}`);
-            return { type: t.type, gateId: t.gateId, threshold };
-          }
-        }
-      });
+      const targets = checkDependencies(v, deps, maxId);
       v.throwIfAny();
       let resolvedTargets = targets as DependencyTarget[];
       if (deps.length === 0) {
@@ -476,15 +494,9 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           if (w === undefined) return;
         }
         const timeoutMs = d.timeoutMs ?? defaultTimeoutMs;
-        if (!sameTarget(w.target, resolvedTargets[i] as DependencyTarget) || w.timeoutMs !== timeoutMs) {
-          throw new ConsortError(
-            "failed_precondition",
-            `dependency ${JSON.stringify(d.dependencyId)} of agent ${JSON.stringify(input.agentId)} is already recorded with a different target or timeout; use a new dependency id or ClearDependencies`,
-            { reason: "DEPENDENCY_MISMATCH", metadata: { dependency_id: d.dependencyId, agent_id: input.agentId } },
-          );
-        }
+        if (!sameTarget(w.target, resolvedTargets[i] as DependencyTarget) || w.timeoutMs !== timeoutMs) throw dependencyMismatch(input.agentId, d.dependencyId);
       });
-      if (pending + fresh > limits.maxPendingWaits) {
+      if (pending + proposals.size + fresh > limits.maxPendingWaits) {
         throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxPendingWaits} pending dependency waits`, {
           reason: "TOO_MANY_WAITS",
           metadata: { limit: String(limits.maxPendingWaits) },
@@ -493,6 +505,8 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
 
       const c = store.acquire(input.coordinationId);
       const st = stateOf(c);
+      /** Start records being shared (shared backend only). */
+      const writes: Promise<number>[] = [];
       const waits = deps.map((d, i): Wait => {
         const key = keyOf(input.agentId, d.dependencyId);
         const old = st.waits.get(key);
@@ -500,9 +514,10 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           if (old.finishedAt === undefined) old.callers++;
           return old;
         }
-        if (old !== undefined) st.waits.delete(key); // started again, below: the newest record is the one kept
         const w: Wait = {
-          seq: nextSeq++,
+          seq: 0,
+          waitId: backend === undefined ? String(nextWait++) : `${replicaId}:${nextWait++}`,
+          owned: true,
           coordination: c,
           agentId: input.agentId,
           dependencyId: d.dependencyId,
@@ -519,13 +534,16 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           timer: undefined,
           listeners: new Set(),
           droppedWith: undefined,
+          indexed: false,
+          leftWith: undefined,
+          joined: undefined,
         };
-        st.waits.set(key, w);
-        // Checked against current state and, if it must wait, registered in one synchronous step: the event that
-        // satisfies it cannot land in between.
-        const now_ = decideNow(st, w);
-        if (now_ !== undefined) finish(st, w, now_[0], now_[1]);
-        else register(st, w);
+        if (backend === undefined) startOwn(st, key, w);
+        else {
+          // Decided when its start comes back in the coordination's order (see startOwn).
+          proposals.set(w.waitId, w);
+          writes.push(backend.write({ kind: "record", coordinationId: c.id, record: recordOf(w) }));
+        }
         return w;
       });
       trim(st);
@@ -537,7 +555,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
         settle = resolve;
         fail = reject;
       });
-      const results = () => ({ success: waits.every((w) => w.status === "resolved"), results: waits.map(outcome) });
+      const results = () => ({ success: waits.every((w) => final(w).status === "resolved"), results: waits.map((w) => outcome(final(w))) });
       // Distinct open waits: the same wait listed twice is one wait to hear from.
       let open = 0;
       const onFinished = () => {
@@ -546,7 +564,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
         // (and delivered) before the completion itself reaches subscribers.
         queueMicrotask(() => {
           if (abandoned) return;
-          const dropped = waits.find((w) => w.droppedWith !== undefined)?.droppedWith;
+          const dropped = waits.map(final).find((w) => w.droppedWith !== undefined)?.droppedWith;
           if (dropped !== undefined) {
             fail(dropped);
             return;
@@ -560,7 +578,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
           let announced: unknown;
           try {
             // Only into the coordination the waits belong to: a dropped one is not created again by its announcement.
-            if (r.success && store.peek(input.coordinationId) === c) announced = announce(input.coordinationId, input.agentId, waits);
+            if (r.success && store.peek(input.coordinationId) === c) announced = announce(input.coordinationId, input.agentId, waits.map(final));
           } catch (e) {
             report(e);
           }
@@ -587,21 +605,45 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
         open = 1;
         onFinished();
       }
+      /** Ends the call's open waits that no other call joined: own ones here, proposals once applied, mirrors never (their owner's). */
+      const leave = (ended: (w: Wait) => readonly [DependencyStatus, string]) => {
+        if (abandoned) return;
+        abandoned = true;
+        for (const x of waits) {
+          const w = final(x);
+          if (w.finishedAt !== undefined) continue;
+          w.listeners.delete(onFinished);
+          // Another replica's wait goes on without this call: its owner ends it.
+          if (--w.callers > 0 || (!w.owned && !proposals.has(w.waitId))) continue;
+          w.abandoned = true;
+          if (proposals.has(w.waitId)) w.leftWith = ended(w);
+          else if (w.owned) finish(st, w, ...ended(w));
+        }
+        settle(results());
+      };
+      if (writes.length > 0) {
+        // A start that could not be shared fails the call; its other waits end as if it was cancelled. A start
+        // that was stored after all comes back with no proposal, and ends failed on every replica (applyRecord).
+        Promise.all(writes).catch((e: unknown) => {
+          for (const w of waits) {
+            if (!proposals.delete(w.waitId)) continue;
+            w.status = "failed";
+            w.message = `Dependency '${w.dependencyId}' ended: its start could not be shared`;
+            w.finishedAt = now();
+            w.listeners.clear();
+          }
+          fail(e instanceof ConsortError ? e : new ConsortError("unavailable", String(e), { reason: "BACKEND_UNAVAILABLE", metadata: { coordination_id: c.id }, cause: e }));
+          leave((w) => ["failed", `Dependency '${w.dependencyId}' ended: its call failed`]);
+        });
+      }
       return {
         result,
         abandon(kind) {
-          if (abandoned) return;
-          abandoned = true;
-          for (const w of waits) {
-            if (w.finishedAt !== undefined) continue;
-            w.listeners.delete(onFinished);
-            if (--w.callers > 0) continue;
-            w.abandoned = true;
-            if (kind === "deadline") release(st, w, "timeout", `Dependency '${w.dependencyId}' timed out after ${seconds(performance.now() - w.startedHr)}s: the call's deadline passed`);
-            else if (kind === "cancelled") release(st, w, "failed", `Dependency '${w.dependencyId}' cancelled`);
-            else release(st, w, "failed", `Dependency '${w.dependencyId}' ended: the server is shutting down`);
-          }
-          settle(results());
+          leave((w): readonly [DependencyStatus, string] => {
+            if (kind === "deadline") return ["timeout", `Dependency '${w.dependencyId}' timed out after ${seconds(performance.now() - w.startedHr)}s: the call's deadline passed`];
+            if (kind === "cancelled") return ["failed", `Dependency '${w.dependencyId}' cancelled`];
+            return ["failed", `Dependency '${w.dependencyId}' ended: the server is shutting down`];
+          });
         },
       };
     },
@@ -614,17 +656,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       v.throwIfAny();
       const st = stateOf(store.acquire(coordinationId));
       checkRoom(st.gates, gateId, "quality gates", "TOO_MANY_GATES");
-      st.gates.set(gateId, score);
-      const waiting = st.onGate.get(gateId);
-      if (waiting === undefined) return 0;
-      let released = 0;
-      for (const w of [...waiting]) {
-        if (score >= (w.target as Extract<DependencyTarget, { type: "quality_gate" }>).threshold) {
-          release(st, w, "resolved", "");
-          released++;
-        }
-      }
-      return released;
+      return backend === undefined ? applyGate(st, gateId, score) : backend.write({ kind: "gate", coordinationId, gateId, score });
     },
 
     setResourceAvailability(coordinationId, resourceId, available) {
@@ -634,12 +666,7 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
       v.throwIfAny();
       const st = stateOf(store.acquire(coordinationId));
       checkRoom(st.resources, resourceId, "resources", "TOO_MANY_RESOURCES");
-      st.resources.set(resourceId, available);
-      const waiting = available ? st.onResource.get(resourceId) : undefined;
-      if (waiting === undefined) return 0;
-      const list = [...waiting];
-      for (const w of list) release(st, w, "resolved", "");
-      return list.length;
+      return backend === undefined ? applyResource(st, resourceId, available) : backend.write({ kind: "resource", coordinationId, resourceId, available });
     },
 
     status(coordinationId, agentId, dependencyId) {
@@ -714,19 +741,10 @@ export function createDependencyEngine(options: DependencyEngineOptions): Depend
     clear(coordinationId) {
       checkId("coordination_id", coordinationId, maxId);
       const c = store.peek(coordinationId);
+      if (backend !== undefined) return c === undefined ? Promise.resolve(0) : backend.write({ kind: "clear", coordinationId, clearId: `${replicaId}:${nextWait++}` });
       const st = peekState(coordinationId);
       if (c === undefined || st === undefined) return 0;
-      c.lastActivity = now();
-      store.changed(c);
-      const n = st.waits.size;
-      for (const w of [...st.waits.values()]) release(st, w, "failed", `Dependency '${w.dependencyId}' cleared`);
-      st.waits.clear();
-      st.finishedOrder = [];
-      st.finishedHead = 0;
-      st.completions.clear();
-      st.gates.clear();
-      st.resources.clear();
-      return n;
+      return applyClear(c, st, "");
     },
   };
 }
