@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
-import { createContextEngine, type ContextEngine } from "./core/context/context-engine.js";
+import type { ContextMode } from "./core/context/context-backend.js";
+import { createContextEngine, type ContextEngine, type ContextEngineOptions } from "./core/context/context-engine.js";
 import { createCoordinationEngine, type CoordinationEngine } from "./core/coordinations/coordination-engine.js";
 import { createCoordinationFeed, type CoordinationFeed } from "./core/coordinations/coordination-feed.js";
 import { createDependencyEngine, type DependencyEngine } from "./core/dependencies/dependency-engine.js";
@@ -51,7 +52,8 @@ export interface App {
   /** Its publishes return promises when signals are on NATS JetStream (`--backend nats://…`). */
   readonly signals: SignalEngine<PublishReturn>;
   readonly routing: RoutingEngine;
-  readonly contexts: ContextEngine;
+  /** Its changes return promises when contexts are on NATS JetStream (`--backend nats://…`). */
+  readonly contexts: ContextEngine<ContextMode>;
   readonly dependencies: DependencyEngine;
   readonly coordinations: CoordinationEngine;
   /** What WatchCoordinations streams. */
@@ -150,7 +152,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     onRouted: (record) => metrics.observeLater(metrics.routingDecisionTime, record.routingTimeMs),
   });
   const { maxMessageBytes } = config.limits;
-  const contexts = createContextEngine({
+  const contextOptions: ContextEngineOptions = {
     store,
     limits: config.limits,
     // Every stored context fits in one message in either encoding, so every client can read it back.
@@ -160,7 +162,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       onDistributed: (_agents, ms) => metrics.observeLater(metrics.contextDistributionTime, ms),
       onWatchersChanged: (delta) => metrics.activeContextWatchers.inc(delta),
     },
-  });
+  };
+  // Shared contexts (issue 12): changes go through the NATS context backend, served with the signals by `prepare`.
+  const contexts: ContextEngine<ContextMode> = nats === undefined ? createContextEngine(contextOptions) : createContextEngine({ ...contextOptions, backend: nats.contexts });
   const dependencies = createDependencyEngine({
     store,
     // dependency_resolved goes to a coordination served here first, like a Publish.

@@ -1,6 +1,8 @@
 import { connect, type NatsConnection } from "nats";
 import { ConsortError } from "../../core/errors.js";
 import { createCoordinationMetaStore } from "./coordination-meta.js";
+import { createJetStreamContextBackend, type JetStreamContextBackend } from "./context-backend.js";
+import { createJetStreamContextLog } from "./context-log.js";
 import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "./signal-backend.js";
 import { createJetStreamSignalLog } from "./signal-log.js";
 
@@ -20,14 +22,21 @@ export interface NatsSignalsOptions {
   readonly bucket?: string;
   /** Told when a served coordination's follower ends unasked (see the backend's `onError`). */
   readonly onError: (error: ConsortError) => void;
+  /** Context documents kept per coordination: the context stream's `max_msgs_per_subject`. @default historyLimit */
+  readonly contextHistoryLimit?: number;
+  /** The context stream's name. @default "CONSORT_CONTEXTS" */
+  readonly contextStreamName?: string;
 }
 
 /** One replica's signal backend on NATS JetStream and the connection it owns. */
 export interface NatsSignals {
   readonly backend: JetStreamSignalBackend;
+  /** The context engine's backend on the same connection, served with the signals (`context-backend.ts`). */
+  readonly contexts: JetStreamContextBackend;
   /**
-   * Resolves once `coordinationId` is served here; `undefined` when it already is, so a served coordination's
-   * calls take no extra await. Every call touching a coordination's signals goes through it first.
+   * Resolves once `coordinationId` is served here — its signals, then its contexts (their epoch is the signals'
+   * meta); `undefined` when both already are, so a served coordination's calls take no extra await. Every call
+   * touching a coordination's signals or contexts goes through it first.
    */
   prepare(coordinationId: string): Promise<void> | undefined;
   /**
@@ -41,8 +50,8 @@ export interface NatsSignals {
 }
 
 /**
- * Connects to the NATS server at `url` and creates the signal log (file storage), the coordination meta and the
- * signal backend on that one connection. Rejects, the connection closed, when the server is unreachable or
+ * Connects to the NATS server at `url` and creates the signal log (file storage), the coordination meta, the
+ * signal backend, the context log and the context backend on that one connection. Rejects, the connection closed, when the server is unreachable or
  * JetStream refuses the stream or bucket: the replica must not start half-shared.
  */
 export async function startNatsSignals(options: NatsSignalsOptions): Promise<NatsSignals> {
@@ -62,24 +71,41 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     });
     const meta = await createCoordinationMetaStore({ connection: nc, storage: "file", ...(options.bucket === undefined ? {} : { bucket: options.bucket }) });
     const backend = createJetStreamSignalBackend({ log, meta, onError: options.onError });
+    // Contexts: one document per change on their own stream, loaded in the same serve step (issue 12).
+    const contextHistoryLimit = options.contextHistoryLimit ?? options.historyLimit;
+    const contextLog = await createJetStreamContextLog({
+      connection: nc,
+      storage: "file",
+      historyLimit: contextHistoryLimit,
+      ...(options.contextStreamName === undefined ? {} : { streamName: options.contextStreamName }),
+    });
+    const epochOf = (id: string) => {
+      if (backend.epochOf === undefined) throw new Error("the signal backend keeps no epochs");
+      return backend.epochOf(id);
+    };
+    const contexts = createJetStreamContextBackend({ log: contextLog, epochOf, fullStateEvery: contextHistoryLimit, onError: options.onError });
+    const served = (id: string) => backend.isServed(id) && contexts.isServed(id);
+    const serve = (id: string) => backend.serve(id).then(() => contexts.serve(id));
     return {
       backend,
-      prepare: (coordinationId) => (backend.isServed(coordinationId) ? undefined : backend.serve(coordinationId)),
+      contexts,
+      prepare: (coordinationId) => (served(coordinationId) ? undefined : serve(coordinationId)),
       prepareExisting(coordinationId, existsHere) {
-        if (backend.isServed(coordinationId)) return undefined;
-        if (existsHere) return backend.serve(coordinationId);
+        if (served(coordinationId)) return undefined;
+        if (existsHere) return serve(coordinationId);
         return meta.get(coordinationId).then((r) => {
-          if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE" });
-          return r.meta === undefined ? undefined : backend.serve(coordinationId);
+          if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE", metadata: { coordination_id: coordinationId } });
+          return r.meta === undefined ? undefined : serve(coordinationId);
         });
       },
       async close() {
+        await contexts.close();
         await backend.close();
         await nc.drain();
       },
     };
   } catch (e) {
     await nc.close();
-    throw new Error(`NATS JetStream at ${options.url} refused the signal stream or the meta bucket: ${(e as Error).message}`, { cause: e });
+    throw new Error(`NATS JetStream at ${options.url} refused the signal stream, the context stream or the meta bucket: ${(e as Error).message}`, { cause: e });
   }
 }
