@@ -72,7 +72,8 @@ export function createFakeContextLog(maxDelayMs = 3): FakeContextLog {
           if (c.revision !== revision + 1) continue;
           v.apply(id, c);
           revision = c.revision;
-          for (const w of waiting.filter((x) => x.id === id && x.revision <= revision)) {
+          const now = revision;
+          for (const w of waiting.filter((x) => x.id === id && x.revision <= now)) {
             waiting.splice(waiting.indexOf(w), 1);
             w.done();
           }

@@ -187,7 +187,8 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
       else throw unreadable(s.id, `revision ${d.revision} follows ${revision} here, and the revisions between are not retained`, "CONTEXT_HISTORY_NOT_RETAINED");
     }
     v.apply(s.id, body.change);
-    if (isFull(body.change) || body.base !== undefined) s.lastFull = body.base?.revision ?? d.revision;
+    // A full state at this revision: the change applied to a complete state, or one needing none.
+    if (isFull(body.change) || body.base !== undefined) s.lastFull = d.revision;
     s.lastStream = d.streamSequence;
     const p = s.pending.get(body.id);
     if (p !== undefined) {
