@@ -83,6 +83,7 @@ export function createFakeContextLog(maxDelayMs = 3): FakeContextLog {
       const reach = (id: string, revision: number) =>
         new Promise<void>((done) => ((views?.revision(id) ?? 0) >= revision ? done() : waiting.push({ id, revision, done })));
       const replica: FakeContextReplica = {
+        mode: "shared",
         drops,
         get views() {
           return views as ContextViews;

@@ -252,6 +252,7 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
   };
 
   return {
+    mode: "shared",
     connect(v) {
       views = v;
     },

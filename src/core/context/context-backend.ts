@@ -62,6 +62,8 @@ export interface ContextPlan<T> {
 
 /** A context engine's backend. `M`: whether its submissions answer synchronously (`local`) or not (`shared`). */
 export interface ContextBackend<M extends ContextMode = ContextMode> {
+  /** Whether its submissions answer synchronously (`local`) or with promises (`shared`). */
+  readonly mode: M;
   /**
    * Makes the change `plan` computes for `coordinationId` and returns the answer. `plan` is called synchronously
    * against the local state; what it throws is thrown (or, shared, rejected) and nothing is changed. Shared: the
@@ -107,6 +109,7 @@ export interface ContextViews {
 export function createInMemoryContextBackend(): ContextBackend<"local"> {
   let views: ContextViews | undefined;
   return {
+    mode: "local",
     connect(v) {
       views = v;
     },
