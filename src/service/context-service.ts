@@ -123,6 +123,9 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       v.throwIfAny();
       const ready = prepare?.(req.coordinationId, true);
       if (ready !== undefined) await ready;
+      // A resume point made on another replica: applied here first (a shared backend only).
+      const caughtUp = afterRevision === undefined ? undefined : engine.catchUp(req.coordinationId, afterRevision);
+      if (caughtUp !== undefined) await caughtUp;
       // Where the transport supports it, a watcher that falls behind, or whose coordination is deleted, is ended at
       // once, even if the client's flow-control window is full (as Subscribe does).
       const interrupt = ctx.values.get(interruptKey);

@@ -7,10 +7,10 @@ import { errorOf } from "./thrown.js";
 /** The context engine's backend seam (`context-backend.ts`): in memory, and over a shared log standing in for JetStream. */
 
 
-const replicas = (count: number, clock = () => 1_000) => {
+const replicas = (count: number, clock = () => 1_000, lagMs: readonly number[] = []) => {
   const log = createFakeContextLog();
-  const made = Array.from({ length: count }, () => {
-    const backend = log.replica();
+  const made = Array.from({ length: count }, (_, i) => {
+    const backend = log.replica(lagMs[i] ?? 0);
     const store = createStore();
     return { backend, store, engine: createContextEngine({ store, backend, now: clock }) };
   });
@@ -89,6 +89,26 @@ describe("a shared backend", () => {
       [2, 2],
     ]);
     w.close();
+  });
+
+  it("lets a watch resuming after a revision made on another replica wait until it is applied here", async () => {
+    const { log, made } = replicas(2, undefined, [0, 30]);
+    const [a, b] = made as [NonNullable<(typeof made)[0]>, NonNullable<(typeof made)[0]>];
+    for (const r of made) r.backend.views.open("x");
+    const page = await a.engine.distribute({ coordinationId: "x", sessionId: "s", assignments: assignments("p") });
+    // B has not applied revision 1 yet: a watch after it would be told REVISION_AHEAD.
+    expect(b.engine.list({ coordinationId: "x" }).revision).toBe(0);
+    expect(errorOf(() => b.engine.watch({ coordinationId: "x", agentId: "p", afterRevision: page.revision })).reason).toBe("REVISION_AHEAD");
+    const waiting = b.engine.catchUp("x", page.revision);
+    expect(waiting).toBeInstanceOf(Promise);
+    await waiting;
+    expect(b.engine.list({ coordinationId: "x" }).revision).toBe(1);
+    b.engine.watch({ coordinationId: "x", agentId: "p", afterRevision: page.revision }).close();
+    // Nothing to wait for: already applied, or beyond the shared head (REVISION_AHEAD is then right).
+    expect(b.engine.catchUp("x", 1)).toBeUndefined();
+    expect(b.engine.catchUp("x", 9)).toBeUndefined();
+    expect(createContextEngine({ store: createStore() }).catchUp("x", 3)).toBeUndefined();
+    await log.settled();
   });
 
   it("answers a change that changes nothing without the log, and refuses invalid input synchronously", async () => {

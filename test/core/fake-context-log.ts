@@ -9,8 +9,8 @@ import type { DropReason } from "../../src/core/store.js";
  * and applied there in revision order. A submission resolves with the plan's answer once its own replica applied it.
  */
 export interface FakeContextLog {
-  /** A backend for one more engine on this log. */
-  replica(): FakeContextReplica;
+  /** A backend for one more engine on this log, whose deliveries come `lagMs` later than the others'. */
+  replica(lagMs?: number): FakeContextReplica;
   /** Stored changes per coordination, in revision order. */
   readonly changes: ReadonlyMap<string, readonly ContextCommit[]>;
   /** Submissions planned again after losing a race. */
@@ -41,12 +41,12 @@ export function createFakeContextLog(maxDelayMs = 3): FakeContextLog {
   let conflicts = 0;
   let inFlight = 0;
   let idle: (() => void)[] = [];
-  const later = (fn: () => void) => {
+  const later = (fn: () => void, lagMs = 0) => {
     inFlight++;
     setTimeout(() => {
       fn();
       if (--inFlight === 0) for (const w of idle.splice(0)) setImmediate(w);
-    }, Math.floor(random() * (maxDelayMs + 1)));
+    }, lagMs + Math.floor(random() * (maxDelayMs + 1)));
   };
 
   return {
@@ -57,7 +57,7 @@ export function createFakeContextLog(maxDelayMs = 3): FakeContextLog {
       return conflicts;
     },
     settled: () => (inFlight === 0 ? Promise.resolve() : new Promise((r) => idle.push(r))),
-    replica() {
+    replica(lagMs = 0) {
       let views: ContextViews | undefined;
       const drops: [string, DropReason][] = [];
       /** Submissions waiting for a revision to be applied here. */
@@ -79,7 +79,7 @@ export function createFakeContextLog(maxDelayMs = 3): FakeContextLog {
           }
         }
       };
-      replicas.push((id) => later(() => applyFromLog(id)));
+      replicas.push((id) => later(() => applyFromLog(id), lagMs));
       const reach = (id: string, revision: number) =>
         new Promise<void>((done) => ((views?.revision(id) ?? 0) >= revision ? done() : waiting.push({ id, revision, done })));
       const replica: FakeContextReplica = {
@@ -93,6 +93,11 @@ export function createFakeContextLog(maxDelayMs = 3): FakeContextLog {
         },
         drop(id, reason) {
           drops.push([id, reason]);
+        },
+        catchUp(id, revision) {
+          const head = (log.get(id) ?? []).at(-1)?.revision ?? 0;
+          if ((views?.revision(id) ?? 0) >= revision || head < revision) return undefined;
+          return reach(id, revision);
         },
         loadFrom(other, id) {
           const snapshot = other.views.snapshot(id);

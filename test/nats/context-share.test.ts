@@ -98,6 +98,25 @@ describe("contexts shared by three replicas on one NATS JetStream", () => {
     await Promise.all([watch.ended, resumed.ended]);
   });
 
+  it("a WatchAgentContext on C resuming after a revision just made on A waits for it instead of REVISION_AHEAD", async () => {
+    const coordinationId = cid();
+    await distribute(a, coordinationId, ["planner"]);
+    await listOn(c, coordinationId); // served on C: it follows, a moment behind A
+    const controller = new AbortController();
+    const watches: { after: number; watch: ReturnType<typeof drain> }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const u = await update(a, coordinationId, { [`k${i}`]: "v" });
+      watches.push({ after: Number(u.revision), watch: drain(c.grpc.contexts.watchAgentContext({ coordinationId, agentId: "planner", afterRevision: u.revision }, { signal: controller.signal })) });
+    }
+    const last = await update(a, coordinationId, { last: "v" });
+    // Each watch gets exactly the changes after its resume point.
+    await eventually(() => watches.every((w) => w.watch.received.length === Number(last.revision) - w.after), 10_000);
+    for (const w of watches) expect(w.watch.versions().map(([revision]) => revision)).toEqual(Array.from({ length: Number(last.revision) - w.after }, (_, i) => w.after + i + 1));
+    controller.abort();
+    // Ended by the client's cancel only, none OUT_OF_RANGE.
+    for (const w of watches) expect((await w.watch.ended)?.code).toBe(Code.Canceled);
+  });
+
   it("concurrent updates on A and B land with gap-free revisions, both changes kept everywhere", async () => {
     const coordinationId = cid();
     await distribute(a, coordinationId, ["planner", "coder"]);

@@ -276,6 +276,17 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
       }
     },
 
+    catchUp(id, revision) {
+      const s = served.get(id);
+      if (s === undefined || !s.loaded || s.ended !== undefined || (views?.revision(id) ?? 0) >= revision) return undefined;
+      return log.readHead(id).then(
+        (head) => (head < revision ? undefined : reach(s, revision)),
+        (err: unknown) => {
+          throw new ConsortError("unavailable", `the context head of coordination ${JSON.stringify(id)} could not be read: ${String(err)}`, { reason: "BACKEND_UNAVAILABLE", metadata: { coordination_id: id }, cause: err });
+        },
+      );
+    },
+
     serve(id) {
       if (closed) return Promise.reject(closedError(id));
       const loading = loads.get(id);

@@ -72,6 +72,12 @@ export interface ContextBackend<M extends ContextMode = ContextMode> {
    * the coordination not served here: `failed_precondition`, COORDINATION_NOT_SERVED).
    */
   submit<T>(coordinationId: string, plan: () => ContextPlan<T>): ContextReturn<M, T>;
+  /**
+   * Resolves once the local state has applied `revision`, or the shared head is found below it (then there is
+   * nothing to wait for); `undefined` when the local state is already there, or in memory. A watch resuming after
+   * a revision made on another replica waits for it here rather than be told REVISION_AHEAD. @default never waits
+   */
+  catchUp?(coordinationId: string, revision: number): Promise<void> | undefined;
   /** Told once, by the engine it serves, how to reach its local state. @default nothing to connect */
   connect?(views: ContextViews): void;
   /**

@@ -164,6 +164,12 @@ export interface ContextEngine<M extends ContextMode = "local"> {
    * than when the client next reads.
    */
   watch(input: { coordinationId: string; agentId: string; afterRevision?: number }, onOverflow?: () => void, onDropped?: (error: unknown) => void): ContextWatcher;
+  /**
+   * Resolves once the coordination's local state has applied `revision` (or the shared head is below it), for a
+   * watch resuming after a revision another replica made; `undefined` when there is nothing to wait for (always in
+   * memory). Rejects with a `ConsortError` when the shared backend cannot tell.
+   */
+  catchUp(coordinationId: string, revision: number): Promise<void> | undefined;
   /** The agents an agent's distributed assignment depends on; `undefined` when the agent has no context. */
   assignmentDependencies(coordinationId: string, agentId: string): readonly string[] | undefined;
   /** The coordination's contexts in figures; `undefined` when it has no context state. */
@@ -494,6 +500,11 @@ export function createContextEngine(options: ContextEngineOptions & { readonly b
       watcherCount++;
       hooks.onWatchersChanged?.(1);
       return { startRevision: after ?? st.revision, queue: live.queue, close: () => live.queue.close() };
+    },
+
+    catchUp(coordinationId, revision) {
+      if ((peekState(coordinationId)?.revision ?? 0) >= revision) return undefined;
+      return backend.catchUp?.(coordinationId, revision);
     },
 
     summary(coordinationId) {
