@@ -138,6 +138,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       ? await startNatsSignals({
           url: config.backend.url,
           historyLimit: config.limits.maxHistory,
+          contextHistoryLimit: config.limits.contextHistory,
           onError: (err) => logger.error({ err }, "a coordination's signals stopped being served here; its next call serves it again"),
         })
       : undefined;

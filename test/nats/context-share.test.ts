@@ -20,7 +20,7 @@ let c: TestServer;
 const late: TestServer[] = [];
 let n = 0;
 const cid = () => `ctx-share-${process.pid}-${++n}`;
-const replicaArgs = () => ["--backend", nats.url, "--max-history", String(historyLimit)];
+const replicaArgs = () => ["--backend", nats.url, "--context-history", String(historyLimit)];
 
 beforeAll(async () => {
   nats = await startNatsServer();

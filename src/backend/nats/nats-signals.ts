@@ -22,7 +22,7 @@ export interface NatsSignalsOptions {
   readonly bucket?: string;
   /** Told when a served coordination's follower ends unasked (see the backend's `onError`). */
   readonly onError: (error: ConsortError) => void;
-  /** Context documents kept per coordination: the context stream's `max_msgs_per_subject`. @default historyLimit */
+  /** Context documents kept per coordination: the context stream's `max_msgs_per_subject`. @default 64 */
   readonly contextHistoryLimit?: number;
   /** The context stream's name. @default "CONSORT_CONTEXTS" */
   readonly contextStreamName?: string;
@@ -72,7 +72,7 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     const meta = await createCoordinationMetaStore({ connection: nc, storage: "file", ...(options.bucket === undefined ? {} : { bucket: options.bucket }) });
     const backend = createJetStreamSignalBackend({ log, meta, onError: options.onError });
     // Contexts: one document per change on their own stream, loaded in the same serve step (issue 12).
-    const contextHistoryLimit = options.contextHistoryLimit ?? options.historyLimit;
+    const contextHistoryLimit = options.contextHistoryLimit ?? 64;
     const contextLog = await createJetStreamContextLog({
       connection: nc,
       storage: "file",
