@@ -27,7 +27,9 @@ import type { ContextAppendFailure, ContextAppendFailureReason, ContextDocument,
  * per coordination. Distributions and clears are full states; an update is written with its `base` (the whole
  * state it was planned against) when `fullStateEvery` revisions have passed since the last full state. With
  * `fullStateEvery` at most the history limit, the retained documents always hold one, so a replica starting later
- * reaches the same state. Updates in between carry only the records they change.
+ * reaches the same state. Updates in between carry only the records they change (already merged and versioned:
+ * replicas never merge). A document must fit the server's `max_payload`: an update carrying a full state is as
+ * large as a distribution, and one that does not fit is refused (`exhausted`, CONTEXT_DOCUMENT_TOO_LARGE).
  *
  * **Submitting.** The plan is computed against the local state, its change encoded (with a fresh append id, also
  * the msg id) and appended with the revision it was planned against as the expected one. The call resolves with
