@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { ContextBackend, ContextCommit, ContextPlan, ContextViews } from "../../core/context/context-backend.js";
-import { ConsortError, type ErrorKind } from "../../core/errors.js";
+import { ConsortError } from "../../core/errors.js";
 import { coordinationDropped, type DropReason } from "../../core/store.js";
 import { decodeContextDocument, encodeContextDocument } from "./context-codec.js";
-import type { ContextAppendFailure, ContextAppendFailureReason, ContextDocument, Follow, FollowEnd, JetStreamContextLog } from "./context-log.js";
+import { closedError, contextAppendError, followError, notServed, unreadable } from "./context-errors.js";
+import type { ContextDocument, Follow, JetStreamContextLog } from "./context-log.js";
 
 /**
  * The context engine's backend on NATS JetStream (DESIGN.md §8, issue 12): several replicas, each a context engine
@@ -94,43 +95,6 @@ interface Served {
   waiters: Waiter[];
 }
 
-const appendFailures: Readonly<Record<ContextAppendFailureReason, readonly [ErrorKind, string]>> = {
-  conflict: ["aborted", "CONTEXT_CONFLICT"],
-  unavailable: ["unavailable", "BACKEND_UNAVAILABLE"],
-  head_invalid: ["failed_precondition", "CONTEXT_HEAD_INVALID"],
-  too_large: ["exhausted", "CONTEXT_DOCUMENT_TOO_LARGE"],
-  rejected: ["internal", "APPEND_REJECTED"],
-};
-
-/** A failed append as the engine's callers see it, naming the coordination. */
-export function contextAppendError(coordinationId: string, f: ContextAppendFailure, attempts = 1): ConsortError {
-  const [kind, reason] = appendFailures[f.reason];
-  const what = f.reason === "unavailable" ? "may not have been stored" : "was not stored";
-  return new ConsortError(kind, `the context change ${what} in coordination ${JSON.stringify(coordinationId)}: ${f.message}`, {
-    reason,
-    metadata: { coordination_id: coordinationId, attempts: String(attempts) },
-    cause: f.cause ?? f,
-  });
-}
-
-const notServed = (id: string, why = "its contexts must be loaded (serve) before the engine changes them") =>
-  new ConsortError("failed_precondition", `coordination ${JSON.stringify(id)} is not served on this replica: ${why}`, { reason: "COORDINATION_NOT_SERVED", metadata: { coordination_id: id } });
-
-const closedError = (id: string) =>
-  new ConsortError("unavailable", `this replica stopped following the contexts of coordination ${JSON.stringify(id)} (shutting down); the change may have been stored`, {
-    reason: "SHUTTING_DOWN",
-    metadata: { coordination_id: id },
-  });
-
-const unreadable = (id: string, message: string, reason = "CONTEXT_LOG_UNREADABLE") =>
-  new ConsortError("failed_precondition", `the contexts of coordination ${JSON.stringify(id)} cannot be applied here: ${message}`, { reason, metadata: { coordination_id: id } });
-
-function followError(id: string, end: Exclude<FollowEnd, { reason: "stopped" }>): ConsortError {
-  if (end.reason === "failed" && end.cause instanceof ConsortError) return end.cause;
-  const [kind, reason]: readonly [ErrorKind, string] = end.reason === "failed" ? ["unavailable", "BACKEND_UNAVAILABLE"] : ["failed_precondition", "CONTEXT_LOG_UNREADABLE"];
-  return new ConsortError(kind, `the contexts of coordination ${JSON.stringify(id)} are no longer followed on this replica: ${end.message}`, { reason, metadata: { coordination_id: id }, cause: end });
-}
-
 /** Whether a change needs no earlier state. */
 const isFull = (c: ContextCommit) => c.kind !== "update";
 
@@ -183,12 +147,16 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
       if (!s.loaded) return;
       throw unreadable(s.id, `revision ${d.revision} belongs to epoch ${body.epoch}, this replica serves ${s.epoch}`, "EPOCH_CHANGED");
     }
-    if (d.revision > revision + 1 && !isFull(body.change)) {
-      if (body.base !== undefined && body.base.revision === d.revision - 1) v.restore(s.id, body.base);
-      else if (!s.loaded) return; // before the first full state retained: its earlier state is gone
-      else throw unreadable(s.id, `revision ${d.revision} follows ${revision} here, and the revisions between are not retained`, "CONTEXT_HISTORY_NOT_RETAINED");
+    if (d.revision > revision + 1 && !isFull(body.change) && (body.base === undefined || body.base.revision !== d.revision - 1)) {
+      if (!s.loaded) return; // before the first full state retained: its earlier state is gone
+      throw unreadable(s.id, `revision ${d.revision} follows ${revision} here, and the revisions between are not retained`, "CONTEXT_HISTORY_NOT_RETAINED");
     }
-    v.apply(s.id, body.change);
+    try {
+      if (d.revision > revision + 1 && body.base !== undefined) v.restore(s.id, body.base);
+      v.apply(s.id, body.change);
+    } catch (err) {
+      throw unreadable(s.id, `revision ${d.revision} (stream sequence ${d.streamSequence}) does not apply: ${String(err)}`);
+    }
     // A full state at this revision: the change applied to a complete state, or one needing none.
     if (isFull(body.change) || body.base !== undefined) s.lastFull = d.revision;
     s.lastStream = d.streamSequence;

@@ -129,7 +129,7 @@ export interface ContextEngineOptions {
 export interface ContextEngineBackendOptions<M extends ContextMode> extends ContextEngineOptions {
   /**
    * Where changes go (see `context-backend.ts`): a shared one makes distribute, update and clear return promises.
-   * @default the in-memory backend (synchronous)
+   * Without one (`ContextEngineOptions`): the in-memory backend, synchronous.
    */
   readonly backend: ContextBackend<M>;
 }
@@ -195,7 +195,7 @@ const coordinationStateMessage = "coordination_state must contain 'coordination_
  * backend's mode.
  *
  * @example
- * const engine = createContextEngine({ store, backend: natsContexts.backend }); // ContextEngine<"shared">
+ * const engine = createContextEngine({ store, backend: nats.contexts }); // ContextEngine<"shared">
  * const page = await engine.distribute({ coordinationId: "review-42", sessionId: "s", assignments });
  */
 export function createContextEngine(options: ContextEngineOptions): ContextEngine;
