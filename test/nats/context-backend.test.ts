@@ -78,6 +78,19 @@ describe("the JetStream context backend", () => {
     await close(a.backend, b.backend);
   });
 
+  it("only stops serving an expired coordination here: its documents stay, and serving it again loads them", async () => {
+    const r = await replica({ historyLimit: 8 });
+    await r.backend.serve("x");
+    await r.engine.distribute({ coordinationId: "x", sessionId: "s", assignments: [{ agentId: "p" }] });
+    await r.engine.update({ coordinationId: "x", part: "type_registry", data: { T: 1 } });
+    r.store.delete("x", "expired");
+    expect(r.backend.isServed("x")).toBe(false);
+    await r.backend.serve("x");
+    expect((await documents(r.log, "x")).map((d) => d.change.revision)).toEqual([1, 2]);
+    expect(r.engine.get("x", "p")).toMatchObject({ version: 2, revision: 2, shared: { type_registry: { T: 1 } } });
+    await close(r.backend);
+  });
+
   it("refuses a change to a coordination it does not serve, COORDINATION_NOT_SERVED", async () => {
     const r = await replica({ historyLimit: 4 });
     r.store.acquire("x");
