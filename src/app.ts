@@ -139,7 +139,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           url: config.backend.url,
           historyLimit: config.limits.maxHistory,
           contextHistoryLimit: config.limits.contextHistory,
-          onError: (err) => logger.error({ err }, "a coordination's signals stopped being served here; its next call serves it again"),
+          onError: (err) => logger.error({ err }, "a coordination's signals or contexts stopped being served here; its next call serves it again"),
         })
       : undefined;
   const signals = nats === undefined ? createServerSignalEngine(store, config, metrics) : createServerSignalEngine(store, config, metrics, nats.backend);

@@ -20,7 +20,7 @@ export interface NatsSignalsOptions {
   readonly subjectPrefix?: string;
   /** The meta bucket's name. @default "CONSORT_COORDINATIONS" */
   readonly bucket?: string;
-  /** Told when a served coordination's follower ends unasked (see the backend's `onError`). */
+  /** Told when a served coordination's follower (signals or contexts) ends unasked (see the backends' `onError`). */
   readonly onError: (error: ConsortError) => void;
   /** Context documents kept per coordination: the context stream's `max_msgs_per_subject`. @default 64 */
   readonly contextHistoryLimit?: number;
@@ -51,8 +51,9 @@ export interface NatsSignals {
 
 /**
  * Connects to the NATS server at `url` and creates the signal log (file storage), the coordination meta, the
- * signal backend, the context log and the context backend on that one connection. Rejects, the connection closed, when the server is unreachable or
- * JetStream refuses the stream or bucket: the replica must not start half-shared.
+ * signal backend, the context log (file storage) and the context backend on that one connection. Rejects, the
+ * connection closed, when the server is unreachable or JetStream refuses a stream or the bucket: the replica must
+ * not start half-shared.
  */
 export async function startNatsSignals(options: NatsSignalsOptions): Promise<NatsSignals> {
   let nc: NatsConnection;
