@@ -217,8 +217,10 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
       return { answer };
     }
     s.pending.delete(id);
-    if (r.reason !== "conflict") throw contextAppendError(s.id, r, attempts);
-    return { headRevision: r.headRevision ?? change.revision };
+    // A conflict whose head could not be read gives nothing to wait for: the caller is told, rather than wait for a
+    // revision that may never come.
+    if (r.reason !== "conflict" || r.headRevision === undefined) throw contextAppendError(s.id, r, attempts);
+    return { headRevision: r.headRevision };
   };
 
   return {
