@@ -196,7 +196,7 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
     if (caughtUp.reason !== "caught_up") throw caughtUp.reason === "stopped" ? closedError(s.id) : followError(s.id, caughtUp);
     const revision = views.revision(s.id) ?? 0;
     if (revision < s.lastSeen) {
-      throw unreadable(s.id, `its retained documents (through revision ${s.lastSeen}) hold no full state after revision ${revision}`, "CONTEXT_HISTORY_NOT_RETAINED");
+      throw unreadable(s.id, `its retained documents (through revision ${s.lastSeen}) hold no state of epoch ${s.epoch} to load after revision ${revision} (no full state retained)`, "CONTEXT_HISTORY_NOT_RETAINED");
     }
     s.loaded = true;
   };
