@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
-import { createContextEngine, type ContextEngine } from "./core/context/context-engine.js";
+import type { ContextMode } from "./core/context/context-backend.js";
+import { createContextEngine, type ContextEngine, type ContextEngineOptions } from "./core/context/context-engine.js";
 import { createCoordinationEngine, type CoordinationEngine } from "./core/coordinations/coordination-engine.js";
 import { createCoordinationFeed, type CoordinationFeed } from "./core/coordinations/coordination-feed.js";
 import { createDependencyEngine, type DependencyEngine, type DependencyWriteReturn } from "./core/dependencies/dependency-engine.js";
@@ -53,7 +54,8 @@ export interface App {
   /** Its publishes return promises when signals are on NATS JetStream (`--backend nats://…`). */
   readonly signals: SignalEngine<PublishReturn>;
   readonly routing: RoutingEngine;
-  readonly contexts: ContextEngine;
+  /** Its changes return promises when contexts are on NATS JetStream (`--backend nats://…`). */
+  readonly contexts: ContextEngine<ContextMode>;
   /** Its writes return promises when dependencies are shared on NATS JetStream KV (`--backend nats://…`). */
   readonly dependencies: DependencyEngine<DependencyWriteReturn>;
   readonly coordinations: CoordinationEngine;
@@ -140,7 +142,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       ? await startNatsSignals({
           url: config.backend.url,
           historyLimit: config.limits.maxHistory,
-          onError: (err) => logger.error({ err }, "a coordination's signals stopped being served here; its next call serves it again"),
+          contextHistoryLimit: config.limits.contextHistory,
+          onError: (err) => logger.error({ err }, "a coordination's signals, dependencies or contexts stopped being served here; its next call serves it again"),
           idle: {
             store,
             idleTtlMs: config.limits.idleCoordinationTtlMs,
@@ -174,7 +177,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }
   }
   const { maxMessageBytes } = config.limits;
-  const contexts = createContextEngine({
+  const contextOptions: ContextEngineOptions = {
     store,
     limits: config.limits,
     // Every stored context fits in one message in either encoding, so every client can read it back.
@@ -184,7 +187,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       onDistributed: (_agents, ms) => metrics.observeLater(metrics.contextDistributionTime, ms),
       onWatchersChanged: (delta) => metrics.activeContextWatchers.inc(delta),
     },
-  });
+  };
+  // Shared contexts (issue 12): changes go through the NATS context backend, served with the signals by `prepare`.
+  const contexts: ContextEngine<ContextMode> = nats === undefined ? createContextEngine(contextOptions) : createContextEngine({ ...contextOptions, backend: nats.contexts });
   const dependencies = createDependencyEngine({
     store,
     // dependency_resolved goes to a coordination served here first, like a Publish.

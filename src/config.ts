@@ -133,7 +133,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   { flag: "coordination-watch-interval-ms", env: "CONSORT_COORDINATION_WATCH_INTERVAL_MS", help: "Milliseconds WatchCoordinations coalesces changes over", default: "250", apply: (v, c) => {
       c.coordinationWatchIntervalMs = int("--coordination-watch-interval-ms", 10, 60_000)(v);
     } },
-  { flag: "backend", env: "CONSORT_BACKEND", help: "Where signals are kept: memory, or nats://host:port (NATS JetStream, shared by replicas)", default: "memory", apply: (v, c) => {
+  { flag: "backend", env: "CONSORT_BACKEND", help: "Where signals and contexts are kept: memory, or nats://host:port (NATS JetStream, shared by replicas)", default: "memory", apply: (v, c) => {
       c.backend = parseBackend(v);
     } },
   limit("maxHistory", "max-history", "Signals retained per coordination", 1, 10_000_000),
@@ -158,6 +158,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   limit("maxDependencyRecords", "max-dependency-records", "Finished dependency records kept per coordination", 1, 10_000_000),
   limit("maxCoordinations", "max-coordinations", "Coordinations held in memory", 1, 100_000_000),
   limit("idleCoordinationTtlMs", "idle-coordination-ttl-ms", "Milliseconds before an idle coordination is dropped", 1000, 365 * 24 * 3600 * 1000),
+  limit("contextHistory", "context-history", "Context changes a shared backend keeps per coordination (a full state at least this often)", 1, 100_000),
 ];
 
 /** The text of `--help`. */

@@ -57,6 +57,12 @@ export interface Limits {
   readonly maxCoordinations: number;
   /** Milliseconds after its last activity an idle coordination is dropped. @default 86400000 (24 h) */
   readonly idleCoordinationTtlMs: number;
+  /**
+   * Context changes a shared backend keeps per coordination (NATS: the context stream's `max_msgs_per_subject`);
+   * every replica must agree. A full state is written at least this often, so a replica loads from the kept ones.
+   * Unused in memory. @default 64
+   */
+  readonly contextHistory: number;
 }
 
 /** The defaults of {@link Limits}. */
@@ -83,6 +89,7 @@ export const defaultLimits: Limits = Object.freeze({
   maxDependencyRecords: 10_000,
   maxCoordinations: 100_000,
   idleCoordinationTtlMs: 24 * 60 * 60 * 1000,
+  contextHistory: 64,
 });
 
 /** Page size used when a request gives 0. */

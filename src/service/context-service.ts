@@ -2,6 +2,7 @@ import { create, toBinary, type DescMessage, type MessageInitShape, type Message
 import type { ServiceImpl } from "@connectrpc/connect";
 import { abortedByShutdown, interruptKey, wireFormatOf } from "../binding/call-context.js";
 import { attachEncoding, encodeRepeatedMessages } from "../binding/pre-encoded.js";
+import type { ContextMode } from "../core/context/context-backend.js";
 import { streamContextWatch, watcherLagging, watchShuttingDown, type ContextEngine, type ContextWatchStream } from "../core/context/context-engine.js";
 import { sharedIntelligenceParts, type AgentContextRecord } from "../core/context/types.js";
 import { Violations } from "../core/errors.js";
@@ -20,7 +21,8 @@ import { responseReserveBytes } from "./encoded-size.js";
 
 /** Options of {@link createContextService}. */
 export interface ContextServiceOptions {
-  readonly engine: ContextEngine;
+  /** The engine; with a shared backend its changes return promises, awaited here. */
+  readonly engine: ContextEngine<ContextMode>;
   /** Largest response message in bytes: pages are cut to fit it, as encoded. */
   readonly maxMessageBytes: number;
   /**
@@ -71,7 +73,8 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
     async distributeContext(req, ctx) {
       const ready = prepare?.(req.coordinationId, true);
       if (ready !== undefined) await ready;
-      const page = engine.distribute(distributeInput(req), [], budgetFor(pageBytes, ctx));
+      const distributed = engine.distribute(distributeInput(req), [], budgetFor(pageBytes, ctx));
+      const page = distributed instanceof Promise ? await distributed : distributed;
       const rest = { revision: BigInt(page.revision), nextPageToken: page.nextPageToken };
       return contextsResponse(DistributeContextResponseSchema, rest, "contexts", page.contexts, ctx.protocolName === "grpc");
     },
@@ -96,20 +99,22 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       if (ready !== undefined) await ready;
       // An unknown part changes nothing and reports false (SPEC.md §3), so the enum is not checked here.
       const part = sharedIntelligenceParts[req.updateType - 1] ?? "";
-      const r = engine.update({
+      const updated = engine.update({
         coordinationId: req.coordinationId,
         part,
         data: req.updateData ?? {},
         targetAgentIds: req.targetAgentIds,
         ...(req.incrementVersion !== undefined && { incrementVersion: req.incrementVersion }),
       });
+      const r = updated instanceof Promise ? await updated : updated;
       return create(UpdateSharedIntelligenceResponseSchema, { results: r.results, revision: BigInt(r.revision) });
     },
 
     async clearContexts(req) {
       const ready = prepare?.(req.coordinationId, false);
       if (ready !== undefined) await ready;
-      return create(ClearContextsResponseSchema, { cleared: engine.clear(req.coordinationId) });
+      const cleared = engine.clear(req.coordinationId);
+      return create(ClearContextsResponseSchema, { cleared: cleared instanceof Promise ? await cleared : cleared });
     },
 
     async *watchAgentContext(req, ctx) {
@@ -118,6 +123,9 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       v.throwIfAny();
       const ready = prepare?.(req.coordinationId, true);
       if (ready !== undefined) await ready;
+      // A resume point made on another replica: applied here first (a shared backend only).
+      const caughtUp = afterRevision === undefined ? undefined : engine.catchUp(req.coordinationId, afterRevision);
+      if (caughtUp !== undefined) await caughtUp;
       // Where the transport supports it, a watcher that falls behind, or whose coordination is deleted, is ended at
       // once, even if the client's flow-control window is full (as Subscribe does).
       const interrupt = ctx.values.get(interruptKey);

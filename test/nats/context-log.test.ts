@@ -175,6 +175,26 @@ describe("JetStream context log", () => {
     await Promise.all([retained.follow.stop(), live.follow.stop()]);
   });
 
+  it("reads the head revision from the server, and purges through a stream sequence keeping what came after", async () => {
+    const base = await options();
+    const log = await createJetStreamContextLog(base);
+    const other = await createJetStreamContextLog({ ...base, connection: await connection() });
+    expect(await log.readHead("x")).toBe(0);
+    const first = await appendNext(log, "x", (revision) => encode({ revision }));
+    await appendNext(log, "x", (revision) => encode({ revision }));
+    expect(await other.readHead("x")).toBe(2);
+    await log.purge("x", first.streamSequence);
+    expect(await log.readHead("x")).toBe(2);
+    const kept = collect(log, "x", "retained");
+    await until(() => kept.documents.length === 1, "the document kept");
+    expect(kept.revisions()).toEqual([2]);
+    await kept.follow.stop();
+    await log.purge("x", (log.knownHead("x") ?? { streamSequence: 0 }).streamSequence);
+    // Emptied: numbering starts again, as after a DeleteCoordination.
+    expect(await log.readHead("x")).toBe(0);
+    expect(await log.append("x", encode({ revision: 1 }), { expectedRevision: 0 })).toMatchObject({ ok: true, revision: 1 });
+  });
+
   it("answers an append retried with the same msg id and expected revision with the original, not a conflict", async () => {
     const base = await options();
     const log = await createJetStreamContextLog(base);

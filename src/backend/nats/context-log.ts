@@ -141,6 +141,17 @@ export interface JetStreamContextLog {
   follow(coordinationId: string, afterRevision: number | "retained", onDocument: ContextDocumentHandler): Follow;
   /** The head this log knows for a coordination (its revision as `consortSequence`), if any. */
   knownHead(coordinationId: string): Head | undefined;
+  /**
+   * Reads the coordination's head revision from the server (0 when its subject holds no document). Rejects when
+   * the server does not answer or the last document has no valid revision.
+   */
+  readHead(coordinationId: string): Promise<number>;
+  /**
+   * Purges the coordination's documents up to stream sequence `throughStreamSequence` (0: none), keeping any
+   * stored after it, and forgets its known head (read again before the next append): DeleteCoordination. A subject
+   * left empty numbers from revision 1 again. Rejects when the server refuses or does not answer.
+   */
+  purge(coordinationId: string, throughStreamSequence: number): Promise<void>;
 }
 
 /** Room left in `max_payload` for the headers of a document (revision, msg id, expected sequence). */
@@ -301,6 +312,16 @@ export async function createJetStreamContextLog(options: JetStreamContextLogOpti
       return f;
     },
     knownHead: (id) => heads.get(id),
+    async readHead(id) {
+      const read = await refreshHead(id, `${n.subjectPrefix}.${coordinationToken(id)}`);
+      if ("ok" in read) throw new Error(read.message, { cause: read.cause });
+      return read.consortSequence;
+    },
+    async purge(id, throughStreamSequence) {
+      heads.delete(id);
+      if (throughStreamSequence > 0) await jsm.streams.purge(n.streamName, { filter: `${n.subjectPrefix}.${coordinationToken(id)}`, seq: throughStreamSequence + 1 });
+      heads.delete(id);
+    },
   };
 }
 

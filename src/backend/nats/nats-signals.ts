@@ -1,6 +1,8 @@
 import { connect, type NatsConnection } from "nats";
 import { ConsortError } from "../../core/errors.js";
 import { createCoordinationMetaStore } from "./coordination-meta.js";
+import { createJetStreamContextBackend, type JetStreamContextBackend } from "./context-backend.js";
+import { createJetStreamContextLog } from "./context-log.js";
 import { createJetStreamDependencyBackend, type JetStreamDependencyBackend } from "./dependency-backend.js";
 import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "./signal-backend.js";
 import { createJetStreamSignalLog } from "./signal-log.js";
@@ -23,8 +25,12 @@ export interface NatsSignalsOptions {
   readonly bucket?: string;
   /** The dependency bucket's name. @default "CONSORT_DEPENDENCIES" */
   readonly dependencyBucket?: string;
-  /** Told when a served coordination's follower ends unasked (see the backend's `onError`). */
+  /** Told when a served coordination's follower (signals or contexts) ends unasked (see the backends' `onError`). */
   readonly onError: (error: ConsortError) => void;
+  /** Context documents kept per coordination: the context stream's `max_msgs_per_subject`. @default 64 */
+  readonly contextHistoryLimit?: number;
+  /** The context stream's name. @default "CONSORT_CONTEXTS" */
+  readonly contextStreamName?: string;
   /**
    * Idle expiry across replicas (`idle-sweeper.ts`): this replica's store, the idle TTL, and whom to tell of a
    * sweep's expiries and failures. Unset: no sweeper (a coordination then expires only per replica). @default none
@@ -44,10 +50,12 @@ export interface NatsSignals {
   readonly connection: NatsConnection;
   /** The dependency engine's backend (gate scores, resources, wait records in JetStream KV), on the same connection. */
   readonly dependencies: JetStreamDependencyBackend;
+  /** The context engine's backend on the same connection, served with the signals (`context-backend.ts`). */
+  readonly contexts: JetStreamContextBackend;
   /**
-   * Resolves once `coordinationId` is served here — its signals, then its dependencies; `undefined` when both
-   * already are, so a served coordination's calls take no extra await. Every call touching a coordination goes
-   * through it first.
+   * Resolves once `coordinationId` is served here — its signals, then its dependencies and contexts (their epoch is
+   * the signals' meta); `undefined` when all three already are, so a served coordination's calls take no extra
+   * await. Every call touching a coordination goes through it first.
    */
   prepare(coordinationId: string): Promise<void> | undefined;
   /**
@@ -64,8 +72,9 @@ export interface NatsSignals {
 
 /**
  * Connects to the NATS server at `url` and creates the signal log (file storage), the coordination meta, the
- * signal backend and the dependency backend (its KV bucket, file storage) on that one connection. Rejects, the
- * connection closed, when the server is unreachable or JetStream refuses the stream or a bucket: the replica must
+ * signal backend, the dependency backend (its KV bucket, file storage), the context log (file storage) and the
+ * context backend on that one connection. Rejects, the connection closed, when the server is unreachable or
+ * JetStream refuses a stream or a bucket: the replica must
  * not start half-shared.
  */
 export async function startNatsSignals(options: NatsSignalsOptions): Promise<NatsSignals> {
@@ -95,9 +104,18 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
       ...(options.dependencyBucket === undefined ? {} : { bucket: options.dependencyBucket }),
     });
     const deps = dependencies;
-    const served = (id: string) => backend.isServed(id) && deps.isServed(id);
-    // Signals first: the dependency values carry the epoch the signal backend serves.
-    const serve = (id: string) => backend.serve(id).then(() => deps.serve(id));
+    // Contexts: one document per change on their own stream, loaded in the same serve step (issue 12).
+    const contextHistoryLimit = options.contextHistoryLimit ?? 64;
+    const contextLog = await createJetStreamContextLog({
+      connection: nc,
+      storage: "file",
+      historyLimit: contextHistoryLimit,
+      ...(options.contextStreamName === undefined ? {} : { streamName: options.contextStreamName }),
+    });
+    const contexts = createJetStreamContextBackend({ log: contextLog, epochOf: (id) => backend.epochOf(id), fullStateEvery: contextHistoryLimit, onError: options.onError });
+    const served = (id: string) => backend.isServed(id) && deps.isServed(id) && contexts.isServed(id);
+    // Signals first: the dependency values and context documents carry the epoch the signal backend serves.
+    const serve = (id: string) => backend.serve(id).then(() => Promise.all([deps.serve(id), contexts.serve(id)])).then(() => undefined);
     const idle = options.idle;
     const sweeper =
       idle === undefined
@@ -116,24 +134,25 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
       backend,
       connection: nc,
       dependencies: deps,
+      contexts,
       sweeper,
       prepare: (coordinationId) => (served(coordinationId) ? undefined : serve(coordinationId)),
       prepareExisting(coordinationId, existsHere) {
         if (served(coordinationId)) return undefined;
         if (existsHere) return serve(coordinationId);
         return meta.get(coordinationId).then((r) => {
-          if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE" });
+          if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE", metadata: { coordination_id: coordinationId } });
           return r.meta === undefined ? undefined : serve(coordinationId);
         });
       },
       async close() {
         await sweeper?.close();
-        await Promise.all([backend.close(), deps.close()]);
+        await Promise.all([backend.close(), deps.close(), contexts.close()]);
         await nc.drain();
       },
     };
   } catch (e) {
     await nc.close();
-    throw new Error(`NATS JetStream at ${options.url} refused the signal stream, the meta bucket or the dependency bucket: ${(e as Error).message}`, { cause: e });
+    throw new Error(`NATS JetStream at ${options.url} refused the signal stream, the context stream, the meta bucket or the dependency bucket: ${(e as Error).message}`, { cause: e });
   }
 }

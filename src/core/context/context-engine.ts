@@ -6,30 +6,24 @@ import { checkJson } from "../json.js";
 import { defaultLimits, type Limits } from "../limits.js";
 import { decodePageToken, encodePageToken } from "../page-token.js";
 import type { PageBudget } from "../sequence-log.js";
-import { coordinationDropped, type Coordination, type Store } from "../store.js";
+import { coordinationDropped, type Store } from "../store.js";
 import { checkId, optionalId, pageSize, requireId } from "../validate.js";
+import { checkAssignment, withDefaults } from "./assignment-checks.js";
+import { createInMemoryContextBackend, type ContextBackend, type ContextMode, type ContextPlan, type ContextReturn } from "./context-backend.js";
+import { createContextStates, type ContextChange, type ContextState, type LiveWatcher } from "./context-state.js";
 import { emptySharedIntelligence, mergeSharedIntelligence, shapeViolation } from "./shared-intelligence.js";
 import {
   defaultAllocation,
   defaultProtocols,
   sharedIntelligenceParts,
   type AgentContextRecord,
-  type AssignmentInput,
   type DistributeInput,
-  type ResourceAllocation,
-  type CoordinationProtocols,
   type SharedIntelligence,
   type SharedIntelligencePart,
   type UpdateInput,
 } from "./types.js";
 
-/** One change of one agent's context, as a watcher receives it. */
-export interface ContextChange {
-  /** The coordination's revision this change brings the watcher up to. */
-  readonly revision: number;
-  /** The agent's context after the change; `null` when it has none. */
-  readonly context: AgentContextRecord | null;
-}
+export type { ContextChange } from "./context-state.js";
 
 /** A registered watch of one agent's context: its queue of changes (the first are its initial state or replay). */
 export interface ContextWatcher {
@@ -131,22 +125,36 @@ export interface ContextEngineOptions {
   readonly sizeOf?: (context: AgentContextRecord) => number;
 }
 
-/** The context engine: one context package per agent of a coordination, versions, revisions, watchers (SPEC.md §3). */
-export interface ContextEngine {
+/** Options of {@link createContextEngine} with a backend: `M` is the backend's mode. */
+export interface ContextEngineBackendOptions<M extends ContextMode> extends ContextEngineOptions {
+  /**
+   * Where changes go (see `context-backend.ts`): a shared one makes distribute, update and clear return promises.
+   * Without one (`ContextEngineOptions`): the in-memory backend, synchronous.
+   */
+  readonly backend: ContextBackend<M>;
+}
+
+/**
+ * The context engine: one context package per agent of a coordination, versions, revisions, watchers (SPEC.md §3).
+ * `M` is its backend's mode: in memory (`local`, the default) every call is synchronous; with a shared backend the
+ * changes (distribute, update, clear) return promises, resolved once applied here, and reads stay synchronous.
+ */
+export interface ContextEngine<M extends ContextMode = "local"> {
   /**
    * Validates and stores a distribution, replacing the coordination's contexts; returns the new contexts in
    * assignment order (as many as `budget` allows, with a token for ListAgentContexts beyond). Nothing is stored
    * on error. `found`: violations the caller found while decoding the request, reported with the engine's own.
+   * Invalid input throws, whatever the backend.
    */
-  distribute(input: DistributeInput, found?: readonly FieldViolation[], budget?: PageBudget<AgentContextRecord>): ContextPage;
+  distribute(input: DistributeInput, found?: readonly FieldViolation[], budget?: PageBudget<AgentContextRecord>): ContextReturn<M, ContextPage>;
   /** One agent's current context; `not_found` when it has none. */
   get(coordinationId: string, agentId: string): AgentContextRecord;
   /** Current contexts in assignment order, paginated. */
   list(input: { coordinationId: string; pageSize?: number; pageToken?: string; budget?: PageBudget<AgentContextRecord> }): ContextPage;
   /** A shared-intelligence update: for each targeted agent, whether its context was updated. */
-  update(input: UpdateInput, found?: readonly FieldViolation[]): { results: Record<string, boolean>; revision: number };
+  update(input: UpdateInput, found?: readonly FieldViolation[]): ContextReturn<M, UpdateResult>;
   /** Drops every context of the coordination; false when it had none. */
-  clear(coordinationId: string): boolean;
+  clear(coordinationId: string): ContextReturn<M, boolean>;
   /**
    * Watches one agent's context: the current state first (or, with `afterRevision`, every change after it).
    * `onOverflow` is called (synchronously, within the change) when the watcher falls behind its buffer, and
@@ -154,6 +162,12 @@ export interface ContextEngine {
    * than when the client next reads.
    */
   watch(input: { coordinationId: string; agentId: string; afterRevision?: number }, onOverflow?: () => void, onDropped?: (error: unknown) => void): ContextWatcher;
+  /**
+   * Resolves once the coordination's local state has applied `revision` (or the shared head is below it), for a
+   * watch resuming after a revision another replica made; `undefined` when there is nothing to wait for (always in
+   * memory). Rejects with a `ConsortError` when the shared backend cannot tell.
+   */
+  catchUp(coordinationId: string, revision: number): Promise<void> | undefined;
   /** The agents an agent's distributed assignment depends on; `undefined` when the agent has no context. */
   assignmentDependencies(coordinationId: string, agentId: string): readonly string[] | undefined;
   /** The coordination's contexts in figures; `undefined` when it has no context state. */
@@ -164,46 +178,29 @@ export interface ContextEngine {
   readonly watcherCount: number;
 }
 
-interface ChangeEntry {
+/** What an update returns: for each targeted agent, whether its context was updated, and the revision after it. */
+export interface UpdateResult {
+  readonly results: Record<string, boolean>;
   readonly revision: number;
-  /** The bytes of its contexts, as sent. */
-  readonly bytes: number;
-  /** agent id → its context after the change, `null` when removed. */
-  readonly changes: ReadonlyMap<string, AgentContextRecord | null>;
 }
 
-interface LiveWatcher {
-  readonly queue: EventQueue<ContextChange>;
-  /** Told the error when the watch is ended by the engine (its coordination dropped). */
-  readonly onDropped: ((error: unknown) => void) | undefined;
-}
+/** A plan that changes nothing and answers `answer`. */
+const unchanged = <T>(answer: T): ContextPlan<T> => ({ change: undefined, answer: () => answer });
 
-/** The context part of a coordination (its store slot). */
-interface ContextState {
-  /** Current contexts by agent id, in assignment order. */
-  contexts: Map<string, AgentContextRecord>;
-  /** Agent ids in assignment order, for pages. */
-  order: string[];
-  /** The revision of the last distribution: a page token is valid only within one distribution. */
-  distribution: number;
-  revision: number;
-  /** Recent changes, oldest first, for resumed watches. */
-  readonly window: ChangeEntry[];
-  /** Agent changes held by `window`, and their bytes. */
-  windowItems: number;
-  windowBytes: number;
-  /** The newest revision no longer in `window` (0: none forgotten). */
-  compactedThrough: number;
-  readonly watchers: Map<string, Set<LiveWatcher>>;
-}
-
-const SLOT = "contexts";
 const partSet: ReadonlySet<string> = new Set(sharedIntelligenceParts);
 const coordinationStateMessage = "coordination_state must contain 'coordination_id' and 'session_id'";
-const maxEndpointLength = 2048;
 
-/** Creates a {@link ContextEngine} over a shared store. */
-export function createContextEngine(options: ContextEngineOptions): ContextEngine {
+/**
+ * Creates a {@link ContextEngine} over a shared store: in memory (synchronous) without `backend`, else the
+ * backend's mode.
+ *
+ * @example
+ * const engine = createContextEngine({ store, backend: nats.contexts }); // ContextEngine<"shared">
+ * const page = await engine.distribute({ coordinationId: "review-42", sessionId: "s", assignments });
+ */
+export function createContextEngine(options: ContextEngineOptions): ContextEngine;
+export function createContextEngine<M extends ContextMode>(options: ContextEngineBackendOptions<M>): ContextEngine<M>;
+export function createContextEngine(options: ContextEngineOptions & { readonly backend?: ContextBackend }): ContextEngine<ContextMode> {
   const { store } = options;
   const limits = options.limits ?? defaultLimits;
   const hooks = options.hooks ?? {};
@@ -212,44 +209,17 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
   const { sizeOf } = options;
   let watcherCount = 0;
 
-  const peekState = (id: string) => store.peek(id)?.slots[SLOT] as ContextState | undefined;
-  const stateOf = (c: Coordination): ContextState => {
-    let s = c.slots[SLOT] as ContextState | undefined;
-    if (s === undefined) {
-      s = { contexts: new Map(), order: [], distribution: 0, revision: 0, window: [], windowItems: 0, windowBytes: 0, compactedThrough: 0, watchers: new Map() };
-      c.slots[SLOT] = s;
-    }
-    return s;
-  };
-
-  /** Records a change under a new revision, trims the window, and tells the agents' watchers. */
-  const commit = (st: ContextState, changes: Map<string, AgentContextRecord | null>) => {
-    let bytes = 0;
-    if (sizeOf !== undefined) for (const r of changes.values()) if (r !== null) bytes += sizeOf(r);
-    const entry: ChangeEntry = { revision: st.revision, bytes, changes };
-    st.window.push(entry);
-    st.windowItems += changes.size;
-    st.windowBytes += bytes;
-    while ((st.windowItems > limits.contextChangeWindow || st.windowBytes > limits.contextChangeWindowBytes) && st.window.length > 1) {
-      const old = st.window.shift() as ChangeEntry;
-      st.windowItems -= old.changes.size;
-      st.windowBytes -= old.bytes;
-      st.compactedThrough = old.revision;
-    }
-    if (st.watchers.size === 0) return;
-    for (const [agentId, context] of changes) {
-      const set = st.watchers.get(agentId);
-      if (set === undefined) continue;
-      for (const w of set) w.queue.push({ revision: entry.revision, context });
-    }
-  };
+  const states = createContextStates({ store, limits, sizeOf });
+  const peekState = states.peek;
+  const backend: ContextBackend = options.backend ?? createInMemoryContextBackend();
+  backend.connect?.(states);
 
   const checkSize = (record: AgentContextRecord): number | undefined => options.contextSize?.oversize(record);
 
   // A dropped coordination's watches end (their consumers take what is queued, then the error), each with its
-  // resume point.
+  // resume point; then the backend is told.
   store.onDrop((c, reason) => {
-    const st = c.slots[SLOT] as ContextState | undefined;
+    const st = states.slotOf(c);
     if (st === undefined) return;
     for (const set of [...st.watchers.values()]) {
       for (const w of [...set]) {
@@ -258,6 +228,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
         w.onDropped?.(error);
       }
     }
+    backend.drop?.(c.id, reason);
   });
 
   /** A forward page of `ids` from `start`, bounded by count and bytes; the token holds the next index. */
@@ -319,52 +290,48 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       }
       v.throwIfAny();
 
-      const t = now();
       const shared: SharedIntelligence = Object.freeze({ ...emptySharedIntelligence, ...si });
-      const existing = peekState(input.coordinationId);
-      const revision = (existing?.revision ?? 0) + 1;
-      const records = assignments.map((a): AgentContextRecord => ({
-        coordinationId: input.coordinationId,
-        sessionId: input.sessionId,
-        parentWorkflowId,
-        assignment: {
-          agentId: a.agentId,
-          agentRole: a.agentRole || a.agentId,
-          objective: a.objective ?? "",
-          tasks: a.tasks ?? [],
-          inputData: a.inputData ?? {},
-          dependencies: a.dependencies ?? [],
-          outputRequirements: a.outputRequirements ?? {},
-          successCriteria: a.successCriteria ?? {},
-        },
-        shared,
-        protocols: withDefaults(defaultProtocols, a.protocols),
-        allocation: withDefaults(defaultAllocation, a.allocation),
-        version: 1,
-        revision,
-        createdAt: t,
-        updatedAt: t,
-      }));
-      for (const r of records) {
-        const size = checkSize(r);
-        if (size !== undefined) throw contextTooLarge(r.assignment.agentId, size, options.contextSize?.maxBytes ?? 0);
-      }
-
-      const st = stateOf(store.acquire(input.coordinationId));
-      const changes = new Map<string, AgentContextRecord | null>();
-      for (const id of st.contexts.keys()) changes.set(id, null);
-      st.contexts = new Map();
-      for (const r of records) {
-        st.contexts.set(r.assignment.agentId, r);
-        changes.set(r.assignment.agentId, r);
-      }
-      st.order = records.map((r) => r.assignment.agentId);
-      st.revision = revision;
-      st.distribution = revision;
-      commit(st, changes);
-      const page = pageFrom(st, input.coordinationId, 0, records.length, budget);
-      hooks.onDistributed?.(records.length, performance.now() - t0);
-      return page;
+      const id = input.coordinationId;
+      // Planned against the local state: called again by a shared backend when another replica changed it first.
+      const plan = (): ContextPlan<ContextPage> => {
+        const t = now();
+        const revision = (peekState(id)?.revision ?? 0) + 1;
+        const records = assignments.map((a): AgentContextRecord => ({
+          coordinationId: input.coordinationId,
+          sessionId: input.sessionId,
+          parentWorkflowId,
+          assignment: {
+            agentId: a.agentId,
+            agentRole: a.agentRole || a.agentId,
+            objective: a.objective ?? "",
+            tasks: a.tasks ?? [],
+            inputData: a.inputData ?? {},
+            dependencies: a.dependencies ?? [],
+            outputRequirements: a.outputRequirements ?? {},
+            successCriteria: a.successCriteria ?? {},
+          },
+          shared,
+          protocols: withDefaults(defaultProtocols, a.protocols),
+          allocation: withDefaults(defaultAllocation, a.allocation),
+          version: 1,
+          revision,
+          createdAt: t,
+          updatedAt: t,
+        }));
+        for (const r of records) {
+          const size = checkSize(r);
+          if (size !== undefined) throw contextTooLarge(r.assignment.agentId, size, options.contextSize?.maxBytes ?? 0);
+        }
+        return {
+          change: { kind: "distribute", revision, at: t, records },
+          answer: () => {
+            const page = pageFrom(states.peek(id) as ContextState, id, 0, records.length, budget);
+            hooks.onDistributed?.(records.length, performance.now() - t0);
+            return page;
+          },
+      };
+      };
+      return backend.submit(id, plan);
     },
 
     get(coordinationId, agentId) {
@@ -408,71 +375,54 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       targets.forEach((t, i) => requireId(v, `target_agent_ids[${i}]`, t, maxId));
       checkJson(v, "update_data", input.data, limits.maxJsonDepth);
       v.throwIfAny();
-      const st = peekState(input.coordinationId);
-      // No prototype: an agent named "__proto__" is an ordinary key here.
-      const results: Record<string, boolean> = Object.create(null) as Record<string, boolean>;
-      if (st === undefined) return { results, revision: 0 };
-      const agents = targets.length > 0 ? targets : [...st.contexts.keys()];
-      const part = partSet.has(input.part) ? (input.part as SharedIntelligencePart) : undefined;
-      if (part === undefined || shapeViolation(part, input.data) !== undefined) {
-        for (const a of agents) results[a] = false;
-        return { results, revision: st.revision };
-      }
-      const t = now();
-      const revision = st.revision + 1;
-      const increment = input.incrementVersion ?? true ? 1 : 0;
-      // Agents that shared one shared intelligence still share one after the update: merged once per distinct copy.
-      const merged = new Map<SharedIntelligence, SharedIntelligence>();
-      const changes = new Map<string, AgentContextRecord | null>();
-      for (const agentId of agents) {
-        const old = changes.get(agentId) ?? st.contexts.get(agentId);
-        if (old === undefined || old === null) {
-          results[agentId] = false;
-          continue;
+      const id = input.coordinationId;
+      const plan = (): ContextPlan<UpdateResult> => {
+        const st = peekState(id);
+        // No prototype: an agent named "__proto__" is an ordinary key here.
+        const results: Record<string, boolean> = Object.create(null) as Record<string, boolean>;
+        if (st === undefined) return unchanged({ results, revision: 0 });
+        const agents = targets.length > 0 ? targets : [...st.contexts.keys()];
+        const part = partSet.has(input.part) ? (input.part as SharedIntelligencePart) : undefined;
+        if (part === undefined || shapeViolation(part, input.data) !== undefined) {
+          for (const a of agents) results[a] = false;
+          return unchanged({ results, revision: st.revision });
         }
-        if (changes.has(agentId)) continue; // a target named twice is updated once
-        let shared = merged.get(old.shared);
-        if (shared === undefined) merged.set(old.shared, (shared = mergeSharedIntelligence(old.shared, part, input.data)));
-        const record: AgentContextRecord = { ...old, shared, version: old.version + increment, revision, updatedAt: t };
-        if (checkSize(record) !== undefined) {
-          results[agentId] = false;
-          continue;
+        const t = now();
+        const revision = st.revision + 1;
+        const increment = input.incrementVersion ?? true ? 1 : 0;
+        // Agents that shared one shared intelligence still share one after the update: merged once per distinct copy.
+        const merged = new Map<SharedIntelligence, SharedIntelligence>();
+        const changes = new Map<string, AgentContextRecord | null>();
+        for (const agentId of agents) {
+          const old = changes.get(agentId) ?? st.contexts.get(agentId);
+          if (old === undefined || old === null) {
+            results[agentId] = false;
+            continue;
+          }
+          if (changes.has(agentId)) continue; // a target named twice is updated once
+          let shared = merged.get(old.shared);
+          if (shared === undefined) merged.set(old.shared, (shared = mergeSharedIntelligence(old.shared, part, input.data)));
+          const record: AgentContextRecord = { ...old, shared, version: old.version + increment, revision, updatedAt: t };
+          if (checkSize(record) !== undefined) {
+            results[agentId] = false;
+            continue;
+          }
+          changes.set(agentId, record);
+          results[agentId] = true;
         }
-        changes.set(agentId, record);
-        results[agentId] = true;
-      }
-      if (changes.size === 0) return { results, revision: st.revision };
-      for (const [agentId, record] of changes) st.contexts.set(agentId, record as AgentContextRecord);
-      st.revision = revision;
-      const c = store.peek(input.coordinationId);
-      if (c !== undefined) {
-        c.lastActivity = t;
-        store.changed(c);
-      }
-      commit(st, changes);
-      return { results, revision };
+        if (changes.size === 0) return unchanged({ results, revision: st.revision });
+        return { change: { kind: "update", revision, at: t, records: [...changes.values()] as AgentContextRecord[] }, answer: () => ({ results, revision }) };
+      };
+      return backend.submit(id, plan);
     },
 
     clear(coordinationId) {
       checkId("coordination_id", coordinationId, maxId);
-      const st = peekState(coordinationId);
-      if (st === undefined || st.contexts.size === 0) return false;
-      const changes = new Map<string, AgentContextRecord | null>();
-      for (const id of st.contexts.keys()) changes.set(id, null);
-      st.contexts = new Map();
-      st.order = [];
-      st.revision++;
-      st.distribution = st.revision;
-      commit(st, changes);
-      const c = store.peek(coordinationId);
-      if (c !== undefined) store.changed(c);
-      // The window of changes goes too (its records are what a cleared coordination would otherwise hold until
-      // it expires): open watches have been told, and a watch resuming from before the clear is REVISION_COMPACTED.
-      st.window.length = 0;
-      st.windowItems = 0;
-      st.windowBytes = 0;
-      st.compactedThrough = st.revision;
-      return true;
+      return backend.submit(coordinationId, (): ContextPlan<boolean> => {
+        const st = peekState(coordinationId);
+        if (st === undefined || st.contexts.size === 0) return unchanged(false);
+        return { change: { kind: "clear", revision: st.revision + 1, at: now() }, answer: () => true };
+      });
     },
 
     watch(input, onOverflow, onDropped) {
@@ -507,7 +457,7 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
         }
       }
       const c = store.acquire(input.coordinationId);
-      const st = stateOf(c);
+      const st = states.of(c);
       let set = st.watchers.get(input.agentId);
       if (set === undefined) st.watchers.set(input.agentId, (set = new Set()));
       const watchers = set;
@@ -549,6 +499,11 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       return { startRevision: after ?? st.revision, queue: live.queue, close: () => live.queue.close() };
     },
 
+    catchUp(coordinationId, revision) {
+      if ((peekState(coordinationId)?.revision ?? 0) >= revision) return undefined;
+      return backend.catchUp?.(coordinationId, revision);
+    },
+
     summary(coordinationId) {
       const st = peekState(coordinationId);
       if (st === undefined) return undefined;
@@ -567,72 +522,6 @@ export function createContextEngine(options: ContextEngineOptions): ContextEngin
       return peekState(coordinationId)?.contexts.get(agentId)?.assignment.dependencies;
     },
   };
-}
-
-/** `defaults` with every given (defined) field of `given` in place of its default. */
-function withDefaults<T extends object>(defaults: T, given: { readonly [K in keyof T]?: T[K] | undefined } | undefined): T {
-  if (given === undefined) return defaults;
-  const out = { ...defaults };
-  for (const k of Object.keys(defaults) as (keyof T)[]) {
-    const value = given[k];
-    if (value !== undefined) out[k] = value as T[keyof T];
-  }
-  return Object.freeze(out);
-}
-
-type Bound = { readonly min: number; readonly max?: number };
-const protocolBounds: Partial<Record<keyof CoordinationProtocols, [string, Bound]>> = {
-  updateIntervalMs: ["update_interval_ms", { min: 100 }],
-  heartbeatIntervalMs: ["heartbeat_interval_ms", { min: 100 }],
-};
-const allocationBounds: Record<keyof ResourceAllocation, [string, Bound]> = {
-  maxExecutionTimeMs: ["max_execution_time_ms", { min: 1000 }],
-  maxRetryAttempts: ["max_retry_attempts", { min: 0 }],
-  maxMemoryMb: ["max_memory_mb", { min: 1 }],
-  qualityThreshold: ["quality_threshold", { min: 0, max: 1 }],
-  timeoutMs: ["timeout_ms", { min: 100 }],
-  concurrencyLimit: ["concurrency_limit", { min: 1 }],
-};
-
-function checkBound(v: Violations, field: string, value: number | undefined, b: Bound): void {
-  if (value === undefined) return;
-  if (!Number.isFinite(value) || value < b.min || (b.max !== undefined && value > b.max)) {
-    v.add(field, b.max === undefined ? `must be at least ${b.min}, got ${value}` : `must be between ${b.min} and ${b.max}, got ${value}`);
-  }
-}
-
-/** Records every rule one assignment (at `f`) breaks, its agent id aside. */
-function checkAssignment(v: Violations, f: string, a: AssignmentInput, limits: Limits): void {
-  const maxId = limits.maxIdLength;
-  optionalId(v, `${f}.agent_role`, a.agentRole ?? "", maxId);
-  (a.tasks ?? []).forEach((t, j) => requireId(v, `${f}.tasks[${j}]`, t, limits.maxTaskNameLength));
-  const seen = new Map<string, number>();
-  (a.dependencies ?? []).forEach((d, j) => {
-    requireId(v, `${f}.dependencies[${j}]`, d, maxId);
-    const k = seen.get(d);
-    if (k !== undefined) v.add(`${f}.dependencies[${j}]`, `duplicates ${f}.dependencies[${k}] ${JSON.stringify(d)}`);
-    else seen.set(d, j);
-  });
-  for (const [name, value] of [["input_data", a.inputData], ["output_requirements", a.outputRequirements], ["success_criteria", a.successCriteria]] as const) {
-    checkJson(v, `${f}.${name}`, value, limits.maxJsonDepth);
-  }
-  const p = a.protocols;
-  if (p !== undefined) {
-    for (const [k, [name, b]] of Object.entries(protocolBounds) as [keyof CoordinationProtocols, [string, Bound]][]) {
-      checkBound(v, `${f}.coordination_protocols.${name}`, p[k] as number | undefined, b);
-    }
-    for (const [k, name] of [["statusChannel", "status_channel"], ["resultChannel", "result_channel"], ["errorChannel", "error_channel"]] as const) {
-      const value = p[k];
-      if (value !== undefined) requireId(v, `${f}.coordination_protocols.${name}`, value, maxId);
-    }
-    optionalId(v, `${f}.coordination_protocols.coordination_endpoint`, p.coordinationEndpoint ?? "", maxEndpointLength);
-  }
-  const r = a.allocation;
-  if (r !== undefined) {
-    for (const [k, [name, b]] of Object.entries(allocationBounds) as [keyof ResourceAllocation, [string, Bound]][]) {
-      checkBound(v, `${f}.resource_allocation.${name}`, r[k], b);
-    }
-  }
 }
 
 function contextTooLarge(agentId: string, size: number, limit: number): ConsortError {
