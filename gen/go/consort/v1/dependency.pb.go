@@ -808,7 +808,8 @@ func (x *SetQualityGateScoreRequest) GetScore() float64 {
 // The response of DependencyService.SetQualityGateScore.
 type SetQualityGateScoreResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// How many open waits this score resolved.
+	// How many open waits this score resolved. With several replicas (a shared backend), the open waits of every
+	// replica it satisfied, as the replica answering knows them.
 	ReleasedWaits uint32 `protobuf:"varint,1,opt,name=released_waits,json=releasedWaits,proto3" json:"released_waits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -918,7 +919,8 @@ func (x *SetResourceAvailabilityRequest) GetAvailable() bool {
 // The response of DependencyService.SetResourceAvailability.
 type SetResourceAvailabilityResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// How many open waits this change resolved (0 when marked unavailable).
+	// How many open waits this change resolved (0 when marked unavailable). With several replicas (a shared
+	// backend), the open waits of every replica it satisfied, as the replica answering knows them.
 	ReleasedWaits uint32 `protobuf:"varint,1,opt,name=released_waits,json=releasedWaits,proto3" json:"released_waits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -382,7 +382,8 @@ export const SetQualityGateScoreRequestSchema: GenMessage<SetQualityGateScoreReq
  */
 export type SetQualityGateScoreResponse = Message<"consort.v1.SetQualityGateScoreResponse"> & {
   /**
-   * How many open waits this score resolved.
+   * How many open waits this score resolved. With several replicas (a shared backend), the open waits of every
+   * replica it satisfied, as the replica answering knows them.
    *
    * @generated from field: uint32 released_waits = 1;
    */
@@ -438,7 +439,8 @@ export const SetResourceAvailabilityRequestSchema: GenMessage<SetResourceAvailab
  */
 export type SetResourceAvailabilityResponse = Message<"consort.v1.SetResourceAvailabilityResponse"> & {
   /**
-   * How many open waits this change resolved (0 when marked unavailable).
+   * How many open waits this change resolved (0 when marked unavailable). With several replicas (a shared
+   * backend), the open waits of every replica it satisfied, as the replica answering knows them.
    *
    * @generated from field: uint32 released_waits = 1;
    */
