@@ -1,10 +1,12 @@
-import { createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
+import type * as grpc from "@grpc/grpc-js";
 import { connect, DeliverPolicy, type NatsConnection } from "nats";
 import { performance } from "node:perf_hooks";
-import { SignalService, SignalType } from "../gen/ts/consort/v1/signal_pb.js";
+import { PublishRequestSchema, SignalService, SignalType, SubscribeRequestSchema, type SubscribeResponse } from "../gen/ts/consort/v1/signal_pb.js";
 import { startNatsServer } from "../test/nats/nats-server.js";
 import { machineLoad } from "./machine.js";
+import { serviceClient, type ServiceClient } from "./clients.js";
+import { runGo } from "./latency-go.js";
 import { median, percentile } from "./median.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
@@ -12,14 +14,16 @@ import { startServerProcess, type ServerProcess } from "./server-process.js";
  * Consort replicas on NATS JetStream (issue 12), every server its own process, in one run beside the in-memory
  * backend and raw NATS JetStream (a publisher and an ordered consumer on nats.js, the floor any replica sits on):
  *
- * - **latency**: publish → subscriber, one signal at a time (the next after the subscriber got the last); the
- *   publisher on the first replica, the subscriber on the last (with 3 replicas: another process);
+ * - **latency**: publish → subscriber with the Go probe at 1,000 signals/s (3,000 after 500), the publisher on
+ *   the first replica, the subscriber on the last (with 3 replicas: another process);
  * - **fan-out**: 30 subscribers spread evenly over the replicas, a burst of signals published 16 in flight; the
  *   time until every subscriber holds every signal, as deliveries per second;
- * - **appends/s to one coordination** with 1, 2 and 3 concurrent writers, each one publish in flight, writer w on
- *   replica w mod R (so with 3 replicas every writer is on its own replica and they race for the one head).
+ * - **appends/s to one coordination** with 1, 2 and 3 concurrent writers, each 16 publishes in flight (grpc-js),
+ *   writer w on replica w mod R (so with 3 replicas every writer is on its own replica and they race for the one
+ *   head); raw JetStream: plain publishes, 16 in flight per connection, no sequence check (unordered, no gap-free
+ *   numbering: the ceiling, not a like-for-like peer).
  *
- *   npm run build && node dist/bench/nats-replicas.js [--runs 3] [--samples 1000] [--burst 500] [--appends 1500]
+ *   npm run build && node dist/bench/nats-replicas.js [--runs 3] [--samples 3000] [--rate 1000] [--burst 500] [--appends 3000]
  *
  * Not part of `npm run bench`: it starts up to 4 servers on a 2-core machine, which is the point to read it with.
  */
@@ -30,21 +34,25 @@ const arg = (name: string, fallback: number) => {
   return Number.isSafeInteger(n) && n > 0 ? n : fallback;
 };
 const runs = arg("runs", 3);
-const samples = arg("samples", 1_000);
+const samples = arg("samples", 3_000);
+const rate = arg("rate", 1_000);
 const burst = arg("burst", 500);
-const appends = arg("appends", 1_500);
+const appends = arg("appends", 3_000);
 const subscribers = 30;
+const inFlight = 16;
 const warmup = 100;
 const data = { task: "review", path: "src/core/signals/signal-engine.ts", line: 42, note: "x".repeat(80) };
 
-type Signals = Client<typeof SignalService>;
-const clientOf = (s: ServerProcess): Signals => createClient(SignalService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${s.grpcPort}` }));
+// grpc-js clients (the fastest Node client; bench/latency.ts uses the same), one channel per replica.
+const clientOf = (s: ServerProcess): ServiceClient => serviceClient(SignalService, `127.0.0.1:${s.grpcPort}`);
 let n = 0;
 const cid = (tag: string) => `bench-${tag}-${process.pid}-${++n}`;
 
 /** One system under test: publish and subscribe through it. */
 interface System {
   readonly name: string;
+  /** The Go probe's arguments for the latency case (`-mode …`, addresses). */
+  readonly probe?: readonly string[];
   /** Publishes one signal through writer `w`. */
   publish(w: number, coordinationId: string, i: number): Promise<void>;
   /** Subscribes reader `r`; `onSignal` gets each signal's index; resolves once subscribed. */
@@ -54,34 +62,36 @@ interface System {
 
 function consortSystem(name: string, servers: readonly ServerProcess[]): System {
   const clients = servers.map(clientOf);
-  const at = (k: number) => clients[k % clients.length] as Signals;
+  const at = (k: number) => clients[k % clients.length] as ServiceClient;
+  const addrs = servers.map((s) => `127.0.0.1:${s.grpcPort}`);
   return {
     name,
-    async publish(w, coordinationId, i) {
-      await at(w).publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: `w${w}`, data: { ...data, i } });
+    // Publisher on the first replica, subscriber on the last (with 3 replicas, another process).
+    probe: ["-mode", "signal", "-addr", addrs[0] as string, "-sub-addr", addrs.at(-1) as string],
+    publish(w, coordinationId, i) {
+      const request = create(PublishRequestSchema, { coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: `w${w}`, data: { ...data, i } });
+      return new Promise<void>((resolve, reject) => at(w)["publish"]!(request, (err: grpc.ServiceError | null) => (err === null ? resolve() : reject(err))));
     },
-    async subscribe(r, coordinationId, onSignal) {
-      const controller = new AbortController();
+    subscribe(r, coordinationId, onSignal) {
       // The last replica first: with one reader, it is another process than the first writer's.
       const client = at(clients.length - 1 - (r % clients.length));
-      const stream = client.subscribe({ coordinationId, agentId: `r${r}`, observer: true }, { signal: controller.signal });
-      const it = stream[Symbol.asyncIterator]();
-      const first = await it.next(); // the `subscribed` message
-      if (first.done === true) throw new Error("the subscription ended at once");
-      void (async () => {
-        try {
-          for (;;) {
-            const m = await it.next();
-            if (m.done === true) return;
-            for (const s of m.value.signals) onSignal(s.data?.["i"] as number);
+      const call = client["subscribe"]!(create(SubscribeRequestSchema, { coordinationId, agentId: `r${r}`, observer: true })) as grpc.ClientReadableStream<SubscribeResponse>;
+      return new Promise((resolve, reject) => {
+        let subscribed = false;
+        call.on("data", (m: SubscribeResponse) => {
+          if (!subscribed && m.subscribed !== undefined) {
+            subscribed = true;
+            resolve(() => call.cancel());
           }
-        } catch {
-          // aborted
-        }
-      })();
-      return () => controller.abort();
+          for (const s of m.signals) onSignal(s.data?.["i"] as number);
+        });
+        call.on("error", (err: grpc.ServiceError) => {
+          if (!subscribed) reject(err);
+        });
+      });
     },
     async close() {
+      for (const c of clients) c.close();
       await Promise.all(servers.map((s) => s.stop()));
     },
   };
@@ -101,6 +111,7 @@ async function rawJetStream(url: string): Promise<System> {
   const decoder = new TextDecoder();
   return {
     name: "raw JetStream",
+    probe: ["-mode", "nats-latency", "-addr", new URL(url).host],
     async publish(w, coordinationId, i) {
       await (await conn(writers, w)).jetstream().publish(`rawrep.${coordinationId}`, encoder.encode(JSON.stringify({ ...data, i })));
     },
@@ -119,32 +130,16 @@ async function rawJetStream(url: string): Promise<System> {
   };
 }
 
-/** Publish → subscriber, one signal at a time. */
+/**
+ * Publish → subscriber with the Go probe (bench/go, the client the other latency cases use: Node clients add
+ * milliseconds of their own here): unary Publish at `rate`/s on `pubAddr`, one Subscribe on `subAddr`; raw
+ * JetStream: the probe's `nats-latency` mode (JetStream publish, ordered consumer).
+ */
 async function latency(system: System): Promise<{ p50: number; p99: number }> {
-  const coordinationId = cid("lat");
-  let got = -1;
-  let wake: (() => void) | undefined;
-  const stop = await system.subscribe(0, coordinationId, (i) => {
-    got = i;
-    wake?.();
-  });
-  const times: number[] = [];
-  for (let i = 0; i < warmup + samples; i++) {
-    const t0 = performance.now();
-    await system.publish(0, coordinationId, i);
-    const deadline = Date.now() + 10_000;
-    while (got < i) {
-      if (Date.now() > deadline) throw new Error(`${system.name}: signal ${i} never arrived`);
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 20);
-      });
-    }
-    if (i >= warmup) times.push(performance.now() - t0);
-  }
-  stop();
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+  const args = system.probe === undefined ? undefined : ["-rate", String(rate), "-count", String(samples), "-timeout", "100s", ...system.probe];
+  if (args === undefined) throw new Error(`${system.name}: no probe`);
+  const r = JSON.parse(await runGo(args, 120_000)) as { p50: number; p99: number };
+  return { p50: r.p50, p99: r.p99 };
 }
 
 /** A burst to 30 subscribers spread over the replicas: deliveries per second until all hold all. */
@@ -178,14 +173,19 @@ async function fanout(system: System): Promise<number> {
   return (burst * subscribers) / seconds;
 }
 
-/** Appends per second to one coordination with `writers` concurrent writers, one publish in flight each. */
+/** Appends per second to one coordination with `writers` concurrent writers, 16 publishes in flight each. */
 async function appendRate(system: System, writers: number): Promise<number> {
   const coordinationId = cid(`rate${writers}`);
   const each = Math.floor(appends / writers);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: writers }, async (_, w) => {
-      for (let i = 0; i < each; i++) await system.publish(w, coordinationId, i);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (next < each) await system.publish(w, coordinationId, next++);
+        }),
+      );
     }),
   );
   return (each * writers) / ((performance.now() - t0) / 1000);
@@ -223,7 +223,7 @@ try {
 const metrics = [...new Set([...rows.keys()].map((k) => k.split("|")[1] as string))];
 const names = [...new Set([...rows.keys()].map((k) => k.split("|")[0] as string))];
 const fmt = (x: number) => (x < 100 ? x.toFixed(3) : String(Math.round(x)));
-console.log(`\nmedians of ${runs} runs (${samples} latency samples, burst ${burst} × ${subscribers} subscribers, ${appends} appends)`);
+console.log(`\nmedians of ${runs} runs (${samples} latency samples at ${rate}/s, burst ${burst} × ${subscribers} subscribers, ${appends} appends ${inFlight} in flight per writer)`);
 console.log(["", ...names].join(" | "));
 for (const m of metrics) console.log([m, ...names.map((s) => fmt(median(rows.get(`${s}|${m}`) ?? [NaN])))].join(" | "));
 console.log(`load at end: ${machineLoad().raw}`);

@@ -28,6 +28,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:50051", "the server's address (Consort gRPC, NATS or Redis)")
+	subAddr := flag.String("sub-addr", "", "signal: the subscriber's server, another replica (default: -addr)")
 	rate := flag.Int("rate", 1000, "signals per second")
 	count := flag.Int("count", 5000, "signals (or completions) measured after a warm-up; fanout: messages published")
 	mode := flag.String("mode", "signal", "signal | signal-stream | nats-latency | redis-latency | fanout | completion | memory | peer-memory")
@@ -50,7 +51,7 @@ func main() {
 	defer cancel()
 	switch *mode {
 	case "signal":
-		signalLatency(ctx, *addr, *rate, *count)
+		signalLatency(ctx, *addr, *subAddr, *rate, *count)
 	case "nats-latency":
 		natsLatency(ctx, *addr, *rate, *count)
 	case "redis-latency":
@@ -79,9 +80,13 @@ func dialConsort(addr string) *grpc.ClientConn {
 	return conn
 }
 
-// signalLatency: Consort publish → subscriber, publisher and subscriber on their own connections.
-func signalLatency(ctx context.Context, addr string, rate, count int) {
-	pubConn, subConn := dialConsort(addr), dialConsort(addr)
+// signalLatency: Consort publish → subscriber, publisher and subscriber on their own connections; the subscriber on
+// subAddr when set (another replica of one deployment), else on addr.
+func signalLatency(ctx context.Context, addr, subAddr string, rate, count int) {
+	if subAddr == "" {
+		subAddr = addr
+	}
+	pubConn, subConn := dialConsort(addr), dialConsort(subAddr)
 	defer pubConn.Close()
 	defer subConn.Close()
 	pub, sub := consortv1.NewSignalServiceClient(pubConn), consortv1.NewSignalServiceClient(subConn)
