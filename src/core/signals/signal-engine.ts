@@ -196,6 +196,13 @@ export interface SignalEngine<R extends PublishReturn = PublishResult> {
    * that what subscribers hold when their streams are flushed is every signal ever acknowledged.
    */
   stopAccepting(): void;
+  /**
+   * Resolves once every publish accepted so far has been applied here or has failed. In memory a publish is applied
+   * before it returns, so at once; with a shared backend an accepted publish is applied only when its append comes
+   * back through the follower, so a shutdown awaits this after {@link stopAccepting} and before it ends the
+   * streams: what they flush is then every signal acknowledged. Never rejects.
+   */
+  settled(): Promise<void>;
   /** The coordination's log in figures; `undefined` when it has none (never published to nor subscribed). */
   summary(coordinationId: string): SignalSummary | undefined;
   /**
@@ -261,6 +268,8 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
   let nextSubscription = 1;
   const appendListeners = new Set<(signal: SignalRecord) => void>();
   let stopped = false;
+  /** A shared backend's appends not yet applied or failed (always empty in memory): what `settled` awaits. */
+  const appending = new Set<Promise<PublishResult>>();
 
   /**
    * A coordination's local log. A class made per engine: its methods are shared by every coordination (no closures
@@ -368,6 +377,10 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
       stopped = true;
     },
 
+    async settled() {
+      await Promise.allSettled([...appending]);
+    },
+
     addAppendListener(listener) {
       appendListeners.add(listener);
       return () => appendListeners.delete(listener);
@@ -418,7 +431,13 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
         idempotencyKey: key,
         epoch: st.epoch,
       };
-      return backend.append(st, signal);
+      const result = backend.append(st, signal);
+      if (result instanceof Promise) {
+        appending.add(result);
+        const done = () => void appending.delete(result);
+        result.then(done, done);
+      }
+      return result;
     },
 
     subscribe(input, found) {
