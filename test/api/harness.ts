@@ -19,7 +19,7 @@ import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
 /** A server on free ports with a grpc-js client and Connect/gRPC-Web clients. */
 export interface TestServer {
   readonly app: App;
-  /** The throwaway nats-server its signals are on under CONSORT_TEST_BACKEND=nats; `undefined` in memory. */
+  /** The throwaway nats-server the switch put its signals on (CONSORT_TEST_BACKEND=nats); else `undefined`. */
   readonly natsUrl: string | undefined;
   readonly grpcAddress: string;
   readonly baseUrl: string;
@@ -50,7 +50,9 @@ export type Clients = ReturnType<typeof clientsOf>;
  * (test/test-backend.ts) its signals are on a throwaway nats-server of its own, stopped by `close()`.
  */
 export async function startTestServer(args: readonly string[] = [], logger: Logger = pino({ level: "silent" })): Promise<TestServer> {
-  const backend = await startTestBackend();
+  // A test that names its backend (test/nats) keeps it; the switch sets the others'.
+  const ownBackend = args.some((a) => a === "--backend" || a.startsWith("--backend="));
+  const backend = ownBackend ? { args: [], stop: async () => {} } : await startTestBackend();
   let app: App;
   try {
     const config = loadConfig(["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "2000", ...backend.args, ...args], {});
