@@ -89,6 +89,21 @@ describe("an asynchronous backend (a fake shared log)", () => {
     expect(engine.headSequence("c")).toBe(1);
   });
 
+  it("tells the store's change listeners of every signal a replica applies, its own once applied and another's", async () => {
+    const log = createFakeSharedLog();
+    const [a, b] = replicas(2, log);
+    b!.engine.subscribe({ coordinationId: "c", agentId: "watch" }); // b serves the coordination
+    const heads: Record<string, number[]> = { a: [], b: [] };
+    for (const [name, r] of [["a", a!], ["b", b!]] as const) r.store.onChange((c) => heads[name]!.push(r.engine.headSequence(c.id)));
+    await a!.engine.publish({ coordinationId: "c", type: "agent_completed" });
+    await log.settled();
+    expect(b!.engine.headSequence("c")).toBe(1);
+    // What WatchCoordinations numbers on a tick: a change heard after the signal was applied, on either replica
+    // (a's own publish told them before its append went out, with the head still 0).
+    expect(heads["a"]!.at(-1)).toBe(1);
+    expect(heads["b"]!.at(-1)).toBe(1);
+  });
+
   it("keeps 1..N without gap across replicas publishing at once, each replica's log the same", async () => {
     const log = createFakeSharedLog({ seed: 7 });
     const rs = replicas(3, log);

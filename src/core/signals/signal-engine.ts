@@ -268,6 +268,13 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
   let nextSubscription = 1;
   const appendListeners = new Set<(signal: SignalRecord) => void>();
   let stopped = false;
+  /**
+   * Whether the backend applies to the views itself (it has `connect`: a shared one): it applies a signal after
+   * the publish's `acquire` told the store's change listeners (this replica's own, a round trip later) or with no
+   * publish here at all (another replica's), so each applied signal tells them itself. In memory the `acquire`
+   * is in the same synchronous step as the apply, and tells them.
+   */
+  const shared = backend.connect !== undefined;
   /** A shared backend's appends not yet applied or failed (always empty in memory): what `settled` awaits. */
   const appending = new Set<Promise<PublishResult>>();
 
@@ -332,6 +339,10 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
       if (this.lastSent.size > limits.maxAgentsPerCoordination) this.lastSent.delete(this.lastSent.keys().next().value!);
       this.byType.set(signal.type, (this.byType.get(signal.type) ?? 0) + 1);
       hooks.onPublished?.(signal);
+      if (shared) {
+        const c = store.peek(this.coordinationId);
+        if (c !== undefined) store.changed(c);
+      }
       for (const listener of appendListeners) listener(signal);
       if (this.subscriptions.size > 0) {
         const at = performance.now();
