@@ -80,6 +80,13 @@ export interface JetStreamSignalBackend extends SignalBackend<Promise<PublishRes
   serve(coordinationId: string): Promise<void>;
   /** Whether the coordination is served here (its load completed and its follower runs). */
   isServed(coordinationId: string): boolean;
+  /**
+   * While a drop of the coordination here is under way (its follower stopping; for a DeleteCoordination made here,
+   * the purges and the meta's delete too), resolves when it ends, failed or not; `undefined` when none is. What
+   * reads the meta to learn whether the coordination exists awaits it first, so it does not find a meta this
+   * replica is deleting.
+   */
+  dropping(coordinationId: string): Promise<void> | undefined;
   /** Stops every follower; pending appends fail `unavailable`, and nothing is served any more. */
   close(): Promise<void>;
 }
@@ -378,6 +385,8 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
     },
 
     isServed: (id) => served.get(id)?.loaded === true,
+
+    dropping: (id) => drops.get(id)?.catch(() => undefined),
 
     drop(view, reason: DropReason) {
       const id = view.coordinationId;
