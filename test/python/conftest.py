@@ -40,6 +40,10 @@ def _test_backend() -> str:
     raise pytest.UsageError(f"CONSORT_TEST_BACKEND must be memory or nats, got {value!r}")
 
 
+ON_NATS = _test_backend() == "nats"
+"""Whether the switch puts the servers on NATS (for the few tests that state a documented difference)."""
+
+
 @contextlib.contextmanager
 def _test_backend_args() -> Iterator[list[str]]:
     """
