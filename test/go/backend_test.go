@@ -13,6 +13,9 @@ import (
 // The suite's backend switch (test/test-backend.ts): CONSORT_TEST_BACKEND=nats starts each Consort server with
 // `--backend` to a throwaway nats-server of its own; unset, empty or memory keeps signals in memory.
 
+// onNats is whether the switch puts the servers on NATS (for the few tests that state a documented difference).
+var onNats = os.Getenv("CONSORT_TEST_BACKEND") == "nats"
+
 // testBackend is one Consort server's backend: the extra options to start it with, and how to stop it.
 type testBackend struct {
 	args []string
