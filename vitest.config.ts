@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: "forks",
+    // Stops any throwaway nats-server of CONSORT_TEST_BACKEND=nats a file left running (test/test-backend.ts).
+    setupFiles: ["test/test-backend-setup.ts"],
   },
 });

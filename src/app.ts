@@ -131,6 +131,13 @@ function preparer(nats: NatsSignals, store: Store, maxIdLength: number): (coordi
   };
 }
 
+/** Resolves once the engine's accepted publishes are applied or failed ({@link SignalEngine.settled}), or after `ms`. */
+async function settledWithin(signals: { settled(): Promise<void> }, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([signals.settled(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /** The composition root: store → engines → services → transports. */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -289,6 +296,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         signals.stopAccepting();
         grpc.drain();
         web?.drain();
+        // On NATS a publish accepted before that is applied (and acknowledged) only once its append comes back
+        // through the follower: the streams end after those, so none is acknowledged after its subscribers ended.
+        // In memory nothing is pending; a backend that does not answer holds the shutdown up to the grace at most.
+        if (nats !== undefined) await settledWithin(signals, config.shutdownGraceMs);
         shutdown.abort(new ServerShutdown());
         await Promise.all([grpc.close(config.shutdownGraceMs), web?.close(config.shutdownGraceMs)]);
         // The streams are flushed and ended: only then stop following and drain the NATS connection.

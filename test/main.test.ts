@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import * as net from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { startTestBackend, type TestBackend } from "./test-backend.js";
 
 const mainJs = fileURLToPath(new URL("../dist/src/main.js", import.meta.url));
 
@@ -33,6 +34,16 @@ function run(args: string[], ms = 15_000, onReady?: (kill: () => void) => void) 
   });
 }
 
+/** Runs `f` with the backend of CONSORT_TEST_BACKEND (test/test-backend.ts), stopped after the server has exited. */
+async function withBackend<T>(f: (backend: TestBackend) => Promise<T>): Promise<T> {
+  const backend = await startTestBackend();
+  try {
+    return await f(backend);
+  } finally {
+    await backend.stop();
+  }
+}
+
 describe("the server process", () => {
   it("exits 2 with a message naming a bad option", async () => {
     const r = await run(["--max-history=-5"]);
@@ -54,7 +65,7 @@ describe("the server process", () => {
   });
 
   it("logs its ports as JSON and stops cleanly on SIGTERM", async () => {
-    const r = await run(["--grpc-port", "0", "--http-port", "0"], 15_000, (kill) => kill());
+    const r = await withBackend((backend) => run(["--grpc-port", "0", "--http-port", "0", ...backend.args], 15_000, (kill) => kill()));
     expect(r.code).toBe(0);
     const listening = JSON.parse(r.out.split("\n").find((l) => l.includes('"consort listening"')) as string);
     expect(listening.grpcPort).toBeGreaterThan(0);
@@ -63,8 +74,8 @@ describe("the server process", () => {
 
   it("still stops on SIGTERM when whoever read its output has gone (a closed stdout pipe)", async () => {
     if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing: run 'npm run build' (npm test does) first`);
-    const child = spawn(process.execPath, [mainJs, "--grpc-port", "0", "--http-port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
-    const code = await new Promise<number | null>((resolve, reject) => {
+    const code = await withBackend((backend) => new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, [mainJs, "--grpc-port", "0", "--http-port", "0", ...backend.args], { stdio: ["ignore", "pipe", "ignore"] });
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
         reject(new Error("the server did not exit within 10 s of SIGTERM with its stdout closed"));
@@ -81,7 +92,7 @@ describe("the server process", () => {
         child.stdout.destroy();
         setTimeout(() => child.kill("SIGTERM"), 200);
       });
-    });
+    }));
     expect(code).toBe(0);
   });
 });

@@ -186,22 +186,35 @@ const ackBytes = 96;
 /** SignalService: proto messages ⇄ the signal engine. Served by both transports. */
 export function createSignalService(options: SignalServiceOptions): ServiceImpl<typeof SignalService> {
   const { engine, prepare } = options;
-  /** Publish's work, for Publish and for each PublishStream request. */
-  const publishOne = (req: PublishRequest) => {
+  /** A Publish request as the engine takes it, with the violations found decoding it. */
+  const publishInputOf = (req: PublishRequest) => {
     const v = new Violations();
     const type = checkedEnum(v, "type", SignalTypeSchema, signalTypes, req.type, true);
-    return engine.publish(
-      {
-        coordinationId: req.coordinationId,
-        type,
-        senderAgentId: req.senderAgentId,
-        recipientAgentIds: req.recipientAgentIds,
-        ...(req.data !== undefined && { data: req.data }),
-        ...(req.metadata !== undefined && { metadata: req.metadata }),
-        idempotencyKey: req.idempotencyKey,
-      },
-      v.list,
-    );
+    const input = {
+      coordinationId: req.coordinationId,
+      type,
+      senderAgentId: req.senderAgentId,
+      recipientAgentIds: req.recipientAgentIds,
+      ...(req.data !== undefined && { data: req.data }),
+      ...(req.metadata !== undefined && { metadata: req.metadata }),
+      idempotencyKey: req.idempotencyKey,
+    };
+    return { input, found: v.list };
+  };
+  /** Publish's work, for Publish and for each PublishStream request. */
+  const publishOne = (req: PublishRequest) => {
+    const { input, found } = publishInputOf(req);
+    return engine.publish(input, found);
+  };
+  /**
+   * With a shared backend, serves the coordination of a publish the engine will not refuse outright (invalid,
+   * shutting down): a refused publish brings no coordination into being here or in the backend, as in memory.
+   */
+  const preparePublish = (req: PublishRequest): Promise<void> | undefined => {
+    if (prepare === undefined) return undefined;
+    const { input, found } = publishInputOf(req);
+    engine.checkPublish(input, found);
+    return prepare(req.coordinationId, true);
   };
   /** An applied request's ack. */
   const ackOf = ({ signal, duplicate }: PublishResult): OutcomeFields => ({
@@ -218,7 +231,12 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
    */
   const outcomeOf = (req: PublishRequest | undefined): OutcomeFields | Promise<OutcomeFields> => {
     // Requests to a coordination not yet served wait on its one load, in arrival order.
-    const ready = prepare?.((req ?? emptyPublish).coordinationId, true);
+    let ready: Promise<void> | undefined;
+    try {
+      ready = preparePublish(req ?? emptyPublish);
+    } catch (e) {
+      return refusalOf(e);
+    }
     return ready === undefined ? outcomeNow(req) : ready.then(() => outcomeNow(req), refusalOf);
   };
   const outcomeNow = (req: PublishRequest | undefined): OutcomeFields | Promise<OutcomeFields> => {
@@ -238,7 +256,7 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
 
   return {
     async publish(req, ctx) {
-      const ready = prepare?.(req.coordinationId, true);
+      const ready = preparePublish(req);
       if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
       const r = publishOne(req);
       // Awaited only when the backend appends asynchronously: in memory, the result is there.
@@ -359,20 +377,26 @@ export function createSignalService(options: SignalServiceOptions): ServiceImpl<
       }
       const types = typesOf(v, "types", req.types);
       const afterSequence = req.afterSequence === undefined ? undefined : sequenceOf(v, "after_sequence", req.afterSequence);
-      const ready = prepare?.(req.coordinationId, true);
-      if (ready !== undefined) await ready; // a shared backend serving it here first; in memory, no await
-      const { subscription, headSequence, oldestSequence, epoch } = engine.subscribe(
-        {
-          coordinationId: req.coordinationId,
-          agentId: req.agentId,
-          types,
-          senderAgentIds: req.senderAgentIds,
-          ...(afterSequence !== undefined && { afterSequence }),
-          epoch: req.epoch,
-          observer: req.observer,
-        },
-        v.list,
-      );
+      const input = {
+        coordinationId: req.coordinationId,
+        agentId: req.agentId,
+        types,
+        senderAgentIds: req.senderAgentIds,
+        ...(afterSequence !== undefined && { afterSequence }),
+        epoch: req.epoch,
+        observer: req.observer,
+      };
+      if (prepare !== undefined) {
+        // A shared backend serves the coordination here first, but not for a subscription the engine refuses
+        // outright (invalid, at the limit), nor creates it for a resume (after_sequence past 0, or an epoch): one
+        // of a coordination that exists nowhere is refused against an empty log, OUT_OF_RANGE or EPOCH_CHANGED,
+        // as in memory. Either way a refused Subscribe brings no coordination into being.
+        engine.checkSubscribe(input, v.list);
+        const resumes = afterSequence !== undefined && (afterSequence > 0 || req.epoch !== "");
+        const ready = prepare(req.coordinationId, !resumes);
+        if (ready !== undefined) await ready;
+      }
+      const { subscription, headSequence, oldestSequence, epoch } = engine.subscribe(input, v.list);
       // Where the transport supports it, a lag cut ends the stream at once, even if the client's flow-control
       // window is full.
       // connect serializes the message itself: bytes attached for it would be framed for nothing.

@@ -8,9 +8,12 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
+import { startTestBackend, type TestBackend } from "../test-backend.js";
 
-const config = () => loadConfig(["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "500"], {});
+// `backend` per CONSORT_TEST_BACKEND (test/test-backend.ts): nothing in memory, a throwaway nats-server on NATS.
+const config = (backend: TestBackend) => loadConfig(["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "500", ...backend.args], {});
 let dir = "";
+let backend: TestBackend | undefined;
 let app: App | undefined;
 let base = "";
 
@@ -19,12 +22,14 @@ beforeAll(async () => {
   mkdirSync(join(dir, "assets"));
   writeFileSync(join(dir, "index.html"), "<!doctype html><title>Consort</title>");
   writeFileSync(join(dir, "assets", "index-abc123.js"), "export {};");
-  app = await startApp(config(), { logger: pino({ level: "silent" }), processMetrics: false, dashboardDir: dir });
+  backend = await startTestBackend();
+  app = await startApp(config(backend), { logger: pino({ level: "silent" }), processMetrics: false, dashboardDir: dir });
   base = `http://127.0.0.1:${app.httpPort}`;
 });
 
 afterAll(async () => {
   await app?.close();
+  await backend?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -57,13 +62,18 @@ describe("the dashboard on the HTTP port", () => {
   });
 
   it("says how to build it when it is missing", async () => {
-    const bare = await startApp(config(), { logger: pino({ level: "silent" }), processMetrics: false, dashboardDir: join(dir, "missing") });
+    const bareBackend = await startTestBackend();
+    const bare = await startApp(config(bareBackend), { logger: pino({ level: "silent" }), processMetrics: false, dashboardDir: join(dir, "missing") }).catch(async (e: unknown) => {
+      await bareBackend.stop();
+      throw e;
+    });
     try {
       const res = await fetch(`http://127.0.0.1:${bare.httpPort}/`);
       expect(res.status).toBe(404);
       expect(await res.text()).toContain("npm run build");
     } finally {
       await bare.close();
+      await bareBackend.stop();
     }
   });
 });

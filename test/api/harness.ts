@@ -7,6 +7,7 @@ import { pino, type Logger } from "pino";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { grpcServiceDefinition } from "../../src/transport/grpc.js";
+import { startTestBackend } from "../test-backend.js";
 import { ContextService } from "../../gen/ts/consort/v1/context_pb.js";
 import { CoordinationService } from "../../gen/ts/consort/v1/coordination_pb.js";
 import { DependencyService } from "../../gen/ts/consort/v1/dependency_pb.js";
@@ -18,6 +19,8 @@ import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
 /** A server on free ports with a grpc-js client and Connect/gRPC-Web clients. */
 export interface TestServer {
   readonly app: App;
+  /** The throwaway nats-server the switch put its signals on (CONSORT_TEST_BACKEND=nats); else `undefined`. */
+  readonly natsUrl: string | undefined;
   readonly grpcAddress: string;
   readonly baseUrl: string;
   /** A grpc-js client of a service (callback API; see the promisified helpers). `separate` gives it its own connection. */
@@ -42,15 +45,28 @@ const clientsOf = (t: Transport) => ({
 /** A client of every service over one transport. */
 export type Clients = ReturnType<typeof clientsOf>;
 
-/** Starts Consort on 127.0.0.1 with ports 0; `args` are extra command-line options. */
+/**
+ * Starts Consort on 127.0.0.1 with ports 0; `args` are extra command-line options. Under CONSORT_TEST_BACKEND=nats
+ * (test/test-backend.ts) its signals are on a throwaway nats-server of its own, stopped by `close()`.
+ */
 export async function startTestServer(args: readonly string[] = [], logger: Logger = pino({ level: "silent" })): Promise<TestServer> {
-  const config = loadConfig(["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "2000", ...args], {});
-  const app = await startApp(config, { logger, processMetrics: false });
+  // A test that names its backend (test/nats) keeps it; the switch sets the others'.
+  const ownBackend = args.some((a) => a === "--backend" || a.startsWith("--backend="));
+  const backend = ownBackend ? { args: [], stop: async () => {} } : await startTestBackend();
+  let app: App;
+  try {
+    const config = loadConfig(["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "2000", ...backend.args, ...args], {});
+    app = await startApp(config, { logger, processMetrics: false });
+  } catch (e) {
+    await backend.stop();
+    throw e;
+  }
   const grpcAddress = `127.0.0.1:${app.grpcPort}`;
   const baseUrl = `http://127.0.0.1:${app.httpPort}`;
   const clients: grpc.Client[] = [];
   return {
     app,
+    natsUrl: backend.args[1],
     grpcAddress,
     baseUrl,
     grpcClient(service, separate = false) {
@@ -66,6 +82,7 @@ export async function startTestServer(args: readonly string[] = [], logger: Logg
     async close() {
       clients.forEach((c) => c.close());
       await app.close();
+      await backend.stop();
     },
   };
 }

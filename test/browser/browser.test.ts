@@ -12,6 +12,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
+import { startTestBackend, type TestBackend } from "../test-backend.js";
 import type { ConsortRun, GoogleRun } from "./page.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -94,6 +95,7 @@ let staticServer: http.Server | undefined;
 let browser: Browser | undefined;
 let page: Page | undefined;
 let consortUrl = "";
+let backend: TestBackend | undefined;
 /** Browser console errors and uncaught page errors, shown when an assertion fails. */
 const pageLog: string[] = [];
 
@@ -108,8 +110,9 @@ beforeAll(async () => {
   staticServer = await startStaticServer(bundle);
   const pageOrigin = `http://127.0.0.1:${(staticServer.address() as AddressInfo).port}`;
 
+  backend = await startTestBackend(); // per CONSORT_TEST_BACKEND (test/test-backend.ts)
   const config = loadConfig(
-    ["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "2000", "--cors-origins", pageOrigin],
+    ["--grpc-port", "0", "--http-port", "0", "--shutdown-grace-ms", "2000", "--cors-origins", pageOrigin, ...backend.args],
     {},
   );
   app = await within("Consort start", 10_000, startApp(config, { logger: pino({ level: "silent" }), processMetrics: false }));
@@ -133,6 +136,7 @@ afterAll(async () => {
   await browser?.close().catch(() => undefined);
   if (staticServer) await closeServer(staticServer);
   await app?.close();
+  await backend?.stop();
 });
 
 describe("Consort from Chromium (cross-origin: gRPC-Web Subscribe, Connect Publish/ListSignals)", () => {

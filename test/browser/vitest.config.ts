@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     teardownTimeout: 20_000,
     pool: "forks",
+    // Stops any throwaway nats-server of CONSORT_TEST_BACKEND=nats a file left running (test/test-backend.ts).
+    setupFiles: ["test/test-backend-setup.ts"],
   },
 });

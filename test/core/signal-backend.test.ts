@@ -61,6 +61,49 @@ describe("an asynchronous backend (a fake shared log)", () => {
     expect(engine.headSequence("c")).toBe(200);
   });
 
+  it("settles, once stopped accepting, only after every publish it accepted was applied or failed (what a shutdown awaits)", async () => {
+    const log = createFakeSharedLog({ refuse: (s) => (s.data["fail"] === true ? new Error("refused") : undefined) });
+    const { engine } = replicas(1, log)[0]!;
+    const sub = engine.subscribe({ coordinationId: "c", agentId: "reader" }).subscription;
+    const accepted = [
+      Promise.resolve(engine.publish({ coordinationId: "c", type: "inter_agent_message", data: { i: 1 } })),
+      Promise.resolve(engine.publish({ coordinationId: "c", type: "inter_agent_message", data: { fail: true } })).catch((e: unknown) => e),
+      Promise.resolve(engine.publish({ coordinationId: "c", type: "inter_agent_message", data: { i: 2 } })),
+    ];
+    engine.stopAccepting();
+    expect(engine.headSequence("c")).toBe(0); // none applied yet: the appends are on their way
+    await engine.settled();
+    const received: SignalRecord[] = [];
+    drain(sub, received);
+    // Everything acknowledged is applied, so in what the subscriber holds, when settled resolves.
+    const acked = (await Promise.all(accepted)).flatMap((r) => (r instanceof Error ? [] : [(r as PublishResult).signal.sequence]));
+    expect(acked).toEqual([1, 2]);
+    expect(sequences(received)).toEqual([1, 2]);
+  });
+
+  it("settles at once in memory, where a publish is applied before it returns", async () => {
+    const engine = createSignalEngine({ store: createStore(), limits: defaultLimits });
+    engine.publish({ coordinationId: "c", type: "agent_completed" });
+    engine.stopAccepting();
+    await engine.settled();
+    expect(engine.headSequence("c")).toBe(1);
+  });
+
+  it("tells the store's change listeners of every signal a replica applies, its own once applied and another's", async () => {
+    const log = createFakeSharedLog();
+    const [a, b] = replicas(2, log);
+    b!.engine.subscribe({ coordinationId: "c", agentId: "watch" }); // b serves the coordination
+    const heads: Record<string, number[]> = { a: [], b: [] };
+    for (const [name, r] of [["a", a!], ["b", b!]] as const) r.store.onChange((c) => heads[name]!.push(r.engine.headSequence(c.id)));
+    await a!.engine.publish({ coordinationId: "c", type: "agent_completed" });
+    await log.settled();
+    expect(b!.engine.headSequence("c")).toBe(1);
+    // What WatchCoordinations numbers on a tick: a change heard after the signal was applied, on either replica
+    // (a's own publish told them before its append went out, with the head still 0).
+    expect(heads["a"]!.at(-1)).toBe(1);
+    expect(heads["b"]!.at(-1)).toBe(1);
+  });
+
   it("keeps 1..N without gap across replicas publishing at once, each replica's log the same", async () => {
     const log = createFakeSharedLog({ seed: 7 });
     const rs = replicas(3, log);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { startTestBackend } from "../test-backend.js";
 import { root } from "./launchers.js";
 
 /** A fresh Consort server: the built dist/src/main.js on free ports of 127.0.0.1, as users start it. */
@@ -20,11 +21,16 @@ export interface Server {
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-/** Starts one; `args` are appended to the command line. */
+/**
+ * Starts one; `args` are appended to the command line. Under CONSORT_TEST_BACKEND=nats (test/test-backend.ts) it
+ * keeps its signals on a throwaway nats-server of its own, stopped after it by `stop()`.
+ */
 export async function startServer(args: readonly string[] = []): Promise<Server> {
   const main = join(root, "dist/src/main.js");
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [main, "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", ...args], {
+  // A test that names its own --backend (test/nats) stays on it.
+  const backend = args.some((a) => a === "--backend" || a.startsWith("--backend=")) ? { args: [], stop: async () => {} } : await startTestBackend();
+  const child = spawn(process.execPath, [main, "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", ...backend.args, ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -48,6 +54,7 @@ export async function startServer(args: readonly string[] = []): Promise<Server>
     });
   }).catch(async (e: unknown) => {
     await stop(child);
+    await backend.stop();
     throw e;
   });
   let killed = false;
@@ -55,16 +62,21 @@ export async function startServer(args: readonly string[] = []): Promise<Server>
     grpcAddress: `127.0.0.1:${ports.grpcPort}`,
     httpAddress: `127.0.0.1:${ports.httpPort}`,
     log: () => lines.join("\n"),
-    stop: () => stop(child),
+    stop: async () => {
+      await stop(child);
+      await backend.stop();
+    },
     get killed() {
       return killed;
     },
     async kill() {
       killed = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      child.kill("SIGKILL");
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        child.kill("SIGKILL");
+        await exited;
+      }
+      await backend.stop();
     },
   };
 }

@@ -58,24 +58,33 @@ func repoRoot() string {
 }
 
 // startServer launches `node dist/src/main.js --grpc-port 0 --http-port 0` with `args` after them, waits up to
-// 20 s for the "consort listening" line, keeps draining its output and dials the gRPC port.
+// 20 s for the "consort listening" line, keeps draining its output and dials the gRPC port. Under
+// CONSORT_TEST_BACKEND=nats (backend_test.go) it keeps its signals on a throwaway nats-server of its own, stopped
+// once the process has exited.
 func startServer(args ...string) (*server, error) {
 	main := filepath.Join(repoRoot(), "dist", "src", "main.js")
 	if _, err := os.Stat(main); err != nil {
 		return nil, fmt.Errorf("%s missing (run npm run build): %w", main, err)
 	}
-	argv := append([]string{main, "--grpc-port", "0", "--http-port", "0"}, args...)
+	backend, err := startTestBackend()
+	if err != nil {
+		return nil, err
+	}
+	argv := append(append([]string{main, "--grpc-port", "0", "--http-port", "0"}, backend.args...), args...)
 	s := &server{cmd: exec.Command("node", argv...), done: make(chan struct{})}
 	s.cmd.Dir = repoRoot()
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
+		backend.stop()
 		return nil, err
 	}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
+		backend.stop()
 		return nil, err
 	}
 	if err := s.cmd.Start(); err != nil {
+		backend.stop()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 
@@ -114,6 +123,7 @@ func startServer(args ...string) (*server, error) {
 	go func() {
 		drained.Wait() // Wait must follow the reads of the pipes
 		s.waitErr = s.cmd.Wait()
+		backend.stop() // only once the server is gone, as in production a backend outlives the replica
 		close(s.done)
 	}()
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import os
 import pathlib
 import queue
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -25,6 +28,58 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 MAIN_JS = REPO / "dist" / "src" / "main.js"
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
+
+
+def _test_backend() -> str:
+    """The suite's backend switch (test/test-backend.ts): CONSORT_TEST_BACKEND=nats, or memory when unset or empty."""
+    value = os.environ.get("CONSORT_TEST_BACKEND", "")
+    if value in ("", "memory"):
+        return "memory"
+    if value == "nats":
+        return "nats"
+    raise pytest.UsageError(f"CONSORT_TEST_BACKEND must be memory or nats, got {value!r}")
+
+
+ON_NATS = _test_backend() == "nats"
+"""Whether the switch puts the servers on NATS (for the few tests that state a documented difference)."""
+
+
+@contextlib.contextmanager
+def _test_backend_args() -> Iterator[list[str]]:
+    """
+    The extra options of one Consort server per CONSORT_TEST_BACKEND: none in memory; on NATS `--backend` to a
+    throwaway `nats-server -js` of its own (127.0.0.1, a random port read from its ports file, a fresh store;
+    NATS_SERVER names another executable), stopped after the Consort server, as test/nats/nats-server.ts does.
+    """
+    if _test_backend() == "memory":
+        yield []
+        return
+    executable = os.environ.get("NATS_SERVER", "/usr/sbin/nats-server")
+    tmp = tempfile.mkdtemp(prefix="consort-nats-")
+    with open(os.path.join(tmp, "server.log"), "wb") as log:
+        proc = subprocess.Popen(
+            [executable, "-js", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", tmp, "-sd", os.path.join(tmp, "store")],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        ports_file = os.path.join(tmp, f"nats-server_{proc.pid}.ports")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        url = None
+        while url is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                with open(os.path.join(tmp, "server.log"), errors="replace") as f:
+                    pytest.fail(f"nats-server did not start (exit code {proc.returncode}):\n{f.read()[-4000:]}")
+            try:
+                with open(ports_file) as f:
+                    url = json.load(f)["nats"][0]
+            except (OSError, ValueError, KeyError, IndexError):
+                time.sleep(0.02)
+        yield ["--backend", url]
+    finally:
+        stop_server(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass
@@ -49,9 +104,19 @@ def _drain(stream, output: collections.deque, lines: "queue.Queue[str | None]") 
 
 @contextlib.contextmanager
 def start_server(*extra_args: str) -> Iterator[Server]:
-    """Starts `node dist/src/main.js` on free ports, waits for "consort listening", stops it with SIGTERM."""
+    """
+    Starts `node dist/src/main.js` on free ports, waits for "consort listening", stops it with SIGTERM. Under
+    CONSORT_TEST_BACKEND=nats its signals are on a throwaway nats-server of its own, stopped after it.
+    """
     if not MAIN_JS.exists():
         pytest.fail(f"{MAIN_JS} is missing: run `npm run build` first")
+    with _test_backend_args() as backend_args:
+        with _start_server(*backend_args, *extra_args) as srv:
+            yield srv
+
+
+@contextlib.contextmanager
+def _start_server(*extra_args: str) -> Iterator[Server]:
     proc = subprocess.Popen(
         ["node", str(MAIN_JS), "--grpc-port", "0", "--http-port", "0", "--log-level", "info", *extra_args],
         cwd=REPO,

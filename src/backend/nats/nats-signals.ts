@@ -140,10 +140,15 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
       prepareExisting(coordinationId, existsHere) {
         if (served(coordinationId)) return undefined;
         if (existsHere) return serve(coordinationId);
-        return meta.get(coordinationId).then((r) => {
-          if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE", metadata: { coordination_id: coordinationId } });
-          return r.meta === undefined ? undefined : serve(coordinationId);
-        });
+        const read = () =>
+          meta.get(coordinationId).then((r) => {
+            if (!r.ok) throw new ConsortError("unavailable", `the meta of coordination ${JSON.stringify(coordinationId)} could not be read: ${r.message}`, { reason: "BACKEND_UNAVAILABLE", metadata: { coordination_id: coordinationId } });
+            return r.meta === undefined ? undefined : serve(coordinationId);
+          });
+        // A DeleteCoordination made here deletes the meta after it answered: read it only once that is done, or a
+        // GetCoordination right after would find the meta being deleted and begin the coordination again.
+        const dropping = backend.dropping(coordinationId);
+        return dropping === undefined ? read() : dropping.then(read);
       },
       async close() {
         await sweeper?.close();

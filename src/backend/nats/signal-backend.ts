@@ -97,6 +97,13 @@ export interface JetStreamSignalBackend extends SignalBackend<Promise<PublishRes
    * `ConsortError` when JetStream cannot be reached.
    */
   expire(coordinationId: string, epoch: string): Promise<boolean>;
+  /**
+   * While a drop of the coordination here is under way (its follower stopping; for a DeleteCoordination made here,
+   * the purges and the meta's delete too), resolves when it ends, failed or not; `undefined` when none is. What
+   * reads the meta to learn whether the coordination exists awaits it first, so it does not find a meta this
+   * replica is deleting.
+   */
+  dropping(coordinationId: string): Promise<void> | undefined;
   /** Stops every follower; pending appends fail `unavailable`, and nothing is served any more. */
   close(): Promise<void>;
 }
@@ -428,6 +435,8 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
       await log.purgeAll(id);
       return r.dropped;
     },
+
+    dropping: (id) => drops.get(id)?.catch(() => undefined),
 
     drop(view, reason: DropReason) {
       const id = view.coordinationId;

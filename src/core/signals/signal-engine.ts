@@ -172,8 +172,16 @@ export interface SignalEngine<R extends PublishReturn = PublishResult> {
    * locally.
    */
   publish(input: PublishInput, found?: readonly FieldViolation[]): R | PublishResult;
+  /**
+   * Throws what {@link publish} would refuse `input` with before it touches any coordination (shutting down,
+   * invalid fields), and does nothing otherwise. With a shared backend the caller checks before it serves the
+   * coordination here, so that a refused publish brings no coordination into being (as in memory).
+   */
+  checkPublish(input: PublishInput, found?: readonly FieldViolation[]): void;
   /** Registers a subscription; with `afterSequence`, it replays retained signals first. */
   subscribe(input: SubscribeInput, found?: readonly FieldViolation[]): SubscribeResult;
+  /** Like {@link checkPublish}, for {@link subscribe}: invalid fields, the server's subscription limit. */
+  checkSubscribe(input: SubscribeInput, found?: readonly FieldViolation[]): void;
   /** History, newest first, filtered and paginated. */
   list(input: ListSignalsInput, found?: readonly FieldViolation[]): ListSignalsResult;
   /** Counters of a coordination; zeros when unknown. */
@@ -196,6 +204,13 @@ export interface SignalEngine<R extends PublishReturn = PublishResult> {
    * that what subscribers hold when their streams are flushed is every signal ever acknowledged.
    */
   stopAccepting(): void;
+  /**
+   * Resolves once every publish accepted so far has been applied here or has failed. In memory a publish is applied
+   * before it returns, so at once; with a shared backend an accepted publish is applied only when its append comes
+   * back through the follower, so a shutdown awaits this after {@link stopAccepting} and before it ends the
+   * streams: what they flush is then every signal acknowledged. Never rejects.
+   */
+  settled(): Promise<void>;
   /** The coordination's log in figures; `undefined` when it has none (never published to nor subscribed). */
   summary(coordinationId: string): SignalSummary | undefined;
   /**
@@ -261,6 +276,15 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
   let nextSubscription = 1;
   const appendListeners = new Set<(signal: SignalRecord) => void>();
   let stopped = false;
+  /**
+   * Whether the backend applies to the views itself (it has `connect`: a shared one): it applies a signal after
+   * the publish's `acquire` told the store's change listeners (this replica's own, a round trip later) or with no
+   * publish here at all (another replica's), so each applied signal tells them itself. In memory the `acquire`
+   * is in the same synchronous step as the apply, and tells them.
+   */
+  const shared = backend.connect !== undefined;
+  /** A shared backend's appends not yet applied or failed (always empty in memory): what `settled` awaits. */
+  const appending = new Set<Promise<PublishResult>>();
 
   /**
    * A coordination's local log. A class made per engine: its methods are shared by every coordination (no closures
@@ -323,6 +347,10 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
       if (this.lastSent.size > limits.maxAgentsPerCoordination) this.lastSent.delete(this.lastSent.keys().next().value!);
       this.byType.set(signal.type, (this.byType.get(signal.type) ?? 0) + 1);
       hooks.onPublished?.(signal);
+      if (shared) {
+        const c = store.peek(this.coordinationId);
+        if (c !== undefined) store.changed(c);
+      }
       for (const listener of appendListeners) listener(signal);
       if (this.subscriptions.size > 0) {
         const at = performance.now();
@@ -359,6 +387,57 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
     backend.drop?.(st, reason);
   });
 
+  /** Publish's checks of its input, before it touches any coordination: its refusals, or the parsed fields. */
+  const checkedPublish = (input: PublishInput, found: readonly FieldViolation[] | undefined) => {
+    if (stopped) {
+      throw new ConsortError("unavailable", "server is shutting down: the signal was not stored; publish it again to a running server", { reason: "SHUTTING_DOWN" });
+    }
+    const v = new Violations(found);
+    coordinationIdOf(v, input.coordinationId);
+    if (!typeSet.has(input.type)) v.add("type", `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(input.type)}`);
+    const sender = optionalId(v, "sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength) || "system";
+    const recipients = input.recipientAgentIds ?? [];
+    if (recipients.length > limits.maxRecipients) {
+      v.add("recipient_agent_ids", `must hold at most ${limits.maxRecipients} ids, got ${recipients.length}`);
+    } else {
+      recipients.forEach((r, i) => requireId(v, `recipient_agent_ids[${i}]`, r, limits.maxIdLength));
+    }
+    const key = optionalId(v, "idempotency_key", input.idempotencyKey ?? "", limits.maxIdLength);
+    checkJson(v, "data", input.data, limits.maxJsonDepth);
+    checkJson(v, "metadata", input.metadata, limits.maxJsonDepth);
+    const payload = (input.data === undefined ? 0 : payloadBytes(input.data)) + (input.metadata === undefined ? 0 : payloadBytes(input.metadata));
+    if (payload > limits.maxPayloadBytes) {
+      v.add(input.data === undefined ? "metadata" : "data", `data and metadata must be at most ${limits.maxPayloadBytes} bytes together (encoded), got ${payload}`);
+    }
+    v.throwIfAny();
+    return { sender, recipients, key };
+  };
+
+  /** Subscribe's checks of its input, before it looks at any coordination: its refusals, or the parsed fields. */
+  const checkedSubscribe = (input: SubscribeInput, found: readonly FieldViolation[] | undefined) => {
+    const v = new Violations(found);
+    coordinationIdOf(v, input.coordinationId);
+    const agentId = requireId(v, "agent_id", input.agentId, limits.maxIdLength);
+    const observer = input.observer === true;
+    const types = listBound(v, "types", input.types, maxTypeFilters) ? parseTypes(v, "types", input.types) : new Set<SignalType>();
+    const senders = new Set(input.senderAgentIds ?? []);
+    if (listBound(v, "sender_agent_ids", input.senderAgentIds, limits.maxRecipients)) {
+      (input.senderAgentIds ?? []).forEach((s, i) => requireId(v, `sender_agent_ids[${i}]`, s, limits.maxIdLength));
+    }
+    const after = input.afterSequence;
+    if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_sequence", `must be a non-negative integer, got ${after}`);
+    // Epochs are server-minted UUIDs: bounded by the contract's 100 characters, whatever the id limit.
+    const epoch = optionalId(v, "epoch", input.epoch ?? "", 100);
+    v.throwIfAny();
+    if (subscriptionCount >= limits.maxSubscriptions) {
+      throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} subscriptions`, {
+        reason: "TOO_MANY_SUBSCRIPTIONS",
+        metadata: { limit: String(limits.maxSubscriptions) },
+      });
+    }
+    return { agentId, observer, types, senders, after, epoch };
+  };
+
   return {
     get subscriptionCount() {
       return subscriptionCount;
@@ -368,33 +447,17 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
       stopped = true;
     },
 
+    async settled() {
+      await Promise.allSettled([...appending]);
+    },
+
     addAppendListener(listener) {
       appendListeners.add(listener);
       return () => appendListeners.delete(listener);
     },
 
     publish(input, found) {
-      if (stopped) {
-        throw new ConsortError("unavailable", "server is shutting down: the signal was not stored; publish it again to a running server", { reason: "SHUTTING_DOWN" });
-      }
-      const v = new Violations(found);
-      coordinationIdOf(v, input.coordinationId);
-      if (!typeSet.has(input.type)) v.add("type", `must be one of ${signalTypes.join(", ")}; got ${JSON.stringify(input.type)}`);
-      const sender = optionalId(v, "sender_agent_id", input.senderAgentId ?? "", limits.maxIdLength) || "system";
-      const recipients = input.recipientAgentIds ?? [];
-      if (recipients.length > limits.maxRecipients) {
-        v.add("recipient_agent_ids", `must hold at most ${limits.maxRecipients} ids, got ${recipients.length}`);
-      } else {
-        recipients.forEach((r, i) => requireId(v, `recipient_agent_ids[${i}]`, r, limits.maxIdLength));
-      }
-      const key = optionalId(v, "idempotency_key", input.idempotencyKey ?? "", limits.maxIdLength);
-      checkJson(v, "data", input.data, limits.maxJsonDepth);
-      checkJson(v, "metadata", input.metadata, limits.maxJsonDepth);
-      const payload = (input.data === undefined ? 0 : payloadBytes(input.data)) + (input.metadata === undefined ? 0 : payloadBytes(input.metadata));
-      if (payload > limits.maxPayloadBytes) {
-        v.add(input.data === undefined ? "metadata" : "data", `data and metadata must be at most ${limits.maxPayloadBytes} bytes together (encoded), got ${payload}`);
-      }
-      v.throwIfAny();
+      const { sender, recipients, key } = checkedPublish(input, found);
       const data = compactJson(input.data);
       const metadata = compactJson(input.metadata);
 
@@ -418,30 +481,21 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
         idempotencyKey: key,
         epoch: st.epoch,
       };
-      return backend.append(st, signal);
+      const result = backend.append(st, signal);
+      if (result instanceof Promise) {
+        appending.add(result);
+        const done = () => void appending.delete(result);
+        result.then(done, done);
+      }
+      return result;
+    },
+
+    checkPublish(input, found) {
+      checkedPublish(input, found);
     },
 
     subscribe(input, found) {
-      const v = new Violations(found);
-      coordinationIdOf(v, input.coordinationId);
-      const agentId = requireId(v, "agent_id", input.agentId, limits.maxIdLength);
-      const observer = input.observer === true;
-      const types = listBound(v, "types", input.types, maxTypeFilters) ? parseTypes(v, "types", input.types) : new Set<SignalType>();
-      const senders = new Set(input.senderAgentIds ?? []);
-      if (listBound(v, "sender_agent_ids", input.senderAgentIds, limits.maxRecipients)) {
-        (input.senderAgentIds ?? []).forEach((s, i) => requireId(v, `sender_agent_ids[${i}]`, s, limits.maxIdLength));
-      }
-      const after = input.afterSequence;
-      if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_sequence", `must be a non-negative integer, got ${after}`);
-      // Epochs are server-minted UUIDs: bounded by the contract's 100 characters, whatever the id limit.
-      const epoch = optionalId(v, "epoch", input.epoch ?? "", 100);
-      v.throwIfAny();
-      if (subscriptionCount >= limits.maxSubscriptions) {
-        throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} subscriptions`, {
-          reason: "TOO_MANY_SUBSCRIPTIONS",
-          metadata: { limit: String(limits.maxSubscriptions) },
-        });
-      }
+      const { agentId, observer, types, senders, after, epoch } = checkedSubscribe(input, found);
       // Checked against the log as it is, before anything is created: a subscription refused here leaves no
       // coordination behind.
       const existingState = peekState(input.coordinationId);
@@ -527,6 +581,10 @@ export function createSignalEngine<R extends PublishReturn = PublishResult>(opti
       subscriptionCount++;
       hooks.onSubscriptionsChanged?.(1);
       return { subscription: live.sub, headSequence: log.head, oldestSequence: log.size > 0 ? log.oldest : 0, epoch: st.epoch };
+    },
+
+    checkSubscribe(input, found) {
+      checkedSubscribe(input, found);
     },
 
     list(input, found) {
