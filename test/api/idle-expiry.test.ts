@@ -2,7 +2,6 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignalType, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { onNats } from "../test-backend.js";
 import { eventually, startTestServer, type TestServer } from "./harness.js";
 
 /**
@@ -10,12 +9,6 @@ import { eventually, startTestServer, type TestServer } from "./harness.js";
  * leaves every service as DeleteCoordination would make it leave (its routing results included), a coordination
  * with an open Subscribe stays while the stream is open, and the id's next use starts a new log. Waits poll with a
  * deadline: a coordination expires between 1 and 2 s after its last activity.
- *
- * On NATS (CONSORT_TEST_BACKEND=nats) expiry is one replica's view of idleness, as src/backend/nats/signal-backend.ts
- * documents: the sweep stops serving the coordination here (its store entry, its subscriptions, its routing results,
- * its listing go), while its signals and epoch stay in JetStream until a sweeper holding a lease expires it
- * everywhere (not built yet). GetCoordination would serve it again from there, so expiry is observed here as the
- * replica's store no longer holding it, and its next use continues its log instead of starting a new one.
  */
 
 const ttlMs = 1000;
@@ -47,8 +40,7 @@ async function exists(coordinationId: string): Promise<boolean> {
  */
 async function expired(coordinationId: string, ms = 6 * ttlMs): Promise<void> {
   const deadline = Date.now() + ms;
-  const held = onNats ? async () => server.app.store.peek(coordinationId) !== undefined : () => exists(coordinationId);
-  while (await held()) {
+  while (await exists(coordinationId)) {
     if (Date.now() > deadline) throw new Error(`${coordinationId} did not expire within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -82,14 +74,6 @@ describe("idle coordination expiry", () => {
     expect((await c.routing.listRoutingHistory({ policyId })).results.map((r) => r.currentTask)).toEqual(["unscoped"]);
     expect((await c.routing.listRoutingHistory({ policyId, coordinationId })).results).toEqual([]);
     expect((await c.routing.getRoutingStats({ policyId })).stats).toEqual(stats);
-    if (onNats) {
-      // Served again from JetStream: the same log, numbering on.
-      const again = (await c.signals.publish({ coordinationId, type: SignalType.AGENT_INITIALIZED, senderAgentId: "a" })).signal!;
-      expect(again.sequence).toBe(3n);
-      expect(again.epoch).toBe(first.epoch);
-      expect((await c.signals.listSignals({ coordinationId })).signals.map((s) => s.sequence)).toEqual([3n, 2n, 1n]);
-      return;
-    }
     const err = await rejection(c.coordinations.deleteCoordination({ coordinationId }));
     expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("COORDINATION_NOT_FOUND");
 

@@ -5,6 +5,7 @@ import { SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { createCoordinationMetaStore } from "../../src/backend/nats/coordination-meta.js";
 import { startIdleSweeper, type IdleSweeper } from "../../src/backend/nats/idle-sweeper.js";
+import { kvSnapshot } from "../../src/backend/nats/kv-snapshot.js";
 import { createStore } from "../../src/core/store.js";
 import { startTestServer, type TestServer } from "../api/harness.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
@@ -30,6 +31,26 @@ afterAll(async () => {
 });
 
 const infoOf = (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0];
+
+describe("kvSnapshot", () => {
+  it("lists every live key under a filter while the bucket is being written to", async () => {
+    const connection = await connect({ servers: nats.url });
+    connections.push(connection);
+    const kv = await connection.jetstream().views.kv("SNAPSHOT_TEST", { history: 1 });
+    for (let i = 0; i < 50; i++) await kv.put(`a.k${i}`, new TextEncoder().encode(String(i)));
+    await kv.put("other.x", new TextEncoder().encode("x"));
+    await kv.delete("a.k0");
+    // Another writer keeps putting one key while the snapshot is read.
+    let writing = true;
+    const writer = (async () => {
+      for (let n = 0; writing && n < 1000; n++) await kv.put("a.k1", new TextEncoder().encode(`w${n}`));
+    })();
+    const keys = (await kvSnapshot(kv, "a.>")).map((e) => e.key).sort();
+    writing = false;
+    await writer;
+    expect(keys).toEqual(Array.from({ length: 49 }, (_, i) => `a.k${i + 1}`).sort());
+  });
+});
 
 describe("the idle sweeper's lease", () => {
   it("is held by one replica at a time, and taken over once its holder gives it up", async () => {

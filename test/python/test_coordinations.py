@@ -9,7 +9,7 @@ import uuid
 
 import grpc
 import pytest
-from conftest import ON_NATS, start_server, status_detail
+from conftest import start_server, status_detail
 from google.rpc import error_details_pb2
 
 from consort.v1 import coordination_pb2 as pb
@@ -110,17 +110,9 @@ def exists(coordinations, coordination_id: str) -> bool:
 
 
 def wait_expired(coordinations, coordination_id: str, within_s: float = 6 * TTL_S) -> None:
-    """
-    Polls until the coordination is gone (a sweep comes within two TTLs of idleness; the rest is slack).
-
-    On NATS (CONSORT_TEST_BACKEND=nats) expiry is one replica's view of idleness, as src/backend/nats/signal-backend.ts
-    documents: the replica stops serving the coordination (it leaves its listing, its routing results go), while its
-    signals and epoch stay in JetStream until a sweeper holding a lease expires it everywhere (not built yet), and
-    GetCoordination would serve it again from there. So there it is gone once this replica no longer lists it.
-    """
+    """Polls until the coordination is gone (a sweep comes within two TTLs of idleness; the rest is slack)."""
     deadline = time.monotonic() + within_s
-    held = (lambda: coordination_id in listed_ids(coordinations)) if ON_NATS else (lambda: exists(coordinations, coordination_id))
-    while held():
+    while exists(coordinations, coordination_id):
         assert time.monotonic() < deadline, f"{coordination_id} did not expire within {within_s} s"
         time.sleep(0.05)
 
@@ -155,10 +147,7 @@ def test_idle_coordination_expires_with_its_routing_results(expiring, coordinati
     assert routing.GetRoutingStats(routing_pb2.GetRoutingStatsRequest(policy_id=policy.policy_id), timeout=5).stats == stats
 
     again = publish(signals, coordination_id, "py-agent")
-    if ON_NATS:  # served again from JetStream: the same log, numbering on
-        assert again.sequence == 3 and again.epoch == first.epoch
-    else:
-        assert again.sequence == 1 and again.epoch != first.epoch
+    assert again.sequence == 1 and again.epoch != first.epoch
 
 
 def test_open_subscription_keeps_a_coordination_from_expiring(expiring, coordination_id):

@@ -4,6 +4,7 @@ import { type CoordinationMeta, decodeMeta, type DropReason, encodeDrop, encodeM
 import { type CoordinationMetaHandler, type MetaWatch, type MetaWatchOptions, startMetaWatch } from "./coordination-meta-watch.js";
 import { KvBucketMismatchError } from "./errors.js";
 import { apiErrorCode, wrongLastSequenceCode } from "./signal-head.js";
+import { kvSnapshot } from "./kv-snapshot.js";
 import { coordinationOfToken, coordinationToken } from "./subject.js";
 
 /**
@@ -112,8 +113,8 @@ export interface CoordinationMetaStore {
   /** Deletes the meta, saying why; every watcher hears a `dropped`, and the next `acquire` begins a new epoch. */
   drop(coordinationId: string, reason: DropReason, guard?: EpochGuard): Promise<DropResult>;
   /**
-   * Every coordination's meta as stored now, one read per coordination (for sweeps, not for calls' paths); a value
-   * that is not Consort's, or dropped while listed, is left out. Rejects when the bucket cannot be read.
+   * Every coordination's meta as stored now, read with one watch that stops once caught up (for sweeps, not for
+   * calls' paths); a value that is not Consort's is left out. Rejects when the bucket cannot be read.
    */
   list(): AsyncIterable<CoordinationMeta>;
   /**
@@ -266,17 +267,11 @@ export async function createCoordinationMetaStore(options: CoordinationMetaStore
     },
 
     async *list() {
-      const keys: string[] = [];
-      for await (const key of await kv.keys()) keys.push(key);
-      for (const key of keys) {
-        const id = coordinationOfToken(key);
+      for (const entry of await kvSnapshot(kv)) {
+        const id = coordinationOfToken(entry.key);
         if (id === undefined) continue;
-        const r = await read(id, key, 0);
-        if ("ok" in r) {
-          if (r.reason === "invalid") continue;
-          throw new Error(r.message, { cause: r.cause });
-        }
-        if (r.meta !== undefined) yield r.meta;
+        const decoded = decodeMeta(id, entry.revision, entry.value);
+        if (typeof decoded !== "string") yield decoded.meta;
       }
     },
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type JetStreamClient, type KV, type KvEntry, type NatsConnection, StorageType } from "nats";
 import type { Store } from "../../core/store.js";
+import { kvSnapshot } from "./kv-snapshot.js";
 import { coordinationOfToken, coordinationToken } from "./subject.js";
 
 /**
@@ -71,6 +72,12 @@ export interface IdleSweeperOptions {
 export interface IdleSweeper {
   /** Whether this replica held the lease at its last tick. */
   readonly holdsLease: boolean;
+  /**
+   * Told that the coordination was just served here (loaded into the store, which marks it active): that is not a
+   * use, so only activity after it is reported. A coordination served for a read (GetCoordination) thus does not
+   * keep itself alive.
+   */
+  served(coordinationId: string): void;
   /** One tick now (report, lease, sweep if held); ticks never overlap. Resolves with the coordinations it expired. */
   tick(): Promise<readonly string[]>;
   /** Stops ticking and gives the lease up if held. */
@@ -116,7 +123,8 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
       const epoch = servedEpoch(c.id);
       if (epoch === undefined) continue;
       seen.add(c.id);
-      if (c.pins === 0 && reported.get(c.id) === c.lastActivity) continue;
+      const last = reported.get(c.id);
+      if (c.pins === 0 && last !== undefined && c.lastActivity <= last) continue;
       reported.set(c.id, c.lastActivity);
       puts.push(kv.put(`a.${coordinationToken(c.id)}`, json({ epoch })));
     }
@@ -143,19 +151,15 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
     const expired: string[] = [];
     const cutoff = now() - idleTtlMs - intervalMs;
     const reportedIds = new Set<string>();
-    const keys = await kv.keys("a.>");
-    for await (const key of keys) {
-      const reportedId = coordinationOfToken(key.slice(2));
-      if (reportedId !== undefined) reportedIds.add(reportedId);
-      const entry = await kv.get(key);
-      if (entry === null || entry.operation !== "PUT" || entry.created.getTime() >= cutoff) continue;
-      const id = coordinationOfToken(key.slice(2));
+    for (const entry of await kvSnapshot(kv, "a.>")) {
+      const id = coordinationOfToken(entry.key.slice(2));
+      if (id === undefined) continue;
+      reportedIds.add(id);
+      if (entry.created.getTime() >= cutoff) continue;
       const epoch = (parsed(entry) as { epoch?: unknown } | undefined)?.epoch;
-      if (id !== undefined && typeof epoch === "string") {
-        if (await expire(id, epoch)) expired.push(id);
-      }
+      if (typeof epoch === "string" && (await expire(id, epoch))) expired.push(id);
       // Only the report read: one written since (a use after all) stays.
-      await kv.delete(key, { previousSeq: entry.revision }).catch(() => undefined);
+      await kv.delete(entry.key, { previousSeq: entry.revision }).catch(() => undefined);
     }
     // Never reported: begun by a replica that died within its first interval.
     for await (const m of options.metas?.() ?? []) {
@@ -191,6 +195,10 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
   return {
     get holdsLease() {
       return holds;
+    },
+    served(id) {
+      const c = store.peek(id);
+      if (c !== undefined && !reported.has(id)) reported.set(id, c.lastActivity);
     },
     tick,
     async close() {

@@ -115,9 +115,14 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     const contexts = createJetStreamContextBackend({ log: contextLog, epochOf: (id) => backend.epochOf(id), fullStateEvery: contextHistoryLimit, onError: options.onError });
     const served = (id: string) => backend.isServed(id) && deps.isServed(id) && contexts.isServed(id);
     // Signals first: the dependency values and context documents carry the epoch the signal backend serves.
-    const serve = (id: string) => backend.serve(id).then(() => Promise.all([deps.serve(id), contexts.serve(id)])).then(() => undefined);
+    let sweeper: IdleSweeper | undefined;
+    const serve = (id: string) =>
+      backend
+        .serve(id)
+        .then(() => Promise.all([deps.serve(id), contexts.serve(id)]))
+        .then(() => sweeper?.served(id));
     const idle = options.idle;
-    const sweeper =
+    sweeper =
       idle === undefined
         ? undefined
         : await startIdleSweeper({
