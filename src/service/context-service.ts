@@ -71,9 +71,14 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
   return {
     async distributeContext(req, ctx) {
-      const ready = prepare?.(req.coordinationId, true);
-      if (ready !== undefined) await ready;
-      const distributed = engine.distribute(distributeInput(req), [], budgetFor(pageBytes, ctx));
+      const input = distributeInput(req);
+      if (prepare !== undefined) {
+        // Refused before its coordination is served: a refused call brings nothing into being, here or shared.
+        engine.checkDistribute(input, []);
+        const ready = prepare(req.coordinationId, true);
+        if (ready !== undefined) await ready;
+      }
+      const distributed = engine.distribute(input, [], budgetFor(pageBytes, ctx));
       const page = distributed instanceof Promise ? await distributed : distributed;
       const rest = { revision: BigInt(page.revision), nextPageToken: page.nextPageToken };
       return contextsResponse(DistributeContextResponseSchema, rest, "contexts", page.contexts, ctx.protocolName === "grpc");
@@ -95,17 +100,21 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
     },
 
     async updateSharedIntelligence(req) {
-      const ready = prepare?.(req.coordinationId, true);
-      if (ready !== undefined) await ready;
       // An unknown part changes nothing and reports false (SPEC.md §3), so the enum is not checked here.
       const part = sharedIntelligenceParts[req.updateType - 1] ?? "";
-      const updated = engine.update({
+      const input = {
         coordinationId: req.coordinationId,
         part,
         data: req.updateData ?? {},
         targetAgentIds: req.targetAgentIds,
         ...(req.incrementVersion !== undefined && { incrementVersion: req.incrementVersion }),
-      });
+      };
+      if (prepare !== undefined) {
+        engine.checkUpdate(input);
+        const ready = prepare(req.coordinationId, true);
+        if (ready !== undefined) await ready;
+      }
+      const updated = engine.update(input);
       const r = updated instanceof Promise ? await updated : updated;
       return create(UpdateSharedIntelligenceResponseSchema, { results: r.results, revision: BigInt(r.revision) });
     },
@@ -121,8 +130,12 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       const v = new Violations();
       const afterRevision = req.afterRevision === undefined ? undefined : sequenceOf(v, "after_revision", req.afterRevision);
       v.throwIfAny();
-      const ready = prepare?.(req.coordinationId, true);
-      if (ready !== undefined) await ready;
+      if (prepare !== undefined) {
+        engine.checkWatch({ coordinationId: req.coordinationId, agentId: req.agentId, ...(afterRevision !== undefined && { afterRevision }) });
+        // A resume needs a coordination with that revision: one that exists nowhere is refused, not brought into being.
+        const ready = prepare(req.coordinationId, afterRevision === undefined || afterRevision === 0);
+        if (ready !== undefined) await ready;
+      }
       // A resume point made on another replica: applied here first (a shared backend only).
       const caughtUp = afterRevision === undefined ? undefined : engine.catchUp(req.coordinationId, afterRevision);
       if (caughtUp !== undefined) await caughtUp;

@@ -94,11 +94,16 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
   const pageBytes = options.maxMessageBytes - responseReserveBytes;
   return {
     async resolveDependencies(req, ctx) {
-      const ready = prepare?.(req.coordinationId, true);
-      if (ready !== undefined) await ready;
       const v = new Violations();
       const dependencies = req.dependencies.map((d, i) => dependencyInput(v, d, `dependencies[${i}]`));
-      const call = engine.resolve({ coordinationId: req.coordinationId, agentId: req.agentId, dependencies }, v.list);
+      const input = { coordinationId: req.coordinationId, agentId: req.agentId, dependencies };
+      if (prepare !== undefined) {
+        // Refused before its coordination is served: a refused call brings nothing into being, here or shared.
+        engine.checkResolve(input, v.list);
+        const ready = prepare(req.coordinationId, true);
+        if (ready !== undefined) await ready;
+      }
+      const call = engine.resolve(input, v.list);
       const { signal } = ctx;
       const onAbort = () => call.abandon(abortKind(signal));
       if (signal.aborted) onAbort();
@@ -121,15 +126,21 @@ export function createDependencyService(options: DependencyServiceOptions): Serv
     },
 
     async setQualityGateScore(req) {
-      const ready = prepare?.(req.coordinationId, true);
-      if (ready !== undefined) await ready;
+      if (prepare !== undefined) {
+        engine.checkGateScore(req.coordinationId, req.gateId, req.score);
+        const ready = prepare(req.coordinationId, true);
+        if (ready !== undefined) await ready;
+      }
       const released = engine.setGateScore(req.coordinationId, req.gateId, req.score);
       return create(SetQualityGateScoreResponseSchema, { releasedWaits: released instanceof Promise ? await released : released });
     },
 
     async setResourceAvailability(req) {
-      const ready = prepare?.(req.coordinationId, true);
-      if (ready !== undefined) await ready;
+      if (prepare !== undefined) {
+        engine.checkResourceAvailability(req.coordinationId, req.resourceId);
+        const ready = prepare(req.coordinationId, true);
+        if (ready !== undefined) await ready;
+      }
       const released = engine.setResourceAvailability(req.coordinationId, req.resourceId, req.available);
       return create(SetResourceAvailabilityResponseSchema, { releasedWaits: released instanceof Promise ? await released : released });
     },

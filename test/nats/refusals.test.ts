@@ -44,4 +44,32 @@ describe("refused calls on NATS", () => {
       await Promise.all([a.close(), b.close()]);
     }
   });
+
+  it("bring no coordination into being: invalid context and dependency calls", async () => {
+    const [a, b] = [await startTestServer(["--backend", nats.url]), await startTestServer(["--backend", nats.url])];
+    try {
+      const id = "refused-engines";
+      const calls: [string, Promise<unknown>][] = [
+        ["SetQualityGateScore", a.grpc.dependencies.setQualityGateScore({ coordinationId: id, gateId: "g", score: 2 })],
+        ["SetResourceAvailability", a.grpc.dependencies.setResourceAvailability({ coordinationId: id, resourceId: "", available: true })],
+        ["ResolveDependencies", a.grpc.dependencies.resolveDependencies({ coordinationId: id, agentId: "" })],
+        ["DistributeContext", a.grpc.contexts.distributeContext({ coordinationId: id, sessionId: "s", assignments: [] })],
+        ["UpdateSharedIntelligence", a.grpc.contexts.updateSharedIntelligence({ coordinationId: id, targetAgentIds: [""] })],
+        ["WatchAgentContext", a.grpc.contexts.watchAgentContext({ coordinationId: id, agentId: "" })[Symbol.asyncIterator]().next()],
+      ];
+      for (const [name, call] of calls) {
+        const err = await failure(call);
+        expect([name, err.code]).toEqual([name, Code.InvalidArgument]);
+        expect([name, a.app.store.peek(id)]).toEqual([name, undefined]);
+      }
+      // A context watch resuming a coordination that exists nowhere: refused, and not brought into being.
+      const resume = await failure(a.grpc.contexts.watchAgentContext({ coordinationId: id, agentId: "r", afterRevision: 1n })[Symbol.asyncIterator]().next());
+      expect(resume.findDetails(ErrorInfoSchema)[0]?.reason).toBe("REVISION_AHEAD");
+      expect(a.app.store.peek(id)).toBeUndefined();
+      const missing = await failure(b.grpc.coordinations.getCoordination({ coordinationId: id }));
+      expect(missing.findDetails(ErrorInfoSchema)[0]?.reason).toBe("COORDINATION_NOT_FOUND");
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });

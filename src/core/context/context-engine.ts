@@ -153,6 +153,15 @@ export interface ContextEngine<M extends ContextMode = "local"> {
   list(input: { coordinationId: string; pageSize?: number; pageToken?: string; budget?: PageBudget<AgentContextRecord> }): ContextPage;
   /** A shared-intelligence update: for each targeted agent, whether its context was updated. */
   update(input: UpdateInput, found?: readonly FieldViolation[]): ContextReturn<M, UpdateResult>;
+  /**
+   * Throws what {@link distribute} refuses a call for on its input alone, touching nothing: how a caller on a shared
+   * backend refuses an invalid call before serving its coordination.
+   */
+  checkDistribute(input: DistributeInput, found?: readonly FieldViolation[]): void;
+  /** Like {@link checkDistribute}, for {@link update}. */
+  checkUpdate(input: UpdateInput, found?: readonly FieldViolation[]): void;
+  /** Like {@link checkDistribute}, for {@link watch}: the ids, the resume point, the server's watch limit. */
+  checkWatch(input: { coordinationId: string; agentId: string; afterRevision?: number }): void;
   /** Drops every context of the coordination; false when it had none. */
   clear(coordinationId: string): ContextReturn<M, boolean>;
   /**
@@ -248,47 +257,83 @@ export function createContextEngine(options: ContextEngineOptions & { readonly b
     return { contexts: out, nextPageToken: more ? encodePageToken(`${st.distribution}:${i}`, coordinationId) : "", revision: st.revision };
   };
 
+  /** The input checks of distribute: throws every violation at once, touching nothing. */
+  const checkedDistribute = (input: DistributeInput, found?: readonly FieldViolation[]) => {
+    const v = new Violations(found);
+    // The original's message, under each missing field.
+    if (input.coordinationId === "") v.add("coordination_id", coordinationStateMessage);
+    if (input.sessionId === "") v.add("session_id", coordinationStateMessage);
+    optionalId(v, "coordination_id", input.coordinationId, maxId);
+    optionalId(v, "session_id", input.sessionId, maxId);
+    const parentWorkflowId = optionalId(v, "parent_workflow_id", input.parentWorkflowId ?? "", maxId);
+    const si = input.sharedIntelligence ?? {};
+    for (const part of ["type_registry", "validation_rules"] as const) {
+      checkJson(v, `shared_intelligence.${part}`, si[part], limits.maxJsonDepth);
+    }
+    const { assignments } = input;
+    if (assignments.length === 0) v.add("assignments", "must hold at least one assignment");
+    if (assignments.length > limits.maxAgentsPerCoordination) {
+      v.add("assignments", `must hold at most ${limits.maxAgentsPerCoordination} assignments, got ${assignments.length}`);
+    }
+    const firstIndex = new Map<string, number>();
+    assignments.forEach((a, i) => {
+      const f = `assignments[${i}]`;
+      if (requireId(v, `${f}.agent_id`, a.agentId, maxId) !== "" && a.agentId.length <= maxId) {
+        const j = firstIndex.get(a.agentId);
+        if (j === undefined) firstIndex.set(a.agentId, i);
+        else v.add(`${f}.agent_id`, `duplicates assignments[${j}].agent_id ${JSON.stringify(a.agentId)}: each agent has one assignment`);
+      }
+      checkAssignment(v, f, a, limits);
+    });
+    if (assignments.length <= limits.maxAgentsPerCoordination) {
+      const deps = new Map(assignments.map((a) => [a.agentId, a.dependencies ?? []]));
+      const cycle = findCycle([...firstIndex.keys()], (n) => deps.get(n) ?? []);
+      if (cycle !== undefined) {
+        v.add(`assignments[${firstIndex.get(cycle[0] as string)}].dependencies`, `dependency cycle: ${cycle.join(" -> ")}`);
+      }
+    }
+    v.throwIfAny();
+    return parentWorkflowId;
+  };
+
+  const checkedUpdate = (input: UpdateInput, found?: readonly FieldViolation[]) => {
+    const v = new Violations(found);
+    requireId(v, "coordination_id", input.coordinationId, maxId);
+    (input.targetAgentIds ?? []).forEach((t, i) => requireId(v, `target_agent_ids[${i}]`, t, maxId));
+    checkJson(v, "update_data", input.data, limits.maxJsonDepth);
+    v.throwIfAny();
+  };
+  const checkedWatch = (input: { coordinationId: string; agentId: string; afterRevision?: number }) => {
+    const v = new Violations();
+    requireId(v, "coordination_id", input.coordinationId, maxId);
+    requireId(v, "agent_id", input.agentId, maxId);
+    const after = input.afterRevision;
+    if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_revision", `must be a non-negative integer, got ${after}`);
+    v.throwIfAny();
+    if (watcherCount >= limits.maxSubscriptions) {
+      throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} context watches`, {
+        reason: "TOO_MANY_WATCHES",
+        metadata: { limit: String(limits.maxSubscriptions) },
+      });
+    }
+  };
+
   return {
     get watcherCount() {
       return watcherCount;
     },
 
+    checkDistribute(input, found) {
+      checkedDistribute(input, found);
+    },
+    checkUpdate: checkedUpdate,
+    checkWatch: checkedWatch,
+
     distribute(input, found, budget) {
       const t0 = performance.now();
-      const v = new Violations(found);
-      // The original's message, under each missing field.
-      if (input.coordinationId === "") v.add("coordination_id", coordinationStateMessage);
-      if (input.sessionId === "") v.add("session_id", coordinationStateMessage);
-      optionalId(v, "coordination_id", input.coordinationId, maxId);
-      optionalId(v, "session_id", input.sessionId, maxId);
-      const parentWorkflowId = optionalId(v, "parent_workflow_id", input.parentWorkflowId ?? "", maxId);
+      const parentWorkflowId = checkedDistribute(input, found);
       const si = input.sharedIntelligence ?? {};
-      for (const part of ["type_registry", "validation_rules"] as const) {
-        checkJson(v, `shared_intelligence.${part}`, si[part], limits.maxJsonDepth);
-      }
       const { assignments } = input;
-      if (assignments.length === 0) v.add("assignments", "must hold at least one assignment");
-      if (assignments.length > limits.maxAgentsPerCoordination) {
-        v.add("assignments", `must hold at most ${limits.maxAgentsPerCoordination} assignments, got ${assignments.length}`);
-      }
-      const firstIndex = new Map<string, number>();
-      assignments.forEach((a, i) => {
-        const f = `assignments[${i}]`;
-        if (requireId(v, `${f}.agent_id`, a.agentId, maxId) !== "" && a.agentId.length <= maxId) {
-          const j = firstIndex.get(a.agentId);
-          if (j === undefined) firstIndex.set(a.agentId, i);
-          else v.add(`${f}.agent_id`, `duplicates assignments[${j}].agent_id ${JSON.stringify(a.agentId)}: each agent has one assignment`);
-        }
-        checkAssignment(v, f, a, limits);
-      });
-      if (assignments.length <= limits.maxAgentsPerCoordination) {
-        const deps = new Map(assignments.map((a) => [a.agentId, a.dependencies ?? []]));
-        const cycle = findCycle([...firstIndex.keys()], (n) => deps.get(n) ?? []);
-        if (cycle !== undefined) {
-          v.add(`assignments[${firstIndex.get(cycle[0] as string)}].dependencies`, `dependency cycle: ${cycle.join(" -> ")}`);
-        }
-      }
-      v.throwIfAny();
 
       const shared: SharedIntelligence = Object.freeze({ ...emptySharedIntelligence, ...si });
       const id = input.coordinationId;
@@ -369,12 +414,8 @@ export function createContextEngine(options: ContextEngineOptions & { readonly b
     },
 
     update(input, found) {
-      const v = new Violations(found);
-      requireId(v, "coordination_id", input.coordinationId, maxId);
+      checkedUpdate(input, found);
       const targets = input.targetAgentIds ?? [];
-      targets.forEach((t, i) => requireId(v, `target_agent_ids[${i}]`, t, maxId));
-      checkJson(v, "update_data", input.data, limits.maxJsonDepth);
-      v.throwIfAny();
       const id = input.coordinationId;
       const plan = (): ContextPlan<UpdateResult> => {
         const st = peekState(id);
@@ -426,18 +467,8 @@ export function createContextEngine(options: ContextEngineOptions & { readonly b
     },
 
     watch(input, onOverflow, onDropped) {
-      const v = new Violations();
-      requireId(v, "coordination_id", input.coordinationId, maxId);
-      requireId(v, "agent_id", input.agentId, maxId);
+      checkedWatch(input);
       const after = input.afterRevision;
-      if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) v.add("after_revision", `must be a non-negative integer, got ${after}`);
-      v.throwIfAny();
-      if (watcherCount >= limits.maxSubscriptions) {
-        throw new ConsortError("exhausted", `the server holds its limit of ${limits.maxSubscriptions} context watches`, {
-          reason: "TOO_MANY_WATCHES",
-          metadata: { limit: String(limits.maxSubscriptions) },
-        });
-      }
       // Checked against the state as it is, before anything is created: a refused watch leaves nothing behind.
       const existing = peekState(input.coordinationId);
       const head = existing?.revision ?? 0;

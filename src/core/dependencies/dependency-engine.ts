@@ -99,6 +99,15 @@ export interface DependencyEngine<W extends DependencyWriteReturn = number> {
    */
   resolve(input: ResolveInput, found?: readonly FieldViolation[]): ResolveCall;
   /**
+   * Throws what {@link resolve} refuses a call for on its input alone (ids, targets, timeouts), touching nothing:
+   * how a caller on a shared backend refuses an invalid call before serving its coordination.
+   */
+  checkResolve(input: ResolveInput, found?: readonly FieldViolation[]): void;
+  /** Like {@link checkResolve}, for {@link setGateScore}: the ids and the score's range. */
+  checkGateScore(coordinationId: string, gateId: string, score: number): void;
+  /** Like {@link checkResolve}, for {@link setResourceAvailability}: the ids. */
+  checkResourceAvailability(coordinationId: string, resourceId: string): void;
+  /**
    * Records a gate's score (0..1) and releases the waits it satisfies; returns how many: the open waits of the
    * coordination the score satisfied when it was applied here — with a shared backend, those of every replica as
    * this one knows them in the coordination's feed order (mirrors included), resolved once applied here.
@@ -461,18 +470,43 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
 
   /** The wait a call's wait stands for: itself, or the open wait its start joined. */
   const final = (w: Wait): Wait => w.joined ?? w;
+  /** The input checks of resolve: throws every violation at once; returns the targets with defaults applied. */
+  const checkedResolve = (input: ResolveInput, found?: readonly FieldViolation[]) => {
+    const v = new Violations(found);
+    requireId(v, "coordination_id", input.coordinationId, maxId);
+    requireId(v, "agent_id", input.agentId, maxId);
+    const targets = checkDependencies(v, input.dependencies, maxId);
+    v.throwIfAny();
+    return targets;
+  };
+  const checkedGateScore = (coordinationId: string, gateId: string, score: number) => {
+    const v = new Violations();
+    requireId(v, "coordination_id", coordinationId, maxId);
+    requireId(v, "gate_id", gateId, maxId);
+    if (!(score >= 0 && score <= 1)) v.add("score", `must be between 0 and 1, got ${score}`);
+    v.throwIfAny();
+  };
+  const checkedResource = (coordinationId: string, resourceId: string) => {
+    const v = new Violations();
+    requireId(v, "coordination_id", coordinationId, maxId);
+    requireId(v, "resource_id", resourceId, maxId);
+    v.throwIfAny();
+  };
+
   return {
     get pendingCount() {
       return pending;
     },
 
+    checkResolve(input, found) {
+      checkedResolve(input, found);
+    },
+    checkGateScore: checkedGateScore,
+    checkResourceAvailability: checkedResource,
+
     resolve(input, found) {
-      const v = new Violations(found);
-      requireId(v, "coordination_id", input.coordinationId, maxId);
-      requireId(v, "agent_id", input.agentId, maxId);
       let deps: readonly DependencyInput[] = input.dependencies;
-      const targets = checkDependencies(v, deps, maxId);
-      v.throwIfAny();
+      const targets = checkedResolve(input, found);
       let resolvedTargets = targets as DependencyTarget[];
       if (deps.length === 0) {
         // The agent's assignment: each awaited agent becomes a completion wait under its own id.
@@ -649,21 +683,14 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     },
 
     setGateScore(coordinationId, gateId, score) {
-      const v = new Violations();
-      requireId(v, "coordination_id", coordinationId, maxId);
-      requireId(v, "gate_id", gateId, maxId);
-      if (!(score >= 0 && score <= 1)) v.add("score", `must be between 0 and 1, got ${score}`);
-      v.throwIfAny();
+      checkedGateScore(coordinationId, gateId, score);
       const st = stateOf(store.acquire(coordinationId));
       checkRoom(st.gates, gateId, "quality gates", "TOO_MANY_GATES");
       return backend === undefined ? applyGate(st, gateId, score) : backend.write({ kind: "gate", coordinationId, gateId, score });
     },
 
     setResourceAvailability(coordinationId, resourceId, available) {
-      const v = new Violations();
-      requireId(v, "coordination_id", coordinationId, maxId);
-      requireId(v, "resource_id", resourceId, maxId);
-      v.throwIfAny();
+      checkedResource(coordinationId, resourceId);
       const st = stateOf(store.acquire(coordinationId));
       checkRoom(st.resources, resourceId, "resources", "TOO_MANY_RESOURCES");
       return backend === undefined ? applyResource(st, resourceId, available) : backend.write({ kind: "resource", coordinationId, resourceId, available });
