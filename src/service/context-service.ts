@@ -111,7 +111,8 @@ export function createContextService(options: ContextServiceOptions): ServiceImp
       };
       if (prepare !== undefined) {
         engine.checkUpdate(input);
-        const ready = prepare(req.coordinationId, true);
+        // An update of a coordination that exists nowhere changes nothing and reports nothing, as in memory.
+        const ready = prepare(req.coordinationId, false);
         if (ready !== undefined) await ready;
       }
       const updated = engine.update(input);

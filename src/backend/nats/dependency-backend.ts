@@ -8,7 +8,7 @@ import { KvBucketMismatchError } from "./errors.js";
 
 /**
  * The dependency engine's backend on NATS JetStream KV (DESIGN.md §8, issue 12): gate scores, resources, wait
- * records and clears of every coordination live in one bucket (history 1), under keys per coordination
+ * records and clears of every coordination live in one bucket (history 64, see `keptPerKey`), under keys per coordination
  * (`dependency-value.ts`), so several replicas share them.
  *
  * **Serving a coordination (the load step).** After the signal backend served a coordination (its epoch is known),
@@ -81,6 +81,25 @@ export interface JetStreamDependencyBackend extends DependencyBackend<Promise<nu
   close(): Promise<void>;
 }
 
+/** A write of this replica waiting to be applied here: its key and, once acknowledged, its revision. */
+interface Pending {
+  readonly key: string;
+  readonly kind: DependencyChange["kind"];
+  revision: number | undefined;
+  readonly resolve: (n: number) => void;
+  readonly reject: (e: ConsortError) => void;
+}
+
+/**
+ * Values kept per key (KV history; 64 is JetStream's most). Every replica must see every write of a key in order —
+ * two racing starts of one dependency, a gate set twice at once — but a watch reads a value only once the server
+ * delivers it, and with one value per key the second write removed the first before it was delivered (seen: one
+ * of two racing starts never came back, its call hung). With 64, a value is lost only behind 63 newer writes of its
+ * key made faster than delivery; a write of this replica passed over so is then settled, never left waiting (see
+ * `settleSkipped`).
+ */
+const keptPerKey = 64;
+
 interface Served {
   readonly id: string;
   readonly epoch: string;
@@ -91,7 +110,9 @@ interface Served {
   /** Why it stopped being served, once it has. */
   ended: ConsortError | undefined;
   /** Write id → this replica's write waiting for its watch to apply it. */
-  readonly pending: Map<string, { readonly resolve: (n: number) => void; readonly reject: (e: ConsortError) => void }>;
+  readonly pending: Map<string, Pending>;
+  /** Key → the newest revision the watch delivered (how a write passed over is found). */
+  readonly newestByKey: Map<string, number>;
 }
 
 const unavailable = (id: string, what: string, err: unknown) =>
@@ -114,7 +135,7 @@ const closedError = (id: string) =>
   });
 
 /**
- * Opens the dependency bucket — creates it (history 1, no TTL), or checks that the one there has the same
+ * Opens the dependency bucket — creates it (history 64, no TTL), or checks that the one there has the same
  * settings ({@link KvBucketMismatchError} otherwise) — and returns the backend to pass as
  * `createDependencyEngine({ backend })`.
  *
@@ -132,10 +153,10 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
   if (!/^[A-Za-z0-9_-]+$/.test(bucket)) throw new RangeError(`bucket must be of [A-Za-z0-9_-], got ${JSON.stringify(bucket)}`);
   const nc = options.connection;
   const js = nc.jetstream({ timeout: timeoutMs });
-  const kv: KV = await js.views.kv(bucket, { history: 1, storage, timeout: timeoutMs, allow_direct: false });
+  const kv: KV = await js.views.kv(bucket, { history: keptPerKey, storage, timeout: timeoutMs, allow_direct: false });
   const status = await kv.status();
   const differences = [
-    status.history === 1 ? undefined : `history ${status.history}, not 1`,
+    status.history === keptPerKey ? undefined : `history ${status.history}, not ${keptPerKey}`,
     status.storage === storage ? undefined : `storage ${status.storage}, not ${storage}`,
     status.ttl === 0 ? undefined : `ttl ${status.ttl} ms, not none`,
   ].filter((d): d is string => d !== undefined);
@@ -169,6 +190,7 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
   /** One value of the coordination's watch, applied in order (values of another epoch are stale keys: skipped). */
   const applyEntry = (s: Served, entry: KvEntry) => {
     s.lastRevision = entry.revision;
+    s.newestByKey.set(entry.key, entry.revision);
     if (entry.operation !== "PUT" || views === undefined) return;
     const value = decodeDependencyValue(s.id, entry.value);
     if (typeof value === "string") {
@@ -183,10 +205,34 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
       options.onError?.(new ConsortError("internal", `applying a dependency change of coordination ${JSON.stringify(s.id)} failed: ${String(err)}`, { reason: "DEPENDENCY_APPLY_FAILED", cause: err }));
     }
     const p = s.pending.get(value.writeId);
-    if (p === undefined) return;
-    s.pending.delete(value.writeId);
-    p.resolve(applied);
+    if (p !== undefined) {
+      s.pending.delete(value.writeId);
+      p.resolve(applied);
+    }
+    settleSkipped(s, entry.key, entry.revision);
   };
+
+  /**
+   * Writes of this replica to `key` acknowledged below `revision` that the watch never delivered: passed over
+   * (see `keptPerKey`). A gate score or resource is settled as replaced by the newer value (nothing released by
+   * it); a wait's record or a clear fails its call ABORTED, to be made again, rather than leave it waiting.
+   */
+  const settleSkipped = (s: Served, key: string, revision: number) => {
+    for (const [writeId, p] of s.pending) {
+      if (p.key !== key || p.revision === undefined || p.revision >= revision) continue;
+      s.pending.delete(writeId);
+      if (p.kind === "gate" || p.kind === "resource") p.resolve(0);
+      else {
+        p.reject(
+          new ConsortError("aborted", `a dependency change of coordination ${JSON.stringify(s.id)} was replaced before this replica heard it; make the call again`, {
+            reason: "DEPENDENCY_CHANGE_SKIPPED",
+            metadata: { coordination_id: s.id },
+          }),
+        );
+      }
+    }
+  };
+
 
   const load = async (s: Served): Promise<void> => {
     const resume = resumeAt.get(s.id);
@@ -267,7 +313,7 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
       const s = served.get(id);
       if (s?.loaded === true && s.epoch === epoch) return Promise.resolve();
       if (s !== undefined) unserve(s, coordinationDropped(id, "deleted", { epoch: s.epoch }));
-      const fresh: Served = { id, epoch, watch: undefined, loaded: false, lastRevision: 0, ended: undefined, pending: new Map() };
+      const fresh: Served = { id, epoch, watch: undefined, loaded: false, lastRevision: 0, ended: undefined, pending: new Map(), newestByKey: new Map() };
       served.set(id, fresh);
       const run = load(fresh).then(
         () => {
@@ -305,11 +351,20 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
       }
       const writeId = `${replicaId}:${nextWrite++}`;
       return new Promise<number>((resolve, reject) => {
-        s.pending.set(writeId, { resolve, reject });
-        kv.put(key, encodeDependencyValue({ epoch: s.epoch, writeId, change })).catch((err: unknown) => {
-          if (!s.pending.delete(writeId)) return;
-          reject(unavailable(id, "the dependency change may not have been stored", err));
-        });
+        const p: Pending = { key, kind: change.kind, revision: undefined, resolve, reject };
+        s.pending.set(writeId, p);
+        kv.put(key, encodeDependencyValue({ epoch: s.epoch, writeId, change })).then(
+          (revision) => {
+            p.revision = revision;
+            // Acknowledged after the watch already delivered a newer value of the key, and never this one.
+            const newest = s.newestByKey.get(key);
+            if (newest !== undefined && newest > revision) settleSkipped(s, key, newest);
+          },
+          (err: unknown) => {
+            if (!s.pending.delete(writeId)) return;
+            reject(unavailable(id, "the dependency change may not have been stored", err));
+          },
+        );
       });
     },
 
