@@ -6,7 +6,7 @@ import { coordinationToken } from "./subject.js";
 
 /**
  * Routing policies shared by every replica (DESIGN.md §8, issue 12): one JetStream KV bucket
- * (`CONSORT_ROUTING_POLICIES`, history 1) holds each policy as a JSON {@link PolicyRecord} under its escaped id
+ * (`CONSORT_ROUTING_POLICIES`, 64 values kept per key) holds each policy as a JSON {@link PolicyRecord} under its escaped id
  * (`subject.ts`). Every replica watches the whole bucket from the start (`start` resolves once the stored
  * policies are applied, before the server listens) and applies each write to its routing engine in the bucket's
  * one order, its own included:
@@ -66,7 +66,9 @@ export async function startSharedPolicies(options: SharedPoliciesOptions): Promi
   const maxAttempts = options.maxAttempts ?? 20;
   const storage = options.storage === "memory" ? StorageType.Memory : StorageType.File;
   const js: JetStreamClient = options.connection.jetstream({ timeout: timeoutMs });
-  const kv: KV = await js.views.kv(options.bucket ?? "CONSORT_ROUTING_POLICIES", { history: 1, storage, timeout: timeoutMs, allow_direct: false });
+  // 64 values kept per key (JetStream's most): with one, a write replaced before the watch delivered it is never
+  // seen (a delete followed at once by a put would leave its DeleteRoutingPolicy waiting).
+  const kv: KV = await js.views.kv(options.bucket ?? "CONSORT_ROUTING_POLICIES", { history: 64, storage, timeout: timeoutMs, allow_direct: false });
 
   /** Key → the last record applied here and its revision (deleted keys leave). */
   const applied = new Map<string, { readonly record: PolicyRecord; readonly revision: number }>();
