@@ -91,7 +91,17 @@ interface Served {
   /** Why it stopped being served, once it has. */
   ended: ConsortError | undefined;
   /** Write id → this replica's write waiting for its watch to apply it. */
-  readonly pending: Map<string, { readonly resolve: (n: number) => void; readonly reject: (e: ConsortError) => void }>;
+  readonly pending: Map<string, PendingWrite>;
+  /** Values received while a pending write had no revision yet: applied once it is known where that write stands. */
+  readonly queue: KvEntry[];
+}
+
+interface PendingWrite {
+  readonly resolve: (n: number) => void;
+  readonly reject: (e: ConsortError) => void;
+  readonly change: DependencyChange;
+  /** The revision the put got, once acknowledged. */
+  revision: number | undefined;
 }
 
 const unavailable = (id: string, what: string, err: unknown) =>
@@ -160,6 +170,7 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
     if (s.ended !== undefined) return;
     if (resumable && s.lastRevision > 0) resumeAt.set(s.id, { epoch: s.epoch, revision: s.lastRevision });
     s.ended = error;
+    s.queue.length = 0;
     s.watch?.stop();
     const pending = [...s.pending.values()];
     s.pending.clear();
@@ -186,6 +197,37 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
     if (p === undefined) return;
     s.pending.delete(value.writeId);
     p.resolve(applied);
+  };
+
+  /**
+   * Applies the values received, in order. The bucket keeps one value per key, so a write of this replica that
+   * another put to its key replaced before the watch read it never comes back: it is applied here where it stands
+   * in the order (before the first value after its revision), else its call would never be answered. Values wait
+   * while a write of this replica has no revision yet (its put not acknowledged): it may stand before them.
+   */
+  const drain = (s: Served) => {
+    while (s.ended === undefined && s.queue.length > 0) {
+      let skipped: [string, PendingWrite] | undefined;
+      const next = s.queue[0] as KvEntry;
+      for (const [writeId, p] of s.pending) {
+        if (p.revision === undefined) return;
+        if (p.revision < next.revision && (skipped === undefined || p.revision < (skipped[1].revision as number))) skipped = [writeId, p];
+      }
+      if (skipped !== undefined) {
+        const [writeId, p] = skipped;
+        s.pending.delete(writeId);
+        let applied = 0;
+        try {
+          applied = views?.apply(p.change) ?? 0;
+        } catch (err) {
+          options.onError?.(new ConsortError("internal", `applying a dependency change of coordination ${JSON.stringify(s.id)} failed: ${String(err)}`, { reason: "DEPENDENCY_APPLY_FAILED", cause: err }));
+        }
+        p.resolve(applied);
+        continue;
+      }
+      s.queue.shift();
+      applyEntry(s, next);
+    }
   };
 
   const load = async (s: Served): Promise<void> => {
@@ -225,7 +267,8 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
       try {
         for await (const entry of watch) {
           if (s.ended !== undefined) break;
-          applyEntry(s, entry);
+          s.queue.push(entry);
+          drain(s);
           if (++handled >= needed) loadedNow = true;
           if (loadedNow) markLoaded();
         }
@@ -267,7 +310,7 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
       const s = served.get(id);
       if (s?.loaded === true && s.epoch === epoch) return Promise.resolve();
       if (s !== undefined) unserve(s, coordinationDropped(id, "deleted", { epoch: s.epoch }));
-      const fresh: Served = { id, epoch, watch: undefined, loaded: false, lastRevision: 0, ended: undefined, pending: new Map() };
+      const fresh: Served = { id, epoch, watch: undefined, loaded: false, lastRevision: 0, ended: undefined, pending: new Map(), queue: [] };
       served.set(id, fresh);
       const run = load(fresh).then(
         () => {
@@ -305,11 +348,20 @@ export async function createJetStreamDependencyBackend(options: JetStreamDepende
       }
       const writeId = `${replicaId}:${nextWrite++}`;
       return new Promise<number>((resolve, reject) => {
-        s.pending.set(writeId, { resolve, reject });
-        kv.put(key, encodeDependencyValue({ epoch: s.epoch, writeId, change })).catch((err: unknown) => {
-          if (!s.pending.delete(writeId)) return;
-          reject(unavailable(id, "the dependency change may not have been stored", err));
-        });
+        s.pending.set(writeId, { resolve, reject, change, revision: undefined });
+        kv.put(key, encodeDependencyValue({ epoch: s.epoch, writeId, change })).then(
+          (revision) => {
+            const p = s.pending.get(writeId);
+            if (p === undefined) return;
+            p.revision = revision;
+            drain(s);
+          },
+          (err: unknown) => {
+            if (!s.pending.delete(writeId)) return;
+            reject(unavailable(id, "the dependency change may not have been stored", err));
+            drain(s);
+          },
+        );
       });
     },
 
