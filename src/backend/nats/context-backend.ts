@@ -193,6 +193,8 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
       if (e.reason !== "stopped" && wasLoaded) options.onError?.(error);
     });
     const caughtUp = await follow.caughtUp;
+    // Dropped (or ended) while loading: the call fails with why, not as if this replica were shutting down.
+    if (s.ended !== undefined) throw s.ended;
     if (caughtUp.reason !== "caught_up") throw caughtUp.reason === "stopped" ? closedError(s.id) : followError(s.id, caughtUp);
     const revision = views.revision(s.id) ?? 0;
     if (revision < s.lastSeen) {
