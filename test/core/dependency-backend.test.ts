@@ -206,6 +206,33 @@ describe("a shared backend", () => {
     }
   });
 
+  it("keeps calls on other replicas waiting when the owner's caller cancels: they start the wait again, as one wait", async () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const { replicas: [a, b, c], settled } = replicas(3, createFakeDependencyFeed(seed));
+      const onA = a!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });
+      await settled();
+      const onB = b!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });
+      const onC = c!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });
+      await settled();
+      onA.abandon("cancelled");
+      expect((await onA.result).results[0]?.message).toBe("Dependency 'g' cancelled");
+      await settled();
+      // B and C never left: their calls still wait, on one wait every replica knows.
+      for (const x of [a, b, c]) expect(x!.deps.openWaitCount("c")).toBe(1);
+      expect(a!.deps.pendingCount + b!.deps.pendingCount + c!.deps.pendingCount).toBe(1);
+      await a!.deps.setGateScore("c", "cov", 1);
+      const [rb, rc] = await Promise.all([onB.result, onC.result]);
+      expect(rb.success).toBe(true);
+      expect(rc).toEqual(rb);
+      await settled();
+      for (const x of [a, b, c]) {
+        expect(x!.deps.status("c", "v", "g").status).toBe("resolved");
+        expect(x!.deps.openWaitCount("c")).toBe(0);
+      }
+      expect(a!.signals.list({ coordinationId: "c", types: ["dependency_resolved"] }).signals).toHaveLength(1);
+    }
+  });
+
   it("fails a joined call with the coordination's drop, and ends the mirrors there", async () => {
     const { replicas: [a, b], settled } = replicas(2);
     a!.deps.resolve({ coordinationId: "c", agentId: "v", dependencies: [gate("g", "cov")] });

@@ -91,6 +91,19 @@ describe("the JetStream context backend", () => {
     await close(r.backend);
   });
 
+  it("fails a load cut short by the coordination's drop with the drop (NOT_FOUND COORDINATION_DELETED), not as a shutdown", async () => {
+    const r = await replica({ historyLimit: 8 });
+    const serving = r.backend.serve("x").then(() => undefined, (e: unknown) => e);
+    // The load opened the engine's state (it is in the store) and follows: a delete heard now drops it mid-load.
+    for (let i = 0; i < 100 && r.store.peek("x") === undefined; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(r.store.delete("x", "deleted")).toBe(true);
+    const failed = await serving;
+    expect(failed).toBeInstanceOf(ConsortError);
+    expect((failed as ConsortError).reason).toBe("COORDINATION_DELETED");
+    expect(r.backend.isServed("x")).toBe(false);
+    await close(r.backend);
+  });
+
   it("refuses a change to a coordination it does not serve, COORDINATION_NOT_SERVED", async () => {
     const r = await replica({ historyLimit: 4 });
     r.store.acquire("x");

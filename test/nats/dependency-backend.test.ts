@@ -87,6 +87,18 @@ describe("the JetStream KV dependency backend", () => {
     await a.backend.serve("c");
     expect(await a.backend.write(gate("c", "g", 1))).toBe(10);
   });
+
+  it("answers every one of racing writes to one key, though the bucket keeps one value per key and the watch may never see the replaced ones", async () => {
+    const bucket = `DEPS_${++buckets}`;
+    const a = await replica(bucket);
+    await a.backend.serve("c");
+    const writes = Array.from({ length: 50 }, (_, i) => a.backend.write(gate("c", "g", i / 100)));
+    const outcome = await Promise.race([Promise.all(writes).then(() => "answered"), new Promise((resolve) => setTimeout(() => resolve("still waiting"), 4_000))]);
+    expect(outcome).toBe("answered");
+    // Every write applied here once, in the bucket's order: the last value put is the one that stays.
+    expect(a.applied).toHaveLength(50);
+    expect(a.applied.at(-1)).toBe("c:g=0.49");
+  });
 });
 
 describe("an unreachable NATS server", () => {

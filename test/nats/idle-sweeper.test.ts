@@ -119,6 +119,24 @@ describe("idle expiry on two replicas", () => {
     expect(again.signal?.epoch).not.toBe(first.signal?.epoch);
   }, 30_000);
 
+  it("a coordination with contexts, once expired everywhere, begins again: its contexts from revision 1, its signals at 1", async () => {
+    const coordinationId = `idle-ctx-${process.pid}`;
+    const distributed = await a.grpc.contexts.distributeContext({ coordinationId, sessionId: "s", assignments: [{ agentId: "p" }] });
+    expect(distributed.revision).toBe(1n);
+    let left = false;
+    for (let i = 0; i < 100 && !left; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const notFound = (e: unknown) => ConnectError.from(e).code === Code.NotFound && infoOf(e)?.reason === "COORDINATION_NOT_FOUND";
+      left = await Promise.all([a, b].map((s) => s.grpc.coordinations.getCoordination({ coordinationId }).then(() => false, notFound))).then((x) => x.every(Boolean));
+    }
+    expect(left).toBe(true);
+    const again = await b.grpc.contexts.distributeContext({ coordinationId, sessionId: "s2", assignments: [{ agentId: "q" }] });
+    expect(again.revision).toBe(1n);
+    const published = await a.grpc.signals.publish({ coordinationId, type: SignalType.INTER_AGENT_MESSAGE, senderAgentId: "writer" });
+    expect(published.signal?.sequence).toBe(1n);
+    expect((await a.grpc.contexts.getAgentContext({ coordinationId, agentId: "q" })).context).toBeDefined();
+  }, 30_000);
+
   it("a coordination begun by a replica that died before reporting it is expired once older than the TTL", async () => {
     // A replica that acquired the meta and died at once: the meta exists, no activity was ever reported.
     const connection = await connect({ servers: nats.url });

@@ -401,6 +401,21 @@ describe("JetStream signal backend", () => {
     expect(b.errors).toEqual([]);
   });
 
+  it("fails a load cut short by the coordination's delete with the delete (COORDINATION_DELETED), not as a shutdown", async () => {
+    const { replica } = world();
+    const a = await replica();
+    await a.backend.serve("c");
+    await a.engine.publish({ coordinationId: "c", type: "stage_completed" });
+    const b = await replica();
+    const serving = rejection(b.backend.serve("c"));
+    // B's load opened the engine's view (the coordination is in its store) and follows: deleted now, mid-load.
+    for (let i = 0; i < 1000 && b.store.peek("c") === undefined; i++) await new Promise((r) => setImmediate(r));
+    expect(b.store.delete("c", "deleted")).toBe(true);
+    const e = await serving;
+    expect(e.reason).toBe("COORDINATION_DELETED");
+    expect(b.backend.isServed("c")).toBe(false);
+  });
+
   it("stops serving an expired coordination here only: expiry is one replica's idle sweep", async () => {
     const { replica } = world();
     const a = await replica();

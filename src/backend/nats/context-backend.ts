@@ -193,6 +193,8 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
       if (e.reason !== "stopped" && wasLoaded) options.onError?.(error);
     });
     const caughtUp = await follow.caughtUp;
+    // Dropped (or ended) while loading: the call fails with why, not as if this replica were shutting down.
+    if (s.ended !== undefined) throw s.ended;
     if (caughtUp.reason !== "caught_up") throw caughtUp.reason === "stopped" ? closedError(s.id) : followError(s.id, caughtUp);
     const revision = views.revision(s.id) ?? 0;
     if (revision < s.lastSeen) {
@@ -292,8 +294,11 @@ export function createJetStreamContextBackend(options: JetStreamContextBackendOp
       const s = served.get(id);
       if (s === undefined) return;
       end(s, coordinationDropped(id, reason));
+      // Whatever the reason, the log forgets the head it knew (a purge through 0 purges nothing): an expiry
+      // everywhere purges the documents elsewhere, and a head kept from before would refuse every append of the
+      // id begun again as a conflict with a revision that never comes here.
       const purge = reason === "deleted";
-      const run = (s.follow?.stop() ?? Promise.resolve()).then(() => (purge ? log.purge(id, s.lastStream) : undefined));
+      const run = (s.follow?.stop() ?? Promise.resolve()).then(() => log.purge(id, purge ? s.lastStream : 0));
       drops.set(id, run);
       void run.then(
         () => drops.get(id) === run && drops.delete(id),

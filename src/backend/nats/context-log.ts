@@ -152,6 +152,12 @@ export interface JetStreamContextLog {
    * left empty numbers from revision 1 again. Rejects when the server refuses or does not answer.
    */
   purge(coordinationId: string, throughStreamSequence: number): Promise<void>;
+  /**
+   * Purges every document of the coordination and forgets its known head: what idle expiry everywhere (and a
+   * delete, before its meta goes) leaves of it, so the id begun again numbers from revision 1. Rejects when the
+   * server refuses or does not answer.
+   */
+  purgeAll(coordinationId: string): Promise<void>;
 }
 
 /** Room left in `max_payload` for the headers of a document (revision, msg id, expected sequence). */
@@ -320,6 +326,11 @@ export async function createJetStreamContextLog(options: JetStreamContextLogOpti
     async purge(id, throughStreamSequence) {
       heads.delete(id);
       if (throughStreamSequence > 0) await jsm.streams.purge(n.streamName, { filter: `${n.subjectPrefix}.${coordinationToken(id)}`, seq: throughStreamSequence + 1 });
+      heads.delete(id);
+    },
+    async purgeAll(id) {
+      heads.delete(id);
+      await jsm.streams.purge(n.streamName, { filter: `${n.subjectPrefix}.${coordinationToken(id)}` });
       heads.delete(id);
     },
   };

@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from "nats";
 import { ConsortError } from "../../core/errors.js";
 import { createCoordinationMetaStore } from "./coordination-meta.js";
 import { createJetStreamContextBackend, type JetStreamContextBackend } from "./context-backend.js";
-import { createJetStreamContextLog } from "./context-log.js";
+import { createJetStreamContextLog, type JetStreamContextLog } from "./context-log.js";
 import { createJetStreamDependencyBackend, type JetStreamDependencyBackend } from "./dependency-backend.js";
 import { createJetStreamSignalBackend, type JetStreamSignalBackend } from "./signal-backend.js";
 import { createJetStreamSignalLog } from "./signal-log.js";
@@ -93,9 +93,21 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
       ...(options.subjectPrefix === undefined ? {} : { subjectPrefix: options.subjectPrefix }),
     });
     const meta = await createCoordinationMetaStore({ connection: nc, storage: "file", ...(options.bucket === undefined ? {} : { bucket: options.bucket }) });
-    // The dependency backend reads the signal backend's epochs; the signal backend purges its keys on a delete.
+    // The dependency backend reads the signal backend's epochs; the signal backend purges its keys and the context
+    // documents on a delete and on an expiry everywhere (the id begun again in a new epoch must find none left:
+    // the documents of an older epoch would keep its contexts from loading, and its revisions from starting at 1).
     let dependencies: JetStreamDependencyBackend | undefined;
-    const backend = createJetStreamSignalBackend({ log, meta, onError: options.onError, onDeleting: (id) => dependencies?.purge(id) ?? Promise.resolve() });
+    let contextLog: JetStreamContextLog | undefined;
+    const purgeContexts = (id: string) =>
+      (contextLog?.purgeAll(id) ?? Promise.resolve()).catch((err: unknown) => {
+        throw new ConsortError("unavailable", `the contexts of coordination ${JSON.stringify(id)} could not be purged: ${String(err)}`, { reason: "BACKEND_UNAVAILABLE", metadata: { coordination_id: id }, cause: err });
+      });
+    const backend = createJetStreamSignalBackend({
+      log,
+      meta,
+      onError: options.onError,
+      onDeleting: (id) => Promise.all([dependencies?.purge(id), purgeContexts(id)]).then(() => undefined),
+    });
     dependencies = await createJetStreamDependencyBackend({
       connection: nc,
       storage: "file",
@@ -106,7 +118,7 @@ export async function startNatsSignals(options: NatsSignalsOptions): Promise<Nat
     const deps = dependencies;
     // Contexts: one document per change on their own stream, loaded in the same serve step (issue 12).
     const contextHistoryLimit = options.contextHistoryLimit ?? 64;
-    const contextLog = await createJetStreamContextLog({
+    contextLog = await createJetStreamContextLog({
       connection: nc,
       storage: "file",
       historyLimit: contextHistoryLimit,

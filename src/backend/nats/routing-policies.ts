@@ -164,16 +164,25 @@ export async function startSharedPolicies(options: SharedPoliciesOptions): Promi
     async delete(policyId) {
       const key = coordinationToken(policyId);
       if (closedWith !== undefined) throw closedWith;
+      let fail!: (error: ConsortError) => void;
+      let done!: (dropped: number) => void;
       const heard = new Promise<number>((resolve, reject) => {
-        const fail = (error: ConsortError) => reject(error);
+        fail = (error: ConsortError) => reject(error);
+        done = (dropped) => (failAll.delete(fail), resolve(dropped));
         const list = deleteWaiters.get(key) ?? [];
-        list.push((dropped) => (failAll.delete(fail), resolve(dropped)));
+        list.push(done);
         deleteWaiters.set(key, list);
         failAll.add(fail);
       });
+      heard.catch(() => undefined); // awaited below only once the delete was written
       try {
         await kv.delete(key);
       } catch (err) {
+        // Nothing will be heard of this delete: its waiter goes (a later close would reject it unawaited).
+        failAll.delete(fail);
+        const list = deleteWaiters.get(key)?.filter((w) => w !== done);
+        if (list === undefined || list.length === 0) deleteWaiters.delete(key);
+        else deleteWaiters.set(key, list);
         throw unavailable(policyId, "deleted", err);
       }
       return heard;

@@ -373,12 +373,15 @@ export function createJetStreamSignalBackend(options: JetStreamSignalBackendOpti
     void follow.ended.then((end) => {
       if (served.get(s.id) === s) served.delete(s.id);
       const error = end.reason === "stopped" ? closedError(s.id) : followError(s.id, end);
-      s.ended = error;
-      failPending(s, error);
+      // Stopped by a drop (unserve): the drop stays what appends and a load cut short are told.
+      s.ended ??= error;
+      failPending(s, s.ended);
       if (end.reason !== "stopped" && s.loaded) options.onError?.(error);
     });
     const caughtUp = await follow.caughtUp;
-    if (caughtUp.reason !== "caught_up") throw caughtUp.reason === "stopped" ? closedError(s.id) : followError(s.id, caughtUp);
+    // Dropped (deleted, expired) while loading: the call fails with the drop, not as if this replica were shutting down.
+    if (caughtUp.reason !== "caught_up") throw caughtUp.reason === "stopped" ? (s.ended ?? closedError(s.id)) : followError(s.id, caughtUp);
+    if (s.ended !== undefined) throw s.ended;
     s.loaded = true;
   };
 

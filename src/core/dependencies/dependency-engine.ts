@@ -396,6 +396,48 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     else register(st, w);
   };
 
+  /** Starts a mirror's wait again as this replica's own, for the calls here still waiting on it (see record-apply). */
+  const takeOver = (_st: DependencyState, m: Wait) => {
+    if (backend === undefined) return;
+    const w: Wait = {
+      seq: 0,
+      waitId: `${replicaId}:${nextWait++}`,
+      owned: true,
+      coordination: m.coordination,
+      agentId: m.agentId,
+      dependencyId: m.dependencyId,
+      timeoutMs: m.timeoutMs,
+      target: m.target,
+      status: "pending",
+      message: "",
+      startedAt: now(),
+      startedHr: performance.now(),
+      finishedAt: undefined,
+      durationMs: 0,
+      callers: m.callers,
+      abandoned: false,
+      timer: undefined,
+      listeners: new Set(m.listeners),
+      droppedWith: undefined,
+      indexed: false,
+      leftWith: undefined,
+      joined: undefined,
+    };
+    m.listeners.clear();
+    m.callers = 0;
+    m.joined = w;
+    proposals.set(w.waitId, w);
+    backend.write({ kind: "record", coordinationId: m.coordination.id, record: recordOf(w) }).catch((e: unknown) => {
+      if (!proposals.delete(w.waitId)) return;
+      w.status = "failed";
+      w.message = `Dependency '${w.dependencyId}' ended: its start could not be shared`;
+      w.finishedAt = now();
+      for (const l of w.listeners) tell(l);
+      w.listeners.clear();
+      if (!(e instanceof ConsortError && (e.reason === "SHUTTING_DOWN" || e.reason === "COORDINATION_DELETED" || e.reason === "COORDINATION_EXPIRED"))) hooks.onError?.(e);
+    });
+  };
+
   const applyRecord = createRecordApplier({
     replicaId,
     proposals,
@@ -405,6 +447,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
     register,
     finish,
     tell,
+    takeOver,
   });
 
   /** An open wait a gate score or resource satisfied: an own one is released; a mirror leaves the index, its owner releases it. */
@@ -468,8 +511,12 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
   };
   backend?.connect?.(views);
 
-  /** The wait a call's wait stands for: itself, or the open wait its start joined. */
-  const final = (w: Wait): Wait => w.joined ?? w;
+  /** The wait a call's wait stands for: itself, or the wait its start joined (or its mirror was taken over by), to the last. */
+  const final = (w: Wait): Wait => {
+    let x = w;
+    while (x.joined !== undefined) x = x.joined; // a proposal that joined, or a mirror taken over (and so on)
+    return x;
+  };
   /** The input checks of resolve: throws every violation at once; returns the targets with defaults applied. */
   const checkedResolve = (input: ResolveInput, found?: readonly FieldViolation[]) => {
     const v = new Violations(found);

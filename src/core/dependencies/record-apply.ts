@@ -29,6 +29,11 @@ export interface RecordApplyContext {
   finish(st: DependencyState, w: Wait, status: DependencyStatus, message: string, final?: boolean, at?: { finishedAt: number; durationMs: number }): void;
   /** Tells a wait's listener (sliced over event-loop turns). */
   tell(listener: () => void): void;
+  /**
+   * A mirror whose owner's last caller left (its final record is abandoned) while calls here still wait on it:
+   * this replica starts the wait again as its own for them, and they hear from that wait instead.
+   */
+  takeOver(st: DependencyState, mirror: Wait): void;
 }
 
 /** Creates the function that applies one wait record to a coordination's state (see the module comment). */
@@ -115,6 +120,8 @@ export function createRecordApplier(ctx: RecordApplyContext): (c: Coordination, 
       // An own open wait is this replica's to end: a final of another replica for its key is an older wait's.
       if (!open.owned) {
         open.abandoned = r.abandoned;
+        // Its owner's callers left, not this replica's: they go on waiting, on a wait of this replica's own.
+        if (r.abandoned && open.callers > 0) ctx.takeOver(st, open);
         ctx.finish(st, open, r.status, r.message, false, at);
       }
       return;

@@ -40,7 +40,7 @@ export interface Wait {
   indexed: boolean;
   /** A proposal (shared backend, start record not yet applied) its call left: how it ends once applied. */
   leftWith: readonly [DependencyStatus, string] | undefined;
-  /** A proposal that joined an open wait of the same key when applied: the wait its calls hear from. */
+  /** A proposal that joined an open wait of the same key when applied, or a mirror this replica took over: the wait its calls hear from. */
   joined: Wait | undefined;
 }
 
