@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startNatsSignals, type NatsSignals } from "../../src/backend/nats/nats-signals.js";
 import { defaultLimits } from "../../src/core/limits.js";
+import { createContextEngine } from "../../src/core/context/context-engine.js";
+import { createDependencyEngine } from "../../src/core/dependencies/dependency-engine.js";
 import { createSignalEngine } from "../../src/core/signals/signal-engine.js";
 import { createStore } from "../../src/core/store.js";
 import { useNatsServer } from "./fixture.js";
 
-/** startNatsSignals: one replica's signals on a real nats-server, as src/app.ts wires them (its `prepare` hooks). */
+/** startNatsSignals: one replica's backends on a real nats-server, as src/app.ts wires them (its `prepare` hooks). */
 const nats = useNatsServer();
 const started: NatsSignals[] = [];
 afterEach(async () => {
@@ -18,6 +20,9 @@ describe("startNatsSignals", () => {
     started.push(signals);
     const store = createStore();
     const engine = createSignalEngine({ store, limits: defaultLimits, backend: signals.backend });
+    // The serve step loads dependencies and contexts too: their engines are connected to their backends, as in the app.
+    createContextEngine({ store, limits: defaultLimits, backend: signals.contexts });
+    createDependencyEngine({ store, limits: defaultLimits, signals: engine, backend: signals.dependencies });
     await signals.prepare("c");
     await engine.publish({ coordinationId: "c", type: "agent_completed" });
     // DeleteCoordination here: the store drops it at once, the purges and the meta's delete follow.
