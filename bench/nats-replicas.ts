@@ -191,12 +191,13 @@ async function appendRate(system: System, writers: number): Promise<number> {
   return (each * writers) / ((performance.now() - t0) / 1000);
 }
 
-const nats = await startNatsServer();
 const rows = new Map<string, number[]>();
 const record = (key: string, value: number) => rows.set(key, [...(rows.get(key) ?? []), value]);
 console.log(`load at start: ${machineLoad().raw}`);
-try {
-  for (let run = 1; run <= runs; run++) {
+for (let run = 1; run <= runs; run++) {
+  // A fresh nats-server per run: the Go probe's JetStream mode numbers its messages by stream sequence from 1.
+  const nats = await startNatsServer();
+  try {
     const systems: (() => Promise<System>)[] = [
       async () => consortSystem("in-memory", [await startServerProcess()]),
       async () => consortSystem("JetStream, 1 replica", [await startServerProcess(["--backend", nats.url])]),
@@ -215,10 +216,10 @@ try {
         await system.close();
       }
     }
-    console.log(`run ${run} of ${runs} done; load ${machineLoad().raw}`);
+  } finally {
+    await nats.stop();
   }
-} finally {
-  await nats.stop();
+  console.log(`run ${run} of ${runs} done; load ${machineLoad().raw}`);
 }
 const metrics = [...new Set([...rows.keys()].map((k) => k.split("|")[1] as string))];
 const names = [...new Set([...rows.keys()].map((k) => k.split("|")[0] as string))];
