@@ -12,23 +12,7 @@ cd "$(dirname "$0")/.."
 
 npm run build --silent || { echo "build failed"; exit 1; }
 
-passed=0
-failed=0
-names=()
-run() { # name command...
-  local name=$1
-  shift
-  echo
-  echo "=== $name ==="
-  local t0=$SECONDS
-  if "$@"; then
-    passed=$((passed + 1))
-    names+=("$name: passed in $((SECONDS - t0))s")
-  else
-    failed=$((failed + 1))
-    names+=("$name: FAILED after $((SECONDS - t0))s")
-  fi
-}
+source scripts/suites.sh
 
 run typescript npx vitest run
 run python bash test/python/run.sh
@@ -39,7 +23,4 @@ run nats bash test/nats/run.sh
 # The same suites again with every server on NATS JetStream (CONSORT_TEST_BACKEND=nats; nats-server installed above).
 run on-nats bash scripts/test-on-nats.sh --no-build
 
-echo
-printf '%s\n' "${names[@]}"
-echo "suites: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary "suites"

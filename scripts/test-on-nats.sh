@@ -23,23 +23,8 @@ if [[ "${1:-}" != "--no-build" ]]; then
   npm run build --silent || { echo "build failed"; exit 1; }
 fi
 
-passed=0
-failed=0
-names=()
-run() { # name command...
-  local name=$1
-  shift
-  echo
-  echo "=== $name (on NATS) ==="
-  local t0=$SECONDS
-  if "$@"; then
-    passed=$((passed + 1))
-    names+=("$name on NATS: passed in $((SECONDS - t0))s")
-  else
-    failed=$((failed + 1))
-    names+=("$name on NATS: FAILED after $((SECONDS - t0))s")
-  fi
-}
+SUITE_SUFFIX=" on NATS"
+source scripts/suites.sh
 
 run typescript npx vitest run
 run python bash test/python/run.sh
@@ -47,7 +32,4 @@ run go bash test/go/run.sh
 run examples bash test/examples/run.sh
 if [ -f test/browser/run.sh ]; then run browser bash test/browser/run.sh; fi
 
-echo
-printf '%s\n' "${names[@]}"
-echo "suites on NATS: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary "suites on NATS"
