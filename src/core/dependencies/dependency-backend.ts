@@ -1,5 +1,5 @@
 import type { DropReason } from "../store.js";
-import type { DependencyStatus, DependencyTarget } from "./types.js";
+import type { DependencyRecordView } from "./types.js";
 
 /**
  * Where a dependency engine's shared writes go (DESIGN.md §8), the counterpart of the signal engine's
@@ -51,27 +51,16 @@ export interface DependencyViews {
   apply(change: DependencyChange): number;
 }
 
-/** A wait's record as it travels between replicas: a start (`in_progress`) or its owner's final status. */
-export interface SharedDependencyRecord {
+/**
+ * A wait's record as it travels between replicas: a start (`in_progress`, no `finishedAt`, `durationMs` 0) or its
+ * owner's final status — the record every replica lists (without its coordination: the key says it), with what
+ * replicas need to agree on it. Times are the owner's clock.
+ */
+export interface SharedDependencyRecord extends Omit<DependencyRecordView, "coordinationId"> {
   /** Unique across replicas: the owner's replica id and its own counter. */
   readonly waitId: string;
   /** The {@link DependencyBackend.replicaId} of the replica that owns the wait. */
   readonly owner: string;
-  /** The waiting agent. */
-  readonly agentId: string;
-  readonly dependencyId: string;
-  readonly timeoutMs: number;
-  readonly target: DependencyTarget;
-  /** `in_progress` for a start; `resolved`, `failed` or `timeout` for the final record. */
-  readonly status: DependencyStatus;
-  /** "" for a start or when resolved. */
-  readonly message: string;
-  /** Milliseconds since the epoch (the owner's clock). */
-  readonly startedAt: number;
-  /** Milliseconds since the epoch; `undefined` for a start. */
-  readonly finishedAt: number | undefined;
-  /** How long it was waited for; 0 for a start. */
-  readonly durationMs: number;
   /** A final record of a wait whose last caller left (deadline, cancel, shutdown): a later call starts it again. */
   readonly abandoned: boolean;
   /**

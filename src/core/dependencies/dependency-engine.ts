@@ -13,7 +13,7 @@ import { checkId, pageSize, requireId } from "../validate.js";
 import type { DependencyBackend, DependencyChange, DependencyViews, SharedDependencyRecord } from "./dependency-backend.js";
 import { checkDependencies, defaultTimeoutMs } from "./dependency-input.js";
 import { createRecordApplier } from "./record-apply.js";
-import { type DependencyState, dependencyMismatch, dependencySlot, indexWait, keyOf, sameTarget, seconds, stateOf, trimRecords, unindexWait, type Wait } from "./wait-state.js";
+import { type DependencyState, dependencyMismatch, dependencySlot, indexWait, keyOf, newWait, sameTarget, seconds, stateOf, trimRecords, unindexWait, type Wait } from "./wait-state.js";
 import {
   dependencyStatuses,
   type AbandonKind,
@@ -399,7 +399,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
   /** Starts a mirror's wait again as this replica's own, for the calls here still waiting on it (see record-apply). */
   const takeOver = (_st: DependencyState, m: Wait) => {
     if (backend === undefined) return;
-    const w: Wait = {
+    const w = newWait({
       seq: 0,
       waitId: `${replicaId}:${nextWait++}`,
       owned: true,
@@ -408,21 +408,11 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
       dependencyId: m.dependencyId,
       timeoutMs: m.timeoutMs,
       target: m.target,
-      status: "pending",
-      message: "",
       startedAt: now(),
       startedHr: performance.now(),
-      finishedAt: undefined,
-      durationMs: 0,
       callers: m.callers,
-      abandoned: false,
-      timer: undefined,
-      listeners: new Set(m.listeners),
-      droppedWith: undefined,
-      indexed: false,
-      leftWith: undefined,
-      joined: undefined,
-    };
+      listeners: m.listeners,
+    });
     m.listeners.clear();
     m.callers = 0;
     m.joined = w;
@@ -595,7 +585,7 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
           if (old.finishedAt === undefined) old.callers++;
           return old;
         }
-        const w: Wait = {
+        const w = newWait({
           seq: 0,
           waitId: backend === undefined ? String(nextWait++) : `${replicaId}:${nextWait++}`,
           owned: true,
@@ -604,21 +594,10 @@ export function createDependencyEngine(options: DependencyEngineOptions & { read
           dependencyId: d.dependencyId,
           timeoutMs: d.timeoutMs ?? defaultTimeoutMs,
           target: resolvedTargets[i] as DependencyTarget,
-          status: "pending",
-          message: "",
           startedAt: now(),
           startedHr: performance.now(),
-          finishedAt: undefined,
-          durationMs: 0,
           callers: 1,
-          abandoned: false,
-          timer: undefined,
-          listeners: new Set(),
-          droppedWith: undefined,
-          indexed: false,
-          leftWith: undefined,
-          joined: undefined,
-        };
+        });
         if (backend === undefined) startOwn(st, key, w);
         else {
           // Decided when its start comes back in the coordination's order (see startOwn).

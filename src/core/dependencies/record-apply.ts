@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Coordination } from "../store.js";
 import type { SharedDependencyRecord } from "./dependency-backend.js";
 import type { DependencyStatus } from "./types.js";
-import { type DependencyState, dependencyMismatch, keyOf, sameTarget, type Wait } from "./wait-state.js";
+import { type DependencyState, dependencyMismatch, keyOf, newWait, sameTarget, type Wait } from "./wait-state.js";
 
 /**
  * How a dependency engine with a shared backend applies a wait's record from the coordination's ordered feed
@@ -39,30 +39,20 @@ export interface RecordApplyContext {
 /** Creates the function that applies one wait record to a coordination's state (see the module comment). */
 export function createRecordApplier(ctx: RecordApplyContext): (c: Coordination, st: DependencyState, r: SharedDependencyRecord) => void {
   /** A wait made from a record (a mirror, an orphaned start of this replica, or a record found already finished). */
-  const waitOf = (c: Coordination, r: SharedDependencyRecord, owned: boolean): Wait => ({
-    seq: ctx.nextSeq(),
-    waitId: r.waitId,
-    owned,
-    coordination: c,
-    agentId: r.agentId,
-    dependencyId: r.dependencyId,
-    timeoutMs: r.timeoutMs,
-    target: r.target,
-    status: "pending",
-    message: "",
-    startedAt: r.startedAt,
-    startedHr: performance.now() - Math.max(0, ctx.now() - r.startedAt),
-    finishedAt: undefined,
-    durationMs: 0,
-    callers: 0,
-    abandoned: false,
-    timer: undefined,
-    listeners: new Set(),
-    droppedWith: undefined,
-    indexed: false,
-    leftWith: undefined,
-    joined: undefined,
-  });
+  const waitOf = (c: Coordination, r: SharedDependencyRecord, owned: boolean): Wait =>
+    newWait({
+      seq: ctx.nextSeq(),
+      waitId: r.waitId,
+      owned,
+      coordination: c,
+      agentId: r.agentId,
+      dependencyId: r.dependencyId,
+      timeoutMs: r.timeoutMs,
+      target: r.target,
+      startedAt: r.startedAt,
+      startedHr: performance.now() - Math.max(0, ctx.now() - r.startedAt),
+      callers: 0,
+    });
 
   /** A proposal whose start came after another open wait of its key, in the coordination's order: it joins that wait. */
   const join = (proposal: Wait, open: Wait) => {

@@ -44,6 +44,30 @@ export interface Wait {
   joined: Wait | undefined;
 }
 
+/** What a new wait is made of; the rest starts undecided: pending, no timer, nothing told, joined to nothing. */
+export type WaitInit = Pick<Wait, "seq" | "waitId" | "owned" | "coordination" | "agentId" | "dependencyId" | "timeoutMs" | "target" | "startedAt" | "startedHr" | "callers"> & {
+  /** Calls to tell when it finishes. @default none */
+  readonly listeners?: Iterable<() => void>;
+};
+
+/** A new, undecided {@link Wait} (a call's own, a mirror, a record read back, a take-over). */
+export function newWait(init: WaitInit): Wait {
+  return {
+    ...init,
+    status: "pending",
+    message: "",
+    finishedAt: undefined,
+    durationMs: 0,
+    abandoned: false,
+    timer: undefined,
+    listeners: new Set(init.listeners ?? []),
+    droppedWith: undefined,
+    indexed: false,
+    leftWith: undefined,
+    joined: undefined,
+  };
+}
+
 /** The dependency part of a coordination (its store slot). */
 export interface DependencyState {
   /** agent \0 dependency id → wait, oldest first. */
