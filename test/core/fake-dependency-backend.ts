@@ -1,4 +1,5 @@
 import type { DependencyBackend, DependencyChange, DependencyViews } from "../../src/core/dependencies/dependency-backend.js";
+import { createSeededDelays } from "./seeded-delays.js";
 
 /**
  * A shared feed of dependency changes in one process, standing in for JetStream KV to test the dependency engine's
@@ -25,26 +26,8 @@ export interface FakeDependencyReplica extends DependencyBackend<Promise<number>
 
 /** Creates a {@link FakeDependencyFeed}; `seed` makes its delays reproducible. @default seed 1, delays up to 3 ms */
 export function createFakeDependencyFeed(seed = 1, maxDelayMs = 3): FakeDependencyFeed {
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  let inFlight = 0;
-  let idle: (() => void)[] = [];
-  const hop = () =>
-    new Promise<void>((resolve) => {
-      inFlight++;
-      setTimeout(() => {
-        resolve();
-        if (--inFlight === 0) {
-          const waiting = idle;
-          idle = [];
-          for (const w of waiting) setImmediate(w);
-        }
-      }, Math.floor(random() * (maxDelayMs + 1)));
-    });
+  const delays = createSeededDelays(seed, maxDelayMs);
+  const hop = delays.hop;
   const feed: { readonly change: DependencyChange; readonly writeId: string }[] = [];
   const deliverers = new Set<() => void>();
   let writes = 0;
@@ -100,10 +83,8 @@ export function createFakeDependencyFeed(seed = 1, maxDelayMs = 3): FakeDependen
     replica,
     // A hop's callback may start another (an apply writing a final record): idle only when none is left after a turn.
     async settled() {
-      do {
-        if (inFlight > 0) await new Promise<void>((r) => idle.push(r));
-        await new Promise((r) => setImmediate(r));
-      } while (inFlight > 0);
+      do await delays.idle();
+      while (delays.inFlight > 0);
     },
   };
 }

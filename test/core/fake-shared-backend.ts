@@ -1,5 +1,6 @@
 import type { SignalBackend, SignalLogView, SignalViews } from "../../src/core/signals/signal-backend.js";
 import type { PublishResult, SignalRecord } from "../../src/core/signals/types.js";
+import { createSeededDelays } from "./seeded-delays.js";
 
 /**
  * A shared signal log in one process, standing in for a replicated one (JetStream) to test the signal engine's
@@ -37,29 +38,8 @@ interface Subject {
 
 /** Creates a {@link FakeSharedLog}. */
 export function createFakeSharedLog(options: FakeSharedLogOptions = {}): FakeSharedLog {
-  let seed = options.seed ?? 1;
-  const maxDelay = options.maxDelayMs ?? 3;
-  // mulberry32: reproducible delays.
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  let inFlight = 0;
-  let idle: (() => void)[] = [];
-  const hop = () =>
-    new Promise<void>((resolve) => {
-      inFlight++;
-      setTimeout(() => {
-        resolve();
-        if (--inFlight === 0) {
-          const waiting = idle;
-          idle = [];
-          for (const w of waiting) setImmediate(w);
-        }
-      }, Math.floor(random() * (maxDelay + 1)));
-    });
+  const delays = createSeededDelays(options.seed ?? 1, options.maxDelayMs ?? 3);
+  const hop = delays.hop;
   const subjects = new Map<string, Subject>();
   let epochs = 0;
   const subject = (id: string) => {
@@ -150,6 +130,6 @@ export function createFakeSharedLog(options: FakeSharedLogOptions = {}): FakeSha
     get conflicts() {
       return conflicts;
     },
-    settled: () => (inFlight === 0 ? new Promise((r) => setImmediate(r)) : new Promise((r) => idle.push(r))),
+    settled: () => delays.idle(),
   };
 }

@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Violations } from "../../src/core/errors.js";
 import { checkJson, jsonByteSize, type JsonValue } from "../../src/core/json.js";
-
-/** A small deterministic generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "./seeded-delays.js";
 
 // Characters from every class the size walk treats differently.
 const alphabet = ["a", "Z", "0", " ", '"', "\\", "/", "\b", "\f", "\n", "\r", "\t", "\u0000", "\u001f", "\u007f", "é", "߿", "ࠀ", "✓", "\u2028", "\uffff", "😀", "\ud800", "\udc00"];
@@ -40,7 +31,7 @@ function value(next: () => number, depth: number): JsonValue {
 
 describe("jsonByteSize", () => {
   it("is exactly the UTF-8 length of JSON.stringify for 5,000 generated values", () => {
-    const next = random(20261125);
+    const next = seededRandom(20261125);
     for (let i = 0; i < 5000; i++) {
       const v = value(next, 0);
       expect(jsonByteSize(v), JSON.stringify(v)).toBe(Buffer.byteLength(JSON.stringify(v), "utf8"));
@@ -86,7 +77,7 @@ describe("checkJson: what every client can read back", () => {
     const depthOf = (x: JsonValue): number => (x !== null && typeof x === "object" ? 1 + Math.max(0, ...(Array.isArray(x) ? x : Object.values(x)).map(depthOf)) : 0);
     const finite = (x: JsonValue): boolean =>
       typeof x === "number" ? Number.isFinite(x) : x !== null && typeof x === "object" ? (Array.isArray(x) ? x : Object.values(x)).every(finite) : true;
-    const next = random(7);
+    const next = seededRandom(7);
     for (let i = 0; i < 2000; i++) {
       const x = value(next, 0);
       const max = 1 + Math.floor(next() * 4);
