@@ -1,9 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SharedIntelligencePart, type WatchAgentContextResponse } from "../../gen/ts/consort/v1/context_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { eventually, startTestServer, type TestServer } from "../api/harness.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { eventually, type TestServer } from "../api/harness.js";
+import { useReplicas } from "./fixture.js";
 
 /**
  * Three Consort servers started with `--backend nats://…` on one throwaway nats-server share contexts (issue 12):
@@ -13,25 +13,13 @@ import { startNatsServer, type NatsServer } from "./nats-server.js";
  */
 
 const historyLimit = 4;
-let nats: NatsServer;
+const cluster = useReplicas(3, ["--context-history", String(historyLimit)]);
 let a: TestServer;
 let b: TestServer;
 let c: TestServer;
-const late: TestServer[] = [];
+beforeAll(() => void ([a, b, c] = cluster.replicas as [TestServer, TestServer, TestServer]));
 let n = 0;
 const cid = () => `ctx-share-${process.pid}-${++n}`;
-const replicaArgs = () => ["--backend", nats.url, "--context-history", String(historyLimit)];
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  a = await startTestServer(replicaArgs());
-  b = await startTestServer(replicaArgs());
-  c = await startTestServer(replicaArgs());
-});
-afterAll(async () => {
-  await Promise.all([a?.close(), b?.close(), c?.close(), ...late.map((s) => s.close())]);
-  await nats?.stop();
-});
 
 const infoOf = (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0];
 
@@ -142,8 +130,7 @@ describe("contexts shared by three replicas on one NATS JetStream", () => {
     await b.grpc.contexts.updateSharedIntelligence({ coordinationId, updateType: SharedIntelligencePart.TYPE_REGISTRY, updateData: { T: 1 }, targetAgentIds: ["coder"] });
     const onA = await listOn(a, coordinationId);
     expect(onA.revision).toBe(3 * historyLimit + 2);
-    const d = await startTestServer(replicaArgs());
-    late.push(d);
+    const d = await cluster.start();
     expect(await listOn(d, coordinationId)).toEqual(onA);
     const coder = await d.grpc.contexts.getAgentContext({ coordinationId, agentId: "coder" });
     expect(coder.context?.sharedIntelligence?.typeRegistry).toEqual({ T: 1 });

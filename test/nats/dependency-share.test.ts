@@ -1,34 +1,27 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connect } from "nats";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { DependencySchema, DependencyStatus, type Dependency } from "../../gen/ts/consort/v1/dependency_pb.js";
 import { SignalType } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { coordinationToken } from "../../src/backend/nats/subject.js";
-import { eventually, startTestServer, type TestServer } from "../api/harness.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { eventually, type TestServer } from "../api/harness.js";
+import { kvSnapshot } from "../../src/backend/nats/kv-snapshot.js";
+import { useReplicas } from "./fixture.js";
 
 /**
  * Three Consort servers started with `--backend nats://…` on one throwaway nats-server share the dependency
  * engine's state — gate scores, resources, wait records, the wait-for graph, clears — not only signals.
  */
 
-let nats: NatsServer;
+const cluster = useReplicas(3);
 let a: TestServer;
 let b: TestServer;
 let c: TestServer;
+beforeAll(() => void ([a, b, c] = cluster.replicas as [TestServer, TestServer, TestServer]));
 let n = 0;
 const cid = () => `deps-${process.pid}-${++n}`;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  [a, b, c] = await Promise.all([startTestServer(["--backend", nats.url]), startTestServer(["--backend", nats.url]), startTestServer(["--backend", nats.url])]);
-});
-afterAll(async () => {
-  await Promise.all([a?.close(), b?.close(), c?.close()]);
-  await nats?.stop();
-});
 
 const infoOf = (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0];
 type Target = Dependency["target"];
@@ -141,11 +134,11 @@ describe("three replicas share the dependency engine's state", () => {
       expect(ConnectError.from(e).code).toBe(Code.Aborted);
       expect(infoOf(e)?.reason).toBe("COORDINATION_DELETED");
     }
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect({ servers: cluster.nats.url });
     try {
       const kv = await nc.jetstream().views.kv("CONSORT_DEPENDENCIES");
-      const keys: string[] = [];
-      for await (const k of await kv.keys(`${coordinationToken(coordinationId)}.>`)) keys.push(k);
+      // Listed with a watch: kv.keys() was seen to list one key of several (kv-snapshot.ts).
+      const keys = (await kvSnapshot(kv, `${coordinationToken(coordinationId)}.>`)).map((e) => e.key);
       expect(keys).toEqual([]);
     } finally {
       await nc.close();
@@ -157,7 +150,7 @@ describe("three replicas share the dependency engine's state", () => {
 
   it("a replica shutting down ends its waits, and their mirrors on the other replicas end with them", async () => {
     const coordinationId = cid();
-    const d = await startTestServer(["--backend", nats.url]);
+    const d = await cluster.start();
     const wait = resolve(d, coordinationId, "leaver", [dep("g", gateOf("never"))]).then(() => undefined, (e: unknown) => ConnectError.from(e));
     await until(async () => (await statusOn(b, coordinationId, "leaver", "g")) === DependencyStatus.IN_PROGRESS);
     await d.close();
@@ -172,7 +165,7 @@ describe("three replicas share the dependency engine's state", () => {
     const coordinationId = cid();
     await a.grpc.dependencies.setQualityGateScore({ coordinationId, gateId: "security", score: 0.99 });
     await b.grpc.dependencies.setResourceAvailability({ coordinationId, resourceId: "gpu", available: true });
-    const d = await startTestServer(["--backend", nats.url]);
+    const d = await cluster.start();
     try {
       const r = await resolve(d, coordinationId, "late", [dep("sec", gateOf("security", 0.9)), dep("gpu", resourceOf("gpu"))], 5_000);
       expect(r.results.map((x) => x.status)).toEqual([DependencyStatus.RESOLVED, DependencyStatus.RESOLVED]);

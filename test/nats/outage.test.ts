@@ -1,10 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SignalType, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { startTestServer, type TestServer } from "../api/harness.js";
-import { until } from "./fixture.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import type { TestServer } from "../api/harness.js";
+import { until, useReplicas } from "./fixture.js";
 
 /**
  * A replica on `--backend nats://…` whose NATS server goes down after startup (killed, then started again on the
@@ -12,19 +11,10 @@ import { startNatsServer, type NatsServer } from "./nats-server.js";
  * acknowledged is lost, and once it is back a retry with the same idempotency key lands once, numbering going on.
  */
 
-let nats: NatsServer;
+const cluster = useReplicas(2);
 let a: TestServer;
 let b: TestServer;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  a = await startTestServer(["--backend", nats.url]);
-  b = await startTestServer(["--backend", nats.url]);
-});
-afterAll(async () => {
-  await Promise.all([a?.close(), b?.close()]);
-  await nats?.stop();
-});
+beforeAll(() => void ([a, b] = cluster.replicas as [TestServer, TestServer]));
 
 const infoOf = (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0];
 
@@ -62,7 +52,7 @@ describe("the NATS server down after startup", () => {
     const sub = drain(a.grpc.signals.subscribe({ coordinationId, agentId: "watcher", observer: true, afterSequence: 0n }, { timeoutMs: 60_000 }));
     await until(() => sub.sequences.length === 3, "the replay");
 
-    await nats.crash();
+    await cluster.nats.crash();
     const t0 = Date.now();
     const err = await publish("k4").then(
       () => undefined,
@@ -75,7 +65,7 @@ describe("the NATS server down after startup", () => {
     // How fast a client hears it (at once while disconnected; a publish in flight waits out the 5 s timeout).
     console.log(`publish refused ${refusedAfterMs} ms after the NATS server died`);
 
-    await nats.restart();
+    await cluster.nats.restart();
     // The client retries with the same key until the replica is connected again: it lands once, as sequence 4.
     const retried = await whileUnavailable(() => publish("k4"));
     expect(retried.signal?.sequence).toBe(4n);

@@ -1,32 +1,23 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SignalType, type SubscribeResponse } from "../../gen/ts/consort/v1/signal_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { loadConfig } from "../../src/config.js";
 import { startApp } from "../../src/app.js";
-import { eventually, startTestServer, type TestServer } from "../api/harness.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { eventually, type TestServer } from "../api/harness.js";
+import { useReplicas } from "./fixture.js";
 
 /**
  * Two Consort servers started with `--backend nats://…` on one throwaway nats-server share signals: what one
  * publishes, clears or deletes, the other serves, over gRPC (connect-node's gRPC transport).
  */
 
-let nats: NatsServer;
+const cluster = useReplicas(2);
 let a: TestServer;
 let b: TestServer;
+beforeAll(() => void ([a, b] = cluster.replicas as [TestServer, TestServer]));
 let n = 0;
 const cid = () => `replicas-${process.pid}-${++n}`;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  a = await startTestServer(["--backend", nats.url]);
-  b = await startTestServer(["--backend", nats.url]);
-});
-afterAll(async () => {
-  await Promise.all([a?.close(), b?.close()]);
-  await nats?.stop();
-});
 
 const infoOf = (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0];
 
@@ -206,7 +197,7 @@ describe("coordinations across replicas", () => {
 
 describe("--backend nats:// at startup", () => {
   it("refuses a replica whose --max-history differs from the one the stream was made with, naming both", async () => {
-    const config = loadConfig(["--grpc-port", "0", "--http-port", "off", "--backend", nats.url, "--max-history", "77"], {});
+    const config = loadConfig(["--grpc-port", "0", "--http-port", "off", "--backend", cluster.nats.url, "--max-history", "77"], {});
     await expect(startApp(config, { processMetrics: false })).rejects.toThrow(/max_msgs_per_subject \d+, not 77/);
   });
 

@@ -1,9 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ConditionOperator, RoutingDecision } from "../../gen/ts/consort/v1/routing_pb.js";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { startTestServer, type Clients, type TestServer } from "../api/harness.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import type { Clients, TestServer } from "../api/harness.js";
+import { useReplicas } from "./fixture.js";
 
 /**
  * Routing policies shared by replicas on one NATS JetStream (`src/backend/nats/routing-policies.ts`): a policy
@@ -11,21 +11,12 @@ import { startNatsServer, type NatsServer } from "./nats-server.js";
  * a replica started later has them all.
  */
 
-let nats: NatsServer;
+const cluster = useReplicas(2);
 let a: TestServer;
 let b: TestServer;
+beforeAll(() => void ([a, b] = cluster.replicas as [TestServer, TestServer]));
 let n = 0;
 const pid = () => `policy-${process.pid}-${++n}`;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  a = await startTestServer(["--backend", nats.url]);
-  b = await startTestServer(["--backend", nats.url]);
-});
-afterAll(async () => {
-  await Promise.all([a?.close(), b?.close()]);
-  await nats?.stop();
-});
 
 const json = (x: unknown) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v));
 const infoOf = (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0];
@@ -107,7 +98,7 @@ describe("routing policies on two replicas", () => {
   it("a replica started later has every policy before it serves", async () => {
     const policyId = pid();
     await put(a, policyId, RoutingDecision.RETRY);
-    const c = await startTestServer(["--backend", nats.url]);
+    const c = await cluster.start();
     try {
       expect(await decide(c.grpc, policyId)).toBe(RoutingDecision.RETRY);
     } finally {
