@@ -20,6 +20,8 @@ import { coordinationToken } from "./subject.js";
  * - **Per replica still:** routing histories and stats (each replica's own decisions). The policy limit is
  *   checked against the policies this replica has applied, so racing creates may pass it by a few.
  * - A record that does not validate (written by another version) is skipped and reported to `onError`.
+ * - A record larger than the server's `max_payload` allows (less 4 KiB for headers) is refused `exhausted`
+ *   POLICY_TOO_LARGE before it is sent.
  */
 
 /** Options of {@link startSharedPolicies}. */
@@ -70,6 +72,8 @@ export async function startSharedPolicies(options: SharedPoliciesOptions): Promi
   // seen (a delete followed at once by a put would leave its DeleteRoutingPolicy waiting).
   const kv: KV = await js.views.kv(options.bucket ?? "CONSORT_ROUTING_POLICIES", { history: 64, storage, timeout: timeoutMs, allow_direct: false });
 
+  // Measured in the bytes sent: the record as stored must fit the server's max_payload, with room for headers.
+  const maxRecordBytes = (options.connection.info?.max_payload ?? 1024 * 1024) - 4 * 1024;
   /** Key → the last record applied here and its revision (deleted keys leave). */
   const applied = new Map<string, { readonly record: PolicyRecord; readonly revision: number }>();
   /** The newest revision the watch applied. */
@@ -134,6 +138,12 @@ export async function startSharedPolicies(options: SharedPoliciesOptions): Promi
         if (closedWith !== undefined) throw closedWith;
         const known = applied.get(key);
         const value = encoder.encode(JSON.stringify({ ...record, createdAt: known?.record.createdAt ?? record.createdAt } satisfies PolicyRecord));
+        if (value.length > maxRecordBytes) {
+          throw new ConsortError("exhausted", `policy ${JSON.stringify(record.policyId)} takes ${value.length} bytes as stored, over the ${maxRecordBytes} bytes the NATS server's max_payload leaves for one`, {
+            reason: "POLICY_TOO_LARGE",
+            metadata: { policy_id: record.policyId, size_bytes: String(value.length), limit_bytes: String(maxRecordBytes) },
+          });
+        }
         let revision: number;
         try {
           revision = known === undefined ? await kv.create(key, value) : await kv.update(key, value, known.revision);
