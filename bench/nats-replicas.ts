@@ -52,7 +52,7 @@ const cid = (tag: string) => `bench-${tag}-${process.pid}-${++n}`;
 interface System {
   readonly name: string;
   /** The Go probe's arguments for the latency case (`-mode …`, addresses). */
-  readonly probe?: readonly string[];
+  readonly probe: readonly string[];
   /** Publishes one signal through writer `w`. */
   publish(w: number, coordinationId: string, i: number): Promise<void>;
   /** Subscribes reader `r`; `onSignal` gets each signal's index; resolves once subscribed. */
@@ -136,8 +136,7 @@ async function rawJetStream(url: string): Promise<System> {
  * JetStream: the probe's `nats-latency` mode (JetStream publish, ordered consumer).
  */
 async function latency(system: System): Promise<{ p50: number; p99: number }> {
-  const args = system.probe === undefined ? undefined : ["-rate", String(rate), "-count", String(samples), "-timeout", "100s", ...system.probe];
-  if (args === undefined) throw new Error(`${system.name}: no probe`);
+  const args = ["-rate", String(rate), "-count", String(samples), "-timeout", "100s", ...system.probe];
   const r = JSON.parse(await runGo(args, 120_000)) as { p50: number; p99: number };
   return { p50: r.p50, p99: r.p99 };
 }
